@@ -1,0 +1,34 @@
+"""connect(): the Ibis backend every engine stage runs on — DuckDB by default, PySpark at scale."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import ibis
+from ibis.backends import BaseBackend
+
+
+def connect(store: str | Path | None = None, backend: str | None = None, **options: Any) -> BaseBackend:
+    """Open the store through Ibis.
+
+    ``backend`` is ``duckdb`` (default; ``store`` is the DuckDB file) or ``pyspark`` (a local or
+    configured SparkSession; ``CAREVALUE_BACKEND`` selects it from the environment).
+    """
+    backend = (backend or os.environ.get("CAREVALUE_BACKEND") or "duckdb").lower()
+    if backend == "duckdb":
+        return ibis.duckdb.connect(str(store) if store else ":memory:", **options)
+    if backend == "pyspark":
+        from pyspark.sql import SparkSession
+
+        session = options.pop("session", None) or (
+            SparkSession.builder.master(os.environ.get("CAREVALUE_SPARK_MASTER", "local[2]"))
+            .appName("carevalue")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.shuffle.partitions", "4")
+            .getOrCreate()
+        )
+        return ibis.pyspark.connect(session, **options)
+    raise ValueError(f"unknown backend {backend!r}; use 'duckdb' or 'pyspark'")

@@ -1,0 +1,16 @@
+"""The `carevalue` command. Each feature registers its commands from its own module."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="carevalue: outcomes that matter ÷ cost of the full care cycle.",
+                  no_args_is_help=True, add_completion=False)
+
+# One import per feature; each module adds its commands to `app`.
+from carevalue.cli import ingest as _ingest  # noqa: E402,F401
+from carevalue.cli import demo as _demo  # noqa: E402,F401
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,183 @@
+"""The store: one DuckDB file holding the core tables, written by ingest and read through Ibis.
+
+Writes go through :meth:`Store.write_batch`, which replaces everything a source file produced
+before (so a re-run is idempotent) inside one transaction (so a crash leaves the previous state).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+import pyarrow as pa
+
+from carevalue.model import TABLES, table
+
+if TYPE_CHECKING:
+    from carevalue.ingest.batch import Batch
+
+_ARROW = {
+    "VARCHAR": pa.string(),
+    "DATE": pa.date32(),
+    "TIMESTAMP": pa.timestamp("us"),
+    "DOUBLE": pa.float64(),
+    "BIGINT": pa.int64(),
+    "BOOLEAN": pa.bool_(),
+}
+
+# Tables whose rows must belong to a patient that is stored (checked per batch).
+PATIENT_OWNED = tuple(
+    t.name for t in TABLES
+    if any(c.name == "patient_id" and c.required for c in t.columns)
+)
+
+
+def arrow_schema(name: str, extra: tuple[str, ...] = ()) -> pa.Schema:
+    t = table(name)
+    fields = [pa.field(c.name, _ARROW[c.type]) for c in t.columns]
+    fields += [pa.field(e, pa.string()) for e in extra]
+    return pa.schema(fields)
+
+
+class Store:
+    """A DuckDB file with the common data model created in it."""
+
+    def __init__(self, path: str | Path = ":memory:") -> None:
+        self.path = str(path)
+        self.con = duckdb.connect(self.path)
+        for t in TABLES:
+            self.con.execute(t.ddl())
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def count(self, name: str) -> int:
+        row = self.con.execute(f'SELECT count(*) FROM "{table(name).name}"').fetchone()
+        return int(row[0]) if row else 0
+
+    def write_batch(self, batch: Batch) -> dict[str, int]:
+        """Store one source file's rows and quarantine, replacing what it stored before.
+
+        Rows whose key is already stored from another source are dropped when identical and
+        quarantined when different; rows of patients that are not stored are quarantined as
+        dangling references. Returns the file's read/stored/quarantined counts.
+        """
+        con = self.con
+        src = batch.source
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for t in TABLES:
+                if any(c.name == "source" for c in t.columns):
+                    con.execute(f'DELETE FROM "{t.name}" WHERE source = ?', [src])
+            con.execute("DELETE FROM quarantine WHERE source = ?", [src])
+            con.execute("DELETE FROM ingest_files WHERE source = ?", [src])
+
+            staged: list[str] = []
+            for name, columns in batch.columns.items():
+                if not columns[0]:
+                    continue
+                schema = arrow_schema(name, ("_locator",))
+                arrays = [pa.array(col, type=f.type) for col, f in zip(columns, schema, strict=True)]
+                tbl = pa.Table.from_arrays(arrays, schema=schema)
+                stage = f"_stage_{name}"
+                con.register("_incoming", tbl)
+                con.execute(f'CREATE OR REPLACE TEMP TABLE "{stage}" AS SELECT * FROM _incoming')
+                con.unregister("_incoming")
+                staged.append(name)
+
+            self._resolve_conflicts(staged, src)
+            self._check_patients(staged, src)
+            for name in staged:
+                cols = ", ".join(f'"{c}"' for c in table(name).column_names)
+                con.execute(f'INSERT INTO "{name}" ({cols}) SELECT {cols} FROM "_stage_{name}"')
+                con.execute(f'DROP TABLE "_stage_{name}"')
+
+            self._insert_quarantine(batch)
+            q = con.execute(
+                "SELECT count(DISTINCT locator) FROM quarantine WHERE source = ?", [src]
+            ).fetchone()
+            quarantined = int(q[0]) if q else 0
+            counts = {"read": batch.read, "stored": batch.read - quarantined, "quarantined": quarantined}
+            con.execute(
+                "INSERT INTO ingest_files VALUES (?, ?, ?, ?, ?, ?)",
+                [src, batch.format, batch.sha256, counts["read"], counts["stored"], quarantined],
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return counts
+
+    def _insert_quarantine(self, batch: Batch) -> None:
+        if not batch.quarantine_rows:
+            return
+        schema = arrow_schema("quarantine")
+        cols = list(zip(*batch.quarantine_rows, strict=True))
+        tbl = pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(cols, schema, strict=True)], schema=schema)
+        self.con.register("_q", tbl)
+        # The same problem reported twice for one record is one quarantine entry.
+        self.con.execute("INSERT INTO quarantine SELECT DISTINCT ON (source, locator, field, reason) * FROM _q")
+        self.con.unregister("_q")
+
+    def _move_to_quarantine(self, name: str, where: str, src: str, field: str, reason: str, detail_sql: str) -> None:
+        """Move staged rows matching ``where`` (alias s) to quarantine, with their whole record."""
+        con = self.con
+        stage = f"_stage_{name}"
+        con.execute(
+            f"""INSERT INTO quarantine
+                SELECT DISTINCT ON (s._locator) ?, s._locator, ?, CAST(s."{table(name).key[0]}" AS VARCHAR),
+                       ?, ?, {detail_sql}, NULL
+                FROM "{stage}" s WHERE {where}
+                AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.source = ? AND q.locator = s._locator
+                                AND q.field = ? AND q.reason = ?)""",
+            [src, name, field, reason, src, field, reason],
+        )
+        con.execute(f'DELETE FROM "{stage}" s WHERE {where}')
+
+    def _resolve_conflicts(self, staged: list[str], src: str) -> None:
+        con = self.con
+        for name in staged:
+            t = table(name)
+            stage = f"_stage_{name}"
+            on = " AND ".join(f's."{k}" = e."{k}"' for k in t.key)
+            data_cols = [c for c in t.column_names if c != "source"]
+            same = " AND ".join(f's."{c}" IS NOT DISTINCT FROM e."{c}"' for c in data_cols)
+            exists_diff = f'EXISTS (SELECT 1 FROM "{name}" e WHERE {on} AND NOT ({same}))'
+            self._move_to_quarantine(
+                name, exists_diff, src, t.key[-1], "duplicate id with different content",
+                f"'{name} ' || CAST(s.\"{t.key[0]}\" AS VARCHAR) || ' is already stored from another source with different content'",
+            )
+            con.execute(f'DELETE FROM "{stage}" s WHERE EXISTS (SELECT 1 FROM "{name}" e WHERE {on})')
+        self._drop_orphans(staged, src)
+
+    def _drop_orphans(self, staged: list[str], src: str) -> None:
+        """Child rows whose parent was quarantined follow it; rows of a dropped identical parent go too."""
+        for name in staged:
+            t = table(name)
+            if not t.parent:
+                continue
+            pstage = f"_stage_{t.parent}"
+            on = " AND ".join(f's."{k}" = p."{k}"' for k in t.parent_key)
+            if t.parent in staged:
+                self.con.execute(f'DELETE FROM "_stage_{name}" s WHERE NOT EXISTS (SELECT 1 FROM "{pstage}" p WHERE {on})')
+
+    def _check_patients(self, staged: list[str], src: str) -> None:
+        for name in staged:
+            if name not in PATIENT_OWNED:
+                continue
+            known = 'SELECT patient_id FROM patients'
+            if "patients" in staged:
+                known += ' UNION ALL SELECT patient_id FROM "_stage_patients"'
+            where = f"s.patient_id NOT IN ({known})"
+            self._move_to_quarantine(
+                name, where, src, "patient", "dangling reference",
+                "'refers to patient ' || s.patient_id || ', which is not in this ingest or the store'",
+            )
+        self._drop_orphans(staged, src)
