@@ -1,14 +1,34 @@
 """Base class and registry for definitions: content is YAML, validated by a pydantic model per kind.
 
 A kind is a folder under ``content/`` (``conditions``, ``segments``, ``instruments``, ...); its
-module calls :func:`register_kind` so the loader knows which model validates which folder.
+module calls :func:`register_kind` so the loader knows which model validates which folder. Code
+groups (a code system and its codes) are shared by every kind that matches clinical codes.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 KINDS: dict[str, type[Definition]] = {}
+
+# Code systems content may name, and the spellings the store may hold for each (FHIR URIs,
+# Synthea's names, OIDs). Matching is on any alias, so content never depends on the source.
+CODE_SYSTEM_ALIASES: dict[str, tuple[str, ...]] = {
+    "SNOMED CT": ("http://snomed.info/sct", "SNOMED CT", "SNOMED-CT", "SNOMED", "SNOMEDCT", "snomed",
+                  "2.16.840.1.113883.6.96"),
+    "ICD-10-CM": ("http://hl7.org/fhir/sid/icd-10-cm", "ICD-10-CM", "ICD10CM", "ICD-10", "ICD10",
+                  "http://hl7.org/fhir/sid/icd-10", "2.16.840.1.113883.6.90"),
+    "LOINC": ("http://loinc.org", "LOINC", "loinc", "2.16.840.1.113883.6.1"),
+    "CPT": ("http://www.ama-assn.org/go/cpt", "CPT", "CPT-4", "2.16.840.1.113883.6.12"),
+    "HCPCS": ("https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets", "HCPCS",
+              "urn:oid:2.16.840.1.113883.6.285"),
+    "RxNorm": ("http://www.nlm.nih.gov/research/umls/rxnorm", "RxNorm", "RXNORM", "rxnorm",
+               "2.16.840.1.113883.6.88"),
+    "CVX": ("http://hl7.org/fhir/sid/cvx", "CVX"),
+}
+CodeSystem = Literal["SNOMED CT", "ICD-10-CM", "LOINC", "CPT", "HCPCS", "RxNorm", "CVX"]
 
 
 class Definition(BaseModel):
@@ -19,6 +39,35 @@ class Definition(BaseModel):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]*$", description="Stable id, lower-case with hyphens.")
     title: str = Field(description="Human-readable name.")
     description: str = Field(default="", description="What it is and where it comes from.")
+
+
+class Part(BaseModel):
+    """A nested part of a definition: unknown fields are errors here too."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CodeGroup(Part):
+    """Codes of one system. A code ending in ``.*`` or ``*`` is a prefix: ``M16.*`` is every M16 code."""
+
+    system: CodeSystem = Field(description="Code system (SNOMED CT, ICD-10-CM, LOINC, CPT, HCPCS, RxNorm, CVX).")
+    codes: list[str] = Field(min_length=1, description="Codes; a trailing '*' or '.*' makes a prefix pattern.")
+    display: str = Field(default="", description="What the codes mean, for readers.")
+
+    @field_validator("codes")
+    @classmethod
+    def _no_blank(cls, v: list[str]) -> list[str]:
+        for c in v:
+            if not c.strip() or "*" in c.rstrip("*"):
+                raise ValueError(f"code {c!r}: must be non-empty; '*' is allowed only at the end (prefix)")
+        return v
+
+    def exact(self) -> list[str]:
+        return [c for c in self.codes if not c.endswith("*")]
+
+    def prefixes(self) -> list[str]:
+        """Prefixes without the trailing '.*'/'*' and without dots (stored codes are compared dot-free)."""
+        return [c.rstrip("*").rstrip(".").replace(".", "") for c in self.codes if c.endswith("*")]
 
 
 def register_kind(folder: str):  # type: ignore[no-untyped-def]
