@@ -75,6 +75,8 @@ TABLES: tuple[Table, ...] = (
         _c("payer_id", "VARCHAR", "Payer of the encounter where known."),
         _c("reason_code", "VARCHAR", "First reason code."),
         _c("reason_system", "VARCHAR", "System of reason_code."),
+        _c("charge_amount", "DOUBLE", "Charge for the encounter itself where the source gives one (Synthea BASE_ENCOUNTER_COST; a charge, never a cost)."),
+        _c("claim_charge_total", "DOUBLE", "Total charged on the encounter's claims (Synthea TOTAL_CLAIM_COST; a charge)."),
         SOURCE,
     )),
     Table("conditions", "Diagnoses and problems.", ("condition_id",), (
@@ -168,6 +170,7 @@ TABLES: tuple[Table, ...] = (
         _c("encounter_id", "VARCHAR", "Encounter."),
         *CODE_COLS,
         _c("occurrence_ts", "TIMESTAMP", "When given."),
+        _c("charge_amount", "DOUBLE", "Charge where the source gives one (Synthea BASE_COST; a charge, never a cost)."),
         SOURCE,
     )),
     Table("claims", "Claims and explanations of benefit (header).", ("claim_id",), (
@@ -216,6 +219,7 @@ TABLES: tuple[Table, ...] = (
         _c("city", "VARCHAR", "City."),
         _c("state", "VARCHAR", "State."),
         _c("postal_code", "VARCHAR", "Postal code."),
+        _c("identifier_value", "VARCHAR", "First business identifier (targets of conditional references)."),
         SOURCE,
     )),
     Table("practitioners", "Clinicians.", ("practitioner_id",), (
@@ -249,7 +253,8 @@ TABLES: tuple[Table, ...] = (
         _c("organization_id", "VARCHAR", "Managing organization."),
         _c("period_start", "TIMESTAMP", "Start."),
         _c("period_end", "TIMESTAMP", "End."),
-        _c("category_code", "VARCHAR", "First category code."),
+        _c("category_code", "VARCHAR", "First category code (`ipu`, `primary-care-team`, ...)."),
+        _c("condition_template", "VARCHAR", "Condition template id an IPU serves (CareTeam extension condition-template)."),
         SOURCE,
     )),
     Table("care_team_members", "Participants of a care team.", ("care_team_id", "member_no"), (
@@ -297,6 +302,13 @@ TABLES: tuple[Table, ...] = (
         _c("quantity", "DOUBLE", "Units used.", True),
         _c("unit_cost", "DOUBLE", "Acquisition cost per unit (a cost, not a charge).", True),
         _c("used_ts", "TIMESTAMP", "When used."),
+        SOURCE,
+    )),
+    Table("codings", "Codings beyond the first of a record's main code (e.g. the ICD-10-CM coding after SNOMED CT).", ("record_table", "record_id", "seq"), (
+        _c("record_table", "VARCHAR", "Table of the record (conditions, procedures, observations, ...).", True),
+        _c("record_id", "VARCHAR", "Key of the record in that table.", True),
+        _c("seq", "BIGINT", "Position of the coding in the CodeableConcept (2 = second coding).", True),
+        *CODE_COLS,
         SOURCE,
     )),
     Table("raw_resources", "Records of types the model does not map, kept verbatim and counted.", ("record_type", "record_id"), (

@@ -1,0 +1,112 @@
+"""Read one CSV file (Synthea export or carevalue costing input) into a Batch.
+
+Rows are read with the csv module, checked for shape, then handed column-wise to the mapping of
+the file's kind (``synthea_csv`` or ``costing_csv``); every data row ends as stored or
+quarantined, with the physical line number as locator.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+from carevalue.ingest.batch import Batch
+from carevalue.ingest.costing_csv import COSTING_KINDS
+from carevalue.ingest.csv_records import CsvRecords, KindSpec, finish, open_text
+from carevalue.ingest.synthea_csv import SYNTHEA_KINDS
+
+csv.field_size_limit(64 * 1024 * 1024)
+
+KINDS: dict[str, KindSpec] = {**SYNTHEA_KINDS, **COSTING_KINDS}
+
+
+def read_rows(fh: io.TextIOBase) -> Iterator[tuple[int, list[str] | None, str]]:
+    """(first physical line, fields, error) per record; fields is None when the csv module fails."""
+    reader = csv.reader(fh)
+    prev = 0
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            line = prev + 1
+            if reader.line_num <= prev:  # the reader cannot move on: give up on the rest
+                yield line, None, str(e)
+                return
+            prev = reader.line_num
+            yield line, None, str(e)
+            continue
+        line = prev + 1
+        prev = reader.line_num
+        if not row:  # blank line: not a record
+            continue
+        yield line, row, ""
+
+
+def detect_kind(kind: str, header: list[str]) -> str | None:
+    """The kind by file name; else the one kind whose full expected header the file has."""
+    if kind in KINDS:
+        return kind
+    cols = {h.strip().upper() for h in header}
+    matches = [k for k, spec in KINDS.items() if spec.signature and spec.signature <= cols]
+    return matches[0] if len(matches) == 1 else None
+
+
+def parse_csv(path: Path, kind: str, batch: Batch) -> None:
+    """Parse one CSV file of the given kind (lower-case stem without numeric suffix) into batch."""
+    with open_text(path) as fh:
+        rows = read_rows(fh)
+        first = next(rows, None)
+        if first is None:
+            return  # empty file: no header, no records
+        _, header, error = first
+        if header is None:
+            # Without a header no row can be interpreted; count and quarantine the rest.
+            _reject_all(rows, batch, kind, "", "unreadable CSV header", f"the header line cannot be read: {error}")
+            return
+        header = [h.strip() for h in header]
+        known = detect_kind(kind, header)
+        if known is None:
+            _reject_all(rows, batch, kind, "", "unrecognised CSV file",
+                        f"file kind {kind!r} with header {','.join(header)[:200]} matches no known "
+                        f"Synthea or carevalue CSV (known: {', '.join(sorted(KINDS))})")
+            return
+        spec = KINDS[known]
+        width = len(header)
+        good: list[list[str]] = []
+        lines: list[int] = []
+        for line, fields, err in rows:
+            batch.read += 1
+            loc = f"line {line}"
+            if fields is None:
+                batch.reject(loc, known, None, "", "unreadable CSV record", err)
+                continue
+            if len(fields) != width:
+                batch.reject(loc, known, None, "", "wrong number of fields",
+                             f"expected {width} fields as in the header, found {len(fields)}",
+                             ",".join(fields))
+                continue
+            good.append(fields)
+            lines.append(line)
+    recs = CsvRecords(known, header, good, lines, path)
+    _check_text(recs)
+    finish(recs, batch, spec.mapper(recs))
+
+
+def _reject_all(rows: Iterator[tuple[int, list[str] | None, str]], batch: Batch, kind: str,
+                field: str, reason: str, detail: str) -> None:
+    for line, fields, _ in rows:
+        batch.read += 1
+        batch.reject(f"line {line}", kind, None, field, reason, detail,
+                     ",".join(fields) if fields is not None else None)
+
+
+def _check_text(recs: CsvRecords) -> None:
+    """Rows holding bytes that are not UTF-8 (decoded as U+FFFD) are quarantined, not guessed at."""
+    for j, raw in enumerate(recs.raws):
+        if "\ufffd" in raw:
+            name = next(h for h, v in zip(recs.header, recs.rows[j], strict=True) if "\ufffd" in v)
+            recs.problem(j, name, "binary or non-UTF-8 content", f"{name} holds bytes that are not valid UTF-8")
