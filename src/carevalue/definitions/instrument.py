@@ -212,9 +212,20 @@ def _value_set_column(table: str, column: str) -> dict[str, float]:
 
 
 def load_instruments(directory: Path | None = None) -> dict[str, Instrument]:
-    """All instrument definitions by id, validated."""
+    """All instrument definitions by id, validated (the packaged content is read once)."""
+    if directory is None:
+        return dict(_packaged())
+    return _read(directory)
+
+
+@lru_cache(maxsize=1)
+def _packaged() -> dict[str, Instrument]:
+    return _read(content_dir())
+
+
+def _read(directory: Path) -> dict[str, Instrument]:
     out: dict[str, Instrument] = {}
-    for path in sorted((directory or content_dir()).glob("*.yaml")):
+    for path in sorted(directory.glob("*.yaml")):
         inst = Instrument.model_validate(yaml.safe_load(path.read_text()))
         if inst.id in out:
             raise ValueError(f"duplicate instrument id {inst.id} ({path.name})")
