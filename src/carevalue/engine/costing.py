@@ -1,0 +1,503 @@
+"""Time-driven activity-based costing (F12): cost per patient over the full care cycle.
+
+cost = Σ minutes × capacity cost rate + consumables at acquisition cost, per cycle, phase, resource
+role and facility. Recorded minutes win; steps recorded without minutes get the process map's
+standard time (time equation: base + extras for the cycle's pathway flags). Charges are reported
+beside costs and never used to derive them. Activities reach a cycle through
+encounter_id -> cycle_events(event_table='encounters', cost_bearing); those outside any
+condition cycle go to the patient's primary-care segment year when ``segments`` is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+from ibis.backends import BaseBackend
+
+from carevalue.definitions.process_map import (
+    PHASES,
+    CostingPolicy,
+    ProcessMap,
+    load_costing_policy,
+    load_process_maps,
+)
+from carevalue.engine.capacity import capacity_cost_rates, capacity_use
+
+
+def _duckdb_arrow_compat() -> None:
+    """ibis 12 calls ``fetch_arrow_table`` on DuckDB results, which duckdb 2.0 renamed
+    ``to_arrow_table``. Belongs in backends.connect(); here until it is there."""
+    import duckdb
+
+    cls = duckdb.DuckDBPyConnection
+    if not hasattr(cls, "fetch_arrow_table") and hasattr(cls, "to_arrow_table"):
+        cls.fetch_arrow_table = cls.to_arrow_table  # type: ignore[attr-defined]
+
+
+_duckdb_arrow_compat()
+
+
+def write_table(con: BaseBackend, name: str, expr: ir.Table) -> None:
+    """Replace store table ``name`` with ``expr``. (ibis 12's overwrite=True renders an empty
+    DROP with sqlglot 30, so the drop is issued here.)"""
+    con.raw_sql(f"DROP TABLE IF EXISTS {name}")
+    con.create_table(name, expr)
+
+# Schemas of the tables engine/cycles.py and engine/segments.py write (CONTRACTS.md), used when
+# they are not stored yet so costing still runs (everything then lands as unattributed).
+CARE_CYCLES_SCHEMA = {
+    "cycle_id": "string", "patient_id": "string", "condition": "string", "cycle_type": "string",
+    "start_ts": "timestamp", "end_ts": "timestamp", "trigger_table": "string", "trigger_id": "string",
+    "organization_id": "string", "ipu_id": "string", "period_label": "string",
+}
+CYCLE_EVENTS_SCHEMA = {
+    "cycle_id": "string", "patient_id": "string", "condition": "string", "event_table": "string",
+    "event_id": "string", "event_ts": "timestamp", "phase": "string", "encounter_id": "string",
+    "organization_id": "string", "practitioner_id": "string", "cost_bearing": "boolean",
+}
+SEGMENTS_SCHEMA = {"patient_id": "string", "segment": "string", "valid_from": "date", "valid_to": "date"}
+CYCLE_FLAGS_SCHEMA = {"cycle_id": "string", "flag": "string"}
+
+OUTPUT_TABLES = ("capacity_cost_rates", "activity_costs", "cycle_costs", "cycle_cost_totals",
+                 "capacity_use", "cost_opportunities")
+
+
+# --------------------------------------------------------------------------- process maps as tables
+@dataclass(frozen=True)
+class MapTables:
+    """Process maps flattened for joins: one row per (map, step, role), variations, flag codes."""
+
+    steps: ir.Table
+    variations: ir.Table
+    flag_codes: ir.Table
+
+
+STEP_SCHEMA = {
+    "applies_to": "string", "scope": "string", "step_code": "string", "step_phase": "string",
+    "setting": "string", "role": "string", "base_minutes": "float64", "least_cost_role": "string",
+    "routine": "boolean", "low_value": "boolean", "low_value_reason": "string",
+    "step_description": "string",
+}
+
+
+def map_tables(maps: Sequence[ProcessMap]) -> MapTables:
+    steps, variations, codes = [], [], []
+    for m in maps:
+        for s in m.steps:
+            for r in s.resources:
+                steps.append({
+                    "applies_to": m.applies_to, "scope": m.scope, "step_code": s.step_code,
+                    "step_phase": s.phase, "setting": s.setting, "role": r.role,
+                    "base_minutes": float(r.minutes), "least_cost_role": r.least_cost_role,
+                    "routine": s.routine, "low_value": s.low_value,
+                    "low_value_reason": s.low_value_reason, "step_description": s.description,
+                })
+                variations += [{"applies_to": m.applies_to, "step_code": s.step_code, "role": r.role,
+                                "flag": v.flag, "extra_minutes": float(v.extra_minutes)}
+                               for v in r.variations]
+        for f in m.flags:
+            codes += [{"applies_to": m.applies_to, "flag": f.name, "system": c.system, "code": c.code}
+                      for c in f.codes]
+    return MapTables(
+        ibis.memtable(steps, schema=STEP_SCHEMA),
+        ibis.memtable(variations, schema={"applies_to": "string", "step_code": "string", "role": "string",
+                                          "flag": "string", "extra_minutes": "float64"}),
+        ibis.memtable(codes, schema={"applies_to": "string", "flag": "string", "system": "string", "code": "string"}),
+    )
+
+
+# --------------------------------------------------------------------------- inputs
+@dataclass(frozen=True)
+class Inputs:
+    """The store tables costing reads, with engine tables replaced by empty ones when absent."""
+
+    con: BaseBackend
+    resources: ir.Table
+    activities: ir.Table
+    consumables: ir.Table
+    encounters: ir.Table
+    organizations: ir.Table
+    care_cycles: ir.Table
+    cycle_events: ir.Table
+    segments: ir.Table | None
+    cycle_flags: ir.Table | None
+
+    @classmethod
+    def from_backend(cls, con: BaseBackend) -> Inputs:
+        names = set(con.list_tables())
+
+        def opt(name: str, schema: dict[str, str]) -> ir.Table:
+            return con.table(name) if name in names else ibis.memtable([], schema=schema)
+
+        def nonempty(name: str) -> ir.Table | None:
+            if name not in names:
+                return None
+            t = con.table(name)
+            return t if t.count().execute() > 0 else None
+
+        return cls(
+            con=con, resources=con.table("resources"), activities=con.table("activities"),
+            consumables=con.table("consumables"), encounters=con.table("encounters"),
+            organizations=con.table("organizations"),
+            care_cycles=opt("care_cycles", CARE_CYCLES_SCHEMA),
+            cycle_events=opt("cycle_events", CYCLE_EVENTS_SCHEMA),
+            segments=nonempty("segments"), cycle_flags=nonempty("cycle_flags"),
+        )
+
+
+# --------------------------------------------------------------------------- attribution
+def encounter_cycles(inp: Inputs) -> ir.Table:
+    """encounter_id -> the one cycle it is cost-bearing in, with its phase and the cycle's facts."""
+    e = inp.cycle_events
+    e = e.filter((e.event_table == "encounters") & e.cost_bearing.fill_null(False))
+    e = e.select(encounter_id=e.encounter_id.fill_null(e.event_id), cycle_id=e.cycle_id, phase=e.phase)
+    e = e.group_by("encounter_id").aggregate(cycle_id=e.cycle_id.min(), phase=e.phase.min())
+    c = inp.care_cycles
+    return e.join(c, e.cycle_id == c.cycle_id).select(
+        e.encounter_id, e.cycle_id, e.phase, condition=c.condition, cycle_type=c.cycle_type,
+        cycle_organization_id=c.organization_id)
+
+
+def attribute(t: ir.Table, ts: ir.Value, inp: Inputs, enc_cycles: ir.Table) -> ir.Table:
+    """Add cycle_id, condition, cycle_type, event_phase, attribution to rows with patient/encounter ids.
+
+    attribution is 'cycle' (through a cost-bearing encounter), 'segment' (the patient's
+    primary-care segment on that date; pseudo-cycle id 'segment:<segment>:<patient>:<year>') or
+    'unattributed'.
+    """
+    t = t.mutate(_ts=ts)
+    j = t.left_join(enc_cycles, t.encounter_id == enc_cycles.encounter_id).select(
+        t, cycle_id=enc_cycles.cycle_id, condition=enc_cycles.condition,
+        cycle_type=enc_cycles.cycle_type, event_phase=enc_cycles.phase,
+        cycle_organization_id=enc_cycles.cycle_organization_id)
+    if inp.segments is None:
+        return j.mutate(attribution=ibis.ifelse(j.cycle_id.isnull(), "unattributed", "cycle")).drop("_ts")
+    s = inp.segments
+    day = j._ts.date()
+    k = j.left_join(
+        s, [j.cycle_id.isnull(), j.patient_id == s.patient_id, s.valid_from <= day,
+            s.valid_to.isnull() | (day < s.valid_to)],
+    ).select(j, segment=s.segment)
+    seg_id = ("segment:" + k.segment + ":" + k.patient_id + ":" + k._ts.year().cast("string"))
+    return k.mutate(
+        attribution=ibis.cases((k.cycle_id.notnull(), "cycle"), (k.segment.notnull(), "segment"),
+                               else_="unattributed"),
+        cycle_id=k.cycle_id.fill_null(seg_id),
+        condition=k.condition.fill_null(k.segment),
+        cycle_type=k.cycle_type.fill_null(ibis.ifelse(k.segment.notnull(), "segment", ibis.null("string"))),
+    ).drop("_ts", "segment")
+
+
+# --------------------------------------------------------------------------- time equations
+def _patient_codes(con: BaseBackend) -> ir.Table:
+    """(patient_id, system, code, ts) of everything that can switch a pathway flag on."""
+    c, o, p = con.table("conditions"), con.table("observations"), con.table("procedures")
+    parts = [
+        c.select(c.patient_id, system=c.code_system, code=c.code, ts=c.onset_ts.fill_null(c.recorded_ts)),
+        o.select(o.patient_id, system=o.code_system, code=o.code, ts=o.effective_ts),
+        o.select(o.patient_id, system=o.value_code_system, code=o.value_code, ts=o.effective_ts),
+        p.select(p.patient_id, system=p.code_system, code=p.code, ts=p.start_ts),
+    ]
+    return ibis.union(*parts)
+
+
+def cycle_flag_extras(inp: Inputs, mt: MapTables) -> tuple[ir.Table, ir.Table | None]:
+    """Extra standard minutes per (cycle_id, step_code, role) from the flags on in each cycle.
+
+    A flag is on in a condition cycle when a coded record of the patient matching one of the
+    flag's codes is dated on or before the cycle end (or undated), or the store table
+    ``cycle_flags`` says so; for segment years, when the patient has such a record at any time.
+    Returns (extras by cycle, extras by patient and segment or None).
+    """
+    codes = _patient_codes(inp.con)
+    fc = mt.flag_codes
+    hits = codes.join(fc, [codes.code == fc.code, fc.system.isnull() | (codes.system == fc.system)]).select(
+        codes.patient_id, codes.ts, fc.applies_to, fc.flag)
+    cy = inp.care_cycles
+    on = hits.join(cy, [hits.patient_id == cy.patient_id, hits.applies_to == cy.condition,
+                        hits.ts.isnull() | cy.end_ts.isnull() | (hits.ts <= cy.end_ts)]).select(
+        cy.cycle_id, applies_to=cy.condition, flag=hits.flag)
+    if inp.cycle_flags is not None:
+        cf = inp.cycle_flags.join(cy, "cycle_id").select("cycle_id", applies_to=cy.condition, flag=inp.cycle_flags.flag)
+        on = on.union(cf)
+    on = on.distinct()
+    v = mt.variations
+    ex = on.join(v, [on.applies_to == v.applies_to, on.flag == v.flag]).group_by(
+        on.cycle_id, v.step_code, v.role).aggregate(extra_minutes=v.extra_minutes.sum())
+    if inp.segments is None:
+        return ex, None
+    pf = hits.select("patient_id", "applies_to", "flag").distinct()
+    pex = pf.join(v, [pf.applies_to == v.applies_to, pf.flag == v.flag]).group_by(
+        pf.patient_id, pf.applies_to, v.step_code, v.role).aggregate(extra_minutes=v.extra_minutes.sum())
+    return ex, pex
+
+
+# --------------------------------------------------------------------------- activity costs
+def activity_costs(inp: Inputs, rates: ir.Table, mt: MapTables) -> ir.Table:
+    """One row per activity: rate, minutes used (recorded or standard), labour cost, cycle, phase."""
+    enc_cycles = encounter_cycles(inp)
+    a = inp.activities
+    a = attribute(a, a.start_ts, inp, enc_cycles)
+    r = rates
+    a = a.left_join(r, a.resource_id == r.resource_id).select(
+        a, role=r.role, resource_type=r.resource_type,
+        resource_organization_id=r.organization_id, rate_per_minute=r.rate_per_minute)
+    st = mt.steps
+    a = a.left_join(st, [a.condition == st.applies_to, a.step_code == st.step_code, a.role == st.role]).select(
+        a, st.step_phase, st.setting, st.base_minutes, st.least_cost_role, st.routine, st.low_value)
+    ex, pex = cycle_flag_extras(inp, mt)
+    a = a.left_join(ex, [a.cycle_id == ex.cycle_id, a.step_code == ex.step_code, a.role == ex.role]).select(
+        a, extra=ex.extra_minutes)
+    if pex is not None:
+        a = a.left_join(pex, [a.attribution == "segment", a.patient_id == pex.patient_id,
+                              a.condition == pex.applies_to, a.step_code == pex.step_code,
+                              a.role == pex.role]).select(a, pextra=pex.extra_minutes)
+        a = a.mutate(extra=a.extra.fill_null(a.pextra)).drop("pextra")
+    e = inp.encounters
+    a = a.left_join(e, a.encounter_id == e.encounter_id).select(
+        a, encounter_class=e.class_code, encounter_organization_id=e.organization_id)
+    standard = a.base_minutes + a.extra.fill_null(0.0)
+    minutes = a.minutes.fill_null(standard)
+    out = a.select(
+        "activity_id", "patient_id", "encounter_id", "resource_id", "role", "resource_type",
+        "step_code", "start_ts", "cycle_id", "condition", "cycle_type", "attribution",
+        "cycle_organization_id", "encounter_class", "setting", "least_cost_role", "routine",
+        "low_value", "rate_per_minute",
+        facility_id=a.resource_organization_id.fill_null(a.encounter_organization_id).fill_null(a.cycle_organization_id),
+        phase=a.event_phase.fill_null(a.step_phase).fill_null("unassigned"),
+        recorded_minutes=a.minutes,
+        standard_minutes=standard,
+        minutes_source=ibis.cases((a.minutes.notnull(), "recorded"), (standard.notnull(), "standard"),
+                                  else_="missing"),
+        minutes=minutes.fill_null(0.0),
+    )
+    return out.mutate(labour_cost=out.minutes * out.rate_per_minute.fill_null(0.0))
+
+
+# --------------------------------------------------------------------------- consumables and charges
+def consumable_costs(inp: Inputs) -> ir.Table:
+    c = inp.consumables
+    enc_cycles = encounter_cycles(inp)
+    c = attribute(c, c.used_ts, inp, enc_cycles)
+    e = inp.encounters
+    c = c.left_join(e, c.encounter_id == e.encounter_id).select(c, encounter_organization_id=e.organization_id)
+    return c.select(
+        "consumable_id", "patient_id", "encounter_id", "cycle_id", "condition", "cycle_type",
+        "attribution", "cycle_organization_id",
+        facility_id=c.encounter_organization_id.fill_null(c.cycle_organization_id),
+        phase=c.event_phase.fill_null("unassigned"),
+        consumables_cost=c.quantity * c.unit_cost,
+    )
+
+
+def charges(inp: Inputs) -> ir.Table:
+    """Charges per encounter (claims; procedure/medication charges where no claim): never costs."""
+    con = inp.con
+    cl, ln = con.table("claims"), con.table("claim_lines")
+    lines = ln.group_by("claim_id").aggregate(line_charge=ln.charge_amount.sum())
+    cl = cl.left_join(lines, cl.claim_id == lines.claim_id).select(
+        cl.patient_id, cl.encounter_id, ts=cl.service_start,
+        amount=cl.total_charge.fill_null(lines.line_charge))
+    claimed = cl.filter(cl.encounter_id.notnull()).select(claimed_encounter=cl.encounter_id).distinct()
+    pr, md = con.table("procedures"), con.table("medications")
+    other = ibis.union(
+        pr.select(pr.patient_id, pr.encounter_id, ts=pr.start_ts, amount=pr.charge_amount),
+        md.select(md.patient_id, md.encounter_id, ts=md.authored_ts, amount=md.charge_amount),
+    )
+    other = other.filter(other.amount.notnull()).anti_join(claimed, other.encounter_id == claimed.claimed_encounter)
+    ch = ibis.union(cl.filter(cl.amount.notnull()), other)
+    enc_cycles = encounter_cycles(inp)
+    ch = attribute(ch, ch.ts, inp, enc_cycles)
+    e = inp.encounters
+    ch = ch.left_join(e, ch.encounter_id == e.encounter_id).select(ch, encounter_organization_id=e.organization_id)
+    return ch.select(
+        "patient_id", "cycle_id", "condition", "cycle_type", "attribution", "cycle_organization_id",
+        facility_id=ch.encounter_organization_id.fill_null(ch.cycle_organization_id),
+        phase=ch.event_phase.fill_null("unassigned"), charges=ch.amount)
+
+
+# --------------------------------------------------------------------------- cycle costs
+CYCLE_KEYS = ("cycle_id", "patient_id", "condition", "cycle_type", "organization_id", "facility_id",
+              "phase", "line", "role")
+
+
+def cycle_costs(acts: ir.Table, cons: ir.Table, chg: ir.Table) -> ir.Table:
+    """Cost per cycle × phase × line (resource|consumables|charges) × role × facility."""
+    a = acts.filter(acts.cycle_id.notnull())
+    la = a.group_by(
+        a.cycle_id, a.patient_id, a.condition, a.cycle_type,
+        organization_id=a.cycle_organization_id.fill_null(a.facility_id), facility_id=a.facility_id,
+        phase=a.phase, line=ibis.literal("resource"), role=a.role,
+    ).aggregate(
+        minutes=a.minutes.sum(),
+        recorded_minutes=a.minutes.sum(where=a.minutes_source == "recorded").fill_null(0.0),
+        standard_minutes=a.minutes.sum(where=a.minutes_source == "standard").fill_null(0.0),
+        activities=a.count(),
+        labour_cost=a.labour_cost.sum(),
+        consumables_cost=ibis.literal(0.0),
+        charges=ibis.literal(0.0),
+    )
+    c = cons.filter(cons.cycle_id.notnull())
+    lc = c.group_by(
+        c.cycle_id, c.patient_id, c.condition, c.cycle_type,
+        organization_id=c.cycle_organization_id.fill_null(c.facility_id), facility_id=c.facility_id,
+        phase=c.phase, line=ibis.literal("consumables"), role=ibis.null("string"),
+    ).aggregate(
+        minutes=ibis.literal(0.0), recorded_minutes=ibis.literal(0.0), standard_minutes=ibis.literal(0.0),
+        activities=ibis.literal(0, type="int64"), labour_cost=ibis.literal(0.0),
+        consumables_cost=c.consumables_cost.sum(), charges=ibis.literal(0.0),
+    )
+    h = chg.filter(chg.cycle_id.notnull())
+    lh = h.group_by(
+        h.cycle_id, h.patient_id, h.condition, h.cycle_type,
+        organization_id=h.cycle_organization_id.fill_null(h.facility_id), facility_id=h.facility_id,
+        phase=h.phase, line=ibis.literal("charges"), role=ibis.null("string"),
+    ).aggregate(
+        minutes=ibis.literal(0.0), recorded_minutes=ibis.literal(0.0), standard_minutes=ibis.literal(0.0),
+        activities=ibis.literal(0, type="int64"), labour_cost=ibis.literal(0.0),
+        consumables_cost=ibis.literal(0.0), charges=h.charges.sum(),
+    )
+    cols = la.columns
+    u = ibis.union(la, lc.select(*cols), lh.select(*cols))
+    return u.mutate(total_cost=u.labour_cost + u.consumables_cost)
+
+
+def cycle_cost_totals(cc: ir.Table, care_cycles: ir.Table) -> ir.Table:
+    """One row per cycle: labour, consumables, total cost, charges, and the recorded/standard share."""
+    t = cc.group_by("cycle_id", "patient_id", "condition", "cycle_type").aggregate(
+        facility_organization_id=cc.organization_id.min(),
+        minutes=cc.minutes.sum(), recorded_minutes=cc.recorded_minutes.sum(),
+        standard_minutes=cc.standard_minutes.sum(), activities=cc.activities.sum(),
+        labour_cost=cc.labour_cost.sum(), consumables_cost=cc.consumables_cost.sum(),
+        total_cost=cc.total_cost.sum(), charges=cc.charges.sum(),
+    )
+    c = care_cycles
+    j = t.left_join(c, t.cycle_id == c.cycle_id).select(
+        t, organization_id=c.organization_id.fill_null(t.facility_organization_id), ipu_id=c.ipu_id,
+        period_label=c.period_label, start_ts=c.start_ts, end_ts=c.end_ts)
+    return j.drop("facility_organization_id").mutate(
+        recorded_share=ibis.ifelse(j.minutes > 0, j.recorded_minutes / j.minutes, ibis.null("float64")),
+        standard_share=ibis.ifelse(j.minutes > 0, j.standard_minutes / j.minutes, ibis.null("float64")),
+    )
+
+
+# --------------------------------------------------------------------------- the stage
+def build(con: BaseBackend, maps: Sequence[ProcessMap] | None = None,
+          policy: CostingPolicy | None = None) -> dict[str, ir.Table]:
+    """The costing expressions (nothing executed except small data-presence checks)."""
+    maps = load_process_maps() if maps is None else maps
+    policy = policy or load_costing_policy()
+    inp = Inputs.from_backend(con)
+    mt = map_tables(maps)
+    rates = capacity_cost_rates(inp.resources, policy)
+    acts = activity_costs(inp, rates, mt)
+    cc = cycle_costs(acts, consumable_costs(inp), charges(inp))
+    return {"capacity_cost_rates": rates, "activity_costs": acts, "cycle_costs": cc,
+            "cycle_cost_totals": cycle_cost_totals(cc, inp.care_cycles)}
+
+
+def run_costing(con: BaseBackend, maps: Sequence[ProcessMap] | None = None,
+                policy: CostingPolicy | None = None) -> dict[str, int]:
+    """Write capacity_cost_rates, activity_costs, cycle_costs, cycle_cost_totals, capacity_use and
+    cost_opportunities into the store; return their row counts."""
+    from carevalue.engine.cost_opportunities import cost_opportunities
+
+    maps = load_process_maps() if maps is None else maps
+    policy = policy or load_costing_policy()
+    exprs = build(con, maps, policy)
+    counts: dict[str, int] = {}
+    for name in ("capacity_cost_rates", "activity_costs"):
+        write_table(con, name, exprs[name])
+    inp = Inputs.from_backend(con)
+    rates, acts = con.table("capacity_cost_rates"), con.table("activity_costs")
+    write_table(con, "cycle_costs", cycle_costs(acts, consumable_costs(inp), charges(inp)))
+    write_table(con, "cycle_cost_totals", cycle_cost_totals(con.table("cycle_costs"), inp.care_cycles))
+    write_table(con, "capacity_use", capacity_use(acts, rates))
+    opp = cost_opportunities(inp, acts, con.table("capacity_use"), policy, rates)
+    write_table(con, "cost_opportunities", opp)
+    for name in OUTPUT_TABLES:
+        counts[name] = int(con.table(name).count().execute())
+    return counts
+
+
+# --------------------------------------------------------------------------- read-outs
+def _rows(t: ir.Table) -> list[dict[str, Any]]:
+    df = t.execute()
+    return [{k: (None if v != v else v) if isinstance(v, float) else v for k, v in r.items()}
+            for r in df.to_dict(orient="records")]
+
+
+def minutes_coverage(con: BaseBackend) -> list[dict[str, Any]]:
+    """Share of costed minutes and activities that were recorded vs filled from standard times."""
+    a = con.table("activity_costs")
+    t = a.group_by("minutes_source").aggregate(activities=a.count(), minutes=a.minutes.sum())
+    t = t.mutate(minutes_share=t.minutes / t.minutes.sum().over(),
+                 activity_share=t.activities / t.activities.sum().over())
+    return _rows(t.order_by("minutes_source"))
+
+
+def provider_costs(con: BaseBackend, condition: str | None = None) -> list[dict[str, Any]]:
+    """Mean cost per cycle by condition and provider, with a mean per phase and charges beside it."""
+    tot = con.table("cycle_cost_totals")
+    cc = con.table("cycle_costs")
+    if condition:
+        tot, cc = tot.filter(tot.condition == condition), cc.filter(cc.condition == condition)
+    head = tot.group_by("condition", "organization_id").aggregate(
+        cycles=tot.count(), cost_per_cycle=tot.total_cost.mean(),
+        labour_per_cycle=tot.labour_cost.mean(), consumables_per_cycle=tot.consumables_cost.mean(),
+        charges_per_cycle=tot.charges.mean(),
+        recorded_share=tot.recorded_minutes.sum() / tot.minutes.sum())
+    ph = cc.join(tot.select("cycle_id", cycle_org="organization_id"), "cycle_id")
+    ph = ph.group_by("condition", org=ph.cycle_org, phase=ph.phase).aggregate(cost=ph.total_cost.sum())
+    phases = _rows(ph)
+    rows = _rows(head.order_by("condition", "cost_per_cycle"))
+    by = {(p["condition"], p["org"], p["phase"]): p["cost"] for p in phases}
+    out = []
+    for r in rows:
+        n = r["cycles"] or 1
+        row = dict(r)
+        for phase in (*PHASES, "unassigned"):
+            v = by.get((r["condition"], r["organization_id"], phase))
+            if v is not None or phase != "unassigned":
+                row[phase] = (v or 0.0) / n
+        out.append(row)
+    return out
+
+
+def phase_waterfall(con: BaseBackend, condition: str, organization_id: str | None = None) -> list[dict[str, Any]]:
+    """Data for a waterfall chart: mean cost per cycle added by each phase, in care-cycle order."""
+    tot = con.table("cycle_cost_totals")
+    tot = tot.filter(tot.condition == condition)
+    if organization_id:
+        tot = tot.filter(tot.organization_id == organization_id)
+    n = int(tot.count().execute())
+    cc = con.table("cycle_costs")
+    cc = cc.filter(cc.cycle_id.isin(tot.cycle_id))
+    ph = {r["phase"]: r for r in _rows(cc.group_by("phase").aggregate(
+        labour=cc.labour_cost.sum(), consumables=cc.consumables_cost.sum(), charges=cc.charges.sum()))}
+    out, running = [], 0.0
+    for phase in (*PHASES, "unassigned"):
+        if phase not in ph:
+            continue
+        p = ph[phase]
+        step = (p["labour"] + p["consumables"]) / max(n, 1)
+        out.append({"phase": phase, "start": running, "cost_per_cycle": step, "end": running + step,
+                    "labour_per_cycle": p["labour"] / max(n, 1),
+                    "consumables_per_cycle": p["consumables"] / max(n, 1),
+                    "charges_per_cycle": p["charges"] / max(n, 1), "cycles": n})
+        running += step
+    return out
+
+
+def resource_utilisation(con: BaseBackend, organization_id: str | None = None) -> list[dict[str, Any]]:
+    """Data for a resource-utilisation chart: used vs practical minutes and unused cost per resource."""
+    u = con.table("capacity_use")
+    if organization_id:
+        u = u.filter(u.organization_id == organization_id)
+    return _rows(u.select("resource_id", "name", "role", "organization_id", "year", "used_minutes",
+                          "practical_capacity_minutes", "utilisation", "unused_capacity_cost",
+                          "over_capacity").order_by("organization_id", "role", "resource_id", "year"))
