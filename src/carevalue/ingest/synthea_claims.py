@@ -82,7 +82,8 @@ def map_claims_transactions(r: CsvRecords) -> list[Emit]:
 
 def transaction_totals(folder: Path) -> dict[str, list[Any]]:
     """Per claim id: [total charge, total paid, place of service, last TODATE] from the folder's
-    claims_transactions files (well-formed rows only)."""
+    claims_transactions files, over the rows the transactions ingest can read (known TYPE,
+    whole-number CHARGEID, numeric amounts)."""
     totals: dict[str, list[Any]] = {}
     for f in sorted(folder.iterdir()):
         if not _TRANSACTIONS_FILE.match(f.name):
@@ -90,24 +91,29 @@ def transaction_totals(folder: Path) -> dict[str, list[Any]]:
         with open_text(f) as fh:
             reader = csv.reader(fh)
             header = [h.strip().upper() for h in next(reader, [])]
-            need = ("CLAIMID", "TYPE", "AMOUNT", "PAYMENTS", "PLACEOFSERVICE", "TODATE")
+            need = ("CLAIMID", "CHARGEID", "TYPE", "AMOUNT", "PAYMENTS")
             if not set(need) <= set(header):
                 continue
-            ci, ti, ai, pi, oi, di = (header.index(n) for n in need)
+            ci, ki, ti, ai, pi = (header.index(n) for n in need)
+            oi = header.index("PLACEOFSERVICE") if "PLACEOFSERVICE" in header else None
+            di = header.index("TODATE") if "TODATE" in header else None
             width = len(header)
             for row in reader:
-                if len(row) != width:
+                if len(row) != width or not row[ci]:
                     continue
-                t = totals.setdefault(row[ci], [0.0, 0.0, None, None])
                 try:
-                    kind = row[ti].upper()
+                    int(row[ki])
+                    kind = row[ti].strip().upper()
+                    if kind not in TRANSACTION_TYPES:
+                        continue
+                    t = totals.setdefault(row[ci], [0.0, 0.0, None, None])
                     if kind == "CHARGE":
                         t[0] += parse_number(row[ai])
                     elif kind == "PAYMENT":
                         t[1] += parse_number(row[pi])
-                    if t[2] is None and row[oi]:
+                    if oi is not None and t[2] is None and row[oi]:
                         t[2] = row[oi]
-                    if row[di]:
+                    if di is not None and row[di]:
                         d: datetime = parse_timestamp(row[di])
                         if d != NO_DATE and (t[3] is None or d > t[3]):
                             t[3] = d
