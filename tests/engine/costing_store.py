@@ -40,3 +40,29 @@ def make_store(path: Path, tables: dict[str, list[dict[str, Any]]], engine_table
         insert(con, name, rows)
     store.close()
     return path
+
+
+def memory_backend(tables: dict[str, list[dict[str, Any]]],
+                   engine_tables: tuple[str, ...] = ("care_cycles", "cycle_events")):  # type: ignore[no-untyped-def]
+    """An in-memory Ibis DuckDB backend holding the core tables (fast, for property tests)."""
+    import ibis
+
+    from carevalue.engine import costing  # noqa: F401  (applies the duckdb compat shim)
+    from carevalue.model import TABLES
+
+    be = ibis.duckdb.connect()
+    raw = be.con
+    for t in TABLES:
+        raw.execute(t.ddl())
+    for name in engine_tables:
+        raw.execute(ENGINE_DDL[name])
+    for name, rows in tables.items():
+        if not rows:
+            continue
+        if name not in ENGINE_DDL:
+            rows = [{**r, "source": "test"} for r in rows]
+        cols = list(rows[0])
+        raw.executemany(
+            f'INSERT INTO "{name}" ({", ".join(cols)}) VALUES ({", ".join("?" for _ in cols)})',
+            [[r[c] for c in cols] for r in rows])
+    return be
