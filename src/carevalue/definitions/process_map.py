@@ -107,6 +107,10 @@ class ProcessMap(Definition):
                             f"(declared: {', '.join(sorted(known)) or 'none'})")
         return self
 
+    def references(self) -> list[tuple[str, str, str]]:
+        """(kind folder, id, field) checked by the definitions loader."""
+        return [("conditions" if self.scope == "condition" else "segments", self.applies_to, "applies_to")]
+
     def step(self, step_code: str) -> ProcessStep:
         for s in self.steps:
             if s.step_code == step_code:
