@@ -217,6 +217,12 @@ def _fit_glm(X, terms, y, w, kind, outcome, variables, n, n_events, note) -> Cas
         return _empty(kind, outcome, variables, "error",
                       "model fit gave non-finite coefficients (collinear or constant variables?)",
                       n, n_events)
+    if kind == "logistic" and (PerfectSeparationWarning in categories or not result.converged
+                               or ConvergenceWarning in categories):
+        lp = np.asarray(design @ params, dtype=float)
+        yv = y.to_numpy()
+        if lp[yv == 1].min() >= lp[yv == 0].max() or lp[yv == 1].max() <= lp[yv == 0].min():
+            categories.add(PerfectSeparationWarning)
     if PerfectSeparationWarning in categories:
         return _empty(kind, outcome, variables, "separation",
                       "perfect separation: some case-mix variable predicts the outcome exactly, so "
