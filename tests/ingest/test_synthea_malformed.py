@@ -62,9 +62,7 @@ c-1,{P1},pr-1,pay-1,0,e-1,2020-01-01T10:00:00Z,CLOSED,CLOSED
 """
 
 
-@pytest.fixture(scope="module")
-def result(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, IngestReport, dict[tuple[str, str], tuple[str, str, str]]]:
-    d = tmp_path_factory.mktemp("bad") / "export"
+def write_export(d: Path) -> None:
     d.mkdir()
     (d / "patients.csv").write_text(PATIENTS)
     (d / "encounters.csv").write_text(ENCOUNTERS)
@@ -85,6 +83,12 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, IngestRepor
     (d / "export_procs.csv").write_text(
         "Id,ORGANIZATION,NAME,GENDER,SPECIALITY,ADDRESS\npr-1,o-1,Dr Who,F,GENERAL PRACTICE,1 Main St\n")
     (d / "empty_allergies.csv").write_text("")
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, IngestReport, dict[tuple[str, str], tuple[str, str, str]]]:
+    d = tmp_path_factory.mktemp("bad") / "export"
+    write_export(d)
     store = Store(":memory:")
     report = ingest([d], store)
     q = {(Path(s).name, loc): (f, r, det) for s, loc, f, r, det in store.con.execute(
@@ -169,3 +173,18 @@ def test_claim_lines_carry_charges_and_payments(result) -> None:  # type: ignore
     assert con.execute("SELECT total_charge, total_paid, service_end FROM claims").fetchone() == (
         150.0, 110.0, datetime(2020, 1, 1, 10, 15))
     assert con.execute("SELECT count(*) FROM raw_resources WHERE record_type = 'claims_transactions'").fetchone() == (2,)
+
+
+def test_mapping_in_small_chunks_gives_the_same_store(result, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    import carevalue.ingest.csv_sources as csv_sources
+
+    store, report, _ = result
+    monkeypatch.setattr(csv_sources, "CHUNK_ROWS", 2)
+    write_export(tmp_path / "export")
+    with Store(":memory:") as again:
+        report2 = ingest([tmp_path / "export"], again)
+        assert report2.as_json() == report.as_json()
+        for t in ("patients", "encounters", "observations", "claim_lines", "quarantine"):
+            q = f"SELECT * EXCLUDE (source) FROM {t} ORDER BY ALL" if t != "quarantine" else \
+                "SELECT locator, field, reason, detail FROM quarantine ORDER BY ALL"
+            assert again.con.execute(q).fetchall() == store.con.execute(q).fetchall(), t

@@ -48,6 +48,8 @@ class KindSpec:
     mapper: Callable[[CsvRecords], list[Emit]]
     # Upper-case header columns that identify the kind when the file name does not.
     signature: frozenset[str] = field(default_factory=frozenset)
+    # Rows refer to each other (transactions settle earlier charges): map the file in one piece.
+    whole_file: bool = False
 
 
 def open_text(path: Path) -> io.TextIOBase:

@@ -20,6 +20,7 @@ from carevalue.ingest.synthea_csv import SYNTHEA_KINDS
 csv.field_size_limit(64 * 1024 * 1024)
 
 KINDS: dict[str, KindSpec] = {**SYNTHEA_KINDS, **COSTING_KINDS}
+CHUNK_ROWS = 100_000  # rows mapped at a time, to bound memory on large exports
 
 
 def read_rows(fh: io.TextIOBase) -> Iterator[tuple[int, list[str] | None, str]]:
@@ -91,7 +92,15 @@ def parse_csv(path: Path, kind: str, batch: Batch) -> None:
                 continue
             good.append(fields)
             lines.append(line)
-    recs = CsvRecords(known, header, good, lines, path)
+            if len(good) >= CHUNK_ROWS and not spec.whole_file:
+                _map(known, header, good, lines, path, spec, batch)
+                good, lines = [], []
+        _map(known, header, good, lines, path, spec, batch)
+
+
+def _map(kind: str, header: list[str], rows: list[list[str]], lines: list[int], path: Path,
+         spec: KindSpec, batch: Batch) -> None:
+    recs = CsvRecords(kind, header, rows, lines, path)
     _check_text(recs)
     finish(recs, batch, spec.mapper(recs))
 

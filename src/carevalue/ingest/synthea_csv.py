@@ -237,8 +237,10 @@ SYNTHEA_KINDS: dict[str, KindSpec] = {
     "observations": KindSpec(map_observations, _sig("DATE", "PATIENT", "CATEGORY", "VALUE", "UNITS")),
     "medications": KindSpec(map_medications, _sig("START", "PATIENT", "DISPENSES", "TOTALCOST")),
     "immunizations": KindSpec(map_immunizations),
-    "claims": KindSpec(map_claims, _sig("Id", "PATIENTID", "APPOINTMENTID", "SERVICEDATE")),
-    "claims_transactions": KindSpec(map_claims_transactions, _sig("ID", "CLAIMID", "CHARGEID", "TYPE")),
+    "claims": KindSpec(map_claims, _sig("Id", "PATIENTID", "APPOINTMENTID", "SERVICEDATE"),
+                       whole_file=True),  # reads the transactions file once for the totals
+    "claims_transactions": KindSpec(map_claims_transactions, _sig("ID", "CLAIMID", "CHARGEID", "TYPE"),
+                                    whole_file=True),
     "organizations": KindSpec(map_organizations),
     "providers": KindSpec(map_providers, _sig("Id", "ORGANIZATION", "NAME", "SPECIALITY")),
     "payers": KindSpec(map_payers, _sig("Id", "NAME", "AMOUNT_COVERED", "AMOUNT_UNCOVERED")),
