@@ -51,7 +51,7 @@ def _not_enough(scale: Scale, answered: int) -> str:
 
 
 def _value_set_index(instrument: Instrument, scale: Scale, levels: Mapping[str, float]) -> float:
-    """EQ-5D-style additive model: constant, level terms, intercept, 4/5 terms, N4/N5."""
+    """Additive value-set model: constant, level terms, intercept, level-4/5 terms, N4/N5."""
     assert scale.value_set is not None
     terms = instrument.value_set_terms(scale)
     dims = scale.value_set.dimensions
@@ -86,27 +86,48 @@ def _band(scale: Scale, score: float | None) -> str | None:
 # Plain Python: one response
 # ---------------------------------------------------------------------------------------------
 
-def _resolve(item: Item, value: Any) -> tuple[str, float | None, str | None]:
-    """('answered'|'missing'|'invalid', scored value, reason) for one raw answer."""
+def _split(value: Any) -> tuple[str | None, float | None, bool]:
+    """(code, number, usable) as ingest stores an answer: a numeric code also sets the number."""
     if value is None:
+        return None, None, True
+    if isinstance(value, str):
+        try:
+            return value, float(value), True
+        except ValueError:
+            return value, None, True
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None, None, False
+    return None, float(value), True
+
+
+def _resolve(item: Item, value: Any) -> tuple[str, float | None, str | None]:
+    """('answered'|'missing'|'invalid', scored value, reason) for one raw answer.
+
+    A known answer code wins; an unknown code is refused unless it is just the answer's number
+    (an ordinal code); otherwise the number must be an option value or inside the item's range.
+    """
+    code, num, usable = _split(value)
+    if not usable:
+        return "invalid", None, f"answer of type {type(value).__name__} for item {item.link_id}"
+    if code is None and num is None:
         return "missing", None, None
     has_codes = any(o.code for o in item.options)
-    if isinstance(value, str):
-        if not has_codes:
-            return "invalid", None, f"coded answer '{value}' for item {item.link_id}, which takes a number"
+    if code is not None:
         for o in item.options:
-            if o.code == value:
+            if o.code == code:
                 return ("missing", None, None) if o.missing else ("answered", o.scored, None)
-        return "invalid", None, f"unknown answer code '{value}' for item {item.link_id}"
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return "invalid", None, f"answer of type {type(value).__name__} for item {item.link_id}"
-    x = float(value)
+        ordinal = num is not None and _fmt(num) == code
+        if has_codes and not ordinal:
+            return "invalid", None, f"unknown answer code '{code}' for item {item.link_id}"
+        if num is None:
+            return "invalid", None, f"coded answer '{code}' for item {item.link_id}, which takes a number"
+    assert num is not None
     for o in item.options:
-        if o.value == x:
+        if o.value == num:
             return ("missing", None, None) if o.missing else ("answered", o.scored, None)
-    if item.range is not None and item.range[0] <= x <= item.range[1] and (not item.integer or x.is_integer()):
-        return "answered", x, None
-    return "invalid", None, f"answer {_fmt(x)} not allowed for item {item.link_id}"
+    if item.range is not None and item.range[0] <= num <= item.range[1] and (not item.integer or num.is_integer()):
+        return "answered", num, None
+    return "invalid", None, f"answer {_fmt(num)} not allowed for item {item.link_id}"
 
 
 def _canonical_answers(instrument: Instrument, answers: Mapping[str, Any]) -> dict[str, Any]:
@@ -224,34 +245,37 @@ def _resolved_answers(answers: ir.Table, inst: Instrument) -> ir.Table:
     a = a.join(meta, a.link == meta.i_link)
     a = a.left_join(by_code, [a.link == by_code.o_link, a.code == by_code.o_code])
     a = a.left_join(by_value, [a.link == by_value.v_link, a.num == by_value.v_value])
-    use_code = a.code.notnull()
+    num_txt = _num_literal_text(a.num)
+    has_code = a.code.notnull()
+    code_hit = has_code & a.o_link.notnull()
+    ordinal = a.num.notnull() & (num_txt == a.code)
+    bad_code = has_code & ~code_hit & a.i_codes & ~ordinal
     in_range = (
         a.i_min.notnull() & (a.num >= a.i_min) & (a.num <= a.i_max)
         & (~a.i_integer | (a.num == a.num.floor().cast("float64")))
     )
-    num_txt = _num_literal_text(a.num)
+    num_ok = a.num.notnull() & (a.v_link.notnull() | in_range)
     state = ibis.cases(
-        (use_code & ~a.i_codes, "invalid"),
-        (use_code & a.o_link.isnull(), "invalid"),
-        (use_code & a.o_missing, "missing"),
-        (use_code, "answered"),
+        (code_hit & a.o_missing, "missing"),
+        (code_hit, "answered"),
+        (bad_code, "invalid"),
         (a.num.notnull() & a.v_link.notnull() & a.v_missing, "missing"),
-        (a.num.notnull() & (a.v_link.notnull() | in_range), "answered"),
-        (a.num.notnull(), "invalid"),
-        (a.text.notnull(), "invalid"),
+        (num_ok, "answered"),
+        (a.num.notnull() | has_code | a.text.notnull(), "invalid"),
         else_="missing",
     )
     score = ibis.cases(
-        (use_code, a.o_score),
+        (code_hit, a.o_score),
+        (bad_code, ibis.null("float64")),
         (a.v_link.notnull(), a.v_score),
         (in_range, a.num),
         else_=ibis.null("float64"),
     )
     reason = ibis.cases(
-        (use_code & ~a.i_codes,
-         ibis.literal("coded answer '").concat(a.code, "' for item ", a.link, ", which takes a number")),
-        (use_code, ibis.literal("unknown answer code '").concat(a.code, "' for item ", a.link)),
+        (bad_code, ibis.literal("unknown answer code '").concat(a.code, "' for item ", a.link)),
         (a.num.notnull(), ibis.literal("answer ").concat(num_txt, " not allowed for item ", a.link)),
+        (has_code,
+         ibis.literal("coded answer '").concat(a.code, "' for item ", a.link, ", which takes a number")),
         else_=ibis.literal("answer without code or number for item ").concat(a.link),
     )
     return a.select("response_id", "link", state=state, score=score, reason=reason)
