@@ -29,7 +29,7 @@ _ARROW = {
 # Tables whose rows must belong to a patient that is stored (checked per batch).
 PATIENT_OWNED = tuple(
     t.name for t in TABLES
-    if any(c.name == "patient_id" and c.required for c in t.columns)
+    if t.name != "patients" and any(c.name == "patient_id" and c.required for c in t.columns)
 )
 
 
@@ -67,28 +67,32 @@ class Store:
 
         Rows whose key is already stored from another source are dropped when identical and
         quarantined when different; rows of patients that are not stored are quarantined as
-        dangling references. Returns the file's read/stored/quarantined counts.
+        dangling references. A record is stored whole or not at all: when one of its rows is
+        quarantined, every row of the same record (same locator) goes too. The whole file is one
+        transaction, so a crash leaves the store as it was before the file. Returns the file's
+        read/stored/quarantined counts.
         """
         con = self.con
         src = batch.source
         con.execute("BEGIN TRANSACTION")
         try:
-            for t in TABLES:
-                if any(c.name == "source" for c in t.columns):
-                    con.execute(f'DELETE FROM "{t.name}" WHERE source = ?', [src])
-            con.execute("DELETE FROM quarantine WHERE source = ?", [src])
-            con.execute("DELETE FROM ingest_files WHERE source = ?", [src])
+            # Rows of a source exist only together with its ingest_files row (same transaction).
+            if con.execute("SELECT 1 FROM ingest_files WHERE source = ?", [src]).fetchone():
+                for t in TABLES:
+                    if any(c.name == "source" for c in t.columns):
+                        con.execute(f'DELETE FROM "{t.name}" WHERE source = ?', [src])
+                con.execute("DELETE FROM quarantine WHERE source = ?", [src])
+                con.execute("DELETE FROM ingest_files WHERE source = ?", [src])
+            self._insert_quarantine(batch)
 
             staged: list[str] = []
-            for name, columns in batch.columns.items():
-                if not columns[0]:
-                    continue
+            for name in batch.tables:
+                columns = batch.columns[name]
                 schema = arrow_schema(name, ("_locator",))
                 arrays = [pa.array(col, type=f.type) for col, f in zip(columns, schema, strict=True)]
                 tbl = pa.Table.from_arrays(arrays, schema=schema)
-                stage = f"_stage_{name}"
                 con.register("_incoming", tbl)
-                con.execute(f'CREATE OR REPLACE TEMP TABLE "{stage}" AS SELECT * FROM _incoming')
+                con.execute(f'CREATE OR REPLACE TEMP TABLE "_stage_{name}" AS SELECT * FROM _incoming')
                 con.unregister("_incoming")
                 staged.append(name)
 
@@ -99,7 +103,6 @@ class Store:
                 con.execute(f'INSERT INTO "{name}" ({cols}) SELECT {cols} FROM "_stage_{name}"')
                 con.execute(f'DROP TABLE "_stage_{name}"')
 
-            self._insert_quarantine(batch)
             q = con.execute(
                 "SELECT count(DISTINCT locator) FROM quarantine WHERE source = ?", [src]
             ).fetchone()
@@ -126,10 +129,17 @@ class Store:
         self.con.execute("INSERT INTO quarantine SELECT DISTINCT ON (source, locator, field, reason) * FROM _q")
         self.con.unregister("_q")
 
-    def _move_to_quarantine(self, name: str, where: str, src: str, field: str, reason: str, detail_sql: str) -> None:
-        """Move staged rows matching ``where`` (alias s) to quarantine, with their whole record."""
+    def _move_to_quarantine(self, staged: list[str], name: str, where: str, src: str, field: str,
+                            reason: str, detail_sql: str) -> None:
+        """Quarantine the records having a staged row of ``name`` matching ``where`` (alias s).
+
+        Every staged row of those records (same locator, any table) is removed from staging.
+        """
         con = self.con
         stage = f"_stage_{name}"
+        moved = con.execute(f'SELECT count(*) FROM "{stage}" s WHERE {where}').fetchone()
+        if not moved or not moved[0]:
+            return
         con.execute(
             f"""INSERT INTO quarantine
                 SELECT DISTINCT ON (s._locator) ?, s._locator, ?, CAST(s."{table(name).key[0]}" AS VARCHAR),
@@ -139,7 +149,11 @@ class Store:
                                 AND q.field = ? AND q.reason = ?)""",
             [src, name, field, reason, src, field, reason],
         )
-        con.execute(f'DELETE FROM "{stage}" s WHERE {where}')
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE _gone AS
+                        SELECT DISTINCT s._locator FROM "{stage}" s WHERE {where}""")
+        for other in staged:
+            con.execute(f'DELETE FROM "_stage_{other}" WHERE _locator IN (SELECT _locator FROM _gone)')
+        con.execute("DROP TABLE _gone")
 
     def _resolve_conflicts(self, staged: list[str], src: str) -> None:
         con = self.con
@@ -147,26 +161,18 @@ class Store:
             t = table(name)
             stage = f"_stage_{name}"
             on = " AND ".join(f's."{k}" = e."{k}"' for k in t.key)
+            hits = con.execute(f'SELECT count(*) FROM "{stage}" s JOIN "{name}" e ON {on}').fetchone()
+            if not hits or not hits[0]:
+                continue
             data_cols = [c for c in t.column_names if c != "source"]
             same = " AND ".join(f's."{c}" IS NOT DISTINCT FROM e."{c}"' for c in data_cols)
             exists_diff = f'EXISTS (SELECT 1 FROM "{name}" e WHERE {on} AND NOT ({same}))'
             self._move_to_quarantine(
-                name, exists_diff, src, t.key[-1], "duplicate id with different content",
+                staged, name, exists_diff, src, t.key[-1], "duplicate id with different content",
                 f"'{name} ' || CAST(s.\"{t.key[0]}\" AS VARCHAR) || ' is already stored from another source with different content'",
             )
+            # An identical row stored from another source: that source keeps it.
             con.execute(f'DELETE FROM "{stage}" s WHERE EXISTS (SELECT 1 FROM "{name}" e WHERE {on})')
-        self._drop_orphans(staged, src)
-
-    def _drop_orphans(self, staged: list[str], src: str) -> None:
-        """Child rows whose parent was quarantined follow it; rows of a dropped identical parent go too."""
-        for name in staged:
-            t = table(name)
-            if not t.parent:
-                continue
-            pstage = f"_stage_{t.parent}"
-            on = " AND ".join(f's."{k}" = p."{k}"' for k in t.parent_key)
-            if t.parent in staged:
-                self.con.execute(f'DELETE FROM "_stage_{name}" s WHERE NOT EXISTS (SELECT 1 FROM "{pstage}" p WHERE {on})')
 
     def _check_patients(self, staged: list[str], src: str) -> None:
         for name in staged:
@@ -175,9 +181,8 @@ class Store:
             known = 'SELECT patient_id FROM patients'
             if "patients" in staged:
                 known += ' UNION ALL SELECT patient_id FROM "_stage_patients"'
-            where = f"s.patient_id NOT IN ({known})"
+            where = f"(s.patient_id IS NULL OR s.patient_id NOT IN ({known}))"
             self._move_to_quarantine(
-                name, where, src, "patient", "dangling reference",
-                "'refers to patient ' || s.patient_id || ', which is not in this ingest or the store'",
+                staged, name, where, src, "patient", "dangling reference",
+                "'refers to patient ' || coalesce(s.patient_id, '(none)') || ', which is not in this ingest or the store'",
             )
-        self._drop_orphans(staged, src)

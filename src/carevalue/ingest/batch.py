@@ -2,7 +2,7 @@
 
 Parsers call :meth:`Batch.accept` with all rows of one record, or :meth:`Batch.reject` with a
 reason; every record read is exactly one of the two, which is what makes read = stored +
-quarantined hold per file.
+quarantined hold per file. Rows are kept column-wise so the store can write them in bulk.
 """
 
 from __future__ import annotations
@@ -14,6 +14,36 @@ from carevalue.model import table
 MAX_CONTENT = 10_000
 
 
+class Reason:
+    """Quarantine reason categories shared by every parser (the `quarantine.reason` column)."""
+
+    MALFORMED_JSON = "malformed JSON"
+    BINARY = "binary or non-UTF-8 content"
+    LINE_TOO_LONG = "line too long"
+    NOT_OBJECT = "not a JSON object"
+    MISSING_RESOURCE_TYPE = "missing resourceType"
+    INVALID_RESOURCE_TYPE = "invalid resourceType"
+    UNSUPPORTED_VERSION = "unsupported FHIR version"
+    MISSING_ID = "missing id"
+    INVALID_ID = "invalid id"
+    MISSING_FIELD = "missing required field"
+    WRONG_TYPE = "wrong type"
+    BAD_DATE = "unparseable date"
+    END_BEFORE_START = "end before start"
+    DANGLING = "dangling reference"
+    INVALID_REFERENCE = "invalid reference"
+    UNKNOWN_UNIT = "unknown unit"
+    NEGATIVE = "negative quantity"
+    NON_NUMERIC = "non-numeric value"
+    INVALID_CODE = "invalid code"
+    INVALID_GENDER = "invalid gender"
+    INVALID_STATUS = "invalid status"
+    DUPLICATE = "duplicate id with different content"
+    ENTRY_WITHOUT_RESOURCE = "bundle entry without resource"
+    BUNDLE_WITHOUT_ENTRIES = "bundle without entries"
+    WRONG_RESOURCE_TYPE = "unexpected resource type"
+
+
 class Batch:
     def __init__(self, source: str, format: str, sha256: str = "") -> None:
         self.source = source
@@ -23,8 +53,9 @@ class Batch:
         # table name -> list of column lists (table columns + _locator)
         self.columns: dict[str, list[list[Any]]] = {}
         self._width: dict[str, int] = {}
-        self._seen: dict[tuple[str, tuple[Any, ...]], tuple[Any, ...]] = {}
-        self._key_idx: dict[str, list[int]] = {}
+        self._seen: dict[tuple[str, Any], tuple[Any, ...]] = {}
+        self._key_idx: dict[str, tuple[int, ...]] = {}
+        self._names: dict[str, list[str]] = {}
         self.quarantine_rows: list[tuple[Any, ...]] = []
 
     def _ensure(self, name: str) -> list[list[Any]]:
@@ -32,52 +63,75 @@ class Batch:
         if cols is None:
             t = table(name)
             names = t.column_names
+            if names[-1] != "source":
+                raise ValueError(f"{name}: last column must be 'source'")
+            self._names[name] = names
             self._width[name] = len(names)
-            self._key_idx[name] = [names.index(k) for k in t.key]
+            self._key_idx[name] = tuple(names.index(k) for k in t.key)
             cols = [[] for _ in range(len(names) + 1)]
             self.columns[name] = cols
         return cols
 
+    def row(self, name: str, **values: Any) -> tuple[Any, ...]:
+        """A row of ``name`` in column order from keyword values (absent columns are null)."""
+        self._ensure(name)
+        names = self._names[name]
+        unknown = set(values) - set(names)
+        if unknown:
+            raise ValueError(f"{name}: unknown columns {sorted(unknown)}")
+        values["source"] = self.source
+        return tuple(values.get(n) for n in names)
+
+    def _key(self, name: str, row: tuple[Any, ...]) -> Any:
+        idx = self._key_idx[name]
+        return row[idx[0]] if len(idx) == 1 else tuple(row[i] for i in idx)
+
     def accept(self, locator: str, rows: list[tuple[str, tuple[Any, ...]]], raw: str | None = None,
                record_type: str = "") -> bool:
-        """Store the rows of one record (each row in table column order, without _locator).
+        """Store the rows of one record (each row in table column order, source last).
 
         A row whose key was already produced by this file is dropped when identical and makes the
         whole record quarantined when different. Returns whether the record was accepted.
         """
-        for name, row in rows:
-            self._ensure(name)
+        keep: list[tuple[str, tuple[Any, ...], Any]] = []
+        for n, (name, row) in enumerate(rows):
+            if name not in self._width:
+                self._ensure(name)
             if len(row) != self._width[name]:
                 raise ValueError(f"{name}: row has {len(row)} values, table has {self._width[name]} columns")
-        first = True
-        keep: list[tuple[str, tuple[Any, ...]]] = []
-        for name, row in rows:
-            key = (name, tuple(row[i] for i in self._key_idx[name]))
+            key = (name, self._key(name, row))
             prev = self._seen.get(key)
             if prev is not None:
                 if prev[:-1] != row[:-1]:  # source column is last and equal by construction
-                    self.reject(locator, record_type or name, str(key[1][0]), table(name).key[-1],
-                                "duplicate id with different content",
-                                f"{name} {'/'.join(map(str, key[1]))} appears earlier in this file with different content",
+                    kv = key[1] if isinstance(key[1], tuple) else (key[1],)
+                    self.reject(locator, record_type or name, str(kv[0]), table(name).key[-1],
+                                Reason.DUPLICATE,
+                                f"{name} {'/'.join(map(str, kv))} appears earlier in this file with different content",
                                 raw)
                     return False
-                if first:
+                if n == 0:
                     return True  # an identical repeat of a record already stored from this file
                 continue
-            first = False
-            keep.append((name, row))
-        for name, row in keep:
-            self._seen[(name, tuple(row[i] for i in self._key_idx[name]))] = row
-            cols = self.columns[name]
+            keep.append((name, row, key))
+        seen = self._seen
+        columns = self.columns
+        for name, row, key in keep:
+            seen[key] = row
+            cols = columns[name]
             for i, v in enumerate(row):
                 cols[i].append(v)
             cols[-1].append(locator)
         return True
 
-    def reject(self, locator: str, record_type: str, record_id: str | None, field: str, reason: str,
+    def reject(self, locator: str, record_type: str | None, record_id: str | None, field: str, reason: str,
                detail: str, raw: str | None = None) -> None:
         """Quarantine one record with a reason a person can read."""
         content = raw[:MAX_CONTENT] if raw is not None else None
         self.quarantine_rows.append(
             (self.source, locator, record_type, record_id, field, reason, detail, content)
         )
+
+    @property
+    def tables(self) -> list[str]:
+        """Tables this batch has rows for."""
+        return [n for n, cols in self.columns.items() if cols[0]]

@@ -8,8 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from carevalue.ingest.batch import Batch
+from carevalue.ingest.references import References
 from carevalue.ingest.sources import SourceFile, discover
 from carevalue.store import Store
+
+# Tables searched by conditional references: written -> the resolver reloads them.
+_IDENTIFIED_TABLES = {"patients", "organizations", "practitioners", "locations"}
 
 
 @dataclass
@@ -44,14 +48,14 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def parse_file(src: SourceFile, batch: Batch) -> None:
+def parse_file(src: SourceFile, batch: Batch, refs: References | None = None) -> None:
     """Dispatch a file to its parser."""
     if src.format == "fhir-ndjson":
         from carevalue.ingest.fhir import parse_ndjson
-        parse_ndjson(src.path, batch)
+        parse_ndjson(src.path, batch, refs)
     elif src.format == "fhir-json":
         from carevalue.ingest.fhir import parse_json
-        parse_json(src.path, batch)
+        parse_json(src.path, batch, refs)
     elif src.format == "csv":
         from carevalue.ingest.csv_sources import parse_csv
         parse_csv(src.path, src.kind, batch)
@@ -64,12 +68,15 @@ def ingest(paths: list[Path], store: Store,
     """Ingest every data file under ``paths``; each file is one transaction."""
     files, skipped = discover(paths)
     reports: list[FileReport] = []
+    refs = References(store)
     for i, src in enumerate(files):
         if on_file:
             on_file(src, i, len(files))
         batch = Batch(src.label, src.format, _sha256(src.path))
-        parse_file(src, batch)
+        parse_file(src, batch, refs)
         counts = store.write_batch(batch)
+        if _IDENTIFIED_TABLES.intersection(batch.tables):
+            refs.invalidate()
         reasons = dict(store.con.execute(
             "SELECT reason, count(DISTINCT locator) FROM quarantine WHERE source = ? GROUP BY reason ORDER BY reason",
             [src.label]).fetchall())

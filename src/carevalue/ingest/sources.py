@@ -6,10 +6,13 @@ point at them, so that a reference can be checked against what is already stored
 
 from __future__ import annotations
 
+import gzip
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from carevalue.ingest.batch import Batch
 
@@ -17,6 +20,7 @@ Parser = Callable[[Path, Batch], None]
 
 # Resource types / Synthea file kinds that others refer to come first.
 _ORDER = [
+    "hospitalinformation", "practitionerinformation",
     "organization", "organizations", "location", "payer", "payers", "practitioner", "providers",
     "practitionerrole", "questionnaire", "patient", "patients", "resources", "encounter", "encounters",
 ]
@@ -32,9 +36,34 @@ class SourceFile:
 
 def _kind_of(name: str) -> str:
     base = name.lower()
-    for suffix in (".gz", ".ndjson", ".json", ".csv"):
+    for suffix in (".gz", ".ndjson", ".jsonl", ".json", ".csv"):
         base = base.removesuffix(suffix)
-    return re.sub(r"[.\-_]?\d+$", "", base)
+    base = re.sub(r"[.\-_]?\d+$", "", base)
+    # Synthea bundle sets: hospitalInformation1234.json, practitionerInformation1234.json
+    for shared in ("hospitalinformation", "practitionerinformation"):
+        if base.startswith(shared):
+            return shared
+    return base
+
+
+def _first_line(path: Path) -> bytes:
+    with path.open("rb") as raw:
+        fh: IO[bytes] = gzip.GzipFile(fileobj=raw) if raw.read(2) == b"\x1f\x8b" else raw  # type: ignore[assignment]
+        if fh is raw:
+            raw.seek(0)
+        try:
+            return fh.readline(65536).strip().removeprefix(b"\xef\xbb\xbf")
+        except OSError:
+            return b""
+
+
+def export_log(path: Path) -> bool:
+    """Whether an NDJSON file is a bulk-export log (events with exportId/eventId, no resources)."""
+    try:
+        first = json.loads(_first_line(path))
+    except (ValueError, OSError):
+        return False
+    return isinstance(first, dict) and "resourceType" not in first and ("eventId" in first or "exportId" in first)
 
 
 def classify(path: Path) -> str | None:
@@ -64,6 +93,9 @@ def discover(paths: list[Path]) -> tuple[list[SourceFile], list[tuple[str, str]]
             fmt = classify(f)
             if fmt is None:
                 skipped.append((label, "not a data file (expected .ndjson, .json, .csv, optionally .gz)"))
+                continue
+            if fmt == "fhir-ndjson" and export_log(f):
+                skipped.append((label, "bulk-export log (events with exportId/eventId), not FHIR resources"))
                 continue
             found.append(SourceFile(f, label, fmt, _kind_of(f.name)))
 

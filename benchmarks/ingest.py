@@ -1,0 +1,158 @@
+"""FHIR NDJSON ingest throughput: carevalue vs the naive baseline, side by side in one run.
+
+Generates (or takes with --input) bulk-export NDJSON of Patient/Encounter/Condition/Observation/
+Procedure, ingests it with carevalue, then times the naive approach on a sample: parse each
+resource with `fhir.resources.R4B` models and INSERT it row by row into DuckDB.
+
+    .venv/bin/python benchmarks/ingest.py [--resources 200000] [--baseline-sample 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import orjson
+
+from carevalue.ingest.run import ingest
+from carevalue.store import Store
+
+TYPES = ("Patient", "Encounter", "Condition", "Observation", "Procedure")
+
+
+def generate(out: Path, n_resources: int, seed: int = 1) -> int:
+    """Write ~n_resources resources as <Type>.000.ndjson; 1 patient : 6 encounters : 2 conditions : 10 observations : 2 procedures."""
+    rng = random.Random(seed)
+    per_patient = 1 + 6 + 2 + 10 + 2
+    n_patients = max(1, n_resources // per_patient)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {t: (out / f"{t}.000.ndjson").open("wb") for t in TYPES}
+    count = 0
+    loinc = [("8480-6", "Systolic blood pressure", "mm[Hg]"), ("29463-7", "Body weight", "kg"),
+             ("4548-4", "Hemoglobin A1c", "%"), ("39156-5", "BMI", "kg/m2")]
+    snomed = [("44054006", "Diabetes mellitus type 2"), ("38341003", "Hypertension"),
+              ("239872002", "Osteoarthritis of hip"), ("84114007", "Heart failure")]
+    for p in range(n_patients):
+        pid = f"p{p:07d}"
+        year = rng.randint(1930, 2005)
+        files["Patient"].write(orjson.dumps({
+            "resourceType": "Patient", "id": pid,
+            "identifier": [{"system": "https://example.org/mrn", "value": pid}],
+            "gender": rng.choice(("male", "female")), "birthDate": f"{year}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}",
+            "address": [{"city": "Springfield", "state": "MA", "postalCode": "01101"}],
+        }) + b"\n")
+        count += 1
+        for e in range(6):
+            eid = f"{pid}-e{e}"
+            day = f"20{10 + e}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}"
+            start, end = f"{day}T09:00:00-05:00", f"{day}T09:30:00-05:00"
+            files["Encounter"].write(orjson.dumps({
+                "resourceType": "Encounter", "id": eid, "status": "finished",
+                "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+                "type": [{"coding": [{"system": "http://snomed.info/sct", "code": "185349003", "display": "Encounter for check up"}]}],
+                "subject": {"reference": f"Patient/{pid}"}, "period": {"start": start, "end": end},
+                "serviceProvider": {"reference": "Organization?identifier=https://github.com/synthetichealth/synthea|org-1"},
+                "participant": [{"individual": {"reference": "Practitioner?identifier=http://hl7.org/fhir/sid/us-npi|9999999999"}}],
+            }) + b"\n")
+            count += 1
+            if e < 2:
+                code, display = rng.choice(snomed)
+                files["Condition"].write(orjson.dumps({
+                    "resourceType": "Condition", "id": f"{eid}-c",
+                    "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
+                    "code": {"coding": [{"system": "http://snomed.info/sct", "code": code, "display": display}]},
+                    "subject": {"reference": f"Patient/{pid}"}, "encounter": {"reference": f"Encounter/{eid}"},
+                    "onsetDateTime": start, "recordedDate": start,
+                }) + b"\n")
+                files["Procedure"].write(orjson.dumps({
+                    "resourceType": "Procedure", "id": f"{eid}-p", "status": "completed",
+                    "code": {"coding": [{"system": "http://snomed.info/sct", "code": "430193006", "display": "Medication reconciliation"}]},
+                    "subject": {"reference": f"Patient/{pid}"}, "encounter": {"reference": f"Encounter/{eid}"},
+                    "performedPeriod": {"start": start, "end": end},
+                }) + b"\n")
+                count += 2
+            for o in range(10 // 6 + (1 if e < 10 % 6 else 0)):
+                code, display, unit = rng.choice(loinc)
+                files["Observation"].write(orjson.dumps({
+                    "resourceType": "Observation", "id": f"{eid}-o{o}", "status": "final",
+                    "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}],
+                    "code": {"coding": [{"system": "http://loinc.org", "code": code, "display": display}]},
+                    "subject": {"reference": f"Patient/{pid}"}, "encounter": {"reference": f"Encounter/{eid}"},
+                    "effectiveDateTime": start,
+                    "valueQuantity": {"value": round(rng.uniform(5, 150), 1), "unit": unit, "system": "http://unitsofmeasure.org", "code": unit},
+                }) + b"\n")
+                count += 1
+    for fh in files.values():
+        fh.close()
+    return count
+
+
+def carevalue_run(folder: Path, store_path: Path) -> tuple[int, float]:
+    t0 = time.perf_counter()
+    with Store(store_path) as store:
+        report = ingest([folder], store)
+    seconds = time.perf_counter() - t0
+    assert all(f.read == f.stored + f.quarantined for f in report.files)
+    return sum(f.stored for f in report.files), seconds
+
+
+def baseline_run(folder: Path, sample: int) -> tuple[int, float]:
+    """fhir.resources R4B model per resource + one INSERT per row (a typical first implementation)."""
+    from fhir.resources.R4B import get_fhir_model_class
+
+    con = duckdb.connect(":memory:")
+    con.execute("CREATE TABLE resources (id VARCHAR, type VARCHAR, patient VARCHAR, code VARCHAR, ts VARCHAR, value DOUBLE)")
+    per_type = max(1, sample // len(TYPES))
+    lines: list[bytes] = []
+    for t in TYPES:
+        with (folder / f"{t}.000.ndjson").open("rb") as fh:
+            lines += [ln for _, ln in zip(range(per_type), fh, strict=False)]
+    t0 = time.perf_counter()
+    for line in lines:
+        data = orjson.loads(line)
+        model = get_fhir_model_class(data["resourceType"]).model_validate(data)
+        subject = getattr(model, "subject", None)
+        code = getattr(model, "code", None)
+        value = getattr(model, "valueQuantity", None)
+        period = getattr(model, "period", None)
+        con.execute("INSERT INTO resources VALUES (?, ?, ?, ?, ?, ?)", [
+            model.id, data["resourceType"], subject.reference if subject else None,
+            code.coding[0].code if code and code.coding else None,
+            str(period.start) if period else None, float(value.value) if value else None])
+    return len(lines), time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--resources", type=int, default=200_000)
+    ap.add_argument("--baseline-sample", type=int, default=5_000)
+    ap.add_argument("--input", type=Path, help="existing NDJSON folder instead of generated data")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="carevalue-bench-"))
+    try:
+        folder = args.input or work / "ndjson"
+        if args.input is None:
+            t0 = time.perf_counter()
+            n = generate(folder, args.resources)
+            print(f"generated {n:,} resources in {time.perf_counter() - t0:.1f}s")
+        n_cv, s_cv = carevalue_run(folder, work / "bench.duckdb")
+        n_bl, s_bl = baseline_run(folder, args.baseline_sample)
+        rate_cv, rate_bl = n_cv / s_cv, n_bl / s_bl
+        rows = [
+            ("carevalue ingest (orjson, column-wise batches)", n_cv, s_cv, rate_cv, rate_cv / rate_bl),
+            ("baseline: fhir.resources R4B + row-by-row INSERT (sample)", n_bl, s_bl, rate_bl, 1.0),
+        ]
+        print(f"\n{'method':<58} {'resources':>10} {'seconds':>9} {'resources/s':>12} {'ratio':>7}")
+        for name, n, s, r, ratio in rows:
+            print(f"{name:<58} {n:>10,} {s:>9.2f} {r:>12,.0f} {ratio:>6.1f}x")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

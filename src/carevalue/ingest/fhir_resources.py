@@ -1,0 +1,666 @@
+"""Map one FHIR R4 resource (already parsed JSON) to rows of the core tables.
+
+One function per resource type; each returns the rows of one record or raises Reject. Rows are
+built positionally by generated builders, so each mapper names its columns and stays fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from carevalue.ingest.batch import Reason
+from carevalue.ingest.fhir_values import (
+    Reject,
+    array,
+    code_of,
+    coding,
+    concept,
+    day,
+    first,
+    instant,
+    money,
+    nonnegative,
+    number,
+    obj,
+    period,
+    quantity,
+    string,
+)
+from carevalue.ingest.references import References, Unresolvable
+from carevalue.model import TABLES
+
+Row = tuple[str, tuple[Any, ...]]
+
+
+def _builder(name: str, columns: list[str]) -> Callable[..., tuple[Any, ...]]:
+    data = [c for c in columns if c != "source"]
+    code = (f"def build(source, *, {', '.join(f'{c}=None' for c in data)}):\n"
+            f"    return ({', '.join(data)}, source)\n")
+    ns: dict[str, Any] = {}
+    exec(code, ns)  # noqa: S102 - generated from the schema declaration, not from input
+    fn: Callable[..., tuple[Any, ...]] = ns["build"]
+    fn.__name__ = f"row_{name}"
+    return fn
+
+
+ROW: dict[str, Callable[..., tuple[Any, ...]]] = {t.name: _builder(t.name, t.column_names) for t in TABLES}
+
+STATUS: dict[str, frozenset[str]] = {
+    "Encounter": frozenset(["planned", "arrived", "triaged", "in-progress", "onleave", "finished", "cancelled", "entered-in-error", "unknown"]),
+    "Observation": frozenset(["registered", "preliminary", "final", "amended", "corrected", "cancelled", "entered-in-error", "unknown"]),
+    "Procedure": frozenset(["preparation", "in-progress", "not-done", "on-hold", "stopped", "completed", "entered-in-error", "unknown"]),
+    "MedicationRequest": frozenset(["active", "on-hold", "cancelled", "completed", "entered-in-error", "stopped", "draft", "unknown"]),
+    "Immunization": frozenset(["completed", "entered-in-error", "not-done"]),
+    "Claim": frozenset(["active", "cancelled", "draft", "entered-in-error"]),
+    "ExplanationOfBenefit": frozenset(["active", "cancelled", "draft", "entered-in-error"]),
+    "CareTeam": frozenset(["proposed", "active", "suspended", "inactive", "entered-in-error"]),
+    "QuestionnaireResponse": frozenset(["in-progress", "completed", "amended", "entered-in-error", "stopped"]),
+    "Questionnaire": frozenset(["draft", "active", "retired", "unknown"]),
+}
+# Status is 1..1 in R4 for these.
+STATUS_REQUIRED = frozenset(STATUS) - {"CareTeam"}
+GENDERS = frozenset(("male", "female", "other", "unknown"))
+ORDINAL_URLS = (
+    "http://hl7.org/fhir/StructureDefinition/ordinalValue",
+    "http://hl7.org/fhir/StructureDefinition/itemWeight",
+)
+CONDITION_TEMPLATE_URL = "https://carevalue.org/fhir/StructureDefinition/condition-template"
+PAYER_TYPES = frozenset(("pay", "payer", "ins"))
+
+
+class Context:
+    """What mapping a record needs beyond the record: the source, references, bundle Medications."""
+
+    def __init__(self, source: str, refs: References) -> None:
+        self.source = source
+        self.refs = refs
+        self.medications: dict[str, tuple[str | None, str | None, str | None, list[Any]]] = {}
+
+    def ref(self, value: Any, field: str, expected: str | None = None) -> tuple[str | None, str | None]:
+        if value is None:
+            return None, None
+        try:
+            return self.refs.resolve(value, expected)
+        except Unresolvable as e:
+            raise Reject(field, Reason.INVALID_REFERENCE, f"{field}: {e}") from None
+
+    def ref_id(self, value: Any, field: str, expected: str | None = None) -> str | None:
+        return self.ref(value, field, expected)[1]
+
+    def patient(self, value: Any, field: str) -> str:
+        """The patient a record belongs to (required)."""
+        if value is None:
+            raise Reject(field, Reason.MISSING_FIELD, f"{field} (the patient) is missing")
+        rtype, rid = self.ref(value, field, "Patient")
+        if rid is None:
+            raise Reject(field, Reason.MISSING_FIELD, f"{field} names no patient (no reference or identifier)")
+        if rtype not in (None, "Patient"):
+            raise Reject(field, Reason.INVALID_REFERENCE, f"{field} refers to a {rtype}, not a Patient")
+        return rid
+
+
+def _status(r: dict[str, Any], rtype: str) -> str | None:
+    st = r.get("status")
+    if st is None:
+        if rtype in STATUS_REQUIRED:
+            raise Reject("status", Reason.MISSING_FIELD, f"{rtype}.status is required and missing")
+        return None
+    if type(st) is not str:
+        raise Reject("status", Reason.WRONG_TYPE, f"status should be a code, got {type(st).__name__}")
+    allowed = STATUS.get(rtype)
+    if allowed is not None and st not in allowed:
+        raise Reject("status", Reason.INVALID_STATUS, f"{rtype}.status {st!r} is not one of {', '.join(sorted(allowed))}")
+    return st
+
+
+def _required_concept(r: dict[str, Any], field: str, rtype: str) -> tuple[Any, Any, Any, list[Any]]:
+    value = r.get(field)
+    if value is None:
+        raise Reject(field, Reason.MISSING_FIELD, f"{rtype}.{field} is required and missing")
+    c = concept(value, field)
+    if c[1] is None and c[2] is None:
+        raise Reject(field, Reason.MISSING_FIELD, f"{rtype}.{field} has neither a code nor text")
+    return c
+
+
+def _codings(src: str, tbl: str, rid: str, more: list[Any]) -> list[Row]:
+    build = ROW["codings"]
+    return [("codings", build(src, record_table=tbl, record_id=rid, seq=i, code_system=s, code=c, display=d))
+            for i, (s, c, d) in enumerate(more, 2)]
+
+
+def _extension(r: dict[str, Any], url: str) -> dict[str, Any] | None:
+    for e in array(r.get("extension"), "extension"):
+        if type(e) is dict and e.get("url") == url:
+            return e
+    return None
+
+
+def _us_core_text(r: dict[str, Any], url: str) -> str | None:
+    e = _extension(r, url)
+    if e is None:
+        return None
+    for sub in array(e.get("extension"), "extension.extension"):
+        if type(sub) is dict and sub.get("url") == "text":
+            return string(sub.get("valueString"), "extension.valueString")
+    return None
+
+
+def _address(value: Any, field: str) -> dict[str, Any]:
+    a = obj(value, field) if type(value) is dict else first(value, field)
+    return {"city": string(a.get("city"), f"{field}.city"), "state": string(a.get("state"), f"{field}.state"),
+            "postal_code": string(a.get("postalCode"), f"{field}.postalCode")}
+
+
+def _identifier(r: dict[str, Any]) -> tuple[str | None, str | None]:
+    i = first(r.get("identifier"), "identifier")
+    return string(i.get("system"), "identifier[0].system"), string(i.get("value"), "identifier[0].value")
+
+
+def _human_name(value: Any, field: str) -> str | None:
+    n = first(value, field)
+    if not n:
+        return None
+    text = string(n.get("text"), f"{field}[0].text")
+    if text:
+        return text
+    parts = [p for p in array(n.get("prefix"), f"{field}[0].prefix") + array(n.get("given"), f"{field}[0].given")
+             if type(p) is str]
+    family = string(n.get("family"), f"{field}[0].family")
+    if family:
+        parts.append(family)
+    return " ".join(parts) or None
+
+
+def _value(h: dict[str, Any], prefix: str = "") -> tuple[Any, Any, Any, Any, Any]:
+    """(value_num, value_unit, value_code_system, value_code, value_text) of an element's value[x]."""
+    q = h.get("valueQuantity")
+    if q is not None:
+        num, unit = quantity(q, f"{prefix}valueQuantity")
+        return num, unit, None, None, None
+    cc = h.get("valueCodeableConcept")
+    if cc is not None:
+        s, c, d, _ = concept(cc, f"{prefix}valueCodeableConcept")
+        return None, None, s, c, d
+    for key, v in h.items():
+        if not key.startswith("value") or key == "value":
+            continue
+        f = prefix + key
+        if key == "valueString":
+            return None, None, None, None, string(v, f)
+        if key == "valueBoolean":
+            if type(v) is not bool:
+                raise Reject(f, Reason.WRONG_TYPE, f"{f} should be true or false, got {v!r}")
+            return None, None, None, None, "true" if v else "false"
+        if key == "valueInteger":
+            if type(v) is not int:
+                raise Reject(f, Reason.NON_NUMERIC, f"{f} should be an integer, got {v!r}")
+            return number(v, f), None, None, None, None
+        if key == "valueDecimal":
+            return number(v, f), None, None, None, None
+        if key in ("valueDateTime", "valueInstant", "valueDate"):
+            instant(v, f)
+            return None, None, None, None, v
+        if key == "valueCoding":
+            s, c, d = coding(v, f)
+            return None, None, s, c, d
+        if key in ("valueTime", "valueUri", "valueCode"):
+            return None, None, None, None, string(v, f)
+        return None, None, None, None, orjson.dumps(v).decode()
+    return None, None, None, None, None
+
+
+# ---------------------------------------------------------------- resource mappers
+
+def patient(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
+    gender = r.get("gender")
+    if gender is not None and gender not in GENDERS:
+        raise Reject("gender", Reason.INVALID_GENDER, f"gender {gender!r} is not one of male, female, other, unknown")
+    birth = day(r.get("birthDate"), "birthDate")
+    death = day(r.get("deceasedDateTime"), "deceasedDateTime")
+    if birth is not None and death is not None and death < birth:
+        raise Reject("deceasedDateTime", Reason.END_BEFORE_START, f"died ({death}) before being born ({birth})")
+    system, value = _identifier(r)
+    addr = _address(r.get("address"), "address")
+    return [("patients", ROW["patients"](
+        ctx.source, patient_id=rid, identifier_system=system, identifier_value=value, birth_date=birth,
+        death_date=death, sex=gender,
+        race=_us_core_text(r, "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race"),
+        ethnicity=_us_core_text(r, "http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity"),
+        postal_code=addr["postal_code"], state=addr["state"]))]
+
+
+def encounter(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
+    pid = ctx.patient(r.get("subject"), "subject")
+    status = _status(r, "Encounter")
+    cls = r.get("class")
+    if type(cls) is list:
+        raise Reject("class", Reason.UNSUPPORTED_VERSION, "class is a list (FHIR R5 Encounter); expected an R4 Coding")
+    class_code = coding(cls, "class")[1] if cls is not None else None
+    system, code, display, more = concept(first(r.get("type"), "type"), "type[0]")
+    start, end = period(r.get("period"), "period")
+    if start is None:
+        raise Reject("period.start", Reason.MISSING_FIELD, "Encounter.period.start is required and missing")
+    practitioner = None
+    for i, p in enumerate(array(r.get("participant"), "participant")):
+        ind = obj(p, f"participant[{i}]").get("individual")
+        if ind is not None:
+            practitioner = ctx.ref_id(ind, f"participant[{i}].individual", "Practitioner")
+            break
+    loc = first(r.get("location"), "location").get("location")
+    reason = concept(first(r.get("reasonCode"), "reasonCode"), "reasonCode[0]")
+    rows: list[Row] = [("encounters", ROW["encounters"](
+        ctx.source, encounter_id=rid, patient_id=pid, class_code=class_code, code_system=system, code=code,
+        display=display, status=status, start_ts=start, end_ts=end,
+        organization_id=ctx.ref_id(r.get("serviceProvider"), "serviceProvider", "Organization"),
+        location_id=ctx.ref_id(loc, "location[0].location", "Location"), practitioner_id=practitioner,
+        reason_code=reason[1], reason_system=reason[0]))]
+    return rows + _codings(ctx.source, "encounters", rid, more) if more else rows
+
+
+def condition(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
+    pid = ctx.patient(r.get("subject"), "subject")
+    system, code, display, more = _required_concept(r, "code", "Condition")
+    onset = instant(r.get("onsetDateTime"), "onsetDateTime")
+    if onset is None and "onsetPeriod" in r:
+        onset = period(r["onsetPeriod"], "onsetPeriod")[0]
+    abatement = instant(r.get("abatementDateTime"), "abatementDateTime")
+    if abatement is None and "abatementPeriod" in r:
+        p = period(r["abatementPeriod"], "abatementPeriod")
+        abatement = p[1] or p[0]
+    if onset is not None and abatement is not None and abatement < onset:
+        raise Reject("abatementDateTime", Reason.END_BEFORE_START,
+                     f"abatement ({r.get('abatementDateTime')}) is before onset ({r.get('onsetDateTime')})")
+    rows: list[Row] = [("conditions", ROW["conditions"](
+        ctx.source, condition_id=rid, patient_id=pid,
+        encounter_id=ctx.ref_id(r.get("encounter"), "encounter", "Encounter"),
+        code_system=system, code=code, display=display,
+        category=code_of(first(r.get("category"), "category"), "category[0]"),
+        clinical_status=code_of(r.get("clinicalStatus"), "clinicalStatus"),
+        verification_status=code_of(r.get("verificationStatus"), "verificationStatus"),
+        onset_ts=onset, abatement_ts=abatement, recorded_ts=instant(r.get("recordedDate"), "recordedDate")))]
+    return rows + _codings(ctx.source, "conditions", rid, more) if more else rows
+
+
+def procedure(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
+    pid = ctx.patient(r.get("subject"), "subject")
+    status = _status(r, "Procedure")
+    system, code, display, more = _required_concept(r, "code", "Procedure")
+    if "performedPeriod" in r:
+        start, end = period(r["performedPeriod"], "performedPeriod")
+    else:
+        start = end = instant(r.get("performedDateTime"), "performedDateTime")
+    performer = first(r.get("performer"), "performer").get("actor")
+    reason = concept(first(r.get("reasonCode"), "reasonCode"), "reasonCode[0]")
+    rows: list[Row] = [("procedures", ROW["procedures"](
+        ctx.source, procedure_id=rid, patient_id=pid,
+        encounter_id=ctx.ref_id(r.get("encounter"), "encounter", "Encounter"),
+        code_system=system, code=code, display=display, status=status, start_ts=start, end_ts=end,
+        practitioner_id=ctx.ref_id(performer, "performer[0].actor", "Practitioner"),
+        location_id=ctx.ref_id(r.get("location"), "location", "Location"),
+        reason_code=reason[1], reason_system=reason[0]))]
+    return rows + _codings(ctx.source, "procedures", rid, more) if more else rows
+
+
+def observation(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
+    pid = ctx.patient(r.get("subject"), "subject")
+    status = _status(r, "Observation")
+    system, code, display, more = _required_concept(r, "code", "Observation")
+    effective = instant(r.get("effectiveDateTime"), "effectiveDateTime")
+    if effective is None:
+        if "effectivePeriod" in r:
+            effective = period(r["effectivePeriod"], "effectivePeriod")[0]
+        elif "effectiveInstant" in r:
+            effective = instant(r["effectiveInstant"], "effectiveInstant")
+    encounter_id = ctx.ref_id(r.get("encounter"), "encounter", "Encounter")
+    category = code_of(first(r.get("category"), "category"), "category[0]")
+    derived = None
+    for i, d in enumerate(array(r.get("derivedFrom"), "derivedFrom")):
+        rtype, did = ctx.ref(d, f"derivedFrom[{i}]", None)
+        if rtype == "QuestionnaireResponse":
+            derived = did
+            break
+    build = ROW["observations"]
+    num, unit, vsys, vcode, vtext = _value(r)
+    rows: list[Row] = [("observations", build(
+        ctx.source, observation_id=rid, patient_id=pid, encounter_id=encounter_id, code_system=system,
+        code=code, display=display, category=category, status=status, effective_ts=effective,
+        value_num=num, value_unit=unit, value_code_system=vsys, value_code=vcode, value_text=vtext,
+        derived_from=derived))]
+    if more:
+        rows += _codings(ctx.source, "observations", rid, more)
+    for i, comp in enumerate(array(r.get("component"), "component")):
+        f = f"component[{i}]"
+        c = obj(comp, f)
+        csys, ccode, cdisp, _ = _required_concept(c, "code", f"Observation.{f}")
+        num, unit, vsys, vcode, vtext = _value(c, f + ".")
+        rows.append(("observations", build(
+            ctx.source, observation_id=f"{rid}.c{i + 1}", patient_id=pid, encounter_id=encounter_id,
+            code_system=csys, code=ccode, display=cdisp, category=category, status=status,
+            effective_ts=effective, value_num=num, value_unit=unit, value_code_system=vsys,
+            value_code=vcode, value_text=vtext, component_of=rid, derived_from=derived)))
+    return rows
+
+
+def medication_request(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
+    pid = ctx.patient(r.get("subject"), "subject")
+    status = _status(r, "MedicationRequest")
+    if "medicationCodeableConcept" in r:
+        system, code, display, more = _required_concept(r, "medicationCodeableConcept", "MedicationRequest")
+    elif "medicationReference" in r:
+        mtype, mid = ctx.ref(r["medicationReference"], "medicationReference", "Medication")
+        known = ctx.medications.get(mid or "")
+        system, code, display, more = known if known else (None, mid, None, [])
+    else:
+        raise Reject("medication[x]", Reason.MISSING_FIELD, "MedicationRequest has no medicationCodeableConcept or medicationReference")
+    disp = obj(r.get("dispenseRequest"), "dispenseRequest")
+    repeats = nonnegative(disp.get("numberOfRepeatsAllowed"), "dispenseRequest.numberOfRepeatsAllowed")
+    validity = period(disp.get("validityPeriod"), "dispenseRequest.validityPeriod") if "validityPeriod" in disp else (None, None)
+    rows: list[Row] = [("medications", ROW["medications"](
+        ctx.source, medication_id=rid, patient_id=pid,
+        encounter_id=ctx.ref_id(r.get("encounter"), "encounter", "Encounter"),
+        code_system=system, code=code, display=display, status=status,
+        authored_ts=instant(r.get("authoredOn"), "authoredOn"), end_ts=validity[1],
+        practitioner_id=ctx.ref_id(r.get("requester"), "requester", "Practitioner"),
+        dispenses=None if repeats is None else repeats + 1))]
+    return rows + _codings(ctx.source, "medications", rid, more) if more else rows
+
+
+def immunization(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
+    pid = ctx.patient(r.get("patient"), "patient")
+    _status(r, "Immunization")
+    system, code, display, more = _required_concept(r, "vaccineCode", "Immunization")
+    rows: list[Row] = [("immunizations", ROW["immunizations"](
+        ctx.source, immunization_id=rid, patient_id=pid,
+        encounter_id=ctx.ref_id(r.get("encounter"), "encounter", "Encounter"),
+        code_system=system, code=code, display=display,
+        occurrence_ts=instant(r.get("occurrenceDateTime"), "occurrenceDateTime")))]
+    return rows + _codings(ctx.source, "immunizations", rid, more) if more else rows
+
+
+_PAID = ("benefit", "paid", "line_prvdr_pmt_amt", "payment")
+_SUBMITTED = ("submitted", "line_sbmtd_chrg_amt")
+
+
+def _adjudication(item: dict[str, Any], field: str, wanted: tuple[str, ...]) -> float | None:
+    for j, a in enumerate(array(item.get("adjudication"), f"{field}.adjudication")):
+        f = f"{field}.adjudication[{j}]"
+        a = obj(a, f)
+        code = code_of(a.get("category"), f"{f}.category") or ""
+        if code.rsplit("/", 1)[-1] in wanted:
+            return money(a.get("amount"), f"{f}.amount")
+    return None
+
+
+def claim(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
+    rtype = r["resourceType"]
+    pid = ctx.patient(r.get("patient"), "patient")
+    status = _status(r, rtype)
+    start, end = period(r.get("billablePeriod"), "billablePeriod")
+    organization = practitioner = None
+    ptype, pref = ctx.ref(r.get("provider"), "provider", None)
+    if ptype == "Practitioner":
+        practitioner = pref
+    else:
+        organization = pref
+    for i, ct in enumerate(array(r.get("careTeam"), "careTeam")):
+        if practitioner is None:
+            practitioner = ctx.ref_id(obj(ct, f"careTeam[{i}]").get("provider"), f"careTeam[{i}].provider", "Practitioner")
+    payer = None
+    rows: list[Row] = []
+    insurer = r.get("insurer")
+    if insurer is not None:
+        payer = ctx.ref_id(insurer, "insurer", "Organization") or string(obj(insurer, "insurer").get("display"), "insurer.display")
+    contained = {c.get("id"): c for c in array(r.get("contained"), "contained") if type(c) is dict}
+    for i, ins in enumerate(array(r.get("insurance"), "insurance")):
+        cov = obj(obj(ins, f"insurance[{i}]").get("coverage"), f"insurance[{i}].coverage")
+        ref = cov.get("reference")
+        if type(ref) is str and ref.startswith("#") and ref[1:] in contained:
+            rows += _payer_rows(contained[ref[1:]], ctx, f"contained {ref}")
+            if payer is None and rows:
+                payer = rows[-1][1][0]
+        elif payer is None:
+            payer = string(cov.get("display"), f"insurance[{i}].coverage.display")
+        break
+    if rtype == "Claim":
+        total_charge = money(r.get("total"), "total")
+        total_paid = None
+    else:
+        total_charge = None
+        for i, t in enumerate(array(r.get("total"), "total")):
+            t = obj(t, f"total[{i}]")
+            if (code_of(t.get("category"), f"total[{i}].category") or "") in _SUBMITTED:
+                total_charge = money(t.get("amount"), f"total[{i}].amount")
+        total_paid = money(obj(r.get("payment"), "payment").get("amount"), "payment.amount")
+    encounter_id = None
+    lines: list[Row] = []
+    seen_seq: set[int] = set()
+    build = ROW["claim_lines"]
+    for i, it in enumerate(array(r.get("item"), "item")):
+        f = f"item[{i}]"
+        it = obj(it, f)
+        seq = it.get("sequence", i + 1)
+        if type(seq) is not int or seq < 1:
+            raise Reject(f"{f}.sequence", Reason.WRONG_TYPE, f"{f}.sequence should be a positive integer, got {seq!r}")
+        if seq in seen_seq:
+            raise Reject(f"{f}.sequence", Reason.DUPLICATE, f"{f}.sequence {seq} is used by an earlier item of this claim")
+        seen_seq.add(seq)
+        for j, e in enumerate(array(it.get("encounter"), f"{f}.encounter")):
+            if encounter_id is None:
+                encounter_id = ctx.ref_id(e, f"{f}.encounter[{j}]", "Encounter")
+        system, code, display, _ = concept(it.get("productOrService"), f"{f}.productOrService")
+        served = instant(it.get("servicedDate"), f"{f}.servicedDate")
+        if served is None and "servicedPeriod" in it:
+            served = period(it["servicedPeriod"], f"{f}.servicedPeriod")[0]
+        qty = None
+        if "quantity" in it:
+            qty = quantity(it["quantity"], f"{f}.quantity", allow_negative=False)[0]
+        charge = money(it.get("net"), f"{f}.net")
+        if charge is None and "unitPrice" in it:
+            unit_price = money(it["unitPrice"], f"{f}.unitPrice")
+            charge = None if unit_price is None else unit_price * (qty if qty is not None else 1.0)
+        if charge is None and "adjudication" in it:
+            charge = _adjudication(it, f, _SUBMITTED)
+        paid = _adjudication(it, f, _PAID) if "adjudication" in it else None
+        lines.append(("claim_lines", build(
+            ctx.source, claim_id=rid, line_no=seq, patient_id=pid, code_system=system, code=code,
+            display=display, service_date=served, quantity=qty, charge_amount=charge, paid_amount=paid)))
+    if total_paid is None and any(ln[1][-2] is not None for ln in lines):
+        total_paid = sum(ln[1][-2] or 0.0 for ln in lines)
+    header = ("claims", ROW["claims"](
+        ctx.source, claim_id=rid, kind=rtype, patient_id=pid, encounter_id=encounter_id,
+        organization_id=organization, practitioner_id=practitioner, payer_id=payer, status=status,
+        service_start=start, service_end=end, total_charge=total_charge, total_paid=total_paid))
+    return [header, *lines, *rows]
+
+
+def _payer_rows(cov: dict[str, Any], ctx: Context, field: str) -> list[Row]:
+    """A payers row from a Coverage's first payor (reference id, else its display as id)."""
+    payor = first(cov.get("payor"), f"{field}.payor")
+    if not payor:
+        return []
+    name = string(payor.get("display"), f"{field}.payor[0].display")
+    pid = ctx.ref_id(payor, f"{field}.payor[0]", "Organization") or name
+    if pid is None:
+        return []
+    ptype = concept(cov.get("type"), f"{field}.type")
+    return [("payers", ROW["payers"](ctx.source, payer_id=pid, name=name, payer_type=ptype[2] or ptype[1]))]
+
+
+def organization(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
+    system, code, display, _ = concept(first(r.get("type"), "type"), "type[0]")
+    addr = _address(r.get("address"), "address")
+    name = string(r.get("name"), "name")
+    rows: list[Row] = [("organizations", ROW["organizations"](
+        ctx.source, organization_id=rid, name=name, type_code=code, type_display=display,
+        part_of=ctx.ref_id(r.get("partOf"), "partOf", "Organization"),
+        identifier_value=_identifier(r)[1], **addr))]
+    if code in PAYER_TYPES:
+        rows.append(("payers", ROW["payers"](ctx.source, payer_id=rid, name=name, payer_type=display)))
+    return rows
+
+
+def location(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
+    addr = _address(r.get("address"), "address")
+    return [("locations", ROW["locations"](
+        ctx.source, location_id=rid, name=string(r.get("name"), "name"),
+        organization_id=ctx.ref_id(r.get("managingOrganization"), "managingOrganization", "Organization"),
+        type_code=code_of(first(r.get("type"), "type"), "type[0]"),
+        identifier_value=_identifier(r)[1], **addr))]
+
+
+def practitioner(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
+    gender = r.get("gender")
+    if gender is not None and gender not in GENDERS:
+        raise Reject("gender", Reason.INVALID_GENDER, f"gender {gender!r} is not one of male, female, other, unknown")
+    q = concept(first(r.get("qualification"), "qualification").get("code"), "qualification[0].code")
+    return [("practitioners", ROW["practitioners"](
+        ctx.source, practitioner_id=rid, name=_human_name(r.get("name"), "name"), sex=gender,
+        identifier_value=_identifier(r)[1], qualification=q[1] or q[2]))]
+
+
+def practitioner_role(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
+    role = concept(first(r.get("code"), "code"), "code[0]")
+    spec = concept(first(r.get("specialty"), "specialty"), "specialty[0]")
+    return [("practitioner_roles", ROW["practitioner_roles"](
+        ctx.source, role_id=rid,
+        practitioner_id=ctx.ref_id(r.get("practitioner"), "practitioner", "Practitioner"),
+        organization_id=ctx.ref_id(r.get("organization"), "organization", "Organization"),
+        location_id=ctx.ref_id(first(r.get("location"), "location") or None, "location[0]", "Location"),
+        role_code=role[1], role_display=role[2], specialty_code=spec[1], specialty_display=spec[2]))]
+
+
+def care_team(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
+    status = _status(r, "CareTeam")
+    patient_id = None
+    if r.get("subject") is not None:
+        stype, sid = ctx.ref(r["subject"], "subject", "Patient")
+        patient_id = sid if stype in (None, "Patient") else None
+    start, end = period(r.get("period"), "period")
+    template = None
+    ext = _extension(r, CONDITION_TEMPLATE_URL)
+    if ext is not None:
+        template = string(ext.get("valueString"), "extension(condition-template).valueString")
+    rows: list[Row] = [("care_teams", ROW["care_teams"](
+        ctx.source, care_team_id=rid, patient_id=patient_id,
+        encounter_id=ctx.ref_id(r.get("encounter"), "encounter", "Encounter"),
+        name=string(r.get("name"), "name"), status=status,
+        organization_id=ctx.ref_id(first(r.get("managingOrganization"), "managingOrganization") or None,
+                                   "managingOrganization[0]", "Organization"),
+        period_start=start, period_end=end,
+        category_code=code_of(first(r.get("category"), "category"), "category[0]"),
+        condition_template=template))]
+    build = ROW["care_team_members"]
+    for i, p in enumerate(array(r.get("participant"), "participant")):
+        f = f"participant[{i}]"
+        p = obj(p, f)
+        mtype, mid = ctx.ref(p.get("member"), f"{f}.member", None)
+        role = concept(first(p.get("role"), f"{f}.role"), f"{f}.role[0]")
+        rows.append(("care_team_members", build(
+            ctx.source, care_team_id=rid, member_no=i + 1, member_id=mid, member_type=mtype,
+            role_code=role[1], role_display=role[2])))
+    return rows
+
+
+def questionnaire(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
+    status = _status(r, "Questionnaire")
+    return [("questionnaires", ROW["questionnaires"](
+        ctx.source, questionnaire_id=rid, url=string(r.get("url"), "url"), name=string(r.get("name"), "name"),
+        title=string(r.get("title"), "title"), version=string(r.get("version"), "version"), status=status,
+        item_count=len(array(r.get("item"), "item"))))]
+
+
+def _ordinal(c: dict[str, Any], field: str) -> float | None:
+    for e in array(c.get("extension"), f"{field}.extension"):
+        if type(e) is dict and e.get("url") in ORDINAL_URLS:
+            return number(e.get("valueDecimal", e.get("valueInteger")), f"{field}.extension(ordinalValue)")
+    return None
+
+
+def _answers(items: Any, field: str, rid: str, ctx: Context, out: list[Row], seen: dict[str, int]) -> None:
+    build = ROW["questionnaire_answers"]
+    for i, item in enumerate(array(items, field)):
+        f = f"{field}[{i}]"
+        item = obj(item, f)
+        link = string(item.get("linkId"), f"{f}.linkId")
+        if not link:
+            raise Reject(f"{f}.linkId", Reason.MISSING_FIELD, f"{f} has no linkId")
+        for j, a in enumerate(array(item.get("answer"), f"{f}.answer")):
+            af = f"{f}.answer[{j}]"
+            a = obj(a, af)
+            num, _, _, code, text = _value(a, af + ".")
+            if "valueCoding" in a:
+                c = obj(a["valueCoding"], f"{af}.valueCoding")
+                num = _ordinal(c, f"{af}.valueCoding")
+                if num is None and code is not None and code.lstrip("-").replace(".", "", 1).isdigit():
+                    num = float(code)
+                text = None if code is not None else text
+            n = seen.get(link, 0) + 1
+            seen[link] = n
+            out.append(("questionnaire_answers", build(
+                ctx.source, response_id=rid, link_id=link if n == 1 else f"{link}[{n}]",
+                value_num=num, value_code=code, value_text=text)))
+            _answers(a.get("item"), f"{af}.item", rid, ctx, out, seen)
+        _answers(item.get("item"), f"{f}.item", rid, ctx, out, seen)
+
+
+def questionnaire_response(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
+    pid = ctx.patient(r.get("subject"), "subject")
+    status = _status(r, "QuestionnaireResponse")
+    q = r.get("questionnaire")
+    if q is None:
+        raise Reject("questionnaire", Reason.MISSING_FIELD, "QuestionnaireResponse.questionnaire is missing")
+    q = string(q, "questionnaire")
+    rows: list[Row] = [("questionnaire_responses", ROW["questionnaire_responses"](
+        ctx.source, response_id=rid, patient_id=pid,
+        encounter_id=ctx.ref_id(r.get("encounter"), "encounter", "Encounter"),
+        questionnaire=q, status=status, authored_ts=instant(r.get("authored"), "authored")))]
+    _answers(r.get("item"), "item", rid, ctx, rows, {})
+    return rows
+
+
+def _patient_of(r: dict[str, Any], ctx: Context) -> str | None:
+    """Best-effort patient of an unmapped resource (never a reason to quarantine)."""
+    for key in ("subject", "patient", "beneficiary"):
+        v = r.get(key)
+        if type(v) is dict:
+            try:
+                rtype, rid = ctx.refs.resolve(v, "Patient")
+            except Unresolvable:
+                return None
+            return rid if rtype in (None, "Patient") else None
+    return None
+
+
+def coverage(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
+    return [*_payer_rows(r, ctx, "Coverage"), raw(r, rid, ctx)[0]]
+
+
+def raw(r: dict[str, Any], rid: str, ctx: Context, text: str | None = None) -> list[Row]:
+    return [("raw_resources", ROW["raw_resources"](
+        ctx.source, record_type=r["resourceType"], record_id=rid, patient_id=_patient_of(r, ctx),
+        content=text if text is not None else orjson.dumps(r).decode()))]
+
+
+MAPPERS: dict[str, Callable[[dict[str, Any], str, Context], list[Row]]] = {
+    "Patient": patient,
+    "Encounter": encounter,
+    "Condition": condition,
+    "Procedure": procedure,
+    "Observation": observation,
+    "MedicationRequest": medication_request,
+    "Immunization": immunization,
+    "Claim": claim,
+    "ExplanationOfBenefit": claim,
+    "Organization": organization,
+    "Location": location,
+    "Practitioner": practitioner,
+    "PractitionerRole": practitioner_role,
+    "CareTeam": care_team,
+    "Questionnaire": questionnaire,
+    "QuestionnaireResponse": questionnaire_response,
+    "Coverage": coverage,
+}

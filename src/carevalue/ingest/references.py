@@ -1,0 +1,122 @@
+"""Resolve FHIR references to the ids records are stored under.
+
+A reference may be a bundle-local ``urn:uuid:...`` (an entry's fullUrl), a relative ``Type/id``,
+an absolute URL ending in ``Type/id``, a conditional ``Type?identifier=system|value`` (Synthea
+transaction bundles) or a logical ``{"identifier": {...}}``. Conditional and logical references
+are looked up in the bundle first, then among stored records by ``identifier_value``; failing
+that the identifier value itself is used (Synthea gives its resources their identifier as id).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from carevalue.store import Store
+
+# Tables whose identifier_value column can be searched, by FHIR resource type.
+_IDENTIFIED = {
+    "Patient": ("patients", "patient_id"),
+    "Organization": ("organizations", "organization_id"),
+    "Practitioner": ("practitioners", "practitioner_id"),
+    "Location": ("locations", "location_id"),
+}
+# Tables whose rows carry their Synthea/business identifier equal to their id is not assumed.
+_TYPE_ID = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([^/?#]+)(?:/_history/[^/]+)?$")
+
+
+class Unresolvable(ValueError):
+    """A reference that is not a FHIR reference at all (wrong shape)."""
+
+
+class References:
+    """Per-ingest reference resolver: a bundle-local map plus the store's identifiers."""
+
+    def __init__(self, store: Store | None = None) -> None:
+        self.store = store
+        self._store_maps: dict[str, dict[str, str]] = {}
+        # bundle-local: fullUrl -> (type, id); "system|value" and "Type|value" -> id
+        self.local: dict[str, tuple[str, str]] = {}
+        self.local_ident: dict[tuple[str, str], str] = {}
+
+    def invalidate(self) -> None:
+        """Forget cached store identifiers (call after writing organizations/practitioners/...)."""
+        self._store_maps.clear()
+
+    def begin(self) -> None:
+        """Start a new file / bundle: forget bundle-local names."""
+        self.local = {}
+        self.local_ident = {}
+
+    def add_local(self, full_url: str | None, rtype: str, rid: str, identifiers: object = None) -> None:
+        if full_url:
+            self.local[full_url] = (rtype, rid)
+        self.local.setdefault(f"{rtype}/{rid}", (rtype, rid))
+        if isinstance(identifiers, list):
+            for ident in identifiers:
+                if isinstance(ident, dict):
+                    value = ident.get("value")
+                    if isinstance(value, str):
+                        system = ident.get("system")
+                        self.local_ident[(rtype, f"{system}|{value}")] = rid
+                        self.local_ident.setdefault((rtype, value), rid)
+
+    def _stored(self, rtype: str, value: str) -> str | None:
+        spec = _IDENTIFIED.get(rtype)
+        if spec is None or self.store is None:
+            return None
+        m = self._store_maps.get(rtype)
+        if m is None:
+            tbl, key = spec
+            m = dict(self.store.con.execute(
+                f'SELECT identifier_value, {key} FROM "{tbl}" WHERE identifier_value IS NOT NULL').fetchall())
+            self._store_maps[rtype] = m
+        return m.get(value)
+
+    def by_identifier(self, rtype: str, system: object, value: str) -> str:
+        """The id of the ``rtype`` resource with this identifier (or the value itself)."""
+        rid = self.local_ident.get((rtype, f"{system}|{value}")) or self.local_ident.get((rtype, value))
+        return rid or self._stored(rtype, value) or value
+
+    def resolve(self, ref: object, expected: str | None = None) -> tuple[str | None, str | None]:
+        """(resource type, id) of a Reference element; (None, None) when it names nothing.
+
+        Raises Unresolvable when the element is not a Reference (wrong type, unusable string).
+        """
+        if not isinstance(ref, dict):
+            raise Unresolvable(f"expected a Reference object, got {type(ref).__name__}")
+        r = ref.get("reference")
+        if r is None:
+            ident = ref.get("identifier")
+            if isinstance(ident, dict) and isinstance(ident.get("value"), str):
+                rtype = ref.get("type") if isinstance(ref.get("type"), str) else expected
+                if rtype is None:
+                    return None, ident["value"]
+                return rtype, self.by_identifier(rtype, ident.get("system"), ident["value"])
+            return None, None
+        if not isinstance(r, str):
+            raise Unresolvable(f"reference must be a string, got {type(r).__name__}")
+        if not r or r.isspace():
+            raise Unresolvable("empty reference")
+        hit = self.local.get(r)
+        if hit is not None:
+            return hit
+        if r.startswith("urn:uuid:") or r.startswith("urn:oid:"):
+            return expected, r[9:] if r.startswith("urn:uuid:") else r[8:]
+        if r.startswith("#"):
+            return None, None  # contained resource: no stored id
+        q = r.find("?")
+        if q > 0:
+            rtype = r[:q]
+            params = r[q + 1:]
+            for part in params.split("&"):
+                name, _, val = part.partition("=")
+                if name == "identifier" and val:
+                    system, bar, value = val.rpartition("|")
+                    return rtype, self.by_identifier(rtype, system if bar else None, value)
+            raise Unresolvable(f"conditional reference {r!r} has no identifier= criterion")
+        m = _TYPE_ID.search(r)
+        if m:
+            return m.group(1), m.group(2)
+        raise Unresolvable(f"{r!r} is not a reference of the form Type/id, urn:uuid:..., or Type?identifier=...")
