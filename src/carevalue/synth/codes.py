@@ -177,7 +177,8 @@ ENCOUNTER_TYPES: dict[str, tuple[str, str, str]] = {
 # Billing-only codes priced on claims (beside the procedure codes above).
 BILLING_CODES = ("99202", "99203", "99204", "99212", "99213", "99214", "99215", "99395", "99396",
                  "99397", "99222", "99223", "99231", "99232", "99238", "99284", "99285", "97161",
-                 "97110", "99490", "98960", "93000", "70450", "96127", "90960", "G0439")
+                 "97110", "99490", "98960", "93000", "70450", "96127", "90960", "G0439", "73721", "70553",
+                 "92507", "88305", "96415", "99205")
 # Laboratory tests are on the clinical laboratory fee schedule, not the PFS: an assumed chargemaster.
 LAB_CHARGES = {"83036": 13.32, "80053": 10.56, "82565": 5.07, "36415": 3.00}
 
@@ -261,21 +262,21 @@ PROM_ITEMS: dict[str, list[tuple[str, str, int, int]]] = {
         ("Global10", "How often have you been bothered by emotional problems (1 never - 5 always)", 1, 5),
     ],
     # HOOS-PS and KOOS-PS: 0 none, 1 mild, 2 moderate, 3 severe, 4 extreme difficulty.
-    "hoos-ps": [
-        ("HOOS-PS-1", "Descending stairs", 0, 4),
-        ("HOOS-PS-2", "Getting in/out of bath or shower", 0, 4),
-        ("HOOS-PS-3", "Sitting", 0, 4),
-        ("HOOS-PS-4", "Running", 0, 4),
-        ("HOOS-PS-5", "Twisting/pivoting on your loaded leg", 0, 4),
+    "hoos-ps": [  # link ids as in content/instruments/hoos-ps.yaml (HOOS item numbers)
+        ("HOOS-A1", "Descending stairs", 0, 4),
+        ("HOOS-A13", "Getting in/out of bath or shower", 0, 4),
+        ("HOOS-A14", "Sitting", 0, 4),
+        ("HOOS-SP2", "Running", 0, 4),
+        ("HOOS-SP3", "Twisting/pivoting on your loaded leg", 0, 4),
     ],
-    "koos-ps": [
-        ("KOOS-PS-1", "Rising from bed", 0, 4),
-        ("KOOS-PS-2", "Putting on socks/stockings", 0, 4),
-        ("KOOS-PS-3", "Rising from sitting", 0, 4),
-        ("KOOS-PS-4", "Bending to floor", 0, 4),
-        ("KOOS-PS-5", "Twisting/pivoting on your injured knee", 0, 4),
-        ("KOOS-PS-6", "Kneeling", 0, 4),
-        ("KOOS-PS-7", "Squatting", 0, 4),
+    "koos-ps": [  # link ids as in content/instruments/koos-ps.yaml (KOOS item numbers)
+        ("KOOS-A10", "Rising from bed", 0, 4),
+        ("KOOS-A9", "Putting on socks/stockings", 0, 4),
+        ("KOOS-A3", "Rising from sitting", 0, 4),
+        ("KOOS-A5", "Bending to floor/pick up an object", 0, 4),
+        ("KOOS-SP4", "Twisting/pivoting on your injured knee", 0, 4),
+        ("KOOS-SP5", "Kneeling", 0, 4),
+        ("KOOS-SP1", "Squatting", 0, 4),
     ],
     # KCCQ-12 (item numbers of the published short form). Q1a-c and Q8a-c: 1 extremely limited ..
     # 5 not at all limited (6 = did not do for other reasons, never generated). Q2, Q5: 1 every
