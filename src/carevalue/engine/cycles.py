@@ -1,0 +1,355 @@
+"""Care-cycle builder (F6): per patient and condition template, the cycles and every event in them.
+
+Everything is plain Ibis over the core tables, so it runs on DuckDB and PySpark alike. The rules:
+
+* **Acute cycles** start ``days_before`` the index event and end ``days_after`` it. An index event
+  within ``days_after`` of the previous one extends that cycle (a re-excision, a second joint soon
+  after the first). Cycles of one condition never overlap: a cycle starts no earlier than the end
+  of the previous one. The cycle's index event is the earliest event of the first-listed trigger
+  kind present (so surgery outranks the diagnosis that preceded it).
+* **Chronic cycles** are rolling ``period_months`` periods from the first diagnosis to the end of
+  the data (or death); ``period_label`` is the year the period starts.
+* **Events** in a cycle's window belong to it when a phase rule of the template matches (first by
+  ``priority``, then listing order, names the phase). An encounter at which a matched event was
+  recorded belongs too ("linked"), and every other record of an included encounter (observations,
+  claims, activities, ...) follows its encounter into the cycle and its phase.
+* **No double counting**: an event in cycles of several conditions is ``cost_bearing`` in exactly
+  one: acute before chronic cycles, then a direct code match before a rule or encounter match,
+  then the most recent cycle start, then the condition id. Records following an encounter inherit
+  the encounter's strength, so an encounter and its activities are cost-bearing in the same cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import ibis
+import ibis.expr.types as ir
+from ibis.backends import BaseBackend
+
+from carevalue.definitions.condition import ConditionTemplate, EventRule
+from carevalue.engine.codesets import matches
+
+# Core tables that carry clinical events, and how each maps onto the common event shape.
+_EVENT_COLUMNS = ("event_table", "event_id", "patient_id", "event_ts", "code_system", "code",
+                  "reason_system", "reason_code", "class_code", "category", "encounter_id",
+                  "organization_id", "practitioner_id")
+CLINICAL_TABLES = ("encounters", "procedures", "conditions", "observations", "medications", "immunizations")
+FOLLOWER_TABLES = ("claims", "activities")
+MATCH_STRENGTH = {"code": 0, "rule": 1, "encounter": 2}
+
+CYCLE_COLUMNS = ("cycle_id", "patient_id", "condition", "cycle_type", "start_ts", "end_ts",
+                 "trigger_table", "trigger_id", "organization_id", "ipu_id", "period_label", "index_ts")
+CYCLE_EVENT_COLUMNS = ("cycle_id", "patient_id", "condition", "event_table", "event_id", "event_ts",
+                       "phase", "encounter_id", "organization_id", "practitioner_id", "cost_bearing")
+
+_S = "string"
+
+
+def _duckdb_arrow_compat() -> None:
+    """ibis 12 calls ``fetch_arrow_table`` on DuckDB results, which duckdb 2.0 renamed
+    ``to_arrow_table``. Belongs in backends.connect(); here until it is there."""
+    import duckdb
+
+    cls = duckdb.DuckDBPyConnection
+    if not hasattr(cls, "fetch_arrow_table") and hasattr(cls, "to_arrow_table"):
+        cls.fetch_arrow_table = cls.to_arrow_table  # type: ignore[attr-defined]
+
+
+_duckdb_arrow_compat()
+
+
+def write_table(con: BaseBackend, name: str, expr: ir.Table) -> ir.Table:
+    """Replace table ``name`` in the store with ``expr`` (drop first: ibis 12's overwrite=True
+    renders an empty DROP with sqlglot 30)."""
+    con.raw_sql(f"DROP TABLE IF EXISTS {name}")
+    return con.create_table(name, expr)
+
+
+def _null(type_: str = _S) -> ir.Value:
+    return ibis.null().cast(type_)
+
+
+def events(con: BaseBackend) -> ir.Table:
+    """Every clinical event and billable record of the store in one shape (see ``_EVENT_COLUMNS``)."""
+    have = set(con.list_tables())
+    parts: list[ir.Table] = []
+
+    def add(name: str, **cols: ir.Value) -> None:
+        if name not in have:
+            return
+        t = con.table(name)
+        row = {"event_table": ibis.literal(name), "patient_id": t.patient_id}
+        defaults: dict[str, ir.Value] = {c: _null() for c in _EVENT_COLUMNS}
+        defaults["event_ts"] = _null("timestamp")
+        for k, v in {**row, **{k: f(t) for k, f in cols.items()}}.items():  # type: ignore[operator]
+            defaults[k] = v
+        parts.append(t.select(**{c: defaults[c].cast("timestamp" if c == "event_ts" else _S).name(c)
+                                 for c in _EVENT_COLUMNS}))
+
+    def col(name: str):  # type: ignore[no-untyped-def]
+        return lambda t: t[name]
+
+    add("encounters", event_id=col("encounter_id"), event_ts=col("start_ts"), code_system=col("code_system"),
+        code=col("code"), reason_system=col("reason_system"), reason_code=col("reason_code"),
+        class_code=col("class_code"), encounter_id=col("encounter_id"),
+        organization_id=col("organization_id"), practitioner_id=col("practitioner_id"))
+    add("procedures", event_id=col("procedure_id"), event_ts=col("start_ts"), code_system=col("code_system"),
+        code=col("code"), encounter_id=col("encounter_id"), practitioner_id=col("practitioner_id"))
+    add("conditions", event_id=col("condition_id"),
+        event_ts=lambda t: t.onset_ts.coalesce(t.recorded_ts), code_system=col("code_system"),
+        code=col("code"), category=col("category"), encounter_id=col("encounter_id"))
+    add("observations", event_id=col("observation_id"), event_ts=col("effective_ts"),
+        code_system=col("code_system"), code=col("code"), category=col("category"),
+        encounter_id=col("encounter_id"))
+    add("medications", event_id=col("medication_id"), event_ts=col("authored_ts"),
+        code_system=col("code_system"), code=col("code"), encounter_id=col("encounter_id"),
+        practitioner_id=col("practitioner_id"))
+    add("immunizations", event_id=col("immunization_id"), event_ts=col("occurrence_ts"),
+        code_system=col("code_system"), code=col("code"), encounter_id=col("encounter_id"))
+    add("claims", event_id=col("claim_id"), event_ts=col("service_start"), encounter_id=col("encounter_id"),
+        organization_id=col("organization_id"), practitioner_id=col("practitioner_id"))
+    add("activities", event_id=col("activity_id"), event_ts=col("start_ts"), encounter_id=col("encounter_id"),
+        practitioner_id=col("practitioner_id"))
+    ev = ibis.union(*parts) if len(parts) > 1 else parts[0]
+    ev = ev.filter(ev.event_ts.notnull())
+    # Facility and clinician fall back to the encounter's when the record has none.
+    if "encounters" in have:
+        enc = con.table("encounters").select(
+            _eid=lambda t: t.encounter_id, _eorg=lambda t: t.organization_id, _eprac=lambda t: t.practitioner_id)
+        ev = ev.left_join(enc, ev.encounter_id == enc._eid).select(
+            *[c for c in _EVENT_COLUMNS if c not in ("organization_id", "practitioner_id")],
+            organization_id=lambda t: t.organization_id.coalesce(t._eorg),
+            practitioner_id=lambda t: t.practitioner_id.coalesce(t._eprac),
+        )
+    return ev.select(*_EVENT_COLUMNS)
+
+
+def _code_match(ev: ir.Table, tpl: ConditionTemplate, names: Iterable[str]) -> ir.BooleanValue:
+    groups = [g for n in names for g in tpl.code_sets[n]]
+    hit = matches(ev.code_system, ev.code, groups)
+    # Encounters also match on their reason (Encounter.reasonCode).
+    return hit | ((ev.event_table == "encounters") & matches(ev.reason_system, ev.reason_code, groups))
+
+
+def _triggers(ev: ir.Table, tpl: ConditionTemplate) -> ir.Table:
+    parts = []
+    for rank, trig in enumerate(tpl.cycle.triggers):
+        t = ev.filter((ev.event_table == trig.table) & _code_match(ev, tpl, [trig.code_set]))
+        parts.append(t.select("patient_id", "event_id", "event_ts", "event_table", "organization_id",
+                              rank=ibis.literal(rank)))
+    trig = ibis.union(*parts) if len(parts) > 1 else parts[0]
+    need = tpl.cycle.require_code_set
+    if need and tpl.cycle.kind == "acute":
+        dx = ev.filter((ev.event_table == "conditions") & _code_match(ev, tpl, [need])).select(
+            _p=lambda t: t.patient_id, _ts=lambda t: t.event_ts)
+        ok = trig.inner_join(dx, [trig.patient_id == dx._p,
+                                  dx._ts <= trig.event_ts + ibis.interval(days=tpl.cycle.require_within_days)])
+        trig = trig.semi_join(ok.select("patient_id", "event_id").distinct(),
+                              ["patient_id", "event_id"])
+    return trig
+
+
+def _cycle_id(tpl: ConditionTemplate, patient: ir.StringValue, label: ir.StringValue) -> ir.StringValue:
+    return ibis.literal(f"{tpl.id}:") + patient + ":" + label
+
+
+def acute_cycles(ev: ir.Table, tpl: ConditionTemplate) -> ir.Table:
+    c = tpl.cycle
+    trig = _triggers(ev, tpl)
+    after = ibis.interval(days=c.days_after)
+    before = ibis.interval(days=c.days_before)
+    w = ibis.window(group_by="patient_id", order_by=["event_ts", "rank", "event_id"])
+    trig = trig.mutate(_prev=trig.event_ts.lag().over(w))
+    trig = trig.mutate(_new=(trig._prev.isnull() | (trig.event_ts > trig._prev + after)).cast("int64"))
+    trig = trig.mutate(island=trig._new.sum().over(ibis.window(group_by="patient_id", order_by=["event_ts", "rank", "event_id"], rows=(None, 0))))
+    # The island's index event: earliest event of the highest-ranked trigger kind.
+    wi = ibis.window(group_by=["patient_id", "island"], order_by=["rank", "event_ts", "event_id"])
+    trig = trig.mutate(_pick=ibis.row_number().over(wi),
+                       first_ts=trig.event_ts.min().over(ibis.window(group_by=["patient_id", "island"])),
+                       last_ts=trig.event_ts.max().over(ibis.window(group_by=["patient_id", "island"])))
+    cyc = trig.filter(trig._pick == 0).select(
+        "patient_id", "island", "first_ts", "last_ts", "organization_id",
+        trigger_table="event_table", trigger_id="event_id", index_ts="event_ts")
+    cyc = cyc.mutate(start_ts=ibis.least(cyc.index_ts - before, cyc.first_ts), end_ts=cyc.last_ts + after)
+    cyc = cyc.mutate(_prev_end=cyc.end_ts.lag().over(ibis.window(group_by="patient_id", order_by="island")))
+    cyc = cyc.mutate(start_ts=ibis.greatest(cyc.start_ts, cyc._prev_end.coalesce(cyc.start_ts)))
+    label = cyc.index_ts.date().cast(_S)
+    return cyc.select(
+        cycle_id=_cycle_id(tpl, cyc.patient_id, label), patient_id=cyc.patient_id,
+        condition=ibis.literal(tpl.id), cycle_type=ibis.literal("acute"),
+        start_ts=cyc.start_ts, end_ts=cyc.end_ts, trigger_table=cyc.trigger_table,
+        trigger_id=cyc.trigger_id, trigger_org=cyc.organization_id,
+        period_label=_null(), index_ts=cyc.index_ts,
+    )
+
+
+def chronic_cycles(ev: ir.Table, tpl: ConditionTemplate, data_end: ir.Table, max_periods: int = 120) -> ir.Table:
+    """Rolling periods from the first diagnosis while the period starts before the data end/death."""
+    trig = _triggers(ev, tpl)
+    w = ibis.window(group_by="patient_id", order_by=["event_ts", "rank", "event_id"])
+    first = trig.mutate(_n=ibis.row_number().over(w))
+    first = first.filter(first._n == 0).select(
+        "patient_id", "organization_id", trigger_table="event_table", trigger_id="event_id", index_ts="event_ts")
+    ks = ibis.memtable({"k": list(range(max_periods))})
+    per = first.cross_join(ks).inner_join(data_end, "patient_id")
+    months = tpl.cycle.period_months
+    per = per.mutate(start_ts=per.index_ts + (per.k * months).as_interval("M"))
+    per = per.filter(per.start_ts <= per.until_ts)
+    per = per.mutate(end_ts=per.start_ts + ibis.interval(months=months))
+    label = per.start_ts.year().cast(_S)
+    return per.select(
+        cycle_id=_cycle_id(tpl, per.patient_id, label), patient_id=per.patient_id,
+        condition=ibis.literal(tpl.id), cycle_type=ibis.literal("chronic"),
+        start_ts=per.start_ts, end_ts=per.end_ts, trigger_table=per.trigger_table,
+        trigger_id=per.trigger_id, trigger_org=per.organization_id,
+        period_label=label, index_ts=per.index_ts,
+    )
+
+
+def data_end(con: BaseBackend, ev: ir.Table) -> ir.Table:
+    """Per patient: the last date cycles run to — death, else the last event anywhere in the store."""
+    last = ev.aggregate(_end=ev.event_ts.max())
+    pts = con.table("patients").select("patient_id", "death_date")
+    j = pts.cross_join(last)
+    return j.select("patient_id", until_ts=j.death_date.cast("timestamp").coalesce(j._end))
+
+
+def _rule_condition(ev: ir.Table, tpl: ConditionTemplate, rule: EventRule) -> ir.BooleanValue:
+    cond = ev.event_table == rule.table
+    if rule.code_sets:
+        cond = cond & _code_match(ev, tpl, rule.code_sets)
+    if rule.class_codes:
+        cond = cond & ev.class_code.isin(rule.class_codes)
+    if rule.categories:
+        cond = cond & ev.category.isin(rule.categories)
+    if rule.days is not None:
+        if rule.days.from_day is not None:
+            cond = cond & (ev.event_ts >= ev.index_ts + ibis.interval(days=rule.days.from_day))
+        if rule.days.to_day is not None:
+            cond = cond & (ev.event_ts < ev.index_ts + ibis.interval(days=rule.days.to_day))
+    return cond
+
+
+def _ranked_rules(tpl: ConditionTemplate) -> list[tuple[int, str, EventRule]]:
+    rules = [(r.priority, i, ph.phase, r) for ph in tpl.phases for i, r in enumerate(ph.rules)]
+    order = sorted(range(len(rules)), key=lambda n: (rules[n][0], n))
+    return [(rank, rules[n][2], rules[n][3]) for rank, n in enumerate(order)]
+
+
+def cycle_events_for(ev: ir.Table, cycles: ir.Table, tpl: ConditionTemplate) -> ir.Table:
+    """Events of one template's cycles with phase and match strength (before cost-bearing)."""
+    cyc = cycles.select(_cid="cycle_id", _p="patient_id", _s="start_ts", _e="end_ts", index_ts="index_ts")
+    inwin = ev.inner_join(cyc, [ev.patient_id == cyc._p, ev.event_ts >= cyc._s, ev.event_ts < cyc._e])
+    rules = _ranked_rules(tpl)
+    conds = [(_rule_condition(inwin, tpl, r), rank, phase, "code" if r.code_sets else "rule")
+             for rank, phase, r in rules]
+    if not conds:
+        return _empty_events(ev)
+    inwin = inwin.mutate(
+        _rank=ibis.cases(*[(c, rank) for c, rank, _, _ in conds], else_=ibis.null().cast("int64")),
+        phase=ibis.cases(*[(c, ph) for c, _, ph, _ in conds], else_=_null()),
+        match=ibis.cases(*[(c, m) for c, _, _, m in conds], else_=_null()),
+    )
+    matched = inwin.filter(inwin._rank.notnull())
+    # Encounters at which a matched event was recorded, with the best-ranked such event's phase.
+    link = matched.filter(matched.encounter_id.notnull() & (matched.event_table != "encounters"))
+    lw = ibis.window(group_by=["_cid", "encounter_id"], order_by=["_rank", "event_id"])
+    link = link.mutate(_n=ibis.row_number().over(lw))
+    link = link.filter(link._n == 0).select(_lc=link._cid, _le=link.encounter_id, _lphase=link.phase, _lrank=link._rank)
+    encs = inwin.filter(inwin.event_table == "encounters")
+    encs = encs.left_join(link, [encs._cid == link._lc, encs.event_id == link._le])
+    encs = encs.filter(encs._rank.notnull() | encs._lphase.notnull()).mutate(
+        phase=lambda t: t.phase.coalesce(t._lphase),
+        match=lambda t: t.match.coalesce(ibis.literal("encounter")),
+    )
+    cols = ["_cid", "patient_id", "event_table", "event_id", "event_ts", "phase", "encounter_id",
+            "organization_id", "practitioner_id", "match"]
+    encs = encs.select(*cols)
+    clinical = matched.filter(matched.event_table != "encounters").select(*cols)
+    # Everything else recorded at an included encounter follows it (not already matched on its own).
+    inc = encs.select(_fc=encs._cid, _fe=encs.event_id, _fphase=encs.phase, _fmatch=encs.match)
+    own = clinical.select(_ot=clinical.event_table, _oi=clinical.event_id).distinct()
+    fol = ev.filter((ev.event_table != "encounters") & ev.encounter_id.notnull())
+    fol = fol.inner_join(inc, fol.encounter_id == inc._fe)
+    fol = fol.anti_join(own, [fol.event_table == own._ot, fol.event_id == own._oi])
+    fol = fol.select(_cid=fol._fc, patient_id=fol.patient_id, event_table=fol.event_table,
+                     event_id=fol.event_id, event_ts=fol.event_ts, phase=fol._fphase,
+                     encounter_id=fol.encounter_id, organization_id=fol.organization_id,
+                     practitioner_id=fol.practitioner_id, match=fol._fmatch)
+    allev = ibis.union(encs, clinical, fol)
+    return allev.mutate(condition=ibis.literal(tpl.id)).rename(cycle_id="_cid")
+
+
+def _empty_events(ev: ir.Table) -> ir.Table:
+    return ev.filter(ibis.literal(False)).select(
+        cycle_id=ev.event_id, patient_id=ev.patient_id, event_table=ev.event_table, event_id=ev.event_id,
+        event_ts=ev.event_ts, phase=ev.code, encounter_id=ev.encounter_id,
+        organization_id=ev.organization_id, practitioner_id=ev.practitioner_id, match=ev.code,
+        condition=ev.code)
+
+
+def _attribute(cycles: ir.Table, cev: ir.Table, tpls: Sequence[ConditionTemplate], con: BaseBackend) -> ir.Table:
+    """Facility (by the template's attribution rule) and IPU of each cycle."""
+    enc = cev.filter((cev.event_table == "encounters") & cev.organization_id.notnull())
+    counts = enc.group_by(["cycle_id", "organization_id"]).aggregate(_n=enc.count())
+    w = ibis.window(group_by="cycle_id", order_by=[ibis.desc("_n"), "organization_id"])
+    counts = counts.mutate(_r=ibis.row_number().over(w))
+    mode = counts.filter(counts._r == 0).select(_mc="cycle_id", _morg="organization_id")
+    by_trigger = [t.id for t in tpls if t.cycle.attribution == "trigger"]
+    c = cycles.left_join(mode, cycles.cycle_id == mode._mc)
+    c = c.mutate(organization_id=ibis.cases(
+        (c.condition.isin(by_trigger or ["\x00"]), c.trigger_org.coalesce(c._morg)),
+        else_=c._morg.coalesce(c.trigger_org)))
+    teams = con.table("care_teams") if "care_teams" in con.list_tables() else None
+    if teams is not None and "condition_template" in teams.columns:
+        ipu = teams.filter(teams.category_code == "ipu").group_by(
+            ["condition_template", "organization_id"]).aggregate(_ipu=teams.care_team_id.min())
+        ipu = ipu.rename(_it="condition_template", _io="organization_id")
+        c = c.left_join(ipu, [c.condition == ipu._it, c.organization_id == ipu._io])
+        c = c.mutate(ipu_id=c._ipu)
+    else:
+        c = c.mutate(ipu_id=_null())
+    return c.select(*CYCLE_COLUMNS)
+
+
+def cost_bearing(cev: ir.Table, cycles: ir.Table) -> ir.Table:
+    """Flag the one cycle per event that carries its cost (rule in the module docstring)."""
+    meta = cycles.select(_c="cycle_id", _type="cycle_type", _start="start_ts")
+    j = cev.inner_join(meta, cev.cycle_id == meta._c)
+    strength = ibis.cases(*[(j.match == k, v) for k, v in MATCH_STRENGTH.items()], else_=9)
+    j = j.mutate(_acute=ibis.cases((j._type == "acute", 0), else_=1), _strength=strength)
+    w = ibis.window(group_by=["event_table", "event_id"],
+                    order_by=["_acute", "_strength", ibis.desc("_start"), "condition", "cycle_id"])
+    j = j.mutate(cost_bearing=ibis.row_number().over(w) == 0)
+    return j.select(*CYCLE_EVENT_COLUMNS)
+
+
+def build(con: BaseBackend, templates: Sequence[ConditionTemplate],
+          ev: ir.Table | None = None) -> tuple[ir.Table, ir.Table]:
+    """(care_cycles, cycle_events) expressions for all templates."""
+    ev = events(con) if ev is None else ev
+    until = data_end(con, ev)
+    cyc_parts, ev_parts = [], []
+    for tpl in templates:
+        cyc = acute_cycles(ev, tpl) if tpl.cycle.kind == "acute" else chronic_cycles(ev, tpl, until)
+        cyc_parts.append(cyc)
+        ev_parts.append(cycle_events_for(ev, cyc, tpl))
+    cycles = ibis.union(*cyc_parts) if len(cyc_parts) > 1 else cyc_parts[0]
+    cev = ibis.union(*ev_parts) if len(ev_parts) > 1 else ev_parts[0]
+    return cycles, cev
+
+
+def run(con: BaseBackend, templates: Sequence[ConditionTemplate]) -> dict[str, int]:
+    """Build and write ``care_cycles`` and ``cycle_events`` into the store; returns row counts."""
+    # The event union is read once per template: materialise it once.
+    ev = write_table(con, "_cv_events", events(con))
+    cycles, cev = build(con, templates, ev)
+    raw = write_table(con, "_cycles_raw", cycles)
+    cev_raw = write_table(con, "_cycle_events_raw", cev)
+    final_cycles = write_table(con, "care_cycles", _attribute(raw, cev_raw, templates, con))
+    out = write_table(con, "cycle_events", cost_bearing(cev_raw, raw))
+    con.raw_sql("DROP TABLE IF EXISTS _cycles_raw")
+    con.raw_sql("DROP TABLE IF EXISTS _cycle_events_raw")
+    con.raw_sql("DROP TABLE IF EXISTS _cv_events")
+    return {"care_cycles": int(final_cycles.count().execute()), "cycle_events": int(out.count().execute())}
