@@ -231,7 +231,7 @@ def heart_failure(pop: Population, tb: Tables, truth: Truth, rng: np.random.Gene
     onset = _chronic_onset(rng, pop, pat)
     sick = (pop.age[pat] - 70) / 10 + pop.comorb["ckd3"][pat] + pop.deprivation[pat] + pop.has[
         "type-2-diabetes"][pat]
-    w = np.stack([np.full(n, 0.4), np.full(n, 0.3), 0.3 * np.exp(0.9 * sick)], axis=1)
+    w = np.stack([np.full(n, 0.4), np.full(n, 0.35), 0.15 * np.exp(0.6 * np.clip(sick, -1.5, 2.5))], axis=1)
     choice = _choose(rng, w)
     prov = np.array(system.HF_PROVIDERS)[choice]
     org = np.array([ORG[p] for p in system.HF_PROVIDERS])[choice]
@@ -394,8 +394,8 @@ def arthroplasty(joint: str, pop: Population, tb: Tables, truth: Truth, rng: np.
     provs = system.ARTHROPLASTY_PROVIDERS
     base = np.array([system.ARTHROPLASTY_BASE_SHARE[p] for p in provs])
     w = np.tile(base, (n, 1))
-    sick = (a - 2) + 0.6 * dep + 0.03 * (age - 68) + 0.05 * np.clip(bmi - 32, 0, None)
-    w[:, provs.index(system.CH3)] *= np.exp(1.3 * sick)
+    sick = np.clip((a - 2) + 0.6 * dep + 0.02 * (age - 68) + 0.05 * np.clip(bmi - 32, 0, None), -1.5, 2.0)
+    w[:, provs.index(system.CH3)] *= np.exp(0.9 * sick)
     w[:, provs.index(system.ASC)] *= ((a <= 2) & (bmi < 38) & (age < 78)).astype(float)
     choice = _choose(rng, w)
     prov = np.array(provs)[choice]
@@ -503,7 +503,7 @@ def arthroplasty(joint: str, pop: Population, tb: Tables, truth: Truth, rng: np.
             ckey, 0.0))
         revision |= rev
     # other unplanned readmissions (no new complication), calibrated with complications to ~4%
-    other = ~comp & (rng.random(n) < _logistic(-4.3 + 0.5 * (a - 2) + 0.02 * (age - 68)))
+    other = ~comp & (rng.random(n) < _logistic(-3.7 + 0.5 * (a - 2) + 0.02 * (age - 68)))
     rt = t0 + _days(los + rng.integers(2, 28, n))
     olos = np.clip(rng.poisson(3.0, n), 1, 8)
     go = tb.encounter(pat[other], rt[other], olos[other] * 1440.0, "IMP", "admission", org[other], "physician",

@@ -108,8 +108,8 @@ PRACTICAL_SHARE_SPACE = 0.85
 # --- planted effects -----------------------------------------------------------------------------
 # Hip/knee arthroplasty provider effects: complication odds ratio, minutes multiplier, extra LOS days.
 ARTHROPLASTY_PROVIDERS = (AC, CH1, CH2, CH3, CH4, ASC)
-ARTHROPLASTY_BASE_SHARE = {AC: 0.26, CH1: 0.26, CH2: 0.18, CH3: 0.10, CH4: 0.025, ASC: 0.17}
-COMPLICATION_OR = {AC: 0.45, CH1: 1.0, CH2: 2.3, CH3: 1.0, CH4: 3.5, ASC: 1.0}
+ARTHROPLASTY_BASE_SHARE = {AC: 0.26, CH1: 0.26, CH2: 0.18, CH3: 0.09, CH4: 0.03, ASC: 0.22}
+COMPLICATION_OR = {AC: 0.45, CH1: 1.0, CH2: 2.3, CH3: 1.0, CH4: 4.0, ASC: 1.0}
 MINUTES_MULT = {AC: 0.85, CH1: 1.0, CH2: 1.30, CH3: 1.0, CH4: 1.15, ASC: 0.80}
 LOS_EXTRA_DAYS = {AC: -0.5, CH1: 0.0, CH2: 1.0, CH3: 0.0, CH4: 0.5, ASC: 0.0}
 PROM_GAIN_SHIFT = {AC: 0.25, CH1: 0.0, CH2: -0.25, CH3: 0.0, CH4: -0.3, ASC: 0.0}  # HOOS/KOOS item points

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import multiprocessing as mp
+import os
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -53,11 +55,32 @@ def _write_ndjson(folder: Path, rtype: str, resources: Iterable[dict[str, Any]])
     return n
 
 
+_JOBS: dict[str, Callable[[], Iterable[dict[str, Any]]]] = {}
+_FOLDER: list[Path] = []
+
+
+def _job(rtype: str) -> tuple[str, int]:
+    return rtype, _write_ndjson(_FOLDER[0], rtype, _JOBS[rtype]())
+
+
+def _run_jobs(folder: Path, jobs: dict[str, Callable[[], Iterable[dict[str, Any]]]],
+              workers: int | None) -> dict[str, int]:
+    """Write every resource type; in forked worker processes when there is enough to do."""
+    _JOBS.clear()
+    _JOBS.update(jobs)
+    _FOLDER[:] = [folder]
+    n = workers if workers is not None else min(2, os.cpu_count() or 1)
+    if n <= 1 or "fork" not in mp.get_all_start_methods():
+        return dict(_job(k) for k in jobs)
+    with mp.get_context("fork").Pool(n) as pool:
+        return dict(pool.imap_unordered(_job, list(jobs)))
+
+
 def _copy_csv(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> None:
     con.execute(f"COPY ({sql}) TO '{path.as_posix()}' (HEADER, DELIMITER ',')")
 
 
-def write_population(patients: int, seed: int, out: Path) -> dict[str, object]:
+def write_population(patients: int, seed: int, out: Path, workers: int | None = None) -> dict[str, object]:
     t_start = time.perf_counter()
     rng = np.random.default_rng(seed)
     pop = draw_population(patients, rng)
@@ -111,30 +134,26 @@ def write_population(patients: int, seed: int, out: Path) -> dict[str, object]:
         if d.exists():
             shutil.rmtree(d)
         d.mkdir(parents=True)
-    counts: dict[str, int] = {}
-    counts["Organization"] = _write_ndjson(src, "Organization", fhir.organizations())
-    counts["Location"] = _write_ndjson(src, "Location", fhir.locations())
-    counts["Practitioner"] = _write_ndjson(src, "Practitioner", fhir.practitioners(tb.practitioners))
-    counts["PractitionerRole"] = _write_ndjson(src, "PractitionerRole",
-                                               fhir.practitioner_roles(tb.practitioners, {}))
-    counts["CareTeam"] = _write_ndjson(src, "CareTeam", fhir.care_teams(members))
-    counts["Questionnaire"] = _write_ndjson(src, "Questionnaire", fhir.questionnaires())
-    counts["Patient"] = _write_ndjson(src, "Patient", fhir.patients(pop.n, pop.birth, pop.female, pop.deprivation,
-                                                                      pop.death, pop.pcp))
-    counts["Coverage"] = _write_ndjson(src, "Coverage", fhir.coverages(pop.n, pop.payer))
-    counts["Encounter"] = _write_ndjson(src, "Encounter", fhir.encounters(enc, keep_enc))
-    counts["Condition"] = _write_ndjson(src, "Condition", fhir.conditions(frames["conditions"], keep["conditions"]))
-    counts["Observation"] = _write_ndjson(src, "Observation",
-                                          fhir.observations(frames["observations"], keep["observations"]))
-    counts["Procedure"] = _write_ndjson(src, "Procedure", fhir.procedures(frames["procedures"], keep["procedures"]))
-    counts["MedicationRequest"] = _write_ndjson(src, "MedicationRequest",
-                                                fhir.medications(frames["medications"], keep["medications"]))
     answers = {k: np.concatenate(v) for k, v in tb.answers.items() if v}
     rows = {k: np.concatenate(v) for k, v in tb.response_rows.items() if v}
-    counts["QuestionnaireResponse"] = _write_ndjson(src, "QuestionnaireResponse",
-                                                    fhir.responses(frames["responses"], keep["responses"], answers,
-                                                                   rows))
-    counts["Claim"] = _write_ndjson(src, "Claim", fhir.claims(enc, frames["claim_lines"], keep_enc))
+    jobs: dict[str, Callable[[], Iterable[dict[str, Any]]]] = {
+        "Claim": lambda: fhir.claims(enc, frames["claim_lines"], keep_enc),
+        "Encounter": lambda: fhir.encounters(enc, keep_enc),
+        "Observation": lambda: fhir.observations(frames["observations"], keep["observations"]),
+        "Condition": lambda: fhir.conditions(frames["conditions"], keep["conditions"]),
+        "QuestionnaireResponse": lambda: fhir.responses(frames["responses"], keep["responses"], answers, rows),
+        "MedicationRequest": lambda: fhir.medications(frames["medications"], keep["medications"]),
+        "Procedure": lambda: fhir.procedures(frames["procedures"], keep["procedures"]),
+        "Patient": lambda: fhir.patients(pop.n, pop.birth, pop.female, pop.deprivation, pop.death, pop.pcp),
+        "Coverage": lambda: fhir.coverages(pop.n, pop.payer),
+        "Organization": fhir.organizations,
+        "Location": fhir.locations,
+        "Practitioner": lambda: fhir.practitioners(tb.practitioners),
+        "PractitionerRole": lambda: fhir.practitioner_roles(tb.practitioners, {}),
+        "CareTeam": lambda: fhir.care_teams(members),
+        "Questionnaire": fhir.questionnaires,
+    }
+    counts = _run_jobs(src, jobs, workers)
     t_fhir = time.perf_counter() - t_start - t_gen
 
     counts.update(_write_costing(src, tb, frames, keep))
@@ -177,6 +196,7 @@ def _write_costing(src: Path, tb: Tables, frames: dict[str, dict[str, np.ndarray
         w.writeheader()
         w.writerows(rows)
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     con.register("act", act)
     con.register("res", pd.DataFrame({"res": np.arange(len(res_ids)), "resource_id": res_ids}))
     n = len(act)
