@@ -64,7 +64,7 @@ def organizations() -> Iterator[Res]:
                "address": [{"city": f.city, "state": STATE, "postalCode": ZIP[f.city]}]}
     for org_id, kind in system.PAYERS.items():
         yield {"resourceType": "Organization", "id": org_id, "active": True,
-               "type": [{"coding": [{"system": C.FACILITY_TYPE, "code": "payer", "display": "Payer"},
+               "type": [{"coding": [{"system": C.FACILITY_TYPE, "code": "payer", "display": C.PAYER_TYPES[kind]},
                                     {"system": C.PAYER_TYPE, "code": kind, "display": C.PAYER_TYPES[kind]}]}],
                "name": system.PAYER_NAMES[org_id]}
 
@@ -142,7 +142,8 @@ def coverages(n: int, payer: np.ndarray) -> Iterator[Res]:
         org = payer_ids[p]
         yield {"resourceType": "Coverage", "id": f"cov-{i}", "status": "active",
                "type": cc(C.PAYER_TYPE, system.PAYERS[org], C.PAYER_TYPES[system.PAYERS[org]]),
-               "beneficiary": {"reference": f"Patient/{pid(i)}"}, "payor": [{"reference": f"Organization/{org}"}]}
+               "beneficiary": {"reference": f"Patient/{pid(i)}"},
+               "payor": [{"reference": f"Organization/{org}", "display": system.PAYER_NAMES[org]}]}
 
 
 # --- clinical records ----------------------------------------------------------------------------
