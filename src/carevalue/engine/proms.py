@@ -355,7 +355,7 @@ def _score_instrument(answers: ir.Table, responses: ir.Table, inst: Instrument) 
     w = resp.left_join(wide, resp.response_id == wide.response_id).drop("response_id_right")
     levels = {item.link_id: w[f"lv{j}"] for j, item in enumerate(inst.items)}
 
-    parts: list[ir.Table] = []
+    parts: list[ir.StructValue] = []
     done: dict[str, tuple[ir.FloatingValue, ir.BooleanValue, ir.IntegerValue]] = {}
     k = 0
     for s in inst.scales:
@@ -397,18 +397,21 @@ def _score_instrument(answers: ir.Table, responses: ir.Table, inst: Instrument) 
         ok = status == SCORED
         final = ibis.cases((ok, score), else_=ibis.null("float64"))
         done[s.id] = (final, ok, n_items)
-        parts.append(w.select(
-            response_id=w.response_id,
-            patient_id=w.patient_id,
-            instrument=ibis.literal(inst.id),
-            scale=ibis.literal(s.id),
-            score=final.cast("float64"),
-            band=_band_expr(s, final).cast("string"),
-            items_answered=n_items.cast("int64"),
-            status=status.cast("string"),
-            authored_ts=w.authored_ts.cast("timestamp"),
-        ))
-    return ibis.union(*parts) if parts else None
+        parts.append(ibis.struct({
+            "instrument": ibis.literal(inst.id),
+            "scale": ibis.literal(s.id),
+            "score": final.cast("float64"),
+            "band": _band_expr(s, final).cast("string"),
+            "items_answered": n_items.cast("int64"),
+            "status": status.cast("string"),
+        }))
+    # One row per response carrying an array of per-scale structs, unnested: a single pass over
+    # the aggregated answers instead of one union branch per scale.
+    long = w.select("response_id", "patient_id", "authored_ts", r=ibis.array(parts).unnest()).unpack("r")
+    return long.select(
+        "response_id", "patient_id", "instrument", "scale", "score", "band", "items_answered", "status",
+        authored_ts=long.authored_ts.cast("timestamp"),
+    )
 
 
 def score_proms(
