@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from carevalue.ingest.csv_records import CsvRecords, Emit, KindSpec
+from carevalue.ingest.csv_records import CsvRecords, Emit, KindSpec, parse_number
 from carevalue.ingest.synthea_claims import map_claims, map_claims_transactions
 
 SNOMED = "http://snomed.info/sct"
@@ -126,12 +126,12 @@ def map_observations(r: CsvRecords) -> list[Emit]:
             continue
         if t is not None and t.lower() == "numeric":
             try:
-                num[j] = float(v)
+                num[j] = parse_number(v)
             except ValueError:
                 r.problem(j, name, "non-numeric value", f"{name} = {v[:80]!r} is not a number but TYPE is numeric")
         elif t is None:  # older exports have no TYPE: numbers are numbers, the rest is text
             try:
-                num[j] = float(v)
+                num[j] = parse_number(v)
             except ValueError:
                 txt[j] = v
         else:
