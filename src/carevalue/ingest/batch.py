@@ -93,6 +93,22 @@ class Batch:
         A row whose key was already produced by this file is dropped when identical and makes the
         whole record quarantined when different. Returns whether the record was accepted.
         """
+        if len(rows) == 1:  # fast path: a record of one row
+            name, row = rows[0]
+            if name not in self._width:
+                self._ensure(name)
+            if len(row) != self._width[name]:
+                raise ValueError(f"{name}: row has {len(row)} values, table has {self._width[name]} columns")
+            idx = self._key_idx[name]
+            key = (name, row[idx[0]] if len(idx) == 1 else tuple(row[i] for i in idx))
+            prev = self._seen.get(key)
+            if prev is None:
+                self._seen[key] = row
+                cols = self.columns[name]
+                for i, v in enumerate(row):
+                    cols[i].append(v)
+                cols[-1].append(locator)
+                return True
         keep: list[tuple[str, tuple[Any, ...], Any]] = []
         for n, (name, row) in enumerate(rows):
             if name not in self._width:

@@ -88,7 +88,12 @@ class Context:
             raise Reject(field, Reason.INVALID_REFERENCE, f"{field}: {e}") from None
 
     def ref_id(self, value: Any, field: str, expected: str | None = None) -> str | None:
-        return self.ref(value, field, expected)[1]
+        if value is None:
+            return None
+        try:
+            return self.refs.resolve(value, expected)[1]
+        except Unresolvable as e:
+            raise Reject(field, Reason.INVALID_REFERENCE, f"{field}: {e}") from None
 
     def patient(self, value: Any, field: str) -> str:
         """The patient a record belongs to (required)."""

@@ -200,6 +200,16 @@ def concept(value: Any, field: str) -> tuple[str | None, str | None, str | None,
     """
     if value is None:
         return None, None, None, []
+    if type(value) is dict:  # fast path: one well-formed coding
+        codings = value.get("coding")
+        if type(codings) is list and len(codings) == 1:
+            c = codings[0]
+            if type(c) is dict:
+                system, code, display, text = c.get("system"), c.get("code"), c.get("display"), value.get("text")
+                if (type(code) is str and code and code[0] > " " and code[-1] > " "
+                        and (system is None or type(system) is str)
+                        and (display is None or type(display) is str) and (text is None or type(text) is str)):
+                    return system, code, display or text, []
     cc = obj(value, field)
     codings = array(cc.get("coding"), f"{field}.coding")
     text = cc.get("text")

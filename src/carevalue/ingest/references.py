@@ -84,9 +84,18 @@ class References:
 
         Raises Unresolvable when the element is not a Reference (wrong type, unusable string).
         """
-        if not isinstance(ref, dict):
+        if type(ref) is not dict:
             raise Unresolvable(f"expected a Reference object, got {type(ref).__name__}")
         r = ref.get("reference")
+        if type(r) is str:
+            hit = self.local.get(r)
+            if hit is not None:
+                return hit
+            # Fast path for the common relative form Type/id.
+            slash = r.find("/")
+            if 0 < slash < len(r) - 1 and r.find("/", slash + 1) < 0 and "?" not in r and ":" not in r \
+                    and "#" not in r and r[0].isupper():
+                return r[:slash], r[slash + 1:]
         if r is None:
             ident = ref.get("identifier")
             if isinstance(ident, dict) and isinstance(ident.get("value"), str):
