@@ -10,6 +10,7 @@ app = typer.Typer(help="carevalue: outcomes that matter ÷ cost of the full care
 # One import per feature; each module adds its commands to `app`.
 from carevalue.cli import ingest as _ingest  # noqa: E402,F401
 from carevalue.cli import demo as _demo  # noqa: E402,F401
+from carevalue.cli import costs as _costs  # noqa: E402,F401
 from carevalue.cli import synth as _synth  # noqa: E402,F401
 
 

@@ -366,20 +366,49 @@ def cycle_costs(acts: ir.Table, cons: ir.Table, chg: ir.Table) -> ir.Table:
     return u.mutate(total_cost=u.labour_cost + u.consumables_cost)
 
 
-def cycle_cost_totals(cc: ir.Table, care_cycles: ir.Table) -> ir.Table:
-    """One row per cycle: labour, consumables, total cost, charges, and the recorded/standard share."""
-    t = cc.group_by("cycle_id", "patient_id", "condition", "cycle_type").aggregate(
-        facility_organization_id=cc.organization_id.min(),
-        minutes=cc.minutes.sum(), recorded_minutes=cc.recorded_minutes.sum(),
-        standard_minutes=cc.standard_minutes.sum(), activities=cc.activities.sum(),
-        labour_cost=cc.labour_cost.sum(), consumables_cost=cc.consumables_cost.sum(),
-        total_cost=cc.total_cost.sum(), charges=cc.charges.sum(),
-    )
+def cycle_cost_totals(acts: ir.Table, cons: ir.Table, chg: ir.Table, care_cycles: ir.Table) -> ir.Table:
+    """One row per cycle: labour, consumables, total cost, charges, and the recorded/standard share.
+
+    Aggregated straight from activities (not via the phase x role breakdown) and grouped by
+    cycle_id alone, since every other cycle attribute depends on it.
+    """
+    zero, zint = ibis.literal(0.0), ibis.literal(0, type="int64")
+
+    def per_cycle(t: ir.Table, **sums: ir.Value) -> ir.Table:
+        return t.group_by("cycle_id").aggregate(
+            patient_id=t.patient_id.arbitrary(), condition=t.condition.arbitrary(),
+            cycle_type=t.cycle_type.arbitrary(),
+            provider=t.cycle_organization_id.fill_null(t.facility_id).arbitrary(), **sums)
+
+    a = acts.filter(acts.cycle_id.notnull())
+    la = per_cycle(
+        a, minutes=a.minutes.sum(),
+        recorded_minutes=a.minutes.sum(where=a.minutes_source == "recorded").fill_null(0.0),
+        standard_minutes=a.minutes.sum(where=a.minutes_source == "standard").fill_null(0.0),
+        activities=a.count(), labour_cost=a.labour_cost.sum(), consumables_cost=zero, charges=zero)
+    c = cons.filter(cons.cycle_id.notnull())
+    lc = per_cycle(c, minutes=zero, recorded_minutes=zero, standard_minutes=zero, activities=zint,
+                   labour_cost=zero, consumables_cost=c.consumables_cost.sum(), charges=zero)
+    h = chg.filter(chg.cycle_id.notnull())
+    lh = per_cycle(h, minutes=zero, recorded_minutes=zero, standard_minutes=zero, activities=zint,
+                   labour_cost=zero, consumables_cost=zero, charges=h.charges.sum())
+    u = ibis.union(la, lc.select(*la.columns), lh.select(*la.columns))
+    t = u.group_by("cycle_id").aggregate(
+        patient_id=u.patient_id.arbitrary(), condition=u.condition.arbitrary(),
+        cycle_type=u.cycle_type.arbitrary(), provider=u.provider.arbitrary(),
+        minutes=u.minutes.sum(), recorded_minutes=u.recorded_minutes.sum(),
+        standard_minutes=u.standard_minutes.sum(), activities=u.activities.sum(),
+        labour_cost=u.labour_cost.sum(), consumables_cost=u.consumables_cost.sum(),
+        charges=u.charges.sum())
     c = care_cycles
     j = t.left_join(c, t.cycle_id == c.cycle_id).select(
-        t, organization_id=c.organization_id.fill_null(t.facility_organization_id), ipu_id=c.ipu_id,
-        period_label=c.period_label, start_ts=c.start_ts, end_ts=c.end_ts)
-    return j.drop("facility_organization_id").mutate(
+        t.cycle_id, t.patient_id, t.condition, t.cycle_type,
+        organization_id=c.organization_id.fill_null(t.provider), ipu_id=c.ipu_id,
+        period_label=c.period_label, start_ts=c.start_ts, end_ts=c.end_ts,
+        minutes=t.minutes, recorded_minutes=t.recorded_minutes, standard_minutes=t.standard_minutes,
+        activities=t.activities, labour_cost=t.labour_cost, consumables_cost=t.consumables_cost,
+        total_cost=t.labour_cost + t.consumables_cost, charges=t.charges)
+    return j.mutate(
         recorded_share=ibis.ifelse(j.minutes > 0, j.recorded_minutes / j.minutes, ibis.null("float64")),
         standard_share=ibis.ifelse(j.minutes > 0, j.standard_minutes / j.minutes, ibis.null("float64")),
     )
@@ -395,9 +424,9 @@ def build(con: BaseBackend, maps: Sequence[ProcessMap] | None = None,
     mt = map_tables(maps)
     rates = capacity_cost_rates(inp.resources, policy)
     acts = activity_costs(inp, rates, mt)
-    cc = cycle_costs(acts, consumable_costs(inp), charges(inp))
-    return {"capacity_cost_rates": rates, "activity_costs": acts, "cycle_costs": cc,
-            "cycle_cost_totals": cycle_cost_totals(cc, inp.care_cycles)}
+    cons, chg = consumable_costs(inp), charges(inp)
+    return {"capacity_cost_rates": rates, "activity_costs": acts, "cycle_costs": cycle_costs(acts, cons, chg),
+            "cycle_cost_totals": cycle_cost_totals(acts, cons, chg, inp.care_cycles)}
 
 
 def run_costing(con: BaseBackend, maps: Sequence[ProcessMap] | None = None,
@@ -414,8 +443,9 @@ def run_costing(con: BaseBackend, maps: Sequence[ProcessMap] | None = None,
         write_table(con, name, exprs[name])
     inp = Inputs.from_backend(con)
     rates, acts = con.table("capacity_cost_rates"), con.table("activity_costs")
-    write_table(con, "cycle_costs", cycle_costs(acts, consumable_costs(inp), charges(inp)))
-    write_table(con, "cycle_cost_totals", cycle_cost_totals(con.table("cycle_costs"), inp.care_cycles))
+    cons, chg = consumable_costs(inp), charges(inp)
+    write_table(con, "cycle_costs", cycle_costs(acts, cons, chg))
+    write_table(con, "cycle_cost_totals", cycle_cost_totals(acts, cons, chg, inp.care_cycles))
     write_table(con, "capacity_use", capacity_use(acts, rates))
     opp = cost_opportunities(inp, acts, con.table("capacity_use"), policy, rates)
     write_table(con, "cost_opportunities", opp)
@@ -425,7 +455,7 @@ def run_costing(con: BaseBackend, maps: Sequence[ProcessMap] | None = None,
 
 
 # --------------------------------------------------------------------------- read-outs
-def _rows(t: ir.Table) -> list[dict[str, Any]]:
+def rows_of(t: ir.Table) -> list[dict[str, Any]]:
     df = t.execute()
     return [{k: (None if v != v else v) if isinstance(v, float) else v for k, v in r.items()}
             for r in df.to_dict(orient="records")]
@@ -437,7 +467,7 @@ def minutes_coverage(con: BaseBackend) -> list[dict[str, Any]]:
     t = a.group_by("minutes_source").aggregate(activities=a.count(), minutes=a.minutes.sum())
     t = t.mutate(minutes_share=t.minutes / t.minutes.sum().over(),
                  activity_share=t.activities / t.activities.sum().over())
-    return _rows(t.order_by("minutes_source"))
+    return rows_of(t.order_by("minutes_source"))
 
 
 def provider_costs(con: BaseBackend, condition: str | None = None) -> list[dict[str, Any]]:
@@ -453,8 +483,8 @@ def provider_costs(con: BaseBackend, condition: str | None = None) -> list[dict[
         recorded_share=tot.recorded_minutes.sum() / tot.minutes.sum())
     ph = cc.join(tot.select("cycle_id", cycle_org="organization_id"), "cycle_id")
     ph = ph.group_by("condition", org=ph.cycle_org, phase=ph.phase).aggregate(cost=ph.total_cost.sum())
-    phases = _rows(ph)
-    rows = _rows(head.order_by("condition", "cost_per_cycle"))
+    phases = rows_of(ph)
+    rows = rows_of(head.order_by("condition", "cost_per_cycle"))
     by = {(p["condition"], p["org"], p["phase"]): p["cost"] for p in phases}
     out = []
     for r in rows:
@@ -477,7 +507,7 @@ def phase_waterfall(con: BaseBackend, condition: str, organization_id: str | Non
     n = int(tot.count().execute())
     cc = con.table("cycle_costs")
     cc = cc.filter(cc.cycle_id.isin(tot.cycle_id))
-    ph = {r["phase"]: r for r in _rows(cc.group_by("phase").aggregate(
+    ph = {r["phase"]: r for r in rows_of(cc.group_by("phase").aggregate(
         labour=cc.labour_cost.sum(), consumables=cc.consumables_cost.sum(), charges=cc.charges.sum()))}
     out, running = [], 0.0
     for phase in (*PHASES, "unassigned"):
@@ -498,6 +528,6 @@ def resource_utilisation(con: BaseBackend, organization_id: str | None = None) -
     u = con.table("capacity_use")
     if organization_id:
         u = u.filter(u.organization_id == organization_id)
-    return _rows(u.select("resource_id", "name", "role", "organization_id", "year", "used_minutes",
+    return rows_of(u.select("resource_id", "name", "role", "organization_id", "year", "used_minutes",
                           "practical_capacity_minutes", "utilisation", "unused_capacity_cost",
                           "over_capacity").order_by("organization_id", "role", "resource_id", "year"))
