@@ -14,7 +14,8 @@ from carevalue.cli.output import console, emit
 def synth_cmd(
     patients: int = typer.Option(20_000, "--patients", help="Number of patients."),
     seed: int = typer.Option(7, "--seed", help="Random seed (same seed, same population)."),
-    out: Path = typer.Option(Path("synthetic-population"), "--out", help="Folder; source/ and truth/ go inside."),
+    out: Path = typer.Option(Path("synthetic-population"), "--out",  # noqa: B008
+                             help="Folder; source/ and truth/ go inside."),
     workers: int | None = typer.Option(None, "--workers", help="Processes writing NDJSON (default up to 2)."),
     as_json: bool = typer.Option(False, "--json", help="Print the table rows as JSON."),
 ) -> None:

@@ -134,7 +134,7 @@ class Tables:
 
     # --- records ----------------------------------------------------------------------------
     def encounter(self, pat: np.ndarray, start: np.ndarray, minutes: np.ndarray | float, cls: str, etype: str,
-                  org: np.ndarray, lead_role: str, context: str, reason: str = "",
+                  org: np.ndarray | int, lead_role: str, context: str, reason: str = "",
                   billing: tuple[tuple[str, np.ndarray | float], ...] = (), mult: np.ndarray | None = None,
                   ) -> Group:
         n = len(pat)

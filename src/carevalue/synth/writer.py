@@ -17,7 +17,7 @@ import orjson
 import pandas as pd
 
 from carevalue.synth import codes, fhir, pathways, system
-from carevalue.synth.population import AS_OF_DATE, END, draw_population
+from carevalue.synth.population import AS_OF_DATE, END, Population, draw_population
 from carevalue.synth.pricing import Pricing
 from carevalue.synth.tables import CONS_KEYS, ORG_IDS, ORG_INDEX, Tables
 from carevalue.synth.truth import SEGMENTS, segments_at
@@ -27,7 +27,8 @@ ROWS_PER_CSV = 5_000_000
 
 
 def _write_ndjson(folder: Path, rtype: str, resources: Iterable[dict[str, Any]]) -> int:
-    n, part, buf = 0, 0, []
+    n, part = 0, 0
+    buf: list[bytes] = []
     fh = None
 
     def flush() -> None:
@@ -80,8 +81,8 @@ def _copy_csv(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> None:
     con.execute(f"COPY ({sql}) TO '{path.as_posix()}' (HEADER, DELIMITER ',')")
 
 
-def write_population(patients: int, seed: int, out: Path, workers: int | None = None) -> dict[str, object]:
-    t_start = time.perf_counter()
+def simulate(patients: int, seed: int) -> tuple[Population, Tables, pathways.Truth, np.ndarray]:
+    """Draw the population and every care cycle in memory (no files): the deterministic core."""
     rng = np.random.default_rng(seed)
     pop = draw_population(patients, rng)
     tb = Tables(rng, Pricing(ORG_IDS), pop.payer, pop.interpreter, scale=patients / 20_000)
@@ -96,6 +97,12 @@ def write_population(patients: int, seed: int, out: Path, workers: int | None = 
     pathways.breast_cancer(pop, tb, truth, rng)
     pathways.head_and_neck_cancer(pop, tb, truth, rng)
     pathways.kidney_transplant(pop, tb, truth, rng)
+    return pop, tb, truth, asa
+
+
+def write_population(patients: int, seed: int, out: Path, workers: int | None = None) -> dict[str, object]:
+    t_start = time.perf_counter()
+    pop, tb, truth, asa = simulate(patients, seed)
     t_gen = time.perf_counter() - t_start
 
     enc = tb.encounters.frame()
@@ -120,13 +127,13 @@ def write_population(patients: int, seed: int, out: Path, workers: int | None = 
     for team_id, (_t, _n, roles) in system.IPUS.items():
         members[team_id] = []
         for role in roles:
-            s, k = tb.prac_pool(ORG_INDEX[system.AC], role)
-            members[team_id].extend((s + j, role) for j in range(min(k, 3)))
+            first, size = tb.prac_pool(ORG_INDEX[system.AC], role)
+            members[team_id].extend((first + j, role) for j in range(min(size, 3)))
     for org in system.PRACTICES:
         members[f"pct-{org}"] = []
         for role in ("physician", "nurse-practitioner", "nurse", "medical-assistant", "care-manager", "educator"):
-            s, k = tb.prac_pool(ORG_INDEX[org], role)
-            members[f"pct-{org}"].extend((s + j, role) for j in range(k))
+            first, size = tb.prac_pool(ORG_INDEX[org], role)
+            members[f"pct-{org}"].extend((first + j, role) for j in range(size))
 
     src = out / "source"
     tru = out / "truth"
