@@ -75,3 +75,13 @@ def test_provider_with_zero_events():
     assert h5["observed"] == 0 and h5["oe_ratio"] == 0 and h5["oe_lower"] == 0
     assert np.isfinite(h5["oe_upper"]) and h5["oe_upper"] > 0
     assert 0 < h5["shrunk_ratio"] < 1
+
+
+def test_model_fitted_on_a_sample_scores_everyone():
+    df = registry(11)
+    result = compare_providers(ibis.memtable(df), measure="m", provider="provider_id",
+                               outcome="complication", variables=["age", "asa"],
+                               categorical=["asa"], fit_sample=5000)
+    assert result.model is not None and result.model.n == 5000
+    assert result.providers["n"].sum() == len(df)
+    assert result.providers.set_index("provider").loc["H00", "flag_99_8"] == "worse"
