@@ -72,7 +72,7 @@ def test_hip_cycle_window_phases_and_attribution(store_path: Path) -> None:
     assert len(cyc) == 1
     c = cyc[0]
     assert c["trigger_id"] == "p1-s1" and c["trigger_table"] == "procedures"
-    assert str(c["start_ts"]) == "2023-12-02 08:00:00"  # 90 days before 2024-03-01 08:00
+    assert str(c["start_ts"]) == "2023-07-05 08:00:00"  # days_before 240 before 2024-03-01 08:00
     assert str(c["end_ts"]) == "2025-03-01 08:00:00"  # 365 days after
     assert c["organization_id"] == "hospital-a"  # where the index operation happened
     phases = {(e["event_table"], e["event_id"]): e["phase"] for e in ev}
@@ -83,8 +83,10 @@ def test_hip_cycle_window_phases_and_attribution(store_path: Path) -> None:
     assert phases[("observations", "p1-o1")] == "preparing"
     assert phases[("encounters", "p1-e4")] == "recovering-rehabbing"
     assert ("encounters", "p1-flu") not in phases  # unrelated visit stays out
-    # The diagnosis (2023-12-01) precedes the window start: not in the cycle.
-    assert ("conditions", "p1-c1") not in phases
+    # The diagnosis counts when recorded (its encounter), and links that visit and its X-ray.
+    assert phases[("conditions", "p1-c1")] == "diagnosing"
+    assert phases[("encounters", "p1-e1")] == "diagnosing"
+    assert phases[("procedures", "p1-x1")] == "diagnosing"
     assert all(e["cost_bearing"] for e in ev)
 
 

@@ -27,7 +27,7 @@ Phase = Literal[
     "monitoring-preventing", "diagnosing", "preparing", "intervening",
     "recovering-rehabbing", "monitoring-managing",
 ]
-EventTable = Literal["encounters", "procedures", "conditions", "observations", "medications",
+EventTable = Literal["encounters", "procedures", "conditions", "observations", "medications", "questionnaire_responses",
                      "immunizations"]
 TriggerTable = Literal["procedures", "conditions", "encounters", "observations", "medications"]
 REQUIRED_CODE_SETS = ("diagnosis", "comorbidities", "complications")
@@ -54,6 +54,7 @@ class EventRule(Part):
     class_codes: list[str] = Field(default_factory=list, description="encounters only: v3 ActCode class (AMB, IMP, EMER, HH, VR).")
     categories: list[str] = Field(default_factory=list, description="conditions/observations category (e.g. laboratory).")
     days: DayRange | None = Field(default=None, description="Timing relative to the index event.")
+    at_index_facility: bool = Field(default=False, description="Only events at the facility of the cycle's index event.")
     priority: int = Field(default=100, description="Lower wins when an event matches rules of several phases.")
 
 

@@ -34,7 +34,8 @@ from carevalue.engine.codesets import matches
 _EVENT_COLUMNS = ("event_table", "event_id", "patient_id", "event_ts", "code_system", "code",
                   "reason_system", "reason_code", "class_code", "category", "encounter_id",
                   "organization_id", "practitioner_id")
-CLINICAL_TABLES = ("encounters", "procedures", "conditions", "observations", "medications", "immunizations")
+CLINICAL_TABLES = ("encounters", "procedures", "conditions", "observations", "medications", "immunizations",
+                   "questionnaire_responses")
 FOLLOWER_TABLES = ("claims", "activities")
 MATCH_STRENGTH = {"code": 0, "rule": 1, "encounter": 2}
 
@@ -96,8 +97,10 @@ def events(con: BaseBackend) -> ir.Table:
         organization_id=col("organization_id"), practitioner_id=col("practitioner_id"))
     add("procedures", event_id=col("procedure_id"), event_ts=col("start_ts"), code_system=col("code_system"),
         code=col("code"), encounter_id=col("encounter_id"), practitioner_id=col("practitioner_id"))
+    # A diagnosis counts when it was recorded (at its encounter), not at its historical onset;
+    # the encounter's time is filled in below.
     add("conditions", event_id=col("condition_id"),
-        event_ts=lambda t: t.onset_ts.coalesce(t.recorded_ts), code_system=col("code_system"),
+        event_ts=lambda t: t.recorded_ts.coalesce(t.onset_ts), code_system=col("code_system"),
         code=col("code"), category=col("category"), encounter_id=col("encounter_id"))
     add("observations", event_id=col("observation_id"), event_ts=col("effective_ts"),
         code_system=col("code_system"), code=col("code"), category=col("category"),
@@ -107,21 +110,27 @@ def events(con: BaseBackend) -> ir.Table:
         practitioner_id=col("practitioner_id"))
     add("immunizations", event_id=col("immunization_id"), event_ts=col("occurrence_ts"),
         code_system=col("code_system"), code=col("code"), encounter_id=col("encounter_id"))
+    add("questionnaire_responses", event_id=col("response_id"), event_ts=col("authored_ts"),
+        code=col("questionnaire"), encounter_id=col("encounter_id"))
     add("claims", event_id=col("claim_id"), event_ts=col("service_start"), encounter_id=col("encounter_id"),
         organization_id=col("organization_id"), practitioner_id=col("practitioner_id"))
     add("activities", event_id=col("activity_id"), event_ts=col("start_ts"), encounter_id=col("encounter_id"),
         practitioner_id=col("practitioner_id"))
     ev = ibis.union(*parts) if len(parts) > 1 else parts[0]
-    ev = ev.filter(ev.event_ts.notnull())
     # Facility and clinician fall back to the encounter's when the record has none.
     if "encounters" in have:
         enc = con.table("encounters").select(
-            _eid=lambda t: t.encounter_id, _eorg=lambda t: t.organization_id, _eprac=lambda t: t.practitioner_id)
-        ev = ev.left_join(enc, ev.encounter_id == enc._eid).select(
-            *[c for c in _EVENT_COLUMNS if c not in ("organization_id", "practitioner_id")],
-            organization_id=lambda t: t.organization_id.coalesce(t._eorg),
-            practitioner_id=lambda t: t.practitioner_id.coalesce(t._eprac),
+            _eid=lambda t: t.encounter_id, _eorg=lambda t: t.organization_id,
+            _eprac=lambda t: t.practitioner_id, _ets=lambda t: t.start_ts)
+        ev = ev.left_join(enc, ev.encounter_id == enc._eid)
+        ev = ev.select(
+            *[c for c in _EVENT_COLUMNS if c not in ("organization_id", "practitioner_id", "event_ts")],
+            organization_id=ev.organization_id.coalesce(ev._eorg),
+            practitioner_id=ev.practitioner_id.coalesce(ev._eprac),
+            event_ts=ibis.cases((ev.event_table == "conditions", ev._ets.coalesce(ev.event_ts)),
+                                else_=ev.event_ts.coalesce(ev._ets)),
         )
+    ev = ev.filter(ev.event_ts.notnull())
     return ev.select(*_EVENT_COLUMNS)
 
 
@@ -223,11 +232,13 @@ def _rule_condition(ev: ir.Table, tpl: ConditionTemplate, rule: EventRule) -> ir
         cond = cond & ev.class_code.isin(rule.class_codes)
     if rule.categories:
         cond = cond & ev.category.isin(rule.categories)
+    if rule.at_index_facility:
+        cond = cond & (ev.organization_id == ev._torg)
     if rule.days is not None:
         if rule.days.from_day is not None:
-            cond = cond & (ev.event_ts >= ev.index_ts + ibis.interval(days=rule.days.from_day))
+            cond = cond & (ev._eday >= ev._iday + ibis.interval(days=rule.days.from_day))
         if rule.days.to_day is not None:
-            cond = cond & (ev.event_ts < ev.index_ts + ibis.interval(days=rule.days.to_day))
+            cond = cond & (ev._eday < ev._iday + ibis.interval(days=rule.days.to_day))
     return cond
 
 
@@ -239,8 +250,11 @@ def _ranked_rules(tpl: ConditionTemplate) -> list[tuple[int, str, EventRule]]:
 
 def cycle_events_for(ev: ir.Table, cycles: ir.Table, tpl: ConditionTemplate) -> ir.Table:
     """Events of one template's cycles with phase and match strength (before cost-bearing)."""
-    cyc = cycles.select(_cid="cycle_id", _p="patient_id", _s="start_ts", _e="end_ts", index_ts="index_ts")
+    cyc = cycles.select(_cid="cycle_id", _p="patient_id", _s="start_ts", _e="end_ts", index_ts="index_ts",
+                        _torg="trigger_org")
     inwin = ev.inner_join(cyc, [ev.patient_id == cyc._p, ev.event_ts >= cyc._s, ev.event_ts < cyc._e])
+    # Phase timing is in whole days: the admission at 07:00 is on the day of the 08:00 operation.
+    inwin = inwin.mutate(_eday=inwin.event_ts.truncate("D"), _iday=inwin.index_ts.truncate("D"))
     rules = _ranked_rules(tpl)
     conds = [(_rule_condition(inwin, tpl, r), rank, phase, "code" if r.code_sets else "rule")
              for rank, phase, r in rules]
