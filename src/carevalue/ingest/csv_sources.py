@@ -79,20 +79,21 @@ def parse_csv(path: Path, kind: str, batch: Batch) -> None:
         width = len(header)
         good: list[list[str]] = []
         lines: list[int] = []
+        chunk = CHUNK_ROWS if not spec.whole_file else 0
         for line, fields, err in rows:
-            batch.read += 1
-            loc = f"line {line}"
             if fields is None:
-                batch.reject(loc, known, None, "", "unreadable CSV record", err)
+                batch.read += 1
+                batch.reject(f"line {line}", known, None, "", "unreadable CSV record", err)
                 continue
             if len(fields) != width:
-                batch.reject(loc, known, None, "", "wrong number of fields",
+                batch.read += 1
+                batch.reject(f"line {line}", known, None, "", "wrong number of fields",
                              f"expected {width} fields as in the header, found {len(fields)}",
                              ",".join(fields))
                 continue
             good.append(fields)
             lines.append(line)
-            if len(good) >= CHUNK_ROWS and not spec.whole_file:
+            if len(good) == chunk:
                 _map(known, header, good, lines, path, spec, batch)
                 good, lines = [], []
         _map(known, header, good, lines, path, spec, batch)
@@ -100,6 +101,7 @@ def parse_csv(path: Path, kind: str, batch: Batch) -> None:
 
 def _map(kind: str, header: list[str], rows: list[list[str]], lines: list[int], path: Path,
          spec: KindSpec, batch: Batch) -> None:
+    batch.read += len(rows)
     recs = CsvRecords(kind, header, rows, lines, path)
     _check_text(recs)
     finish(recs, batch, spec.mapper(recs))
