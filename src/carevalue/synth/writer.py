@@ -188,7 +188,7 @@ def _write_costing(src: Path, tb: Tables, frames: dict[str, dict[str, np.ndarray
         unit_minutes = (system.PAID_MINUTES_PERSON * system.PRACTICAL_SHARE_PERSON if person else
                         system.SPACE_MINUTES.get(role, system.DEFAULT_SPACE_MINUTES) * system.PRACTICAL_SHARE_SPACE)
         target = rng.uniform(0.65, 0.95)
-        units = max(0.1, np.ceil(used[i] / (unit_minutes * target) * 10) / 10)  # tenths of an FTE / unit
+        units = max(0.01, np.ceil(used[i] / (unit_minutes * target) * 100) / 100)  # FTEs / units
         rows.append({"resource_id": res_ids[i],
                      "name": f"{codes.TEAM_ROLES.get(role, role)} - {system.FACILITY_BY_ID[org].name}",
                      "resource_type": "person" if person else ("equipment" if role.startswith(("imaging", "linac",
@@ -240,6 +240,10 @@ def _write_truth(tru: Path, pop: Any, asa: np.ndarray, truth: pathways.Truth, en
     pd.DataFrame({"patient_id": [fhir.pid(i) for i in np.flatnonzero(alive).tolist()], "as_of": AS_OF_DATE,
                   "segment": np.array(SEGMENTS, dtype=object)[seg[alive]]}).to_csv(tru / "segments.csv", index=False)
     cyc = {k: np.concatenate([c[k] for c in truth.cycles]) for k in truth.cycles[0]}
+    # a cycle exists only if its trigger was recorded (the patient was alive and it fell in the window)
+    kept = np.array([keep[t][i] for t, i in zip(cyc["trigger_table"].tolist(), cyc["trigger"].tolist(),
+                                                 strict=True)], dtype=bool)
+    cyc = {k: v[kept] for k, v in cyc.items()}
     prefix = {"procedures": "proc-", "conditions": "cond-"}
     cycles = pd.DataFrame({
         "patient_id": [fhir.pid(p) for p in cyc["pat"].tolist()], "condition": cyc["condition"],
