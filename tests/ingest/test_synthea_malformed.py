@@ -83,6 +83,15 @@ def write_export(d: Path) -> None:
     (d / "export_procs.csv").write_text(
         "Id,ORGANIZATION,NAME,GENDER,SPECIALITY,ADDRESS\npr-1,o-1,Dr Who,F,GENERAL PRACTICE,1 Main St\n")
     (d / "empty_allergies.csv").write_text("")
+    # a NUL byte inside a value; a quote that is never closed (swallows the rest of the file)
+    (d / "devices.csv").write_bytes(
+        b"START,STOP,PATIENT,ENCOUNTER,CODE,DESCRIPTION,UDI\n"
+        b"2020-01-01T10:00:00Z,,p-1,e-1,705643001,Stent,(01)1\n"
+        b"2020-01-01T10:00:00Z,,p-1,e-1,705643001,Ste\x00nt,(01)2\n"
+        b'2020-01-01T10:00:00Z,,p-1,e-1,705643001,"Stent,(01)3\n'
+        b"2020-01-01T10:00:00Z,,p-1,e-1,705643001,Stent,(01)4\n")
+    # not a CSV at all
+    (d / "organizations.csv").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00")
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +112,8 @@ def test_every_file_reconciles(result) -> None:  # type: ignore[no-untyped-def]
     reads = {Path(f.source).name: f.read for f in report.files}
     assert reads == {"patients.csv": 6, "encounters.csv": 15, "observations.csv": 4, "claims.csv": 1,
                      "claims_transactions.csv": 7, "conditions.csv": 2, "notes.csv": 3,
-                     "immunizations.csv.gz": 2, "export_procs.csv": 1, "empty_allergies.csv": 0}
+                     "immunizations.csv.gz": 2, "export_procs.csv": 1, "empty_allergies.csv": 0,
+                     "devices.csv": 3, "organizations.csv": 3}
 
 
 @pytest.mark.parametrize(("file", "line", "field", "reason", "words"), [
@@ -131,6 +141,9 @@ def test_every_file_reconciles(result) -> None:  # type: ignore[no-untyped-def]
     ("notes.csv", "line 2", "", "unrecognised CSV file", "'notes'"),
     ("notes.csv", "line 4", "", "unrecognised CSV file", "matches no known"),
     ("immunizations.csv.gz", "line 3", "DESCRIPTION", "binary or non-UTF-8 content", "not valid UTF-8"),
+    ("devices.csv", "line 3", "DESCRIPTION", "binary or non-UTF-8 content", "NUL"),
+    ("devices.csv", "line 4", "", "wrong number of fields", "a quote opened on line 4 may never be closed"),
+    ("organizations.csv", "line 2", "", "binary or non-UTF-8 content", "not a CSV file"),
 ])
 def test_bad_row_is_quarantined_with_reason(result, file: str, line: str, field: str, reason: str, words: str) -> None:  # type: ignore[no-untyped-def]
     _, _, q = result
@@ -145,7 +158,8 @@ def test_only_the_bad_rows_are_quarantined(result) -> None:  # type: ignore[no-u
     quarantined = {Path(f.source).name: f.quarantined for f in report.files}
     assert quarantined == {"patients.csv": 2 + 1, "encounters.csv": 11, "observations.csv": 2, "claims.csv": 0,
                            "claims_transactions.csv": 3, "conditions.csv": 2, "notes.csv": 3,
-                           "immunizations.csv.gz": 1, "export_procs.csv": 0, "empty_allergies.csv": 0}
+                           "immunizations.csv.gz": 1, "export_procs.csv": 0, "empty_allergies.csv": 0,
+                           "devices.csv": 2, "organizations.csv": 3}
     assert len(q) == sum(quarantined.values())
 
 
@@ -161,6 +175,7 @@ def test_good_rows_beside_bad_ones_are_stored(result) -> None:  # type: ignore[n
     assert con.execute("SELECT value_text FROM observations WHERE value_text IS NOT NULL").fetchone() == ("Never smoked",)
     assert con.execute("SELECT count(*) FROM immunizations").fetchone() == (1,)
     assert con.execute("SELECT name, specialty FROM practitioners").fetchall() == [("Dr Who", "GENERAL PRACTICE")]
+    assert con.execute("SELECT count(*) FROM raw_resources WHERE record_type = 'devices'").fetchone() == (1,)
 
 
 def test_claim_lines_carry_charges_and_payments(result) -> None:  # type: ignore[no-untyped-def]

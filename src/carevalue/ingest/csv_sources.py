@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from carevalue.ingest.synthea_csv import SYNTHEA_KINDS
 csv.field_size_limit(64 * 1024 * 1024)
 
 KINDS: dict[str, KindSpec] = {**SYNTHEA_KINDS, **COSTING_KINDS}
+_BINARY = re.compile("[\ufffd\x00]")
 CHUNK_ROWS = 100_000  # rows mapped at a time, to bound memory on large exports
 
 
@@ -69,6 +71,10 @@ def parse_csv(path: Path, kind: str, batch: Batch) -> None:
             _reject_all(rows, batch, kind, "", "unreadable CSV header", f"the header line cannot be read: {error}")
             return
         header = [h.strip() for h in header]
+        if any(_BINARY.search(h) for h in header):
+            _reject_all(rows, batch, kind, "", "binary or non-UTF-8 content",
+                        "the header holds bytes that are not UTF-8 text: not a CSV file")
+            return
         known = detect_kind(kind, header)
         if known is None:
             _reject_all(rows, batch, kind, "", "unrecognised CSV file",
@@ -87,8 +93,10 @@ def parse_csv(path: Path, kind: str, batch: Batch) -> None:
                 continue
             if len(fields) != width:
                 batch.read += 1
+                hint = (f"; a quote opened on line {line} may never be closed"
+                        if any("\n" in v for v in fields) else "")
                 batch.reject(f"line {line}", known, None, "", "wrong number of fields",
-                             f"expected {width} fields as in the header, found {len(fields)}",
+                             f"expected {width} fields as in the header, found {len(fields)}{hint}",
                              ",".join(fields))
                 continue
             good.append(fields)
@@ -116,8 +124,10 @@ def _reject_all(rows: Iterator[tuple[int, list[str] | None, str]], batch: Batch,
 
 
 def _check_text(recs: CsvRecords) -> None:
-    """Rows holding bytes that are not UTF-8 (decoded as U+FFFD) are quarantined, not guessed at."""
+    """Rows holding bytes that are not UTF-8 (decoded as U+FFFD) or NUL bytes are quarantined."""
+    search = _BINARY.search
     for j, raw in enumerate(recs.raws):
-        if "\ufffd" in raw:
-            name = next(h for h, v in zip(recs.header, recs.rows[j], strict=True) if "\ufffd" in v)
-            recs.problem(j, name, "binary or non-UTF-8 content", f"{name} holds bytes that are not valid UTF-8")
+        if search(raw):
+            name = next(h for h, v in zip(recs.header, recs.rows[j], strict=True) if search(v))
+            recs.problem(j, name, "binary or non-UTF-8 content",
+                         f"{name} holds bytes that are not valid UTF-8 text (or NUL bytes)")
