@@ -1,0 +1,135 @@
+"""Hypothesis mutates valid FHIR resources; ingest never crashes and read = stored + quarantined."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from carevalue.ingest.batch import Batch
+from carevalue.ingest.fhir import _Reader
+from carevalue.ingest.references import References
+from carevalue.store import Store
+
+SEEDS: list[dict[str, Any]] = [
+    {"resourceType": "Patient", "id": "p9", "gender": "male", "birthDate": "1960-01-01",
+     "deceasedDateTime": "2020-01-01T00:00:00Z", "identifier": [{"system": "s", "value": "v"}],
+     "address": [{"city": "X", "state": "MA", "postalCode": "01"}],
+     "extension": [{"url": "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race",
+                    "extension": [{"url": "text", "valueString": "White"}]}]},
+    {"resourceType": "Encounter", "id": "e1", "status": "finished", "class": {"code": "IMP"},
+     "type": [{"coding": [{"system": "http://snomed.info/sct", "code": "1", "display": "x"}]}],
+     "subject": {"reference": "Patient/p1"}, "period": {"start": "2020-01-01T10:00:00Z", "end": "2020-01-02"},
+     "participant": [{"individual": {"reference": "Practitioner?identifier=npi|123"}}],
+     "location": [{"location": {"reference": "Location/l1"}}], "serviceProvider": {"reference": "Organization/o1"},
+     "reasonCode": [{"coding": [{"code": "r"}]}]},
+    {"resourceType": "Observation", "id": "o1", "status": "final",
+     "category": [{"coding": [{"code": "vital-signs"}]}],
+     "code": {"coding": [{"system": "http://loinc.org", "code": "85354-9"}, {"system": "x", "code": "y"}]},
+     "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2020-01-01",
+     "derivedFrom": [{"reference": "QuestionnaireResponse/qr1"}],
+     "component": [{"code": {"coding": [{"code": "8480-6"}]}, "valueQuantity": {"value": 120, "unit": "mm[Hg]",
+                                                                                 "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}},
+                   {"code": {"coding": [{"code": "8462-4"}]}, "valueInteger": 80}]},
+    {"resourceType": "ExplanationOfBenefit", "id": "eob1", "status": "active", "patient": {"reference": "Patient/p1"},
+     "billablePeriod": {"start": "2020-01-01", "end": "2020-02-01"}, "provider": {"reference": "Practitioner/pr1"},
+     "contained": [{"resourceType": "Coverage", "id": "cov", "payor": [{"display": "Acme"}]}],
+     "insurance": [{"coverage": {"reference": "#cov"}}],
+     "total": [{"category": {"coding": [{"code": "submitted"}]}, "amount": {"value": 10.0}}],
+     "payment": {"amount": {"value": 8.0}},
+     "item": [{"sequence": 1, "productOrService": {"coding": [{"code": "99213"}]}, "servicedDate": "2020-01-01",
+               "quantity": {"value": 1}, "net": {"value": 10.0},
+               "adjudication": [{"category": {"coding": [{"code": "benefit"}]}, "amount": {"value": 8.0}}]}]},
+    {"resourceType": "QuestionnaireResponse", "id": "qr1", "status": "completed", "questionnaire": "Q/1",
+     "subject": {"reference": "Patient/p1"}, "authored": "2020-01-01T00:00:00+02:00",
+     "item": [{"linkId": "1", "answer": [{"valueCoding": {"code": "3", "extension": [
+         {"url": "http://hl7.org/fhir/StructureDefinition/ordinalValue", "valueDecimal": 3}]}}],
+               "item": [{"linkId": "1.1", "answer": [{"valueInteger": 4}, {"valueString": "x"}]}]}]},
+    {"resourceType": "CareTeam", "id": "ct1", "status": "active", "name": "Hip IPU",
+     "category": [{"coding": [{"system": "https://carevalue.org/fhir/CodeSystem/care-team-kind", "code": "ipu"}]}],
+     "extension": [{"url": "https://carevalue.org/fhir/StructureDefinition/condition-template", "valueString": "hip-osteoarthritis"}],
+     "managingOrganization": [{"reference": "Organization/o1"}],
+     "participant": [{"member": {"reference": "Practitioner/pr1"}, "role": [{"coding": [{"code": "surgeon"}]}]}]},
+    {"resourceType": "MedicationRequest", "id": "m1", "status": "active", "subject": {"reference": "Patient/p1"},
+     "medicationCodeableConcept": {"coding": [{"code": "123"}]}, "authoredOn": "2020-01-01",
+     "dispenseRequest": {"numberOfRepeatsAllowed": 2, "validityPeriod": {"start": "2020-01-01", "end": "2020-06-01"}}},
+    {"resourceType": "PractitionerRole", "id": "pr1r", "practitioner": {"identifier": {"system": "npi", "value": "123"}},
+     "code": [{"coding": [{"code": "surgeon"}]}], "location": [{"reference": "Location/l1"}]},
+]
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**20, 10**20) | st.floats(allow_nan=True) |
+    st.text(max_size=12) | st.sampled_from(["", "2020-13-01", "2020-01-01T25:00:00Z", "Patient/", "urn:uuid:",
+                                             "Patient?x=1", "-1", "mg dL", "\x00", "\ud7ff"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix] if prefix else []
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out += _paths(v, (*prefix, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out += _paths(v, (*prefix, i))
+    return out
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> dict[str, Any]:
+    res = copy.deepcopy(draw(st.sampled_from(SEEDS)))
+    for _ in range(draw(st.integers(1, 3))):
+        paths = _paths(res)
+        if not paths:
+            break
+        path = draw(st.sampled_from(paths))
+        parent: Any = res
+        for step in path[:-1]:
+            parent = parent[step]
+        action = draw(st.sampled_from(["drop", "replace", "garble"]))
+        if action == "drop":
+            del parent[path[-1]]
+        elif action == "replace":
+            parent[path[-1]] = draw(JSON_VALUES)
+        elif isinstance(parent[path[-1]], str):
+            s = parent[path[-1]]
+            i = draw(st.integers(0, max(0, len(s) - 1)))
+            parent[path[-1]] = s[:i] + draw(st.text(max_size=2)) + s[i + 1:]
+    return res
+
+
+@pytest.fixture(scope="module")
+def store() -> Store:
+    s = Store(":memory:")
+    base = Batch("base", "test")
+    reader = _Reader(base, References(s))
+    base.read = 1
+    reader.resource({"resourceType": "Patient", "id": "p1"}, "line 1", None)
+    s.write_batch(base)
+    return s
+
+
+_counter = itertools.count()
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(resources=st.lists(mutated(), min_size=1, max_size=4))
+def test_mutated_resources_are_stored_or_quarantined(store: Store, resources: list[dict[str, Any]]) -> None:
+    batch = Batch(f"fuzz-{next(_counter)}", "test")
+    reader = _Reader(batch, References(store))
+    for i, res in enumerate(resources, 1):
+        batch.read += 1
+        reader.resource(res, f"line {i}", lambda res=res: orjson.dumps(res, option=orjson.OPT_NON_STR_KEYS).decode())
+    counts = store.write_batch(batch)
+    assert counts["read"] == len(resources)
+    assert counts["read"] == counts["stored"] + counts["quarantined"]
+    q = store.con.execute("SELECT count(*) FROM quarantine WHERE source = ? AND (reason IS NULL OR detail IS NULL)",
+                          [batch.source]).fetchone()
+    assert q == (0,)
