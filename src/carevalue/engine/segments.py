@@ -1,0 +1,227 @@
+"""Primary-care segmentation (F7): every patient, at every date, in exactly one segment, with history.
+
+Segment rules are content (``content/segments``): evaluated in priority order, first match wins.
+A patient's segment can only change on a date when some input of a rule changes — a birthday
+crossing an age threshold, a condition's onset or abatement, an encounter or procedure entering or
+leaving its look-back window, a new observation — so the rules are evaluated on exactly those
+dates (plus birth) and the results collapsed into intervals: ``segments`` (valid_from inclusive,
+valid_to exclusive, null = open; no gaps, no overlaps from birth on) and ``segment_transitions``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+import ibis
+import ibis.expr.types as ir
+from ibis.backends import BaseBackend
+
+from carevalue.definitions.segment import Rule, Segment
+from carevalue.definitions.valueset import ValueSet
+from carevalue.engine.codesets import matches
+from carevalue.engine.cycles import write_table
+
+SEGMENT_COLUMNS = ("patient_id", "segment", "valid_from", "valid_to")
+TRANSITION_COLUMNS = ("patient_id", "from_segment", "to_segment", "transition_date")
+
+
+class _Leaves:
+    """Collects the leaf tests of all rules, each becoming one boolean column per (patient, date)."""
+
+    def __init__(self) -> None:
+        self.leaves: dict[str, tuple[str, Rule]] = {}
+
+    def column(self, rule: Rule) -> str:
+        key = rule.model_dump_json(exclude_none=True)
+        if key not in self.leaves:
+            self.leaves[key] = (f"_leaf{len(self.leaves)}", rule)
+        return self.leaves[key][0]
+
+
+def _expr(rule: Rule, t: ir.Table, leaves: _Leaves) -> ir.BooleanValue:
+    if rule.any is not None:
+        out: ir.BooleanValue = ibis.literal(False)
+        for r in rule.any:
+            out = out | _expr(r, t, leaves)
+        return out
+    if rule.all is not None:
+        out = ibis.literal(True)
+        for r in rule.all:
+            out = out & _expr(r, t, leaves)
+        return out
+    if rule.not_ is not None:
+        return ~_expr(rule.not_, t, leaves)
+    if rule.always is not None:
+        return ibis.literal(bool(rule.always))
+    if rule.age_at_least is not None:
+        return t.birth_date.notnull() & (t.d >= t.birth_date + ibis.interval(years=rule.age_at_least))
+    return t[leaves.column(rule)]
+
+
+class Inputs:
+    """The store's tables and the value sets the rules name."""
+
+    def __init__(self, con: BaseBackend, value_sets: dict[str, ValueSet]) -> None:
+        self.con = con
+        self.vs = value_sets
+
+    def in_set(self, t: ir.Table, name: str) -> ir.BooleanValue:
+        return matches(t.code_system, t.code, self.vs[name].codes)
+
+    def conditions(self, name: str) -> ir.Table:
+        c = self.con.table("conditions")
+        c = c.filter(self.in_set(c, name) & c.onset_ts.notnull())
+        return c.select("patient_id", "code", on=c.onset_ts.date(), off=c.abatement_ts.date())
+
+    def encounters(self, classes: list[str]) -> ir.Table:
+        e = self.con.table("encounters")
+        e = e.filter(e.class_code.isin(classes))
+        return e.select("patient_id", at=e.start_ts.date())
+
+    def procedures(self, name: str) -> ir.Table:
+        p = self.con.table("procedures")
+        p = p.filter(self.in_set(p, name) & p.start_ts.notnull())
+        return p.select("patient_id", at=p.start_ts.date())
+
+    def observations(self, name: str) -> ir.Table:
+        o = self.con.table("observations")
+        o = o.filter(self.in_set(o, name) & o.effective_ts.notnull())
+        return o.select("patient_id", "observation_id", "value_num", "value_code", "effective_ts",
+                        at=o.effective_ts.date())
+
+
+def _leaf_rules(rules: Sequence[Rule]) -> list[Rule]:
+    out: list[Rule] = []
+    for r in rules:
+        for sub in (r.any or []) + (r.all or []) + ([r.not_] if r.not_ else []):
+            out += _leaf_rules([sub])
+        if any(x is not None for x in (r.active, r.encounters, r.procedures, r.observation)):
+            out.append(r)
+    return out
+
+
+def _ages(rules: Sequence[Rule]) -> list[int]:
+    out: list[int] = []
+    for r in rules:
+        out += _ages((r.any or []) + (r.all or []) + ([r.not_] if r.not_ else []))
+        if r.age_at_least is not None:
+            out.append(r.age_at_least)
+    return sorted(set(out))
+
+
+def change_dates(inp: Inputs, rules: Sequence[Rule], until: date | None = None) -> ir.Table:
+    """(patient_id, d, birth_date): every date on which some rule's input may change.
+
+    Dates after ``until`` (default: today) and after death are not evaluated: the history does not
+    project future birthdays; the last interval stays open.
+    """
+    pts = inp.con.table("patients")
+    parts: list[ir.Table] = []
+    for r in _leaf_rules(rules):
+        if r.active:
+            c = inp.conditions(r.active.value_set)
+            parts += [c.select("patient_id", d=c.on), c.filter(c.off.notnull()).select("patient_id", d=c.off)]
+        elif r.encounters:
+            e = inp.encounters(r.encounters.class_codes)
+            parts += [e.select("patient_id", d=e.at),
+                      e.select("patient_id", d=e.at + ibis.interval(days=r.encounters.within_days))]
+        elif r.procedures:
+            p = inp.procedures(r.procedures.value_set)
+            parts += [p.select("patient_id", d=p.at),
+                      p.select("patient_id", d=p.at + ibis.interval(days=r.procedures.within_days))]
+        elif r.observation:
+            o = inp.observations(r.observation.value_set)
+            parts.append(o.select("patient_id", d=o.at))
+    for age in _ages(rules):
+        b = pts.filter(pts.birth_date.notnull())
+        parts.append(b.select("patient_id", d=b.birth_date + ibis.interval(years=age)))
+    # The history starts at birth, or at the first record when the birth date is unknown.
+    enc = inp.con.table("encounters")
+    first = enc.group_by("patient_id").aggregate(_first=enc.start_ts.min().date())
+    start = pts.left_join(first, "patient_id")
+    start = start.select("patient_id", d=start.birth_date.coalesce(start._first))
+    parts.append(start.filter(start.d.notnull()))
+    dates = ibis.union(*[p.cast({"d": "date"}) for p in parts], distinct=True)
+    base = start.filter(start.d.notnull()).rename(_start="d")
+    dates = dates.inner_join(base, "patient_id")
+    dates = dates.filter(dates.d >= dates._start).select("patient_id", "d")
+    dates = dates.inner_join(pts.select("patient_id", "birth_date", "death_date"), "patient_id")
+    last = ibis.literal(until or date.today())
+    dates = dates.filter((dates.d == dates.birth_date) | (dates.d <= last)
+                         & (dates.death_date.isnull() | (dates.d <= dates.death_date)))
+    return dates.select("patient_id", "d", "birth_date")
+
+
+def _leaf_table(inp: Inputs, dates: ir.Table, rule: Rule, col: str) -> ir.Table:
+    dd = dates.select(_p="patient_id", _d="d")
+    if rule.active:
+        c = inp.conditions(rule.active.value_set)
+        j = dd.inner_join(c, [dd._p == c.patient_id, c.on <= dd._d, c.off.isnull() | (c.off > dd._d)])
+        agg = j.group_by(["_p", "_d"]).aggregate(_n=j.code.nunique())
+        return agg.select("_p", "_d", **{col: agg._n >= rule.active.at_least})
+    if rule.encounters or rule.procedures:
+        spec = rule.encounters or rule.procedures
+        assert spec is not None
+        ev = inp.encounters(rule.encounters.class_codes) if rule.encounters else inp.procedures(
+            rule.procedures.value_set)  # type: ignore[union-attr]
+        j = dd.inner_join(ev, [dd._p == ev.patient_id, ev.at <= dd._d,
+                               ev.at > dd._d - ibis.interval(days=spec.within_days)])
+        agg = j.group_by(["_p", "_d"]).aggregate(_n=j.count())
+        return agg.select("_p", "_d", **{col: agg._n >= spec.at_least})
+    assert rule.observation is not None
+    spec_o = rule.observation
+    o = inp.observations(spec_o.value_set)
+    j = dd.inner_join(o, [dd._p == o.patient_id, o.at <= dd._d])
+    w = ibis.window(group_by=["_p", "_d"], order_by=[ibis.desc("effective_ts"), ibis.desc("observation_id")])
+    j = j.mutate(_r=ibis.row_number().over(w))
+    j = j.filter(j._r == 0)
+    test = j.value_code.isin(spec_o.value_codes) if spec_o.value_codes else j.value_num >= spec_o.value_at_least
+    return j.select("_p", "_d", **{col: test.fill_null(False)})
+
+
+def segment_at_dates(inp: Inputs, segments: Sequence[Segment], until: date | None = None) -> ir.Table:
+    """(patient_id, d, segment) on every change date."""
+    ordered = sorted(segments, key=lambda s: (s.priority, s.id))
+    rules = [s.rule for s in ordered]
+    dates = change_dates(inp, rules, until)
+    leaves = _Leaves()
+    for r in _leaf_rules(rules):
+        leaves.column(r)
+    t = dates
+    for col, rule in leaves.leaves.values():
+        lt = _leaf_table(inp, dates, rule, col)
+        t = t.left_join(lt, [t.patient_id == lt._p, t.d == lt._d]).drop("_p", "_d")
+        t = t.mutate(**{col: t[col].fill_null(False)})
+    seg = ibis.cases(*[(_expr(s.rule, t, leaves), s.id) for s in ordered], else_=ibis.null().cast("string"))
+    return t.select("patient_id", "d", segment=seg)
+
+
+def histories(at_dates: ir.Table) -> tuple[ir.Table, ir.Table]:
+    """Collapse per-date segments into intervals and transitions."""
+    w = ibis.window(group_by="patient_id", order_by="d")
+    t = at_dates.mutate(_prev=at_dates.segment.lag().over(w))
+    ch = t.filter(t._prev.isnull() | (t._prev != t.segment))
+    ch = ch.mutate(valid_to=ch.d.lead().over(ibis.window(group_by="patient_id", order_by="d")))
+    segs = ch.select("patient_id", "segment", valid_from=ch.d, valid_to=ch.valid_to)
+    trans = ch.filter(ch._prev.notnull()).select(
+        "patient_id", from_segment=ch._prev, to_segment=ch.segment, transition_date=ch.d)
+    return segs, trans
+
+
+def run(con: BaseBackend, segments: Sequence[Segment], value_sets: dict[str, ValueSet],
+        until: date | None = None) -> dict[str, int]:
+    """Build and write ``segments`` and ``segment_transitions``; returns row counts."""
+    at = write_table(con, "_segment_dates", segment_at_dates(Inputs(con, value_sets), segments, until))
+    segs, trans = histories(at)
+    s = write_table(con, "segments", segs)
+    tr = write_table(con, "segment_transitions", trans)
+    con.raw_sql("DROP TABLE IF EXISTS _segment_dates")
+    return {"segments": int(s.count().execute()), "segment_transitions": int(tr.count().execute())}
+
+
+def segment_on(con: BaseBackend, as_of: str) -> ir.Table:
+    """Each patient's segment on one date, read from the written history."""
+    s = con.table("segments")
+    d = ibis.literal(as_of).cast("date")
+    return s.filter((s.valid_from <= d) & (s.valid_to.isnull() | (s.valid_to > d))).select("patient_id", "segment")
