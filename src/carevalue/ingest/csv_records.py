@@ -115,11 +115,12 @@ class CsvRecords:
     def text(self, *names: str, required: bool = False) -> list[str | None]:
         """Text values; empty -> None. ``required``: the column must exist and no value be empty."""
         name, col = self.raw_column(*names, required=required)
-        if required and name is not None:
-            for j, v in enumerate(col):
-                if not v:
+        out = [v or None for v in col]
+        if required and name is not None and None in out:
+            for j, v in enumerate(out):
+                if v is None:
                     self.problem(j, name, "missing required field", f"{name} is empty")
-        return [v or None for v in col]
+        return out
 
     def _convert(self, names: tuple[str, ...], required: bool, conv: Callable[[str], Any],
                  reason: str, what: str) -> list[Any]:
