@@ -12,6 +12,8 @@ from carevalue.cli import ingest as _ingest  # noqa: E402,F401
 from carevalue.cli import demo as _demo  # noqa: E402,F401
 from carevalue.cli import costs as _costs  # noqa: E402,F401
 from carevalue.cli import synth as _synth  # noqa: E402,F401
+from carevalue.cli import definitions as _definitions  # noqa: E402,F401
+from carevalue.cli import run as _run  # noqa: E402,F401
 
 
 def main() -> None:

@@ -1,0 +1,77 @@
+"""`carevalue run`: the engine stages in order, each reading the store and writing its tables.
+
+A stage is a function ``(con, library) -> list[str]`` returning summary lines; add one by
+appending it to :data:`STAGES`. Stages whose module is not available yet are skipped with a line
+saying so, so the pipeline runs while parts are still being built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+from ibis.backends import BaseBackend
+
+from carevalue.backends import connect
+from carevalue.definitions.loader import Library, load
+
+Stage = Callable[[BaseBackend, Library], list[str]]
+
+
+def stage_cycles(con: BaseBackend, lib: Library) -> list[str]:
+    from carevalue.engine import cycles
+
+    counts = cycles.run(con, list(lib.kind("conditions").values()))
+    t = con.table("care_cycles")
+    per = t.group_by("condition").aggregate(n=t.count()).order_by("condition").execute()
+    lines = [f"cycles: {counts['care_cycles']:,} care cycles, {counts['cycle_events']:,} cycle events"]
+    lines += [f"cycles: {r.condition}: {int(r.n):,}" for r in per.itertuples()]
+    return lines
+
+
+def stage_segments(con: BaseBackend, lib: Library) -> list[str]:
+    from carevalue.engine import segments
+
+    counts = segments.run(con, list(lib.kind("segments").values()), lib.kind("value-sets"))
+    today = segments.segment_on(con, date.today().isoformat())
+    per = today.group_by("segment").aggregate(n=today.count()).order_by("segment").execute()
+    return ([f"segments: {counts['segments']:,} intervals, {counts['segment_transitions']:,} transitions"]
+            + [f"segments: {r.segment} today: {int(r.n):,}" for r in per.itertuples()])
+
+
+def stage_costing(con: BaseBackend, lib: Library) -> list[str]:
+    from carevalue.engine.costing import run_costing
+
+    counts = run_costing(con)
+    return [f"costing: {name} {n:,}" for name, n in counts.items()]
+
+
+STAGES: list[tuple[str, Stage]] = [
+    ("cycles", stage_cycles),
+    ("segments", stage_segments),
+    ("costing", stage_costing),
+]
+
+
+def run_all(store_path: str | Path, out_dir: str | Path | None = None,
+            only: list[str] | None = None) -> list[str]:
+    """Run every stage (or ``only`` those named) on the store; write the summary to out_dir."""
+    lib = load()
+    con = connect(store_path)
+    lines: list[str] = []
+    try:
+        for name, stage in STAGES:
+            if only and name not in only:
+                continue
+            try:
+                lines += stage(con, lib)
+            except ImportError as e:
+                lines.append(f"{name}: skipped ({e})")
+    finally:
+        con.disconnect()
+    if out_dir:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "run-summary.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return lines
