@@ -22,7 +22,6 @@ _IDENTIFIED = {
     "Practitioner": ("practitioners", "practitioner_id"),
     "Location": ("locations", "location_id"),
 }
-# Tables whose rows carry their Synthea/business identifier equal to their id is not assumed.
 _TYPE_ID = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([^/?#]+)(?:/_history/[^/]+)?$")
 
 
@@ -39,15 +38,19 @@ class References:
         # bundle-local: fullUrl -> (type, id); "system|value" and "Type|value" -> id
         self.local: dict[str, tuple[str, str]] = {}
         self.local_ident: dict[tuple[str, str], str] = {}
+        # conditional reference text -> resolution (valid until begin()/invalidate())
+        self._conditional: dict[str, tuple[str, str]] = {}
 
     def invalidate(self) -> None:
         """Forget cached store identifiers (call after writing organizations/practitioners/...)."""
         self._store_maps.clear()
+        self._conditional.clear()
 
     def begin(self) -> None:
         """Start a new file / bundle: forget bundle-local names."""
         self.local = {}
         self.local_ident = {}
+        self._conditional = {}
 
     def add_local(self, full_url: str | None, rtype: str, rid: str, identifiers: object = None) -> None:
         if full_url:
@@ -117,13 +120,18 @@ class References:
             return None, None  # contained resource: no stored id
         q = r.find("?")
         if q > 0:
+            cached = self._conditional.get(r)
+            if cached is not None:
+                return cached
             rtype = r[:q]
             params = r[q + 1:]
             for part in params.split("&"):
                 name, _, val = part.partition("=")
                 if name == "identifier" and val:
                     system, bar, value = val.rpartition("|")
-                    return rtype, self.by_identifier(rtype, system if bar else None, value)
+                    hit = (rtype, self.by_identifier(rtype, system if bar else None, value))
+                    self._conditional[r] = hit
+                    return hit
             raise Unresolvable(f"conditional reference {r!r} has no identifier= criterion")
         m = _TYPE_ID.search(r)
         if m:
