@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,10 @@ def connect(store: str | Path | None = None, backend: str | None = None, **optio
         return ibis.duckdb.connect(str(store) if store else ":memory:", **options)
     if backend == "pyspark":
         from pyspark.sql import SparkSession
+
+        # Spark's Python workers must use this interpreter (and its packages), not the system one.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
 
         session = options.pop("session", None) or (
             SparkSession.builder.master(os.environ.get("CAREVALUE_SPARK_MASTER", "local[2]"))
