@@ -6,7 +6,7 @@ chunks by the writer; everything heavy before this point is numpy.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,20 @@ PRIORITY = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/process
 STATE = "CA"
 ZIP = {"Riverside": "92501", "Northgate": "92502", "Eastfield": "92503", "Southvale": "92504", "Lakeside": "92505",
        "Hilltop": "92506"}
+
+
+CHUNK = 100_000
+Builder = Callable[[dict[str, np.ndarray], np.ndarray], Iterator[Res]]
+
+
+def _chunked(build: Builder) -> Builder:
+    """Run a builder over the kept rows in chunks, so Python lists stay small (bounded memory)."""
+    def run(f: dict[str, np.ndarray], keep: np.ndarray) -> Iterator[Res]:
+        idx = np.flatnonzero(keep)
+        for s in range(0, len(idx), CHUNK):
+            yield from build(f, idx[s:s + CHUNK])
+    run.__doc__ = build.__doc__
+    return run
 
 
 def iso(ts: np.ndarray) -> list[str]:
@@ -147,8 +161,8 @@ def coverages(n: int, payer: np.ndarray) -> Iterator[Res]:
 
 
 # --- clinical records ----------------------------------------------------------------------------
-def encounters(f: dict[str, np.ndarray], keep: np.ndarray) -> Iterator[Res]:
-    idx = np.flatnonzero(keep)
+@_chunked
+def encounters(f: dict[str, np.ndarray], idx: np.ndarray) -> Iterator[Res]:
     starts, ends = iso(f["start"][idx]), iso(f["end"][idx])
     types = [C.ENCOUNTER_TYPES[k] for k in ENC_TYPES]
     for i, p, s, e, cl, et, o, pr, rs in zip(idx.tolist(), f["pat"][idx].tolist(), starts, ends,
@@ -167,8 +181,8 @@ def encounters(f: dict[str, np.ndarray], keep: np.ndarray) -> Iterator[Res]:
         yield r
 
 
-def conditions(f: dict[str, np.ndarray], keep: np.ndarray) -> Iterator[Res]:
-    idx = np.flatnonzero(keep)
+@_chunked
+def conditions(f: dict[str, np.ndarray], idx: np.ndarray) -> Iterator[Res]:
     onsets = iso(f["onset"][idx])
     abates = iso(np.maximum(f["abatement"][idx], 0))
     cat_code = ("problem-list-item", "encounter-diagnosis")
@@ -195,8 +209,8 @@ OBS_CAT = {"bmi": "vital-signs", "body-weight": "vital-signs", "smoking-status":
            "cancer-stage": "exam", "interpreter-needed": "social-history"}
 
 
-def observations(f: dict[str, np.ndarray], keep: np.ndarray) -> Iterator[Res]:
-    idx = np.flatnonzero(keep)
+@_chunked
+def observations(f: dict[str, np.ndarray], idx: np.ndarray) -> Iterator[Res]:
     ts = iso(f["ts"][idx])
     for i, p, e, k, t, v, c in zip(idx.tolist(), f["pat"][idx].tolist(), f["enc"][idx].tolist(),
                                    f["kind"][idx].tolist(), ts, f["value"][idx].tolist(), f["code"][idx].tolist(),
@@ -217,8 +231,8 @@ def observations(f: dict[str, np.ndarray], keep: np.ndarray) -> Iterator[Res]:
         yield r
 
 
-def procedures(f: dict[str, np.ndarray], keep: np.ndarray) -> Iterator[Res]:
-    idx = np.flatnonzero(keep)
+@_chunked
+def procedures(f: dict[str, np.ndarray], idx: np.ndarray) -> Iterator[Res]:
     s, e = iso(f["start"][idx]), iso(f["end"][idx])
     for i, p, en, k, a, b, pr, o in zip(idx.tolist(), f["pat"][idx].tolist(), f["enc"][idx].tolist(),
                                         f["key"][idx].tolist(), s, e, f["prac"][idx].tolist(), f["org"][idx].tolist(),
@@ -233,8 +247,8 @@ def procedures(f: dict[str, np.ndarray], keep: np.ndarray) -> Iterator[Res]:
                "location": {"reference": f"Location/loc-{ORG_IDS[o]}"}}
 
 
-def medications(f: dict[str, np.ndarray], keep: np.ndarray) -> Iterator[Res]:
-    idx = np.flatnonzero(keep)
+@_chunked
+def medications(f: dict[str, np.ndarray], idx: np.ndarray) -> Iterator[Res]:
     ts = iso(f["ts"][idx])
     for i, p, en, k, t, pr in zip(idx.tolist(), f["pat"][idx].tolist(), f["enc"][idx].tolist(),
                                   f["key"][idx].tolist(), ts, f["prac"][idx].tolist(), strict=True):
@@ -262,25 +276,25 @@ def questionnaires() -> Iterator[Res]:
 
 def responses(f: dict[str, np.ndarray], keep: np.ndarray, answers: dict[str, np.ndarray],
               rows: dict[str, np.ndarray]) -> Iterator[Res]:
-    ts = iso(f["ts"])
-    pat, enc = f["pat"].tolist(), f["enc"].tolist()
     for key in INSTRUMENTS:
         if key not in rows or len(rows[key]) == 0:
             continue
         link_ids = [it[0] for it in C.PROM_ITEMS[key]]
         vas = key == "eq-5d-5l"
-        ans = answers[key].tolist()
-        for rid, row in zip(rows[key].tolist(), ans, strict=True):
-            if not keep[rid]:
-                continue
-            item = [{"linkId": lid, "answer": [{"valueCoding": {"system": C.ANSWER_ORDINAL, "code": str(v)}}]}
-                    for lid, v in zip(link_ids, row, strict=False)]
-            if vas:
-                item.append({"linkId": C.EQ5D_VAS_LINK_ID, "answer": [{"valueInteger": row[-1]}]})
-            yield {"resourceType": "QuestionnaireResponse", "id": f"qr-{rid}",
-                   "questionnaire": C.QUESTIONNAIRE_BASE + key, "status": "completed",
-                   "subject": {"reference": f"Patient/{pid(pat[rid])}"},
-                   "encounter": {"reference": f"Encounter/enc-{enc[rid]}"}, "authored": ts[rid], "item": item}
+        kept = keep[rows[key]]
+        rk, ak = rows[key][kept], answers[key][kept]
+        for s in range(0, len(rk), CHUNK):
+            rid_c = rk[s:s + CHUNK]
+            ts, pat, enc = iso(f["ts"][rid_c]), f["pat"][rid_c].tolist(), f["enc"][rid_c].tolist()
+            for rid, row, t, p, e in zip(rid_c.tolist(), ak[s:s + CHUNK].tolist(), ts, pat, enc, strict=True):
+                item = [{"linkId": lid, "answer": [{"valueCoding": {"system": C.ANSWER_ORDINAL, "code": str(v)}}]}
+                        for lid, v in zip(link_ids, row, strict=False)]
+                if vas:
+                    item.append({"linkId": C.EQ5D_VAS_LINK_ID, "answer": [{"valueInteger": row[-1]}]})
+                yield {"resourceType": "QuestionnaireResponse", "id": f"qr-{rid}",
+                       "questionnaire": C.QUESTIONNAIRE_BASE + key, "status": "completed",
+                       "subject": {"reference": f"Patient/{pid(p)}"},
+                       "encounter": {"reference": f"Encounter/enc-{e}"}, "authored": t, "item": item}
 
 
 def claims(enc: dict[str, np.ndarray], lines: dict[str, np.ndarray], keep_enc: np.ndarray) -> Iterator[Res]:
@@ -291,32 +305,36 @@ def claims(enc: dict[str, np.ndarray], lines: dict[str, np.ndarray], keep_enc: n
     le = lines["enc"][order]
     ok = keep_enc[le]
     order, le = order[ok], le[ok]
-    codes_, qty, charge = lines["code"][order].tolist(), lines["qty"][order].tolist(), lines["charge"][order].tolist()
     bounds = np.flatnonzero(np.diff(le)) + 1
-    starts = np.concatenate([[0], bounds]).tolist()
-    stops = np.concatenate([bounds, [len(le)]]).tolist()
-    ue = le[np.asarray(starts, dtype=np.int64)] if len(le) else le
-    s_iso, e_iso = iso(enc["start"][ue]), iso(enc["end"][ue])
-    for e, a, b, s, en in zip(ue.tolist(), starts, stops, s_iso, e_iso, strict=True):
-        p = int(enc["pat"][e])
-        cls = CLASSES[int(enc["cls"][e])]
-        items = []
-        total = 0.0
-        for j in range(a, b):
-            q = qty[j]
-            items.append({"sequence": j - a + 1, "productOrService": cc(C.CPT, codes_[j]),
-                          "servicedDate": s[:10], "quantity": {"value": q},
-                          "unitPrice": {"value": round(charge[j] / q, 2), "currency": "USD"},
-                          "net": {"value": charge[j], "currency": "USD"},
-                          "encounter": [{"reference": f"Encounter/enc-{e}"}]})
-            total += charge[j]
-        yield {"resourceType": "Claim", "id": f"cl-{e}", "status": "active",
-               "type": cc(C.CLAIM_TYPE, "institutional" if cls == "IMP" else "professional"), "use": "claim",
-               "patient": {"reference": f"Patient/{pid(p)}"}, "billablePeriod": {"start": s, "end": en},
-               "created": en, "provider": {"reference": f"Organization/{ORG_IDS[int(enc['org'][e])]}"},
-               "priority": PRIORITY,
-               "insurance": [{"sequence": 1, "focal": True, "coverage": {"reference": f"Coverage/cov-{p}"}}],
-               "item": items, "total": {"value": round(total, 2), "currency": "USD"}}
+    starts_all = np.concatenate([[0], bounds]).astype(np.int64)
+    stops_all = np.concatenate([bounds, [len(le)]]).astype(np.int64)
+    for c0 in range(0, len(starts_all), CHUNK):
+        starts, stops = starts_all[c0:c0 + CHUNK], stops_all[c0:c0 + CHUNK]
+        lo, hi = int(starts[0]), int(stops[-1])
+        sel = order[lo:hi]
+        codes_, qty, charge = lines["code"][sel].tolist(), lines["qty"][sel].tolist(), lines["charge"][sel].tolist()
+        ue = le[starts]
+        s_iso, e_iso = iso(enc["start"][ue]), iso(enc["end"][ue])
+        pats, clss, orgs = enc["pat"][ue].tolist(), enc["cls"][ue].tolist(), enc["org"][ue].tolist()
+        for e, a, b, s, en, p, cl, o in zip(ue.tolist(), (starts - lo).tolist(), (stops - lo).tolist(), s_iso, e_iso,
+                                            pats, clss, orgs, strict=True):
+            items = []
+            total = 0.0
+            for j in range(a, b):
+                q = qty[j]
+                items.append({"sequence": j - a + 1, "productOrService": cc(C.CPT, codes_[j]),
+                              "servicedDate": s[:10], "quantity": {"value": q},
+                              "unitPrice": {"value": round(charge[j] / q, 2), "currency": "USD"},
+                              "net": {"value": charge[j], "currency": "USD"},
+                              "encounter": [{"reference": f"Encounter/enc-{e}"}]})
+                total += charge[j]
+            yield {"resourceType": "Claim", "id": f"cl-{e}", "status": "active",
+                   "type": cc(C.CLAIM_TYPE, "institutional" if CLASSES[cl] == "IMP" else "professional"),
+                   "use": "claim", "patient": {"reference": f"Patient/{pid(p)}"},
+                   "billablePeriod": {"start": s, "end": en}, "created": en,
+                   "provider": {"reference": f"Organization/{ORG_IDS[o]}"}, "priority": PRIORITY,
+                   "insurance": [{"sequence": 1, "focal": True, "coverage": {"reference": f"Coverage/cov-{p}"}}],
+                   "item": items, "total": {"value": round(total, 2), "currency": "USD"}}
 
 
 def consumable_cost(key_idx: int) -> tuple[str, str, float]:
