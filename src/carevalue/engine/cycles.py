@@ -15,7 +15,7 @@ Everything is plain Ibis over the core tables, so it runs on DuckDB and PySpark 
   claims, activities, ...) follows its encounter into the cycle and its phase.
 * **No double counting**: an event in cycles of several conditions is ``cost_bearing`` in exactly
   one: acute before chronic cycles, then a direct code match before a rule or encounter match,
-  then the most recent cycle start, then the condition id. Records following an encounter inherit
+  then the cycle whose index event is nearest in time, then the condition id. Records following an encounter inherit
   the encounter's strength, so an encounter and its activities are cost-bearing in the same cycle.
 """
 
@@ -329,12 +329,13 @@ def _attribute(cycles: ir.Table, cev: ir.Table, tpls: Sequence[ConditionTemplate
 
 def cost_bearing(cev: ir.Table, cycles: ir.Table) -> ir.Table:
     """Flag the one cycle per event that carries its cost (rule in the module docstring)."""
-    meta = cycles.select(_c="cycle_id", _type="cycle_type", _start="start_ts")
+    meta = cycles.select(_c="cycle_id", _type="cycle_type", _index="index_ts")
     j = cev.inner_join(meta, cev.cycle_id == meta._c)
     strength = ibis.cases(*[(j.match == k, v) for k, v in MATCH_STRENGTH.items()], else_=9)
-    j = j.mutate(_acute=ibis.cases((j._type == "acute", 0), else_=1), _strength=strength)
+    j = j.mutate(_acute=ibis.cases((j._type == "acute", 0), else_=1), _strength=strength,
+                 _dist=(j.event_ts.epoch_seconds() - j._index.epoch_seconds()).abs())
     w = ibis.window(group_by=["event_table", "event_id"],
-                    order_by=["_acute", "_strength", ibis.desc("_start"), "condition", "cycle_id"])
+                    order_by=["_acute", "_strength", "_dist", "condition", "cycle_id"])
     j = j.mutate(cost_bearing=ibis.row_number().over(w) == 0)
     return j.select(*CYCLE_EVENT_COLUMNS)
 
