@@ -6,12 +6,14 @@ before (so a re-run is idempotent) inside one transaction (so a crash leaves the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
 
+from carevalue.ingest.batch import MAX_CONTENT
 from carevalue.model import TABLES, table
 
 if TYPE_CHECKING:
@@ -62,15 +64,17 @@ class Store:
         row = self.con.execute(f'SELECT count(*) FROM "{table(name).name}"').fetchone()
         return int(row[0]) if row else 0
 
-    def write_batch(self, batch: Batch) -> dict[str, int]:
+    def write_batch(self, batch: Batch,
+                    raw_lookup: Callable[[set[str]], dict[str, str]] | None = None) -> dict[str, int]:
         """Store one source file's rows and quarantine, replacing what it stored before.
 
         Rows whose key is already stored from another source are dropped when identical and
         quarantined when different; rows of patients that are not stored are quarantined as
         dangling references. A record is stored whole or not at all: when one of its rows is
         quarantined, every row of the same record (same locator) goes too. The whole file is one
-        transaction, so a crash leaves the store as it was before the file. Returns the file's
-        read/stored/quarantined counts.
+        transaction, so a crash leaves the store as it was before the file. ``raw_lookup`` gives
+        the raw text of records quarantined here (by locator), which the batch did not keep.
+        Returns the file's read/stored/quarantined counts.
         """
         con = self.con
         src = batch.source
@@ -103,6 +107,8 @@ class Store:
                 con.execute(f'INSERT INTO "{name}" ({cols}) SELECT {cols} FROM "_stage_{name}"')
                 con.execute(f'DROP TABLE "_stage_{name}"')
 
+            if raw_lookup is not None:
+                self._fill_content(src, raw_lookup)
             q = con.execute(
                 "SELECT count(DISTINCT locator) FROM quarantine WHERE source = ?", [src]
             ).fetchone()
@@ -117,6 +123,16 @@ class Store:
             con.execute("ROLLBACK")
             raise
         return counts
+
+    def _fill_content(self, src: str, raw_lookup: Callable[[set[str]], dict[str, str]]) -> None:
+        missing = {r[0] for r in self.con.execute(
+            "SELECT DISTINCT locator FROM quarantine WHERE source = ? AND content IS NULL", [src]).fetchall()}
+        if not missing:
+            return
+        found = raw_lookup(missing)
+        if found:
+            self.con.executemany("UPDATE quarantine SET content = ? WHERE source = ? AND locator = ? AND content IS NULL",
+                                 [[text[:MAX_CONTENT], src, loc] for loc, text in found.items()])
 
     def _insert_quarantine(self, batch: Batch) -> None:
         if not batch.quarantine_rows:

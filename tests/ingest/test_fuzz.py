@@ -63,7 +63,7 @@ SEEDS: list[dict[str, Any]] = [
 ]
 
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**20, 10**20) | st.floats(allow_nan=True) |
+    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.floats(allow_nan=True) |
     st.text(max_size=12) | st.sampled_from(["", "2020-13-01", "2020-01-01T25:00:00Z", "Patient/", "urn:uuid:",
                                              "Patient?x=1", "-1", "mg dL", "\x00", "\ud7ff"]),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),

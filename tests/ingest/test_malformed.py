@@ -139,8 +139,7 @@ def test_bad_record_quarantined_good_ones_stored(tmp_path: Path, bad_line: Any, 
         if field is not None:
             assert got_field == field, detail
         assert detail and len(detail) > 10
-        if got_reason != "dangling reference":
-            assert content, "the raw record is kept with the quarantine entry"
+        assert content, "the raw record is kept with the quarantine entry"
         assert store.con.execute("SELECT patient_id, sex FROM patients").fetchall() == [("p1", "female")]
         assert store.con.execute("SELECT encounter_id FROM encounters").fetchall() == [("e1",)]
         assert store.con.execute("SELECT condition_id FROM conditions").fetchall() == [("c1",)]
@@ -194,6 +193,7 @@ def test_bad_bundles(tmp_path: Path, doc: bytes, read: int, reason: str) -> None
         assert rep.read == read
         assert rep.quarantined == 1 and rep.reasons == {reason: 1}
         assert rep.stored == read - 1
+        assert store.con.execute("SELECT content IS NOT NULL FROM quarantine").fetchone() == (True,)
         if read == 2:
             assert store.count("patients") == 1
 

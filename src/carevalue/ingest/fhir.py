@@ -17,7 +17,7 @@ from typing import IO, Any
 
 import orjson
 
-from carevalue.ingest.batch import Batch, Reason
+from carevalue.ingest.batch import MAX_CONTENT, Batch, Reason
 from carevalue.ingest.fhir_resources import MAPPERS, Context, raw
 from carevalue.ingest.fhir_values import Reject, concept
 from carevalue.ingest.references import References
@@ -248,3 +248,23 @@ def _index_bundle(entries: list[Any], reader: _Reader) -> None:
         if rtype == "Medication":
             with contextlib.suppress(Reject):
                 reader.ctx.medications[rid] = concept(res.get("code"), "code")
+
+
+def raw_records(path: Path, locators: set[str]) -> dict[str, str]:
+    """The raw text of the records at ``locators`` ('line N' / 'entry N') of a FHIR file."""
+    out: dict[str, str] = {}
+    lines = {int(x[5:]) for x in locators if x.startswith("line ") and x[5:].isdigit()}
+    entries = {int(x[6:]) for x in locators if x.startswith("entry ") and x[6:].isdigit()}
+    with _open(path) as fh:
+        if lines:
+            for n, line in enumerate(fh, 1):
+                if n in lines:
+                    out[f"line {n}"] = _text(line[:MAX_CONTENT]).removeprefix("\ufeff")
+        elif entries:
+            try:
+                doc = orjson.loads(fh.read().removeprefix(_UTF8_BOM))
+                for i in entries:
+                    out[f"entry {i}"] = orjson.dumps(doc["entry"][i - 1]).decode()
+            except (orjson.JSONDecodeError, KeyError, IndexError, TypeError):
+                pass
+    return out

@@ -448,7 +448,7 @@ def claim(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
         f = f"item[{i}]"
         it = obj(it, f)
         seq = it.get("sequence", i + 1)
-        if type(seq) is not int or seq < 1:
+        if type(seq) is not int or not 0 < seq < 2**31:
             raise Reject(f"{f}.sequence", Reason.WRONG_TYPE, f"{f}.sequence should be a positive integer, got {seq!r}")
         if seq in seen_seq:
             raise Reject(f"{f}.sequence", Reason.DUPLICATE, f"{f}.sequence {seq} is used by an earlier item of this claim")

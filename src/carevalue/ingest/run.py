@@ -74,7 +74,13 @@ def ingest(paths: list[Path], store: Store,
             on_file(src, i, len(files))
         batch = Batch(src.label, src.format, _sha256(src.path))
         parse_file(src, batch, refs)
-        counts = store.write_batch(batch)
+        lookup = None
+        if src.format in ("fhir-ndjson", "fhir-json"):
+            from carevalue.ingest.fhir import raw_records
+
+            def lookup(locators: set[str], path: Path = src.path) -> dict[str, str]:
+                return raw_records(path, locators)
+        counts = store.write_batch(batch, lookup)
         if _IDENTIFIED_TABLES.intersection(batch.tables):
             refs.invalidate()
         reasons = dict(store.con.execute(
