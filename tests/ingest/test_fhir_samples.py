@@ -115,7 +115,7 @@ def test_rerun_is_idempotent(ingested: tuple[IngestReport, Path, Path]) -> None:
     report, store_path, fhir = ingested
     with Store(store_path) as store:
         before = {t: store.count(t) for t in ("patients", "encounters", "observations", "claim_lines", "raw_resources", "quarantine")}
-        again = ingest([fhir / "bundles-mcode-r4"], store)
+        again = ingest([fhir / "bulk-ndjson-smart-10pt"], store)
         after = {t: store.count(t) for t in before}
     assert before == after
     first = {f.source: (f.read, f.stored, f.quarantined, f.reasons) for f in report.files}
