@@ -113,6 +113,9 @@ def write_population(patients: int, seed: int, out: Path, workers: int | None = 
               "procedures": tb.procedures.frame(), "medications": tb.medications.frame(),
               "responses": tb.responses.frame(), "activities": tb.activities.frame(),
               "consumables": tb.consumables.frame(), "claim_lines": tb.claim_lines.frame()}
+    for t in (tb.encounters, tb.conditions, tb.observations, tb.procedures, tb.medications, tb.responses,
+              tb.activities, tb.consumables, tb.claim_lines):
+        t.cols.clear()  # the concatenated frames replace the chunks (halves peak memory)
     keep: dict[str, np.ndarray] = {"encounters": keep_enc}
     for name, f in frames.items():
         e = f["enc"]
@@ -204,19 +207,21 @@ def _write_costing(src: Path, tb: Tables, frames: dict[str, dict[str, np.ndarray
         w.writerows(rows)
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
-    con.register("act", act)
+    con.execute("SET memory_limit = '1GB'")
+    con.execute("SET threads = 2")
     con.register("res", pd.DataFrame({"res": np.arange(len(res_ids)), "resource_id": res_ids}))
     n = len(act)
     parts = max(1, -(-n // ROWS_PER_CSV))
     for p in range(parts):
-        lo, hi = p * ROWS_PER_CSV, (p + 1) * ROWS_PER_CSV
-        _copy_csv(con, f"""
+        con.register("act", act.iloc[p * ROWS_PER_CSV:(p + 1) * ROWS_PER_CSV])
+        _copy_csv(con, """
             SELECT 'act-' || a.i AS activity_id, printf('pt%08d', a.pat) AS patient_id,
                    'enc-' || a.enc AS encounter_id, r.resource_id, a.step AS step_code,
                    strftime(to_timestamp(a.ts), '%Y-%m-%dT%H:%M:%SZ') AS start_ts, a.minutes,
                    CASE WHEN a.prac >= 0 THEN 'pr-' || a.prac ELSE '' END AS practitioner_id
-            FROM (SELECT *, row_number() OVER () - 1 AS rn FROM act) a JOIN res r USING (res)
-            WHERE a.rn >= {lo} AND a.rn < {hi} ORDER BY a.i""", src / f"activities.{p:03d}.csv")
+            FROM act a JOIN res r USING (res) ORDER BY a.i""", src / f"activities.{p:03d}.csv")
+        con.unregister("act")
+    del act
     c = frames["consumables"]
     kc = keep["consumables"]
     item = np.array([codes.CONSUMABLES[k][0] for k in CONS_KEYS], dtype=object)
