@@ -1,0 +1,179 @@
+"""CMS-HCC risk scores computed in the backend: a few joins over the shipped CMS tables.
+
+The same steps as CMS's SAS software (and hccpy, its Python translation, which loops patient by
+patient): ICD-10 -> condition categories (CCs), age/sex edits, hierarchies (a severe CC drops the
+milder ones), the payment-HCC count variable, interactions, then the relative factors of the
+patient's segment summed with the demographic cell. Every step is a join with a data table, so the
+engine names no HCC; a new model version is a new data folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+from ibis.backends import BaseBackend
+
+from carevalue.engine.riskscores import reference
+from carevalue.engine.riskscores.diagnoses import icd10_diagnoses
+
+MODELS: Mapping[str, str] = {"cms-hcc-v24": "cms_hcc_v24"}
+SCORE_COLUMNS = ("patient_id", "model", "score", "hcc_count", "as_of")
+ENROLMENT_COLUMNS = ("patient_id", "segment", "orec", "medicaid")
+
+
+def _folder(model: str) -> str:
+    if model not in MODELS:
+        raise ValueError(f"unknown risk model {model!r}; known: {', '.join(MODELS)}")
+    return MODELS[model]
+
+
+def age_at(birth_date: ir.DateValue, as_of: date) -> ir.IntegerValue:
+    """Whole years completed on ``as_of``."""
+    before_birthday = (birth_date.month() > as_of.month) | (
+        (birth_date.month() == as_of.month) & (birth_date.day() > as_of.day))
+    return (as_of.year - birth_date.year() - before_birthday.cast("int64")).cast("int64")
+
+
+def people(patients: ir.Table, as_of: date, model: str = "cms-hcc-v24",
+           enrolment: ir.Table | None = None) -> ir.Table:
+    """patient_id, age, sex (M/F), segment, orec, medicaid, disabled, origds for each patient.
+
+    ``enrolment`` (patient_id, segment, orec, medicaid; any may be null) overrides the defaults,
+    which are the model's aged segment from ``default_aged_from`` and its disabled segment below.
+    Sex other than male scores as F, as in hccpy.
+    """
+    cfg = reference.settings(_folder(model))
+    age = age_at(patients.birth_date, as_of)
+    p = patients.select(
+        patient_id=patients.patient_id,
+        age=age,
+        sex=ibis.ifelse(patients.sex.lower().strip() == "male", "M", "F"),
+        aged=age >= cfg["default_aged_from"],
+    )
+    seg = ibis.ifelse(p.aged, cfg["default_segment"]["aged"], cfg["default_segment"]["disabled"])
+    orec = ibis.ifelse(p.aged, cfg["default_orec"]["aged"], cfg["default_orec"]["disabled"])
+    if enrolment is None:
+        p = p.mutate(segment=seg, orec=orec, medicaid=ibis.literal(False))
+    else:
+        e = enrolment.select(e_id=enrolment.patient_id, e_segment=enrolment.segment.cast("string"),
+                             e_orec=enrolment.orec.cast("string"),
+                             e_medicaid=enrolment.medicaid.cast("boolean"))
+        j = p.left_join(e, p.patient_id == e.e_id)
+        p = j.select(
+            "patient_id", "age", "sex", "aged",
+            segment=j.e_segment.coalesce(seg), orec=j.e_orec.coalesce(orec),
+            medicaid=j.e_medicaid.coalesce(False),
+        )
+    disabled = (p.age < cfg["disabled_below_age"]) & (p.orec != cfg["aged_orec"])
+    p = p.mutate(disabled=disabled.fill_null(False))
+    origds = p.orec.isin(cfg["origds_orec"]) & ~p.disabled & p.age.notnull()
+    return p.mutate(origds=origds.fill_null(False)).drop("aged")
+
+
+def condition_categories(dx: ir.Table, person: ir.Table, model: str = "cms-hcc-v24") -> ir.Table:
+    """(patient_id, hcc) after the age/sex edits, before hierarchies."""
+    folder = _folder(model)
+    d2h = reference.table(folder, "dx_to_hcc")
+    mapped = dx.join(d2h, "icd10").select("patient_id", "icd10", "hcc")
+    edits = reference.table(folder, "age_sex_edits").rename(new_hcc="hcc")
+    who = dx.semi_join(d2h, "icd10").join(person.select("patient_id", "age", "sex"), "patient_id")
+    e = who.join(edits, "icd10")
+    applies = ((e.sex_right.isnull() | (e.sex == e.sex_right))
+               & (e.age_below.isnull() | (e.age < e.age_below))
+               & (e.age_above.isnull() | (e.age > e.age_above)))
+    edited = e.filter(applies).select("patient_id", "icd10", "new_hcc").distinct()
+    kept = mapped.anti_join(edited, ["patient_id", "icd10"]).select("patient_id", "hcc")
+    remapped = edited.filter(edited.new_hcc.notnull()).select("patient_id", hcc=edited.new_hcc)
+    return kept.union(remapped, distinct=True)
+
+
+def apply_hierarchy(ccs: ir.Table, model: str = "cms-hcc-v24") -> ir.Table:
+    """Drop every CC that another present CC dominates (the shipped hierarchy is transitive)."""
+    hier = reference.table(_folder(model), "hierarchy")
+    dropped = ccs.join(hier, "hcc").select("patient_id", hcc=hier.drops)
+    return ccs.anti_join(dropped, ["patient_id", "hcc"])
+
+
+def hcc_variables(dx: ir.Table, person: ir.Table, model: str = "cms-hcc-v24") -> ir.Table:
+    """(patient_id, variable, coefficient): every term of each patient's score, the demographic
+    cell included, with the relative factor of the patient's segment (0 where the model has none)."""
+    folder = _folder(model)
+    hccs = apply_hierarchy(condition_categories(dx, person, model), model)
+
+    counted = hccs.group_by("patient_id").aggregate(n=hccs.count())
+    bins = reference.table(folder, "counts")
+    cj = counted.join(bins, (counted.n >= bins.min_hccs)
+                      & (bins.max_hccs.isnull() | (counted.n <= bins.max_hccs)))
+    count_vars = cj.select("patient_id", "variable")
+
+    groups = reference.table(folder, "groups")
+    in_group = hccs.join(groups, "hcc").select("patient_id", flag=groups.group)
+    disabled = person.filter(person.disabled).select("patient_id", flag=ibis.literal("DISABLED"))
+    flags = hccs.select("patient_id", flag=hccs.hcc).union(in_group).union(disabled).distinct()
+    terms = reference.table(folder, "interactions")
+    sizes = terms.group_by("variable").aggregate(needed=terms.count())
+    met = flags.join(terms, flags.flag == terms.term).group_by(["patient_id", "variable"]).aggregate(
+        have=ibis._.term.nunique())
+    met = met.join(sizes, "variable")
+    inter_vars = met.filter(met.have == met.needed).select("patient_id", "variable")
+
+    demo = reference.table(folder, "demographics")
+    dj = person.join(demo, (person.segment == demo.segment) & (person.sex == demo.sex)
+                     & (person.age >= demo.age_lo) & (demo.age_hi.isnull() | (person.age < demo.age_hi)))
+    demo_vars = dj.select("patient_id", "variable")
+
+    status = reference.table(folder, "status_terms")
+    flagged = person.filter(person.origds).select("patient_id", "sex", status=ibis.literal("origds")).union(
+        person.filter(person.medicaid).select("patient_id", "sex", status=ibis.literal("medicaid")))
+    sj = flagged.join(status, ["status", "sex"])
+    status_vars = sj.select("patient_id", "variable")
+
+    variables = ibis.union(hccs.select("patient_id", variable=hccs.hcc), count_vars, inter_vars,
+                           demo_vars, status_vars, distinct=True)
+    coef = reference.table(folder, "coefficients")
+    vs = variables.join(person.select("patient_id", "segment"), "patient_id")
+    vc = vs.left_join(coef, (vs.segment == coef.segment) & (vs.variable == coef.variable))
+    return vc.select(vs.patient_id, vs.variable, coefficient=vc.coefficient.fill_null(0.0))
+
+
+def hcc_scores(conditions: ir.Table, codings: ir.Table | None, patients: ir.Table, as_of: date, *,
+               model: str = "cms-hcc-v24", lookback_days: int | None = 365,
+               enrolment: ir.Table | None = None) -> ir.Table:
+    """One row per patient: patient_id, model, score, hcc_count, as_of.
+
+    ``score`` is the sum of the relative factors rounded as hccpy/CMS do (unnormalised, no coding
+    intensity adjustment); ``hcc_count`` counts payment HCCs after hierarchies. Patients without a
+    birth date get a null score (their demographic cell is unknown).
+    """
+    cfg = reference.settings(_folder(model))
+    dx = icd10_diagnoses(conditions, codings, as_of, lookback_days)
+    person = people(patients, as_of, model, enrolment)
+    terms = hcc_variables(dx, person, model)
+    total = terms.group_by("patient_id").aggregate(raw=terms.coefficient.sum())
+    hccs = apply_hierarchy(condition_categories(dx, person, model), model)
+    n = hccs.group_by("patient_id").aggregate(hcc_count=hccs.count())
+    out = person.left_join(total, "patient_id").select(person.patient_id, person.age, "raw")
+    out = out.left_join(n, "patient_id").select(out.patient_id, out.age, out.raw, n.hcc_count)
+    return out.select(
+        patient_id=out.patient_id,
+        model=ibis.literal(model),
+        score=ibis.ifelse(out.age.isnull(), ibis.null("float64"),
+                          out.raw.fill_null(0.0).round(cfg["score_decimals"])).cast("float64"),
+        hcc_count=out.hcc_count.fill_null(0).cast("int64"),
+        as_of=ibis.literal(as_of),
+    )
+
+
+def run(con: BaseBackend, as_of: date, *, model: str = "cms-hcc-v24", lookback_days: int | None = 365,
+        enrolment: ir.Table | None = None, table: str = "patient_risk_scores") -> dict[str, Any]:
+    """Compute the scores from the store's core tables and write them to ``table``."""
+    codings = con.table("codings") if "codings" in con.list_tables() else None
+    expr = hcc_scores(con.table("conditions"), codings, con.table("patients"), as_of,
+                      model=model, lookback_days=lookback_days, enrolment=enrolment)
+    con.raw_sql(f'DROP TABLE IF EXISTS "{table}"')
+    con.create_table(table, expr)
+    return {"table": table, "rows": int(con.table(table).count().execute())}

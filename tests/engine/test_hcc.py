@@ -1,0 +1,187 @@
+"""CMS-HCC V24 scores from the backend join equal hccpy's own per-patient ``HCCEngine.profile``.
+
+The reference is hccpy 0.1.9 (the package whose CMS tables we ship), run on the same patients:
+random ICD-10 codes drawn from the V24 mapping (plus unmapped codes, dotted codes, SNOMED codes
+with the ICD-10 code as a second coding), random ages, sexes, segments, OREC and Medicaid status.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import warnings
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from carevalue.backends import connect
+from carevalue.engine.riskscores import hcc, reference
+from carevalue.store import Store
+
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+hccpy_hcc = pytest.importorskip("hccpy.hcc")
+
+AS_OF = date(2024, 6, 30)
+ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
+SNOMED = "http://snomed.info/sct"
+SEGMENTS = ("CNA", "CND", "CFA", "CFD", "CPA", "CPD", "INS")
+
+
+def birth_for(age: int) -> str:
+    """A birth date that makes the patient exactly ``age`` whole years old on AS_OF."""
+    return date(AS_OF.year - age, 3, 15).isoformat()
+
+
+def put(store: Store, table: str, rows: list[dict[str, Any]]) -> None:
+    """Insert rows (dicts with the same keys) by column name, in one statement."""
+    if not rows:
+        return
+    batch = pa.Table.from_pylist([{**r, "source": "fixture"} for r in rows])  # noqa: F841 (used by SQL)
+    store.con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM batch')
+
+
+def random_population(n: int, seed: int) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    codes = sorted({r["icd10"] for r in reference.arrow("cms_hcc_v24", "dx_to_hcc").to_pylist()})
+    edits = [r["icd10"] for r in reference.arrow("cms_hcc_v24", "age_sex_edits").to_pylist()]
+    # CCs that take part in hierarchies and interactions, so that those paths are exercised often.
+    busy = [r["icd10"] for r in reference.arrow("cms_hcc_v24", "dx_to_hcc").to_pylist()
+            if r["hcc"] in {"HCC85", "HCC18", "HCC19", "HCC111", "HCC84", "HCC47", "HCC9", "HCC57",
+                            "HCC135", "HCC96", "HCC55", "HCC59", "HCC2", "HCC158", "HCC188", "HCC114"}]
+    people = []
+    for i in range(n):
+        k = rng.choice((0, 1, 2, 3, 4, 6, 9, 12, 15))
+        dx = [rng.choice(codes) for _ in range(k)] + [rng.choice(busy) for _ in range(rng.randint(0, 3))]
+        if rng.random() < 0.15:
+            dx.append(rng.choice(edits))
+        if rng.random() < 0.2:
+            dx.append(rng.choice(("Z0000", "R69", "XYZ12")))  # valid-looking but unmapped
+        people.append({
+            "id": f"p{i:05d}", "dx": dx, "age": rng.randint(0, 104),
+            "sex": rng.choice(("male", "female")), "segment": rng.choice(SEGMENTS),
+            "orec": rng.choice(("0", "1", "2", "3")), "medicaid": rng.random() < 0.3,
+        })
+    return people
+
+
+def load(path: Path, people: list[dict[str, Any]], seed: int) -> None:
+    rng = random.Random(seed + 1)
+    pats, conds, codings = [], [], []
+    for p in people:
+        pats.append({"patient_id": p["id"], "birth_date": birth_for(p["age"]), "sex": p["sex"]})
+        for j, code in enumerate(p["dx"]):
+            cid = f"{p['id']}-c{j}"
+            shown = code[:3] + "." + code[3:] if len(code) > 3 and rng.random() < 0.5 else code
+            onset = f"{AS_OF.year - rng.randint(0, 5)}-01-10 00:00:00"
+            if rng.random() < 0.5:  # ICD-10 as the condition's own code
+                conds.append({"condition_id": cid, "patient_id": p["id"], "code_system": ICD10,
+                              "code": shown, "onset_ts": onset})
+            else:  # SNOMED first, ICD-10 as the second coding (as synthetic FHIR writes it)
+                conds.append({"condition_id": cid, "patient_id": p["id"], "code_system": SNOMED,
+                              "code": "44054006", "onset_ts": onset})
+                codings.append({"record_table": "conditions", "record_id": cid, "seq": 2,
+                                "code_system": ICD10, "code": shown})
+    with Store(path) as s:
+        put(s, "patients", pats)
+        put(s, "conditions", conds)
+        put(s, "codings", codings)
+        enrolment = pa.Table.from_pylist([  # noqa: F841 (used by SQL)
+            {"patient_id": p["id"], "segment": p["segment"], "orec": p["orec"], "medicaid": p["medicaid"]}
+            for p in people])
+        s.con.execute("CREATE TABLE enrolment AS SELECT * FROM enrolment")
+
+
+def backend_scores(path: Path, enrolment: bool = True) -> dict[str, tuple[float, int]]:
+    con = connect(path)
+    expr = hcc.hcc_scores(con.table("conditions"), con.table("codings"), con.table("patients"), AS_OF,
+                          lookback_days=None, enrolment=con.table("enrolment") if enrolment else None)
+    df = expr.execute()
+    con.disconnect()
+    return {r.patient_id: (float(r.score), int(r.hcc_count)) for r in df.itertuples()}
+
+
+@pytest.fixture(scope="module")
+def engine() -> Any:
+    return hccpy_hcc.HCCEngine("24")
+
+
+def test_backend_equals_hccpy_on_1200_random_patients(tmp_path: Path, engine: Any) -> None:
+    people = random_population(1200, seed=7)
+    load(tmp_path / "s.duckdb", people, seed=7)
+    got = backend_scores(tmp_path / "s.duckdb")
+    assert len(got) == len(people)
+    nonzero_hccs = 0
+    for p in people:
+        ref = engine.profile(p["dx"], age=p["age"], sex=p["sex"], elig=p["segment"], orec=p["orec"],
+                             medicaid=p["medicaid"])
+        score, count = got[p["id"]]
+        assert score == pytest.approx(ref["risk_score"], abs=1e-9), (p, ref["details"])
+        assert count == sum(re.fullmatch(r"HCC\d+", v) is not None for v in ref["hcc_lst"]), p
+        nonzero_hccs += count > 0
+    assert nonzero_hccs > 900  # the comparison is not carried by demographics alone
+
+
+def test_default_segment_is_aged_from_65_else_disabled(tmp_path: Path, engine: Any) -> None:
+    people = random_population(200, seed=11)
+    load(tmp_path / "s.duckdb", people, seed=11)
+    got = backend_scores(tmp_path / "s.duckdb", enrolment=False)
+    for p in people:
+        aged = p["age"] >= 65
+        ref = engine.profile(p["dx"], age=p["age"], sex=p["sex"], elig="CNA" if aged else "CND",
+                             orec="0" if aged else "1")
+        assert got[p["id"]][0] == pytest.approx(ref["risk_score"], abs=1e-9), p
+
+
+def test_worked_example_by_hand(tmp_path: Path) -> None:
+    """Woman aged 74, CNA: E11.9 (HCC19) + I50.9 (HCC85) + E11.22 (HCC18, drops HCC19).
+    V24hcccoefn.csv: CNA_F70_74 0.386 + CNA_HCC18 0.302 + CNA_HCC85 0.331 + CNA_DIABETES_CHF 0.121
+    + CNA_D2 0 = 1.140."""
+    with Store(tmp_path / "s.duckdb") as s:
+        put(s, "patients", [{"patient_id": "a", "birth_date": birth_for(74), "sex": "female"}])
+        put(s, "conditions", [
+            {"condition_id": f"c{i}", "patient_id": "a", "code_system": ICD10, "code": c}
+            for i, c in enumerate(("E11.9", "I50.9", "E11.22"))])
+    con = connect(tmp_path / "s.duckdb")
+    row = hcc.hcc_scores(con.table("conditions"), None, con.table("patients"), AS_OF).execute().iloc[0]
+    assert row.score == pytest.approx(1.140, abs=1e-9)
+    assert row.hcc_count == 2
+    assert row.model == "cms-hcc-v24"
+
+
+def test_window_refuted_and_missing_birth_date(tmp_path: Path) -> None:
+    """Only conditions present in the look-back year count; refuted ones never; no birth date,
+    no score."""
+    with Store(tmp_path / "s.duckdb") as s:
+        put(s, "patients", [{"patient_id": "a", "birth_date": birth_for(70), "sex": "male"},
+                            {"patient_id": "b", "birth_date": None, "sex": "male"}])
+        put(s, "conditions", [
+            {"condition_id": "old", "patient_id": "a", "code_system": ICD10, "code": "I50.9",
+             "onset_ts": "2020-01-01 00:00:00", "abatement_ts": "2021-01-01 00:00:00",
+             "verification_status": None},
+            {"condition_id": "future", "patient_id": "a", "code_system": ICD10, "code": "J44.9",
+             "onset_ts": "2024-07-01 00:00:00", "abatement_ts": None, "verification_status": None},
+            {"condition_id": "refuted", "patient_id": "a", "code_system": ICD10, "code": "C34.90",
+             "onset_ts": "2024-01-01 00:00:00", "abatement_ts": None, "verification_status": "refuted"},
+            {"condition_id": "ok", "patient_id": "a", "code_system": ICD10, "code": "E11.9",
+             "onset_ts": "2019-01-01 00:00:00", "abatement_ts": None, "verification_status": "confirmed"},
+            {"condition_id": "b1", "patient_id": "b", "code_system": ICD10, "code": "E11.9",
+             "onset_ts": None, "abatement_ts": None, "verification_status": None},
+        ])
+    con = connect(tmp_path / "s.duckdb")
+    out = hcc.run(con, AS_OF)
+    assert out == {"table": "patient_risk_scores", "rows": 2}
+    df = con.table("patient_risk_scores").order_by("patient_id").execute()
+    assert list(df.columns) == list(hcc.SCORE_COLUMNS)
+    a, b = df.iloc[0], df.iloc[1]
+    # CNA_M70_74 0.394 + CNA_HCC19 0.105 + CNA_D1 0 (V24hcccoefn.csv)
+    assert a.score == pytest.approx(0.499, abs=1e-9) and a.hcc_count == 1
+    assert b.score != b.score and b.hcc_count == 1  # NaN score, the diagnosis still counted
+
+
+def test_unknown_model_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="unknown risk model"):
+        hcc.MODELS["cms-hcc-v24"]  # noqa: B018 (the known one exists)
+        hcc._folder("cms-hcc-v99")
