@@ -1,7 +1,13 @@
 """Patient risk scores used as case-mix variables: CMS-HCC (from hccpy's CMS tables) and the
 Charlson and Elixhauser comorbidity indices (Quan ICD-10 code lists), all computed as Ibis joins."""
 
+from carevalue.engine.riskscores.comorbidity import (
+    comorbidity_flags,
+    comorbidity_from,
+    comorbidity_scores,
+)
 from carevalue.engine.riskscores.diagnoses import icd10_diagnoses
-from carevalue.engine.riskscores.hcc import MODELS, hcc_scores, hcc_variables, people
+from carevalue.engine.riskscores.hcc import MODELS, hcc_scores, hcc_variables, people, scores_from
 
-__all__ = ["MODELS", "hcc_scores", "hcc_variables", "icd10_diagnoses", "people"]
+__all__ = ["MODELS", "comorbidity_scores", "comorbidity_flags", "comorbidity_from", "hcc_scores",
+           "hcc_variables", "icd10_diagnoses", "people", "scores_from"]

@@ -98,11 +98,14 @@ def apply_hierarchy(ccs: ir.Table, model: str = "cms-hcc-v24") -> ir.Table:
     return ccs.anti_join(dropped, ["patient_id", "hcc"])
 
 
-def hcc_variables(dx: ir.Table, person: ir.Table, model: str = "cms-hcc-v24") -> ir.Table:
+def hcc_variables(dx: ir.Table, person: ir.Table, model: str = "cms-hcc-v24",
+                  hccs: ir.Table | None = None) -> ir.Table:
     """(patient_id, variable, coefficient): every term of each patient's score, the demographic
-    cell included, with the relative factor of the patient's segment (0 where the model has none)."""
+    cell included, with the relative factor of the patient's segment (0 where the model has none).
+    ``hccs`` (after hierarchies) may be passed in when the caller already has it."""
     folder = _folder(model)
-    hccs = apply_hierarchy(condition_categories(dx, person, model), model)
+    if hccs is None:
+        hccs = apply_hierarchy(condition_categories(dx, person, model), model)
 
     counted = hccs.group_by("patient_id").aggregate(n=hccs.count())
     bins = reference.table(folder, "counts")
@@ -133,28 +136,22 @@ def hcc_variables(dx: ir.Table, person: ir.Table, model: str = "cms-hcc-v24") ->
     status_vars = sj.select("patient_id", "variable")
 
     variables = ibis.union(hccs.select("patient_id", variable=hccs.hcc), count_vars, inter_vars,
-                           demo_vars, status_vars, distinct=True)
+                           demo_vars, status_vars, distinct=False)
     coef = reference.table(folder, "coefficients")
     vs = variables.join(person.select("patient_id", "segment"), "patient_id")
     vc = vs.left_join(coef, (vs.segment == coef.segment) & (vs.variable == coef.variable))
     return vc.select(vs.patient_id, vs.variable, coefficient=vc.coefficient.fill_null(0.0))
 
 
-def hcc_scores(conditions: ir.Table, codings: ir.Table | None, patients: ir.Table, as_of: date, *,
-               model: str = "cms-hcc-v24", lookback_days: int | None = 365,
-               enrolment: ir.Table | None = None) -> ir.Table:
-    """One row per patient: patient_id, model, score, hcc_count, as_of.
-
-    ``score`` is the sum of the relative factors rounded as hccpy/CMS do (unnormalised, no coding
-    intensity adjustment); ``hcc_count`` counts payment HCCs after hierarchies. Patients without a
-    birth date get a null score (their demographic cell is unknown).
-    """
+def scores_from(dx: ir.Table, person: ir.Table, as_of: date, model: str = "cms-hcc-v24",
+                hccs: ir.Table | None = None) -> ir.Table:
+    """The score table from diagnoses (patient_id, icd10), :func:`people` and optionally the
+    HCCs after hierarchies (derived from the two when not given)."""
     cfg = reference.settings(_folder(model))
-    dx = icd10_diagnoses(conditions, codings, as_of, lookback_days)
-    person = people(patients, as_of, model, enrolment)
-    terms = hcc_variables(dx, person, model)
+    if hccs is None:
+        hccs = apply_hierarchy(condition_categories(dx, person, model), model)
+    terms = hcc_variables(dx, person, model, hccs=hccs)
     total = terms.group_by("patient_id").aggregate(raw=terms.coefficient.sum())
-    hccs = apply_hierarchy(condition_categories(dx, person, model), model)
     n = hccs.group_by("patient_id").aggregate(hcc_count=hccs.count())
     out = person.left_join(total, "patient_id").select(person.patient_id, person.age, "raw")
     out = out.left_join(n, "patient_id").select(out.patient_id, out.age, out.raw, n.hcc_count)
@@ -168,12 +165,28 @@ def hcc_scores(conditions: ir.Table, codings: ir.Table | None, patients: ir.Tabl
     )
 
 
+def hcc_scores(conditions: ir.Table, codings: ir.Table | None, patients: ir.Table, as_of: date, *,
+               model: str = "cms-hcc-v24", lookback_days: int | None = 365,
+               enrolment: ir.Table | None = None) -> ir.Table:
+    """One row per patient: patient_id, model, score, hcc_count, as_of.
+
+    ``score`` is the sum of the relative factors rounded as hccpy/CMS do (unnormalised, no coding
+    intensity adjustment); ``hcc_count`` counts payment HCCs after hierarchies. Patients without a
+    birth date get a null score (their demographic cell is unknown).
+    """
+    dx = icd10_diagnoses(conditions, codings, as_of, lookback_days)
+    return scores_from(dx, people(patients, as_of, model, enrolment), as_of, model)
+
+
 def run(con: BaseBackend, as_of: date, *, model: str = "cms-hcc-v24", lookback_days: int | None = 365,
         enrolment: ir.Table | None = None, table: str = "patient_risk_scores") -> dict[str, Any]:
     """Compute the scores from the store's core tables and write them to ``table``."""
     codings = con.table("codings") if "codings" in con.list_tables() else None
-    expr = hcc_scores(con.table("conditions"), codings, con.table("patients"), as_of,
-                      model=model, lookback_days=lookback_days, enrolment=enrolment)
+    # Diagnoses and people feed several joins: materialise them once instead of re-deriving.
+    dx = icd10_diagnoses(con.table("conditions"), codings, as_of, lookback_days).cache()
+    person = people(con.table("patients"), as_of, model, enrolment).cache()
+    hccs = apply_hierarchy(condition_categories(dx, person, model), model).cache()
+    expr = scores_from(dx, person, as_of, model, hccs=hccs)
     con.raw_sql(f'DROP TABLE IF EXISTS "{table}"')
     con.create_table(table, expr)
     return {"table": table, "rows": int(con.table(table).count().execute())}

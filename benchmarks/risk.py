@@ -1,0 +1,116 @@
+"""Benchmark: CMS-HCC V24 scores for a large population, carevalue's backend join vs hccpy's
+per-patient ``HCCEngine.profile`` loop (the named baseline), side by side in one run.
+
+Patients get 0-15 ICD-10 codes drawn from the V24 mapping (half as the condition's own code, half
+as a second coding behind SNOMED CT), random ages and sexes, the default segments (CNA from 65,
+CND below). hccpy is timed on a random sample (its rate is per patient and does not depend on the
+population size) and its scores are checked equal to the backend's on that sample.
+
+    .venv/bin/python benchmarks/risk.py [--patients 200000] [--sample 10000] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import tempfile
+import time
+import warnings
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+
+from carevalue.backends import connect
+from carevalue.engine.riskscores import hcc, reference
+from carevalue.store import Store
+
+warnings.filterwarnings("ignore")
+AS_OF = date(2024, 6, 30)
+ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
+SNOMED = "http://snomed.info/sct"
+
+
+def population(n: int, seed: int) -> tuple[list[tuple[str, int, str, list[str]]], dict[str, pa.Table]]:
+    rng = random.Random(seed)
+    codes = sorted({r["icd10"] for r in reference.arrow("cms_hcc_v24", "dx_to_hcc").to_pylist()})
+    people = []
+    pats: dict[str, list[object]] = {"patient_id": [], "birth_date": [], "sex": [], "source": []}
+    cond: dict[str, list[object]] = {k: [] for k in ("condition_id", "patient_id", "code_system", "code", "source")}
+    cod: dict[str, list[object]] = {k: [] for k in ("record_table", "record_id", "seq", "code_system", "code", "source")}
+    for i in range(n):
+        pid = f"p{i:07d}"
+        age = rng.randint(20, 100)
+        sex = rng.choice(("male", "female"))
+        dx = [rng.choice(codes) for _ in range(rng.randint(0, 15))]
+        people.append((pid, age, sex, dx))
+        pats["patient_id"].append(pid)
+        pats["birth_date"].append(date(AS_OF.year - age, 1, 15))
+        pats["sex"].append(sex)
+        pats["source"].append("bench")
+        for j, c in enumerate(dx):
+            cid = f"{pid}-{j}"
+            own = rng.random() < 0.5
+            cond["condition_id"].append(cid)
+            cond["patient_id"].append(pid)
+            cond["code_system"].append(ICD10 if own else SNOMED)
+            cond["code"].append(c if own else "44054006")
+            cond["source"].append("bench")
+            if not own:
+                for k, v in (("record_table", "conditions"), ("record_id", cid), ("seq", 2),
+                             ("code_system", ICD10), ("code", c), ("source", "bench")):
+                    cod[k].append(v)
+    return people, {"patients": pa.table(pats), "conditions": pa.table(cond), "codings": pa.table(cod)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--patients", type=int, default=200_000)
+    ap.add_argument("--sample", type=int, default=10_000)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+
+    from hccpy.hcc import HCCEngine  # dev extra: the reference implementation
+
+    t0 = time.perf_counter()
+    people, tables = population(args.patients, args.seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.duckdb"
+        with Store(path) as s:
+            for name, batch in tables.items():  # noqa: B007 (batch is read by the SQL below)
+                s.con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM batch')
+        n_dx = tables["conditions"].num_rows
+        print(f"generated {args.patients:,} patients, {n_dx:,} conditions "
+              f"({tables['codings'].num_rows:,} ICD-10 as second coding) in {time.perf_counter() - t0:.1f}s")
+
+        con = connect(path)
+        con.raw_sql(f"SET threads = {args.threads}")
+        t = time.perf_counter()
+        hcc.run(con, AS_OF, lookback_days=None)
+        backend_s = time.perf_counter() - t
+        scores = dict(con.raw_sql("SELECT patient_id, score FROM patient_risk_scores").fetchall())
+
+        engine = HCCEngine("24")
+        sample = random.Random(args.seed + 1).sample(people, min(args.sample, len(people)))
+        t = time.perf_counter()
+        ref = {pid: engine.profile(dx, age=age, sex=sex, elig="CNA" if age >= 65 else "CND",
+                                   orec="0" if age >= 65 else "1")["risk_score"]
+               for pid, age, sex, dx in sample}
+        hccpy_s = time.perf_counter() - t
+        con.disconnect()
+
+    mismatches = sum(abs(scores[p] - r) > 1e-9 for p, r in ref.items())
+    backend_rate = args.patients / backend_s
+    hccpy_rate = len(sample) / hccpy_s
+    print(f"\n{'method':<34}{'patients':>10}{'seconds':>10}{'patients/s':>14}{'ratio':>9}")
+    print(f"{'hccpy profile() loop (baseline)':<34}{len(sample):>10,}{hccpy_s:>10.2f}{hccpy_rate:>14,.0f}{1:>9.1f}")
+    print(f"{'carevalue backend join (DuckDB)':<34}{args.patients:>10,}{backend_s:>10.2f}{backend_rate:>14,.0f}"
+          f"{backend_rate / hccpy_rate:>9.1f}")
+    print(f"\nscores compared on the hccpy sample: {len(ref):,}; differing by > 1e-9: {mismatches}")
+    print(f"backend threads: {args.threads}; backend time includes reading the store and writing "
+          "patient_risk_scores")
+
+
+if __name__ == "__main__":
+    main()
