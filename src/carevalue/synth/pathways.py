@@ -503,7 +503,7 @@ def arthroplasty(joint: str, pop: Population, tb: Tables, truth: Truth, rng: np.
             ckey, 0.0))
         revision |= rev
     # other unplanned readmissions (no new complication), calibrated with complications to ~4%
-    other = ~comp & (rng.random(n) < _logistic(-3.7 + 0.5 * (a - 2) + 0.02 * (age - 68)))
+    other = ~comp & (rng.random(n) < _logistic(-3.55 + 0.5 * (a - 2) + 0.02 * (age - 68)))
     rt = t0 + _days(los + rng.integers(2, 28, n))
     olos = np.clip(rng.poisson(3.0, n), 1, 8)
     go = tb.encounter(pat[other], rt[other], olos[other] * 1440.0, "IMP", "admission", org[other], "physician",
