@@ -28,6 +28,7 @@ CARE_TEAM_KIND = "https://carevalue.org/fhir/CodeSystem/care-team-kind"
 TEAM_ROLE = "https://carevalue.org/fhir/CodeSystem/team-role"
 PAYER_TYPE = "https://carevalue.org/fhir/CodeSystem/payer-type"
 CASE_MIX = "https://carevalue.org/fhir/CodeSystem/case-mix"
+PATHWAY_FLAG = "https://carevalue.org/fhir/CodeSystem/pathway-flag"
 ANSWER_ORDINAL = "https://carevalue.org/fhir/CodeSystem/answer-ordinal"
 EXT_DEPRIVATION = "https://carevalue.org/fhir/StructureDefinition/deprivation-index"
 EXT_CONDITION_TEMPLATE = "https://carevalue.org/fhir/StructureDefinition/condition-template"
@@ -193,6 +194,8 @@ OBS = {
     "asa-class": (CASE_MIX, "asa-class", "ASA physical status class (1-5)", None),
     "cancer-stage": (CASE_MIX, "cancer-stage", "Cancer stage at diagnosis (1-4)", None),
     "interpreter-needed": (CASE_MIX, "interpreter-needed", "Interpreter needed", None),
+    # process-map time-equation flag (content/process_maps flags: outside_imaging): valueBoolean true
+    "outside-imaging": (PATHWAY_FLAG, "outside-imaging", "Imaging done elsewhere to be reviewed", "boolean"),
 }
 SMOKING_VALUES = {
     "current": ("77176002", "Smoker"),

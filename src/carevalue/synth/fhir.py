@@ -206,7 +206,8 @@ def conditions(f: dict[str, np.ndarray], idx: np.ndarray) -> Iterator[Res]:
 
 OBS_CAT = {"bmi": "vital-signs", "body-weight": "vital-signs", "smoking-status": "social-history",
            "hba1c": "laboratory", "lvef": "imaging", "creatinine": "laboratory", "asa-class": "exam",
-           "cancer-stage": "exam", "interpreter-needed": "social-history"}
+           "cancer-stage": "exam", "interpreter-needed": "social-history",
+           "outside-imaging": "imaging"}
 
 
 @_chunked
@@ -226,6 +227,8 @@ def observations(f: dict[str, np.ndarray], idx: np.ndarray) -> Iterator[Res]:
             r["valueCodeableConcept"] = cc(C.SNOMED, sc, sdisp)
         elif unit is None:
             r["valueInteger"] = int(v)
+        elif unit == "boolean":
+            r["valueBoolean"] = bool(v)
         else:
             r["valueQuantity"] = {"value": v, "unit": unit, "system": C.UCUM, "code": unit}
         yield r

@@ -419,6 +419,7 @@ def arthroplasty(joint: str, pop: Population, tb: Tables, truth: Truth, rng: np.
     tb.activity(gx, f"{s}-xray", (("radiographer", 15), ("imaging-xray", 15), ("radiologist", 5)),
                 lead_role="radiologist", extra_outside=("radiologist",), outside=outside)
     tb.procedure(gx, f"{s}-xray")
+    tb.observation(gx.take(outside > 0), "outside-imaging", value=np.ones(int((outside > 0).sum())))
     mri_p = np.where(prov == system.CH2, 0.30, 0.08)
     gm = gx.take(rng.random(n) < mri_p)
     gm = tb.encounter(gm.pat, gm.start + _days(7), 45, "AMB", "imaging", gm.org, "radiologist", cond_key,
@@ -429,7 +430,6 @@ def arthroplasty(joint: str, pop: Population, tb: Tables, truth: Truth, rng: np.
                       billing=(("99204", 1.0),), mult=mult)
     tb.activity(gc, f"{s}-consult", (("surgeon", 20), ("nurse", 10), ("exam-room", 30)), lead_role="surgeon",
                 extra_interpreter=("surgeon", "exam-room"))
-    # outside imaging is recorded as a pathway flag observation? -> kept in truth and minutes only
 
     # preparing: pre-operative assessment with ASA class, BMI and baseline PROMs
     gp = tb.encounter(pat, t0 - _days(rng.integers(20, 40, n)), 45, "AMB", "pre-operative", org,
