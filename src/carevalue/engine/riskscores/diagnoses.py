@@ -46,16 +46,17 @@ def in_window(conditions: ir.Table, as_of: date, lookback_days: int | None) -> i
 
 
 def icd10_diagnoses(conditions: ir.Table, codings: ir.Table | None, as_of: date,
-                    lookback_days: int | None = 365) -> ir.Table:
-    """Distinct (patient_id, icd10) of the conditions in the window, from both code places."""
+                    lookback_days: int | None = 365, distinct: bool = True) -> ir.Table:
+    """(patient_id, icd10) of the conditions in the window, from both code places; distinct
+    unless the caller de-duplicates later itself (``distinct=False`` saves a hash aggregation)."""
     cond = in_window(conditions, as_of, lookback_days)
     own = cond.filter(is_icd10(cond.code_system) & cond.code.notnull()).select(
         patient_id=cond.patient_id, icd10=normalised(cond.code))
     if codings is None:
-        return own.distinct()
+        return own.distinct() if distinct else own
     extra = codings.filter((codings.record_table == "conditions") & is_icd10(codings.code_system)
                            & codings.code.notnull())
     linked = extra.join(cond.select("condition_id", "patient_id"),
                         extra.record_id == cond.condition_id)
     more = linked.select(patient_id=linked.patient_id, icd10=normalised(linked.code))
-    return own.union(more, distinct=True)
+    return own.union(more, distinct=distinct)

@@ -80,9 +80,12 @@ def condition_categories(dx: ir.Table, person: ir.Table, model: str = "cms-hcc-v
     d2h = reference.table(folder, "dx_to_hcc")
     mapped = dx.join(d2h, "icd10").select("patient_id", "icd10", "hcc")
     edits = reference.table(folder, "age_sex_edits").rename(new_hcc="hcc")
-    who = dx.semi_join(d2h, "icd10").join(person.select("patient_id", "age", "sex"), "patient_id")
-    e = who.join(edits, "icd10")
-    applies = ((e.sex_right.isnull() | (e.sex == e.sex_right))
+    # Edits only re-map codes that the mapping has (the build script checks every edit code is).
+    # Filtering on the handful of edited codes first keeps the person join small.
+    edit_codes = sorted(set(reference.arrow(folder, "age_sex_edits").column("icd10").to_pylist()))
+    few = dx.filter(dx.icd10.isin(edit_codes))
+    e = few.join(edits, "icd10").join(person.select("patient_id", "age", "sex"), "patient_id")
+    applies = ((e.sex.isnull() | (e.sex == e.sex_right))
                & (e.age_below.isnull() | (e.age < e.age_below))
                & (e.age_above.isnull() | (e.age > e.age_above)))
     edited = e.filter(applies).select("patient_id", "icd10", "new_hcc").distinct()
@@ -114,13 +117,15 @@ def hcc_variables(dx: ir.Table, person: ir.Table, model: str = "cms-hcc-v24",
     count_vars = cj.select("patient_id", "variable")
 
     groups = reference.table(folder, "groups")
-    in_group = hccs.join(groups, "hcc").select("patient_id", flag=groups.group)
+    # Flags are distinct per patient (HCCs are, groups are de-duplicated, DISABLED is one), so a
+    # variable is present when the count of its matched terms equals its number of terms.
+    in_group = hccs.join(groups, "hcc").select("patient_id", flag=groups.group).distinct()
     disabled = person.filter(person.disabled).select("patient_id", flag=ibis.literal("DISABLED"))
-    flags = hccs.select("patient_id", flag=hccs.hcc).union(in_group).union(disabled).distinct()
+    flags = ibis.union(hccs.select("patient_id", flag=hccs.hcc), in_group, disabled, distinct=False)
     terms = reference.table(folder, "interactions")
     sizes = terms.group_by("variable").aggregate(needed=terms.count())
     met = flags.join(terms, flags.flag == terms.term).group_by(["patient_id", "variable"]).aggregate(
-        have=ibis._.term.nunique())
+        have=ibis._.count())
     met = met.join(sizes, "variable")
     inter_vars = met.filter(met.have == met.needed).select("patient_id", "variable")
 
@@ -183,9 +188,10 @@ def run(con: BaseBackend, as_of: date, *, model: str = "cms-hcc-v24", lookback_d
     """Compute the scores from the store's core tables and write them to ``table``."""
     codings = con.table("codings") if "codings" in con.list_tables() else None
     # Diagnoses and people feed several joins: materialise them once instead of re-deriving.
-    dx = icd10_diagnoses(con.table("conditions"), codings, as_of, lookback_days).cache()
+    dx = icd10_diagnoses(con.table("conditions"), codings, as_of, lookback_days, distinct=False).cache()
     person = people(con.table("patients"), as_of, model, enrolment).cache()
-    hccs = apply_hierarchy(condition_categories(dx, person, model), model).cache()
+    ccs = condition_categories(dx, person, model).cache()
+    hccs = apply_hierarchy(ccs, model).cache()
     expr = scores_from(dx, person, as_of, model, hccs=hccs)
     con.raw_sql(f'DROP TABLE IF EXISTS "{table}"')
     con.create_table(table, expr)
