@@ -15,6 +15,10 @@ from carevalue.definitions.base import CodeGroup, Part
 
 TIER_LEVELS = {1: (1, 2), 2: (3, 4), 3: (5, 6)}
 Source = Literal["prom", "clinical", "administrative", "survival", "lab"]
+Calculation = Literal["survival", "mortality", "prom-score", "latest-value", "event", "length-of-stay",
+                      "readmission", "encounters", "time-from-diagnosis"]
+# How the engine derives a measure when `calculation` is not given (administrative measures must say).
+DEFAULT_CALCULATION: dict[str, str] = {"prom": "prom-score", "lab": "latest-value"}
 
 
 class TimePoint(Part):
@@ -48,6 +52,26 @@ class OutcomeMeasure(Part):
     direction: Literal["higher-better", "lower-better"] = "higher-better"
     time_points: list[TimePoint] = Field(min_length=1)
     case_mix: list[str] = Field(default_factory=list, description="Ids of the template's case-mix variables.")
+    calculation: Calculation | None = Field(default=None, description=(
+        "How the value is derived per care cycle (docs/outcomes.md): survival (1 = alive at the time point), "
+        "mortality (1 = died by it), prom-score, latest-value (observation by codes/code_set nearest the "
+        "time point), event (first record in code_set/codes after the index), length-of-stay (index "
+        "inpatient stay), readmission (inpatient encounter within `day` days of discharge), encounters "
+        "(encounter of encounter_classes, matching code_set if given), time-from-diagnosis. Default from "
+        "source: survival -> survival/mortality by direction, prom -> prom-score, lab -> latest-value, "
+        "clinical -> event with a code_set, else latest-value; administrative measures must name one."))
+    scales: list[str] = Field(default_factory=list, description="PROM scales reported (instrument scale ids); empty = all.")
+    encounter_classes: list[str] = Field(default_factory=list, description="readmission/encounters/length-of-stay: encounter classes counted (default IMP; encounters: IMP and EMER).")
+
+    def resolved_calculation(self) -> str:
+        """The calculation the engine applies (explicit, or the default for the source)."""
+        if self.calculation:
+            return self.calculation
+        if self.source == "survival":
+            return "mortality" if self.direction == "lower-better" else "survival"
+        if self.source == "clinical":
+            return "event" if self.code_set else "latest-value"
+        return DEFAULT_CALCULATION[self.source]
 
     @model_validator(mode="after")
     def _level_in_tier(self) -> OutcomeMeasure:
@@ -56,4 +80,7 @@ class OutcomeMeasure(Part):
             raise ValueError(f"level {self.level} is not in tier {self.tier}; allowed levels: {allowed}")
         if self.source == "prom" and not self.instrument:
             raise ValueError("a PROM measure names its instrument id")
+        if self.source == "administrative" and not self.calculation:
+            raise ValueError("an administrative measure names its calculation; allowed: "
+                             "length-of-stay, readmission, encounters, time-from-diagnosis, event")
         return self
