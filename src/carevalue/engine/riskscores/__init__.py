@@ -7,7 +7,17 @@ from carevalue.engine.riskscores.comorbidity import (
     comorbidity_scores,
 )
 from carevalue.engine.riskscores.diagnoses import icd10_diagnoses
-from carevalue.engine.riskscores.hcc import MODELS, hcc_scores, hcc_variables, people, scores_from
+from carevalue.engine.riskscores.hcc import (
+    MODELS,
+    apply_hierarchy,
+    condition_categories,
+    hcc_scores,
+    hcc_variables,
+    mapped_diagnoses,
+    people,
+    scores_from,
+)
 
-__all__ = ["MODELS", "comorbidity_scores", "comorbidity_flags", "comorbidity_from", "hcc_scores",
-           "hcc_variables", "icd10_diagnoses", "people", "scores_from"]
+__all__ = ["MODELS", "apply_hierarchy", "comorbidity_flags", "comorbidity_from", "comorbidity_scores",
+           "condition_categories", "hcc_scores", "hcc_variables", "icd10_diagnoses", "mapped_diagnoses",
+           "people", "scores_from"]

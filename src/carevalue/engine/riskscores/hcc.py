@@ -74,16 +74,20 @@ def people(patients: ir.Table, as_of: date, model: str = "cms-hcc-v24",
     return p.mutate(origds=origds.fill_null(False)).drop("aged")
 
 
-def condition_categories(dx: ir.Table, person: ir.Table, model: str = "cms-hcc-v24") -> ir.Table:
-    """(patient_id, hcc) after the age/sex edits, before hierarchies."""
+def mapped_diagnoses(dx: ir.Table, model: str = "cms-hcc-v24") -> ir.Table:
+    """(patient_id, icd10, hcc) for the diagnoses that map to a CC (one row per CC of a code)."""
+    d2h = reference.table(_folder(model), "dx_to_hcc")
+    return dx.join(d2h, "icd10").select("patient_id", "icd10", "hcc")
+
+
+def condition_categories(mapped: ir.Table, person: ir.Table, model: str = "cms-hcc-v24") -> ir.Table:
+    """(patient_id, hcc) after the age/sex edits, before hierarchies, from :func:`mapped_diagnoses`."""
     folder = _folder(model)
-    d2h = reference.table(folder, "dx_to_hcc")
-    mapped = dx.join(d2h, "icd10").select("patient_id", "icd10", "hcc")
     edits = reference.table(folder, "age_sex_edits").rename(new_hcc="hcc")
     # Edits only re-map codes that the mapping has (the build script checks every edit code is).
     # Filtering on the handful of edited codes first keeps the person join small.
     edit_codes = sorted(set(reference.arrow(folder, "age_sex_edits").column("icd10").to_pylist()))
-    few = dx.filter(dx.icd10.isin(edit_codes))
+    few = mapped.filter(mapped.icd10.isin(edit_codes)).select("patient_id", "icd10").distinct()
     e = few.join(edits, "icd10").join(person.select("patient_id", "age", "sex"), "patient_id")
     applies = ((e.sex.isnull() | (e.sex == e.sex_right))
                & (e.age_below.isnull() | (e.age < e.age_below))
@@ -108,7 +112,7 @@ def hcc_variables(dx: ir.Table, person: ir.Table, model: str = "cms-hcc-v24",
     ``hccs`` (after hierarchies) may be passed in when the caller already has it."""
     folder = _folder(model)
     if hccs is None:
-        hccs = apply_hierarchy(condition_categories(dx, person, model), model)
+        hccs = apply_hierarchy(condition_categories(mapped_diagnoses(dx, model), person, model), model)
 
     counted = hccs.group_by("patient_id").aggregate(n=hccs.count())
     bins = reference.table(folder, "counts")
@@ -154,7 +158,7 @@ def scores_from(dx: ir.Table, person: ir.Table, as_of: date, model: str = "cms-h
     HCCs after hierarchies (derived from the two when not given)."""
     cfg = reference.settings(_folder(model))
     if hccs is None:
-        hccs = apply_hierarchy(condition_categories(dx, person, model), model)
+        hccs = apply_hierarchy(condition_categories(mapped_diagnoses(dx, model), person, model), model)
     terms = hcc_variables(dx, person, model, hccs=hccs)
     total = terms.group_by("patient_id").aggregate(raw=terms.coefficient.sum())
     n = hccs.group_by("patient_id").aggregate(hcc_count=hccs.count())
@@ -187,10 +191,11 @@ def run(con: BaseBackend, as_of: date, *, model: str = "cms-hcc-v24", lookback_d
         enrolment: ir.Table | None = None, table: str = "patient_risk_scores") -> dict[str, Any]:
     """Compute the scores from the store's core tables and write them to ``table``."""
     codings = con.table("codings") if "codings" in con.list_tables() else None
-    # Diagnoses and people feed several joins: materialise them once instead of re-deriving.
-    dx = icd10_diagnoses(con.table("conditions"), codings, as_of, lookback_days, distinct=False).cache()
+    # Each stage feeds several joins: materialise it once instead of re-deriving it in each.
+    dx = icd10_diagnoses(con.table("conditions"), codings, as_of, lookback_days, distinct=False)
+    mapped = mapped_diagnoses(dx, model).cache()
     person = people(con.table("patients"), as_of, model, enrolment).cache()
-    ccs = condition_categories(dx, person, model).cache()
+    ccs = condition_categories(mapped, person, model).cache()
     hccs = apply_hierarchy(ccs, model).cache()
     expr = scores_from(dx, person, as_of, model, hccs=hccs)
     con.raw_sql(f'DROP TABLE IF EXISTS "{table}"')
