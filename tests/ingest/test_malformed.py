@@ -110,6 +110,9 @@ CASES: list[tuple[str, Any, str, str | None]] = [
                             "subject": {"reference": "Patient/p1"}}, "missing required field", "medication[x]"),
     ("binary-garbage", b"\x00\x01\x02\xff\xfe binary", "binary or non-UTF-8 content", None),
     ("invalid-utf8", b'{"resourceType": "Patient", "id": "\xff\xfe"}', "binary or non-UTF-8 content", None),
+    ("deprivation-out-of-range", bad(PATIENT, extension=[{
+        "url": "https://carevalue.org/fhir/StructureDefinition/deprivation-index", "valueDecimal": 1.7}]),
+     "value out of range", "extension(deprivation-index)"),
 ]
 
 
@@ -216,3 +219,14 @@ def test_single_resource_json_file(tmp_path: Path) -> None:
     with Store(":memory:") as store:
         rep = ingest([tmp_path / "p.json"], store).files[0]
         assert (rep.read, rep.stored, rep.quarantined) == (1, 1, 0)
+
+
+def test_deprivation_index_extension_is_stored(tmp_path: Path) -> None:
+    """The carevalue deprivation extension (a case-mix variable) lands in patients.deprivation_index."""
+    p = dict(PATIENT, extension=[{"url": "https://carevalue.org/fhir/StructureDefinition/deprivation-index",
+                                  "valueDecimal": 0.42}])
+    f = tmp_path / "Patient.000.ndjson"
+    f.write_bytes(orjson.dumps(p) + b"\n")
+    with Store(tmp_path / "s.duckdb") as store:
+        ingest([f], store)
+        assert store.con.execute("SELECT deprivation_index FROM patients").fetchall() == [(0.42,)]

@@ -42,6 +42,7 @@ class Reason:
     ENTRY_WITHOUT_RESOURCE = "bundle entry without resource"
     BUNDLE_WITHOUT_ENTRIES = "bundle without entries"
     WRONG_RESOURCE_TYPE = "unexpected resource type"
+    OUT_OF_RANGE = "value out of range"
 
 
 class Batch:

@@ -144,6 +144,9 @@ def _extension(r: dict[str, Any], url: str) -> dict[str, Any] | None:
     return None
 
 
+DEPRIVATION_URL = "https://carevalue.org/fhir/StructureDefinition/deprivation-index"
+
+
 def _us_core_text(r: dict[str, Any], url: str) -> str | None:
     e = _extension(r, url)
     if e is None:
@@ -235,7 +238,19 @@ def patient(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
         death_date=death, sex=gender,
         race=_us_core_text(r, "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race"),
         ethnicity=_us_core_text(r, "http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity"),
-        postal_code=addr["postal_code"], state=addr["state"]))]
+        postal_code=addr["postal_code"], state=addr["state"], deprivation_index=_deprivation(r)))]
+
+
+def _deprivation(r: dict[str, Any]) -> float | None:
+    """Area deprivation score 0-1 from the carevalue Patient extension (a case-mix variable)."""
+    e = _extension(r, DEPRIVATION_URL)
+    if e is None or "valueDecimal" not in e:
+        return None
+    v = number(e["valueDecimal"], "extension(deprivation-index).valueDecimal")
+    if v is not None and not 0 <= v <= 1:
+        raise Reject("extension(deprivation-index)", Reason.OUT_OF_RANGE,
+                     f"deprivation index must be between 0 and 1, got {v}")
+    return v
 
 
 def encounter(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
