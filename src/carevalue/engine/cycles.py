@@ -54,7 +54,7 @@ def _duckdb_arrow_compat() -> None:
 
     cls = duckdb.DuckDBPyConnection
     if not hasattr(cls, "fetch_arrow_table") and hasattr(cls, "to_arrow_table"):
-        cls.fetch_arrow_table = cls.to_arrow_table  # type: ignore[attr-defined]
+        cls.fetch_arrow_table = cls.to_arrow_table  # type: ignore[attr-defined,method-assign,assignment,unused-ignore]
 
 
 _duckdb_arrow_compat()
@@ -224,10 +224,18 @@ def data_end(con: BaseBackend, ev: ir.Table) -> ir.Table:
     return j.select("patient_id", until_ts=j.death_date.cast("timestamp").coalesce(j._end))
 
 
-def _rule_condition(ev: ir.Table, tpl: ConditionTemplate, rule: EventRule) -> ir.BooleanValue:
+def _flag(name: str) -> str:
+    return "_cs_" + name.replace("-", "_")
+
+
+def _rule_condition(ev: ir.Table, rule: EventRule) -> ir.BooleanValue:
+    """A rule over the in-window events; code-set tests read the precomputed ``_cs_*`` flags."""
     cond = ev.event_table == rule.table
     if rule.code_sets:
-        cond = cond & _code_match(ev, tpl, rule.code_sets)
+        hit: ir.BooleanValue = ibis.literal(False)
+        for n in rule.code_sets:
+            hit = hit | ev[_flag(n)]
+        cond = cond & hit
     if rule.class_codes:
         cond = cond & ev.class_code.isin(rule.class_codes)
     if rule.categories:
@@ -248,23 +256,37 @@ def _ranked_rules(tpl: ConditionTemplate) -> list[tuple[int, str, EventRule]]:
     return [(rank, rules[n][2], rules[n][3]) for rank, n in enumerate(order)]
 
 
-def cycle_events_for(ev: ir.Table, cycles: ir.Table, tpl: ConditionTemplate) -> ir.Table:
-    """Events of one template's cycles with phase and match strength (before cost-bearing)."""
+def in_window(ev: ir.Table, cycles: ir.Table, tpl: ConditionTemplate) -> ir.Table:
+    """Events inside one template's cycle windows, with the phase, rank and match kind of the
+    first matching rule (null when none matches)."""
     cyc = cycles.select(_cid="cycle_id", _p="patient_id", _s="start_ts", _e="end_ts", index_ts="index_ts",
                         _torg="trigger_org")
     inwin = ev.inner_join(cyc, [ev.patient_id == cyc._p, ev.event_ts >= cyc._s, ev.event_ts < cyc._e])
+    # Each code set is tested once per event; the rules then read the flags.
+    names = sorted({n for ph in tpl.phases for r in ph.rules for n in r.code_sets})
+    inwin = inwin.mutate(**{_flag(n): _code_match(inwin, tpl, [n]) for n in names})
     # Phase timing is in whole days: the admission at 07:00 is on the day of the 08:00 operation.
     inwin = inwin.mutate(_eday=inwin.event_ts.truncate("D"), _iday=inwin.index_ts.truncate("D"))
     rules = _ranked_rules(tpl)
-    conds = [(_rule_condition(inwin, tpl, r), rank, phase, "code" if r.code_sets else "rule")
-             for rank, phase, r in rules]
-    if not conds:
-        return _empty_events(ev)
-    inwin = inwin.mutate(
-        _rank=ibis.cases(*[(c, rank) for c, rank, _, _ in conds], else_=ibis.null().cast("int64")),
-        phase=ibis.cases(*[(c, ph) for c, _, ph, _ in conds], else_=_null()),
-        match=ibis.cases(*[(c, m) for c, _, _, m in conds], else_=_null()),
-    )
+    null_i, null_s = ibis.null().cast("int64"), _null()
+    if not rules:
+        return inwin.mutate(_rank=null_i, phase=null_s, match=null_s)
+    inwin = inwin.mutate(_rank=ibis.cases(*[(_rule_condition(inwin, r), rank) for rank, _, r in rules],
+                                          else_=null_i))
+    return inwin.mutate(
+        phase=ibis.cases(*[(inwin._rank == rank, ph) for rank, ph, _ in rules], else_=null_s),
+        match=ibis.cases(*[(inwin._rank == rank, "code" if r.code_sets else "rule") for rank, _, r in rules],
+                         else_=null_s),
+    ).drop("_p", "_s", "_e", "_eday", "_iday", *[_flag(n) for n in names])
+
+
+def cycle_events_for(ev: ir.Table, cycles: ir.Table, tpl: ConditionTemplate) -> ir.Table:
+    """Events of one template's cycles with phase and match strength (before cost-bearing)."""
+    return collect_events(ev, in_window(ev, cycles, tpl), tpl)
+
+
+def collect_events(ev: ir.Table, inwin: ir.Table, tpl: ConditionTemplate) -> ir.Table:
+    """Matched events, encounters linked to them, and records following included encounters."""
     matched = inwin.filter(inwin._rank.notnull())
     # Encounters at which a matched event was recorded, with the best-ranked such event's phase.
     link = matched.filter(matched.encounter_id.notnull() & (matched.event_table != "encounters"))
@@ -293,14 +315,6 @@ def cycle_events_for(ev: ir.Table, cycles: ir.Table, tpl: ConditionTemplate) -> 
                      practitioner_id=fol.practitioner_id, match=fol._fmatch)
     allev = ibis.union(encs, clinical, fol)
     return allev.mutate(condition=ibis.literal(tpl.id)).rename(cycle_id="_cid")
-
-
-def _empty_events(ev: ir.Table) -> ir.Table:
-    return ev.filter(ibis.literal(False)).select(
-        cycle_id=ev.event_id, patient_id=ev.patient_id, event_table=ev.event_table, event_id=ev.event_id,
-        event_ts=ev.event_ts, phase=ev.code, encounter_id=ev.encounter_id,
-        organization_id=ev.organization_id, practitioner_id=ev.practitioner_id, match=ev.code,
-        condition=ev.code)
 
 
 def _attribute(cycles: ir.Table, cev: ir.Table, tpls: Sequence[ConditionTemplate], con: BaseBackend) -> ir.Table:
@@ -356,15 +370,25 @@ def build(con: BaseBackend, templates: Sequence[ConditionTemplate],
 
 
 def run(con: BaseBackend, templates: Sequence[ConditionTemplate]) -> dict[str, int]:
-    """Build and write ``care_cycles`` and ``cycle_events`` into the store; returns row counts."""
-    # The event union is read once per template: materialise it once.
+    """Build and write ``care_cycles`` and ``cycle_events`` into the store; returns row counts.
+
+    Intermediate results are materialised step by step (events, cycles, per-template windows):
+    one nested query over all templates is far slower for the database optimiser to plan.
+    """
     ev = write_table(con, "_cv_events", events(con))
-    cycles, cev = build(con, templates, ev)
-    raw = write_table(con, "_cycles_raw", cycles)
-    cev_raw = write_table(con, "_cycle_events_raw", cev)
+    until = write_table(con, "_cv_until", data_end(con, ev))
+    parts = [acute_cycles(ev, t) if t.cycle.kind == "acute" else chronic_cycles(ev, t, until) for t in templates]
+    raw = write_table(con, "_cv_cycles", ibis.union(*parts) if len(parts) > 1 else parts[0])
+    temps = ["_cv_events", "_cv_until", "_cv_cycles"]
+    ce_parts = []
+    for i, tpl in enumerate(templates):
+        inwin = write_table(con, f"_cv_inwin_{i}", in_window(ev, raw.filter(raw.condition == tpl.id), tpl))
+        ce_parts.append(write_table(con, f"_cv_ce_{i}", collect_events(ev, inwin, tpl)))
+        temps += [f"_cv_inwin_{i}", f"_cv_ce_{i}"]
+    cev_raw = write_table(con, "_cv_cycle_events", ibis.union(*ce_parts) if len(ce_parts) > 1 else ce_parts[0])
+    temps.append("_cv_cycle_events")
     final_cycles = write_table(con, "care_cycles", _attribute(raw, cev_raw, templates, con))
     out = write_table(con, "cycle_events", cost_bearing(cev_raw, raw))
-    con.raw_sql("DROP TABLE IF EXISTS _cycles_raw")
-    con.raw_sql("DROP TABLE IF EXISTS _cycle_events_raw")
-    con.raw_sql("DROP TABLE IF EXISTS _cv_events")
+    for name in temps:
+        con.raw_sql(f"DROP TABLE IF EXISTS {name}")
     return {"care_cycles": int(final_cycles.count().execute()), "cycle_events": int(out.count().execute())}
