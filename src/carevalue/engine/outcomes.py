@@ -1,0 +1,243 @@
+"""Outcomes stage (F9-F11): PROM scores, outcome values per care cycle with evidence, case-mix
+variables, and the risk-adjusted provider comparison of every measure of every template.
+
+Tables written: ``prom_scores`` (engine/proms.py), ``outcome_values``, ``outcome_evidence``,
+``casemix_values`` and ``outcome_comparison``. All come from the templates' outcome sets and
+case-mix variables; nothing here names a condition or a measure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+from ibis.backends import BaseBackend
+
+from carevalue.definitions.condition import ConditionTemplate
+from carevalue.definitions.loader import Library
+from carevalue.definitions.outcome import OutcomeMeasure
+from carevalue.engine import casemix_frame
+from carevalue.engine.cycles import write_table
+from carevalue.engine.outcome_comparison import (
+    COMPARISON_COLUMNS,
+    compare_binary,
+    compare_continuous,
+    status_row,
+)
+from carevalue.engine.outcome_measures import (
+    EVIDENCE_COLUMNS,
+    VALUE_COLUMNS,
+    cycle_base,
+    data_end,
+    measure_tables,
+)
+
+CONTINUOUS_CALCULATIONS = ("prom-score", "latest-value", "length-of-stay", "time-from-diagnosis")
+
+
+def run_proms(con: BaseBackend, lib: Library | None = None) -> int:
+    """Score every stored questionnaire response into ``prom_scores``; returns the row count."""
+    from carevalue.engine.proms import score_proms
+
+    have = set(con.list_tables())
+    if not {"questionnaire_answers", "questionnaire_responses"} <= have:
+        return 0
+    insts = list(lib.kind("instruments").values()) if lib is not None and lib.kind("instruments") else None
+    out = write_table(con, "prom_scores", score_proms(con.table("questionnaire_answers"),
+                                                      con.table("questionnaire_responses"), insts))
+    return int(out.count().execute())
+
+
+def outcome_values(con: BaseBackend, templates: Sequence[ConditionTemplate]) -> tuple[ir.Table | None, ir.Table | None]:
+    """(outcome_values, outcome_evidence) expressions for all templates' measures."""
+    end = data_end(con)
+    vals, evs = [], []
+    for tpl in templates:
+        base = cycle_base(con, tpl, end)
+        for m in tpl.outcomes:
+            for _tp, v, e in measure_tables(con, tpl, m, base):
+                vals.append(v)
+                evs.append(e)
+    if not vals:
+        return None, None
+    return ibis.union(*vals), ibis.union(*evs)
+
+
+def _empty_frame(columns: Sequence[str], types: dict[str, str]) -> ir.Table:
+    return ibis.memtable({c: [] for c in columns}, schema={c: types.get(c, "string") for c in columns})
+
+
+def run_values(con: BaseBackend, templates: Sequence[ConditionTemplate]) -> dict[str, int]:
+    """Write outcome_values, outcome_evidence and casemix_values."""
+    vals, evs = outcome_values(con, templates)
+    if vals is None or evs is None:
+        vals = _empty_frame(VALUE_COLUMNS, {"tier": "int64", "level": "int64", "time_point_day": "int64",
+                                            "value": "float64", "event": "int64", "time_days": "float64",
+                                            "censored": "boolean", "anchor_ts": "timestamp"})
+        evs = _empty_frame(EVIDENCE_COLUMNS, {})
+    v = write_table(con, "outcome_values", vals)
+    e = write_table(con, "outcome_evidence", evs.distinct())
+    end = data_end(con)
+    parts, unknown = [], []
+    for tpl in templates:
+        long, missing = casemix_frame.casemix_values(con, tpl, cycle_base(con, tpl, end))
+        unknown += [f"{tpl.id}:{x}" for x in missing]
+        if long is not None:
+            parts.append(long)
+    cm = (ibis.union(*parts) if parts else _empty_frame(
+        casemix_frame.CASEMIX_COLUMNS, {"value_num": "float64"}))
+    c = write_table(con, "casemix_values", cm)
+    return {"outcome_values": int(v.count().execute()), "outcome_evidence": int(e.count().execute()),
+            "casemix_values": int(c.count().execute()), "casemix_unknown": len(unknown)}
+
+
+def casemix_wide(con: BaseBackend, condition: str) -> tuple[ir.Table | None, set[str]]:
+    """One row per cycle of the condition with a column per case-mix variable; the text (categorical) ones."""
+    long = con.table("casemix_values")
+    long = long.filter(long.condition == condition)
+    kinds = long.group_by("variable").aggregate(n_num=long.value_num.count(),
+                                                n_text=long.value_text.count()).to_pandas()
+    if kinds.empty:
+        return None, set()
+    text = set(kinds.loc[(kinds.n_num == 0) & (kinds.n_text > 0), "variable"])
+    return casemix_frame.wide(long, list(kinds["variable"]), text), text
+
+
+def _higher_is_better(m: OutcomeMeasure) -> bool:
+    """For binary measures the counted event is adverse (death, complication, readmission) unless
+    the measure is an event-type measure whose direction says higher is better."""
+    calc = m.resolved_calculation()
+    if calc in ("survival", "mortality"):
+        return False
+    return m.direction == "higher-better"
+
+
+def _outcome_variables(tpl: ConditionTemplate, m: OutcomeMeasure, label: str) -> set[str]:
+    """Case-mix variables that are the measure itself at this time point (a baseline PROM cannot
+    adjust the baseline PROM)."""
+    if not m.instrument:
+        return set()
+    return {v.id for v in tpl.case_mix if v.source.split()[:2] == ["PROM", m.instrument]
+            and v.source.split(" at ", 1)[-1] == label}
+
+
+def measure_rows(con: BaseBackend, tpls: Sequence[ConditionTemplate], measure: str,
+                 wides: dict[str, tuple[ir.Table | None, set[str]]] | None = None
+                 ) -> tuple[ir.Table, list[str], set[str], list[str]]:
+    """Outcome rows of one measure for one or several templates (pooled), joined to the case-mix
+    variables the measure names in every template: (rows, variables, categorical, notes). When
+    several templates are pooled, ``condition`` is added as a categorical case-mix variable."""
+    values = con.table("outcome_values")
+    parts, notes = [], []
+    wides = wides or {}
+    common: list[str] | None = None
+    per: list[tuple[ConditionTemplate, ir.Table | None, set[str]]] = []
+    for tpl in tpls:
+        m = next(x for x in tpl.outcomes if x.id == measure)
+        wide, text = wides.get(tpl.id) or casemix_wide(con, tpl.id)
+        avail = [v for v in m.case_mix if wide is not None and v in wide.columns]
+        missing = [v for v in m.case_mix if v not in avail]
+        if missing:
+            notes.append(f"{tpl.id}: case-mix variables not available: {', '.join(missing)}")
+        common = avail if common is None else [v for v in common if v in avail]
+        per.append((tpl, wide, text))
+    variables = common or []
+    text_vars: set[str] = set()
+    for tpl, wide, text in per:
+        v = values.filter((values.condition == tpl.id) & (values.measure == measure))
+        text_vars |= text & set(variables)
+        if wide is not None and variables:
+            w = wide.select("cycle_id", *variables).rename(_wc="cycle_id")
+            v = v.left_join(w, v.cycle_id == w._wc).drop("_wc")
+        parts.append(v)
+    rows = ibis.union(*parts) if len(parts) > 1 else parts[0]
+    if variables:
+        rows = rows.mutate(**{x: rows[x].cast("string" if x in text_vars else "float64") for x in variables})
+    if len(tpls) > 1:
+        rows = rows.mutate(pooled_condition=rows.condition)
+        variables = [*variables, "pooled_condition"]
+        text_vars.add("pooled_condition")
+    return rows, variables, text_vars, notes
+
+
+def compare_rows(rows: ir.Table, key: dict[str, object], m: OutcomeMeasure, tp_day: int,
+                 variables: Sequence[str], text_vars: set[str], notes: Sequence[str]) -> pd.DataFrame:
+    """Comparison of one measure / time point / scale from its rows (never raises)."""
+    categorical = sorted(text_vars & set(variables))
+    try:
+        if m.resolved_calculation() in CONTINUOUS_CALCULATIONS:
+            table = compare_continuous(rows, key, variables, categorical, m.direction == "higher-better")
+        else:
+            table = compare_binary(rows, key, variables, categorical, _higher_is_better(m), float(tp_day))
+    except Exception as exc:  # one measure never stops the run; the row says why
+        table = status_row(key, "error", f"comparison failed: {type(exc).__name__}: {exc}")
+    if notes:
+        table["message"] = table["message"].fillna("").astype(str) + "; " + "; ".join(notes)
+    return table
+
+
+def compare_measure(con: BaseBackend, tpls: Sequence[ConditionTemplate], measure: str,
+                    time_points: Sequence[str] | None = None,
+                    wides: dict[str, tuple[ir.Table | None, set[str]]] | None = None) -> pd.DataFrame:
+    """Comparison tables of one measure (per time point and PROM scale) for one template, or for
+    several templates pooled (condition ids joined with '+')."""
+    rows, variables, text_vars, notes = measure_rows(con, tpls, measure, wides)
+    m = next(x for x in tpls[0].outcomes if x.id == measure)
+    condition = "+".join(t.id for t in tpls)
+    scales = sorted({s for s in rows.select("scale").distinct().to_pandas()["scale"] if isinstance(s, str)})
+    out = []
+    for tp in m.time_points:
+        if time_points and tp.label not in time_points:
+            continue
+        own = set().union(*(_outcome_variables(t, m, tp.label) for t in tpls))
+        use = [v for v in variables if v not in own]
+        extra = [f"{', '.join(sorted(own))} left out (the measure itself)"] if own & set(variables) else []
+        for scale in scales or [None]:
+            key = {"condition": condition, "measure": m.id, "time_point": tp.label, "scale": scale}
+            r = rows.filter(rows.time_point == tp.label)
+            if scale is not None:
+                r = r.filter(r.scale == scale)
+            out.append(compare_rows(r, key, m, tp.day, use, text_vars, [*notes, *extra]))
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=COMPARISON_COLUMNS)
+
+
+def run_comparison(con: BaseBackend, templates: Sequence[ConditionTemplate]) -> pd.DataFrame:
+    """Compare providers on every measure and write ``outcome_comparison``."""
+    frames: list[pd.DataFrame] = []
+    for tpl in templates:
+        wides = {tpl.id: casemix_wide(con, tpl.id)}
+        for m in tpl.outcomes:
+            frames.append(compare_measure(con, [tpl], m.id, wides=wides))
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COMPARISON_COLUMNS)
+    table = table.astype({c: "float64" for c in ("n", "observed", "expected", "oe", "ci_low", "ci_high",
+                                                   "observed_rate", "adjusted_rate", "shrunk_oe",
+                                                   "c_statistic", "calibration", "phi")})
+    for c in COMPARISON_COLUMNS:
+        if table[c].dtype == object:
+            table[c] = table[c].astype("string")
+    write_table(con, "outcome_comparison", ibis.memtable(table))
+    return table
+
+
+def stage_proms(con: BaseBackend, lib: Library) -> list[str]:
+    n = run_proms(con, lib)
+    return [f"proms: {n:,} scores"]
+
+
+def stage_outcomes(con: BaseBackend, lib: Library) -> list[str]:
+    """Pipeline stage: outcome values + evidence, case-mix variables, provider comparison."""
+    templates = list(lib.kind("conditions").values())
+    if "prom_scores" not in con.list_tables():
+        run_proms(con, lib)
+    counts = run_values(con, templates)
+    table = run_comparison(con, templates)
+    ok = table[table.status == "ok"]
+    bad = table[table.status != "ok"]
+    flagged = ok[ok.flag_998.isin(["better", "worse"])]
+    lines = [f"outcomes: {counts['outcome_values']:,} values, {counts['outcome_evidence']:,} evidence rows, "
+             f"{counts['casemix_values']:,} case-mix values",
+             f"outcomes: {ok.groupby(['condition', 'measure', 'time_point', 'scale'], dropna=False).ngroups} "
+             f"comparisons, {len(flagged)} provider flags at 99.8%, {len(bad)} measures not compared"]
+    return lines
