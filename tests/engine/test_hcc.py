@@ -185,3 +185,18 @@ def test_unknown_model_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="unknown risk model"):
         hcc.MODELS["cms-hcc-v24"]  # noqa: B018 (the known one exists)
         hcc._folder("cms-hcc-v99")
+
+
+def test_term_by_term_explanation_adds_up_to_the_score(tmp_path: Path) -> None:
+    """hcc_variables (the row-by-row path that explains a score) sums to the bit-mask score."""
+    people = random_population(300, seed=5)
+    load(tmp_path / "s.duckdb", people, seed=5)
+    con = connect(tmp_path / "s.duckdb")
+    enrol = con.table("enrolment")
+    dx = hcc.icd10_diagnoses(con.table("conditions"), con.table("codings"), AS_OF, None)
+    terms = hcc.hcc_variables(dx, hcc.people(con.table("patients"), AS_OF, enrolment=enrol))
+    sums = terms.group_by("patient_id").aggregate(s=terms.coefficient.sum()).execute()
+    got = backend_scores(tmp_path / "s.duckdb")
+    assert len(sums) == len(people)
+    for r in sums.itertuples():
+        assert round(r.s, 4) == pytest.approx(got[r.patient_id][0], abs=1e-9), r.patient_id

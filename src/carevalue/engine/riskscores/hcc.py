@@ -17,7 +17,7 @@ import ibis
 import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
-from carevalue.engine.riskscores import reference
+from carevalue.engine.riskscores import hccmask, reference
 from carevalue.engine.riskscores.diagnoses import icd10_diagnoses
 
 MODELS: Mapping[str, str] = {"cms-hcc-v24": "cms_hcc_v24"}
@@ -80,8 +80,10 @@ def mapped_diagnoses(dx: ir.Table, model: str = "cms-hcc-v24") -> ir.Table:
     return dx.join(d2h, "icd10").select("patient_id", "icd10", "hcc")
 
 
-def condition_categories(mapped: ir.Table, person: ir.Table, model: str = "cms-hcc-v24") -> ir.Table:
-    """(patient_id, hcc) after the age/sex edits, before hierarchies, from :func:`mapped_diagnoses`."""
+def condition_categories(mapped: ir.Table, person: ir.Table, model: str = "cms-hcc-v24",
+                         distinct: bool = True) -> ir.Table:
+    """(patient_id, hcc) after the age/sex edits, before hierarchies, from :func:`mapped_diagnoses`
+    (``distinct=False`` may repeat a row, for callers that OR rows together anyway)."""
     folder = _folder(model)
     edits = reference.table(folder, "age_sex_edits").rename(new_hcc="hcc")
     # Edits only re-map codes that the mapping has (the build script checks every edit code is).
@@ -95,7 +97,7 @@ def condition_categories(mapped: ir.Table, person: ir.Table, model: str = "cms-h
     edited = e.filter(applies).select("patient_id", "icd10", "new_hcc").distinct()
     kept = mapped.anti_join(edited, ["patient_id", "icd10"]).select("patient_id", "hcc")
     remapped = edited.filter(edited.new_hcc.notnull()).select("patient_id", hcc=edited.new_hcc)
-    return kept.union(remapped, distinct=True)
+    return kept.union(remapped, distinct=distinct)
 
 
 def apply_hierarchy(ccs: ir.Table, model: str = "cms-hcc-v24") -> ir.Table:
@@ -152,26 +154,13 @@ def hcc_variables(dx: ir.Table, person: ir.Table, model: str = "cms-hcc-v24",
     return vc.select(vs.patient_id, vs.variable, coefficient=vc.coefficient.fill_null(0.0))
 
 
-def scores_from(dx: ir.Table, person: ir.Table, as_of: date, model: str = "cms-hcc-v24",
-                hccs: ir.Table | None = None) -> ir.Table:
-    """The score table from diagnoses (patient_id, icd10), :func:`people` and optionally the
-    HCCs after hierarchies (derived from the two when not given)."""
-    cfg = reference.settings(_folder(model))
-    if hccs is None:
-        hccs = apply_hierarchy(condition_categories(mapped_diagnoses(dx, model), person, model), model)
-    terms = hcc_variables(dx, person, model, hccs=hccs)
-    total = terms.group_by("patient_id").aggregate(raw=terms.coefficient.sum())
-    n = hccs.group_by("patient_id").aggregate(hcc_count=hccs.count())
-    out = person.left_join(total, "patient_id").select(person.patient_id, person.age, "raw")
-    out = out.left_join(n, "patient_id").select(out.patient_id, out.age, out.raw, n.hcc_count)
-    return out.select(
-        patient_id=out.patient_id,
-        model=ibis.literal(model),
-        score=ibis.ifelse(out.age.isnull(), ibis.null("float64"),
-                          out.raw.fill_null(0.0).round(cfg["score_decimals"])).cast("float64"),
-        hcc_count=out.hcc_count.fill_null(0).cast("int64"),
-        as_of=ibis.literal(as_of),
-    )
+def scores_from(mapped: ir.Table, person: ir.Table, as_of: date, model: str = "cms-hcc-v24") -> ir.Table:
+    """The score table from :func:`mapped_diagnoses` and :func:`people`, by the bit-mask path
+    (:mod:`carevalue.engine.riskscores.hccmask`): one row per patient after a single aggregation."""
+    folder = _folder(model)
+    ccs = condition_categories(mapped, person, model, distinct=False)
+    return hccmask.score_expression(hccmask.patient_masks(ccs, folder), person, as_of, model, folder,
+                                    reference.settings(folder)["score_decimals"])
 
 
 def hcc_scores(conditions: ir.Table, codings: ir.Table | None, patients: ir.Table, as_of: date, *,
@@ -183,21 +172,19 @@ def hcc_scores(conditions: ir.Table, codings: ir.Table | None, patients: ir.Tabl
     intensity adjustment); ``hcc_count`` counts payment HCCs after hierarchies. Patients without a
     birth date get a null score (their demographic cell is unknown).
     """
-    dx = icd10_diagnoses(conditions, codings, as_of, lookback_days)
-    return scores_from(dx, people(patients, as_of, model, enrolment), as_of, model)
+    dx = icd10_diagnoses(conditions, codings, as_of, lookback_days, distinct=False)
+    return scores_from(mapped_diagnoses(dx, model), people(patients, as_of, model, enrolment), as_of, model)
 
 
 def run(con: BaseBackend, as_of: date, *, model: str = "cms-hcc-v24", lookback_days: int | None = 365,
         enrolment: ir.Table | None = None, table: str = "patient_risk_scores") -> dict[str, Any]:
     """Compute the scores from the store's core tables and write them to ``table``."""
     codings = con.table("codings") if "codings" in con.list_tables() else None
-    # Each stage feeds several joins: materialise it once instead of re-deriving it in each.
+    # Mapped diagnoses and people each feed two joins: materialise them once, not twice.
     dx = icd10_diagnoses(con.table("conditions"), codings, as_of, lookback_days, distinct=False)
     mapped = mapped_diagnoses(dx, model).cache()
     person = people(con.table("patients"), as_of, model, enrolment).cache()
-    ccs = condition_categories(mapped, person, model).cache()
-    hccs = apply_hierarchy(ccs, model).cache()
-    expr = scores_from(dx, person, as_of, model, hccs=hccs)
+    expr = scores_from(mapped, person, as_of, model)
     con.raw_sql(f'DROP TABLE IF EXISTS "{table}"')
     con.create_table(table, expr)
     return {"table": table, "rows": int(con.table(table).count().execute())}
