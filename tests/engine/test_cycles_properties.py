@@ -67,7 +67,7 @@ def make_store(path: Path, pop: list[dict[str, Any]]) -> None:
                 put(s, "activities", activity_id=f"{eid}-a", patient_id=pid, encounter_id=eid,
                     resource_id="r", start_ts=T0 + timedelta(days=d, hours=9), minutes=10.0)
 
-            def enc(k: int) -> str | None:
+            def enc(k: int, encs: list[str] = encs) -> str | None:
                 return encs[k % len(encs)] if encs and k < 7 else None
 
             for j, (d, code, k, ab) in enumerate(p["conditions"]):
