@@ -197,6 +197,7 @@ def test_term_by_term_explanation_adds_up_to_the_score(tmp_path: Path) -> None:
     terms = hcc.hcc_variables(dx, hcc.people(con.table("patients"), AS_OF, enrolment=enrol))
     sums = terms.group_by("patient_id").aggregate(s=terms.coefficient.sum()).execute()
     got = backend_scores(tmp_path / "s.duckdb")
-    assert len(sums) == len(people)
-    for r in sums.itertuples():
-        assert round(r.s, 4) == pytest.approx(got[r.patient_id][0], abs=1e-9), r.patient_id
+    explained = {r.patient_id: round(r.s, 4) for r in sums.itertuples()}
+    assert len(explained) > 250  # the rest have no cell for their age in their segment and no HCC
+    for p in people:
+        assert explained.get(p["id"], 0.0) == pytest.approx(got[p["id"]][0], abs=1e-9), p["id"]
