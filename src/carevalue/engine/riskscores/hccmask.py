@@ -166,9 +166,11 @@ def score_expression(masks: ir.Table, person: ir.Table, as_of: Any, model: str, 
         f = (m.origds if r["status"] == "origds" else m.medicaid) & (m.sex == r["sex"])
         flag[r["variable"]] = flag[r["variable"]] | f if r["variable"] in flag else f
 
+    # Every segment row of the coefficient table is complete (0.0 where the model has no factor),
+    # so a product per variable needs no branch; an unknown segment leaves the score null.
     total: ir.FloatingValue = m.demo.fill_null(0.0)
     for i, v in enumerate(lay.variables):
-        total = total + ibis.ifelse(flag[v], m[f"c{i}"].fill_null(0.0), 0.0)
+        total = total + flag[v].cast("float64") * m[f"c{i}"]
     return m.select(
         patient_id=m.patient_id,
         model=ibis.literal(model),
