@@ -86,21 +86,39 @@ def cycles_cmd(
     if cycles.empty:
         console.print(f"patient {patient}: no care cycles")
         return
+    followers = ("activities", "claims")
     for c in cycles.to_dict("records"):
+        ipu = c["ipu_id"] if isinstance(c["ipu_id"], str) and c["ipu_id"] else "-"
         head = (f"[bold]{c['condition']}[/bold] {c['cycle_type']} {str(c['start_ts'])[:10]} → "
                 f"{str(c['end_ts'])[:10]}  index {c['trigger_table']}/{c['trigger_id']} {str(c['index_ts'])[:10]}"
-                f"  facility {c['organization_id']}  IPU {c['ipu_id'] or '-'}")
+                f"  facility {c['organization_id']}  IPU {ipu}")
         console.print(head, highlight=False)
         mine = [r for r in rows if r["cycle_id"] == c["cycle_id"]]
         for phase in PHASES:
             ph = [r for r in mine if r["phase"] == phase]
             if not ph:
                 continue
-            console.print(f"  [cyan]{phase}[/cyan] ({len(ph)})", highlight=False)
+            console.print(f"  [cyan]{phase}[/cyan] ({len(ph)} records)", highlight=False)
+            # Activities and claims are summarised on their encounter's line.
+            extra: dict[str, dict[str, int]] = {}
             for r in ph:
+                if r["event"].split("/")[0] in followers:
+                    kind = r["event"].split("/")[0]
+                    enc = events.loc[(events.cycle_id == c["cycle_id"])
+                                     & (events.event_id == r["event"].split("/", 1)[1]), "encounter_id"]
+                    key = str(enc.iloc[0]) if len(enc) else ""
+                    extra.setdefault(key, {}).setdefault(kind, 0)
+                    extra[key][kind] += 1
+            for r in ph:
+                if r["event"].split("/")[0] in followers:
+                    continue
+                more = ""
+                if r["event"].startswith("encounters/"):
+                    n = extra.get(r["event"].split("/", 1)[1], {})
+                    more = "  +" + ", ".join(f"{v} {k}" for k, v in sorted(n.items())) if n else ""
                 mark = "" if r["cost_bearing"] else "  (cost counted in another cycle)"
-                console.print(f"    {r['date']}  {r['event']:<40} {r['facility'] or '':<18} "
-                              f"{r['clinician'] or ''}{mark}", highlight=False)
+                console.print(f"    {r['date']}  {r['event']:<36} {r['facility'] or '':<10} "
+                              f"{r['clinician'] or '':<8}{more}{mark}", highlight=False)
 
 
 @app.command("segments")
@@ -109,7 +127,8 @@ def segments_cmd(
     on: str | None = ON,
     as_json: bool = JSON,
 ) -> None:
-    """Patients per primary-care segment on a date, and transitions recorded."""
+    """Patients per primary-care segment on a date (alive on it), and transitions recorded."""
+    from carevalue.definitions.loader import load
     from carevalue.engine.segments import segment_on
 
     con = _con(store)
@@ -121,10 +140,8 @@ def segments_cmd(
     moves = tr.group_by("to_segment").aggregate(n=tr.count()).execute()
     con.disconnect()
     into = {r.to_segment: int(r.n) for r in moves.itertuples()}
-    from carevalue.definitions.loader import load
-
-    order = sorted(load().kind("segments").values(), key=lambda x: x.priority)
     counts = {r.segment: int(r.patients) for r in per.itertuples()}
+    order = sorted(load().kind("segments").values(), key=lambda x: x.priority)
     rows = [{"segment": sg.id, "patients": counts.get(sg.id, 0), "transitions_into": into.get(sg.id, 0)}
             for sg in order]
     emit(rows, f"Segments on {day}", as_json)

@@ -220,8 +220,14 @@ def run(con: BaseBackend, segments: Sequence[Segment], value_sets: dict[str, Val
     return {"segments": int(s.count().execute()), "segment_transitions": int(tr.count().execute())}
 
 
-def segment_on(con: BaseBackend, as_of: str) -> ir.Table:
-    """Each patient's segment on one date, read from the written history."""
+def segment_on(con: BaseBackend, as_of: str, alive: bool = True) -> ir.Table:
+    """Each patient's segment on one date, read from the written history (living patients only
+    unless ``alive`` is False: the panel a practice serves on that date)."""
     s = con.table("segments")
     d = ibis.literal(as_of).cast("date")
-    return s.filter((s.valid_from <= d) & (s.valid_to.isnull() | (s.valid_to > d))).select("patient_id", "segment")
+    s = s.filter((s.valid_from <= d) & (s.valid_to.isnull() | (s.valid_to > d)))
+    if alive:
+        p = con.table("patients").select(_pid="patient_id", _death="death_date")
+        s = s.left_join(p, s.patient_id == p._pid)
+        s = s.filter(s._death.isnull() | (s._death > d))
+    return s.select("patient_id", "segment")
