@@ -15,6 +15,7 @@ from carevalue.cli import synth as _synth  # noqa: E402,F401
 from carevalue.cli import definitions as _definitions  # noqa: E402,F401
 from carevalue.cli import run as _run  # noqa: E402,F401
 from carevalue.cli import report as _report  # noqa: E402,F401
+from carevalue.cli import outcomes as _outcomes  # noqa: E402,F401
 
 
 def main() -> None:

@@ -241,3 +241,19 @@ def stage_outcomes(con: BaseBackend, lib: Library) -> list[str]:
              f"outcomes: {ok.groupby(['condition', 'measure', 'time_point', 'scale'], dropna=False).ngroups} "
              f"comparisons, {len(flagged)} provider flags at 99.8%, {len(bad)} measures not compared"]
     return lines
+
+
+def outcome_trend(con: BaseBackend, tpls: Sequence[ConditionTemplate], measure: str, time_point: str,
+                  period: str = "year", scale: str | None = None) -> pd.DataFrame:
+    """The measure by period of the cycles' anchor (year/quarter/month) per provider: n and the rate
+    (binary, Wilson CI) or mean (continuous, t CI). Crude: no case-mix adjustment."""
+    from carevalue.engine.risk.trend import measure_by_period
+
+    v = con.table("outcome_values")
+    v = v.filter(v.condition.isin([t.id for t in tpls]) & (v.measure == measure) & (v.time_point == time_point))
+    if scale is not None:
+        v = v.filter(v.scale == scale)
+    m = next(x for x in tpls[0].outcomes if x.id == measure)
+    kind = "mean" if m.resolved_calculation() in CONTINUOUS_CALCULATIONS else "proportion"
+    return measure_by_period(v, "anchor_ts", "value", kind=kind, period=period,  # type: ignore[arg-type]
+                             by=["organization_id"])

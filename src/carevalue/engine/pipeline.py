@@ -47,10 +47,24 @@ def stage_costing(con: BaseBackend, lib: Library) -> list[str]:
     return [f"costing: {name} {n:,}" for name, n in counts.items()]
 
 
+def stage_proms(con: BaseBackend, lib: Library) -> list[str]:
+    from carevalue.engine import outcomes
+
+    return outcomes.stage_proms(con, lib)
+
+
+def stage_outcomes(con: BaseBackend, lib: Library) -> list[str]:
+    from carevalue.engine import outcomes
+
+    return outcomes.stage_outcomes(con, lib)
+
+
 STAGES: list[tuple[str, Stage]] = [
     ("cycles", stage_cycles),
     ("segments", stage_segments),
     ("costing", stage_costing),
+    ("proms", stage_proms),
+    ("outcomes", stage_outcomes),
 ]
 
 
