@@ -155,15 +155,17 @@ def utilisation_by_facility_role(con: BaseBackend, year: int | None = None) -> t
     return with_facility_names(con, df), year
 
 
-def top_opportunities(con: BaseBackend, limit: int = 20) -> pd.DataFrame:
-    """The largest cost-reduction opportunities by money at stake.
+def top_opportunities(con: BaseBackend, per_kind: int = 5) -> pd.DataFrame:
+    """The largest cost-reduction opportunities of each kind by money at stake.
 
     ``patients``: the opportunity's own patient count when costing stores one; otherwise the
     patients of its provider and condition; null for resource-level rows (unused capacity).
     """
     o = con.table("cost_opportunities")
-    o = o.filter(o.money_at_stake > 0).order_by(ibis.desc("money_at_stake")).limit(limit)
-    df = _df(o)
+    o = o.filter(o.money_at_stake > 0)
+    o = o.mutate(_rank=ibis.row_number().over(group_by=o.kind, order_by=ibis.desc(o.money_at_stake)))
+    o = o.filter(o._rank < per_kind).drop("_rank")
+    df = _df(o.order_by(ibis.desc("money_at_stake")))
     if "patients" not in df.columns:
         pts = _df(cost_patients(con))
         df = df.merge(pts, on=["condition", "organization_id"], how="left")
@@ -182,78 +184,65 @@ def opportunity_totals(con: BaseBackend) -> pd.DataFrame:
 OUTCOME_TABLES = ("outcome_values", "outcome_comparison", "prom_scores")
 
 
-def _first(cols: Iterable[str], *names: str) -> str | None:
-    cols = list(cols)
-    return next((n for n in names if n in cols), None)
-
-
 def outcome_comparison(con: BaseBackend) -> pd.DataFrame:
-    """The stored per-provider risk-adjusted comparison, columns normalised to condition, measure,
-    provider, n (patients), observed, expected, oe_ratio, oe_lower, oe_upper and flags."""
+    """The stored risk-adjusted comparison (engine/outcome_comparison.py), columns normalised to
+    provider, n (patients), oe_ratio, oe_lower, oe_upper, flag_99_8, and a readable ``measure_key``
+    (measure, time point, scale). Rows without a provider are measure-level status rows."""
     df = _df(con.table("outcome_comparison"))
-    ren = {}
-    prov = _first(df.columns, "provider", "organization_id", "provider_id")
-    if prov and prov != "provider":
-        ren[prov] = "provider"
-    meas = _first(df.columns, "measure", "measure_id", "outcome_id")
-    if meas and meas != "measure":
-        ren[meas] = "measure"
-    n = _first(df.columns, "n", "patients", "cycles")
-    if n and n != "n":
-        ren[n] = "n"
-    return df.rename(columns=ren)
+    df = df.rename(columns={"organization_id": "provider", "oe": "oe_ratio", "ci_low": "oe_lower",
+                            "ci_high": "oe_upper", "flag_998": "flag_99_8",
+                            "crude_flag_998": "crude_flag_99_8"})
+    for c in ("time_point", "scale", "statistic"):
+        if c not in df.columns:
+            df[c] = None
+    tp = df["time_point"].fillna("").astype(str)
+    sc = df["scale"].fillna("").astype(str)
+    df["measure_key"] = (df["measure"].astype(str) + tp.where(tp == "", " @ " + tp)
+                         + sc.where(sc == "", " (" + sc + ")"))
+    return df
 
 
-def headline_measures(comparison: pd.DataFrame, template_order: dict[str, list[str]]) -> dict[str, str]:
-    """One measure per condition for funnel and value plots: the first outcome of the condition
-    template (tier order) that has an O/E comparison with expected events."""
+def headline_measures(comparison: pd.DataFrame,
+                      template_order: dict[str, list[str]]) -> dict[str, str]:
+    """One measure_key per condition for funnel and value plots: the first outcome of the
+    condition template (tier order) compared as O/E of events, at its time point with the most
+    expected events."""
     out: dict[str, str] = {}
     if comparison.empty or "expected" not in comparison.columns:
         return out
-    ok = comparison[comparison["expected"].fillna(0) > 0]
+    ok = comparison[comparison["provider"].notna() & (comparison["expected"].fillna(0) > 0)
+                    & comparison["statistic"].fillna("").astype(str).str.startswith("O/E")]
     for cond, g in ok.groupby("condition"):
         present = list(dict.fromkeys(g["measure"]))
         order = [m for m in template_order.get(str(cond), []) if m in present] or present
-        if order:
-            out[str(cond)] = order[0]
+        first = g[g["measure"] == order[0]]
+        best = first.groupby("measure_key")["expected"].sum().sort_values(ascending=False)
+        out[str(cond)] = str(best.index[0])
     return out
 
 
 def outcome_value_summary(con: BaseBackend) -> pd.DataFrame:
-    """Per condition and measure: cycles with a value, distinct patients, mean value."""
+    """Per condition, measure, time point and scale: values computed, distinct patients, mean value
+    and events (for binary and time-to-event measures)."""
     t = con.table("outcome_values")
-    cols = t.columns
-    meas = _first(cols, "measure", "measure_id", "outcome_id")
-    val = _first(cols, "value", "value_num", "numeric_value")
-    if "condition" not in cols or meas is None:
-        return pd.DataFrame()
-    aggs = {"values": t.count(), "patients": t.patient_id.nunique()} if "patient_id" in cols else {
-        "values": t.count()}
-    if val is not None and t[val].type().is_numeric():
-        aggs["mean_value"] = t[val].mean()
-    g = t.group_by("condition", measure=t[meas]).aggregate(**aggs)
-    return _df(g.order_by("condition", "measure"))
+    keys = [k for k in ("condition", "measure", "time_point", "scale") if k in t.columns]
+    aggs: dict[str, ir.Value] = {"values": t.count(), "patients": t.patient_id.nunique()}
+    if "value" in t.columns:
+        aggs["mean_value"] = t.value.mean()
+    if "event" in t.columns:
+        aggs["events"] = t.event.sum()
+    return _df(t.group_by(keys).aggregate(**aggs).order_by(keys))
 
 
 def prom_summary(con: BaseBackend) -> pd.DataFrame:
-    """Per instrument (and scale/score name when stored): scores, distinct patients, mean score."""
+    """Per instrument and scale: scored questionnaires, distinct patients, mean score."""
     t = con.table("prom_scores")
-    cols = t.columns
-    inst = _first(cols, "instrument", "instrument_id")
-    if inst is None:
-        return pd.DataFrame()
-    keys = [t[inst].name("instrument")]
-    scale = _first(cols, "scale", "score_name", "subscale")
-    if scale:
-        keys.append(t[scale].name("scale"))
-    score = _first(cols, "score", "value")
-    aggs = {"scores": t.count()}
-    if "patient_id" in cols:
-        aggs["patients"] = t.patient_id.nunique()
-    if score is not None and t[score].type().is_numeric():
-        aggs["mean_score"] = t[score].mean()
-    g = t.group_by(keys).aggregate(**aggs)
-    return _df(g.order_by([k.get_name() for k in keys]))
+    if "status" in t.columns:
+        t = t.filter(t.status == "scored")
+    keys = [k for k in ("instrument", "scale") if k in t.columns]
+    g = t.group_by(keys).aggregate(scores=t.count(), patients=t.patient_id.nunique(),
+                                   mean_score=t.score.mean())
+    return _df(g.order_by(keys))
 
 
 def value_points(con: BaseBackend, comparison: pd.DataFrame, headline: dict[str, str]) -> pd.DataFrame:
@@ -261,7 +250,8 @@ def value_points(con: BaseBackend, comparison: pd.DataFrame, headline: dict[str,
     cycle, with the smaller of the two patient counts behind the point."""
     if comparison.empty or not headline or not has_tables(con, ["cycle_cost_totals"]):
         return pd.DataFrame()
-    sel = pd.concat([comparison[(comparison["condition"] == c) & (comparison["measure"] == m)]
+    sel = pd.concat([comparison[(comparison["condition"] == c) & (comparison["measure_key"] == m)
+                                & comparison["provider"].notna()]
                      for c, m in headline.items()], ignore_index=True)
     t = con.table("cycle_cost_totals")
     cost = _df(t.group_by("condition", "organization_id").aggregate(
@@ -269,7 +259,7 @@ def value_points(con: BaseBackend, comparison: pd.DataFrame, headline: dict[str,
     df = sel.merge(cost, left_on=["condition", "provider"], right_on=["condition", "organization_id"],
                    how="inner")
     df["patients"] = df[["n", "cost_patients"]].min(axis=1)
-    keep = [c for c in ("condition", "measure", "provider", "patients", "n", "oe_ratio", "oe_lower",
+    keep = [c for c in ("condition", "measure_key", "provider", "patients", "n", "oe_ratio", "oe_lower",
                         "oe_upper", "adjusted_rate", "cost_per_cycle", "flag_99_8", "flag_95",
                         "srtr_flag") if c in df.columns]
     return with_facility_names(con, df[keep], "provider")

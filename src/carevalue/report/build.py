@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -227,7 +228,7 @@ def cost_section(con: Any, rep: Report) -> Section:
     sec.blocks.append(b)
     tot = ro.opportunity_totals(con)
     top = ro.top_opportunities(con)
-    b = Block("Cost-reduction opportunities", "Money at stake per kind, and the largest single opportunities. "
+    b = Block("Cost-reduction opportunities", "Money at stake per kind, and the five largest opportunities of each kind. "
               "Unused capacity is a resource-level fact; the others describe a provider's patients for a "
               "condition and are suppressed when those are fewer than 11.")
     b.parts.append(rep.table("opportunity-kinds", tot, formats={"opportunities": count, "money_at_stake": money}))
@@ -253,12 +254,21 @@ def _measure_info() -> tuple[dict[str, list[str]], dict[tuple[str, str], Any]]:
     return order, info
 
 
+SMALL_IN_TEXT = re.compile(r"\b([0-9]|10) (patients?|cycles?|events?|providers?)\b")
+
+
+def _sanitise(message: Any) -> str:
+    """A status message with any count of 1-10 patients/cycles/events replaced by <11."""
+    return SMALL_IN_TEXT.sub(lambda m: f"{MARK} {m.group(2)}" if m.group(1) != "0" else m.group(0),
+                             text(message))
+
+
 def outcomes_sections(con: Any, rep: Report) -> list[Section]:
     out = Section("outcomes", "4 · Outcomes (risk-adjusted)")
     value = Section("value", "5 · Value: outcomes beside cost")
     if not ro.has_tables(con, ["outcome_comparison"]):
-        note = "Outcomes not computed: the store has no outcome_comparison table (run the outcomes stage)."
-        out.computed, out.note = False, note
+        out.computed, out.note = False, ("Outcomes not computed: the store has no outcome_comparison "
+                                         "table (run the outcomes stage).")
         value.computed, value.note = False, "Not computed: needs outcomes (outcome_comparison) and costs."
         if ro.has_tables(con, ["prom_scores"]):
             out.blocks.append(_prom_block(con, rep))
@@ -267,40 +277,56 @@ def outcomes_sections(con: Any, rep: Report) -> list[Section]:
     order, info = _measure_info()
     head = ro.headline_measures(comp, order)
     out.blocks.append(Block(
-        "How to read", "Observed / expected (O/E) per provider after case-mix adjustment, with its confidence "
-        "interval; flags mark providers outside the funnel's 95% / 99.8% control limits (overdispersion-"
-        "corrected) and the registry-style Bayesian flag. Providers with fewer than 11 patients show <11."))
-    flag_cols = [c for c in ("flag_95", "flag_99_8", "srtr_flag") if c in comp.columns]
+        "How to read", "Per provider after case-mix adjustment: for events (deaths, complications, "
+        "readmissions) observed / expected events, O/E, 1 = as expected; for continuous measures (PROM "
+        "scores, clinical values, length of stay) observed minus expected mean, O-E, 0 = as expected; "
+        "each with its confidence interval. Flags: outside the funnel's 95% / 99.8% control limits "
+        "(overdispersion-corrected), the registry Bayesian flag, and the crude (unadjusted) flag beside "
+        "them. Providers with fewer than 11 patients show <11 and are left out of the charts."))
+    status = comp[comp["provider"].isna()].copy()
+    prov = comp[comp["provider"].notna()]
+    flag_cols = [c for c in ("flag_95", "flag_99_8", "srtr_flag", "crude_flag_99_8") if c in comp.columns]
     num = [c for c in ("n", "observed", "expected", "oe_ratio", "oe_lower", "oe_upper", "adjusted_rate")
            if c in comp.columns]
     fm: dict[str, Formatter] = {c: ratio for c in num}
-    fm.update(n=count, observed=lambda v: ratio(v) if isinstance(v, str) or _missing(v) else f"{float(v):,.1f}")
-    for cond, g in comp.groupby("condition", sort=True):
-        for meas, gm in g.groupby("measure", sort=False):
-            m = info.get((str(cond), str(meas)))
-            title = f"{cond}: {m.title if m else str(meas)}"
-            intro = f"Tier {m.tier}, {m.direction}. {m.definition}" if m else ""
-            b = Block(title, intro)
-            disp = ro.with_facility_names(con, gm, "provider").sort_values("provider")
-            b.parts.append(rep.table(f"outcome-{cond}-{meas}",
-                                     suppress_small_cells(disp, "n", value_cols=[*num, *flag_cols]),
-                                     formats=fm, columns=["facility", *num, *flag_cols]))
-            if head.get(str(cond)) == meas and {"observed", "expected"} <= set(gm.columns):
-                from carevalue.engine.risk.funnel import funnel
+    fm["n"] = count
+    for (cond, key), gm in prov.groupby(["condition", "measure_key"], sort=True):
+        meas = str(gm["measure"].iloc[0])
+        m = info.get((str(cond), meas))
+        title = f"{cond}: {m.title if m else meas} — {key}"
+        first = gm.iloc[0]
+        intro = (f"Tier {m.tier}, {m.direction}. " if m else "") + (
+            f"Statistic: {text(first.get('statistic'))}; model {text(first.get('model'))}"
+            + (f", c-statistic {ratio(first.get('c_statistic'))}" if not _missing(first.get("c_statistic")) else "")
+            + ".")
+        b = Block(title, intro)
+        disp = ro.with_facility_names(con, gm, "provider").sort_values("provider")
+        b.parts.append(rep.table(f"outcome-{cond}-{key}",
+                                 suppress_small_cells(disp, "n", value_cols=[*num, *flag_cols]),
+                                 formats=fm, columns=["facility", *num, *flag_cols]))
+        if head.get(str(cond)) == key:
+            from carevalue.engine.risk.funnel import funnel
 
-                cnt = gm[["provider", "n", "observed", "expected"]].dropna()
-                fun = funnel(cnt, "ratio")
-                keep = keep_large(gm, "n")["provider"].tolist()
-                b.parts.append(rep.figure(f"funnel-{cond}",
-                                          figures.funnel_figure(fun, keep, f"{title}: funnel plot (O/E)")))
-            out.blocks.append(b)
+            cnt = gm[["provider", "n", "observed", "expected"]].dropna()
+            fun = funnel(cnt, "ratio")
+            keep = keep_large(gm, "n")["provider"].tolist()
+            b.parts.append(rep.figure(f"funnel-{cond}",
+                                      figures.funnel_figure(fun, keep, f"{cond}: {key} — funnel plot (O/E)")))
+        out.blocks.append(b)
+    if not status.empty:
+        status["message"] = status["message"].map(_sanitise)
+        b = Block("Measures not compared", "Measure-level status from the outcomes engine (e.g. no events, "
+                  "a model that cannot be fitted).")
+        b.parts.append(rep.table("outcome-status", status, columns=["condition", "measure_key", "model",
+                                                                    "status", "message"]))
+        out.blocks.append(b)
     if ro.has_tables(con, ["outcome_values"]):
         ov = ro.outcome_value_summary(con)
-        if not ov.empty:
-            b = Block("Outcome values recorded", "Per condition and measure: values computed and patients.")
-            b.parts.append(rep.table("outcome-values", suppress_small_cells(ov),
-                                     formats={"values": count, "patients": count, "mean_value": ratio}))
-            out.blocks.append(b)
+        b = Block("Outcome values recorded", "Per condition, measure and time point: values computed, "
+                  "patients, mean value, events.")
+        b.parts.append(rep.table("outcome-values", suppress_small_cells(ov), formats={
+            "values": count, "patients": count, "mean_value": ratio, "events": count}))
+        out.blocks.append(b)
     if ro.has_tables(con, ["prom_scores"]):
         out.blocks.append(_prom_block(con, rep))
     pts = ro.value_points(con, comp, head)
@@ -308,20 +334,19 @@ def outcomes_sections(con: Any, rep: Report) -> list[Section]:
         value.computed, value.note = False, "Not computed: no provider has both a headline O/E and a cost."
         return [out, value]
     value.blocks.append(Block("How to read", "Each point is a provider: its risk-adjusted headline outcome "
-                              "(O/E, 1 = as expected) against its mean TDABC cost per cycle. Points describing "
-                              "fewer than 11 patients are left out."))
-    for cond, g in pts.groupby("condition", sort=True):
-        meas = head[str(cond)]
-        m = info.get((str(cond), meas))
-        b = Block(f"{cond}: {m.title if m else meas} vs cost per cycle",
-                  (f"{m.direction}: " + ("below 1 is better." if m.direction == "lower-better"
-                                         else "above 1 is better.")) if m else "")
+                              "(O/E of the counted events, 1 = as expected, below 1 = fewer events than "
+                              "expected) against its mean TDABC cost per cycle. Points describing fewer than "
+                              "11 patients are left out."))
+    for cond_v, g in pts.groupby("condition", sort=True):
+        cond = str(cond_v)
+        key = head[cond]
+        b = Block(f"{cond}: {key} vs cost per cycle")
         big = keep_large(g)
         if not big.empty:
-            b.parts.append(rep.figure(f"value-{cond}", figures.value_scatter(big, str(cond), meas)))
+            b.parts.append(rep.figure(f"value-{cond}", figures.value_scatter(big, str(cond), key)))
         b.parts.append(rep.table(f"value-{cond}", suppress_small_cells(
             g, value_cols=[c for c in ("n", "oe_ratio", "oe_lower", "oe_upper", "adjusted_rate",
-                                       "cost_per_cycle") if c in g.columns]),
+                                       "cost_per_cycle", "flag_99_8") if c in g.columns]),
             formats={"patients": count, "n": count, "oe_ratio": ratio, "oe_lower": ratio,
                      "oe_upper": ratio, "adjusted_rate": ratio, "cost_per_cycle": money},
             columns=["facility", "patients", "oe_ratio", "oe_lower", "oe_upper", "cost_per_cycle",

@@ -26,19 +26,27 @@ def suppress_small_cells(df: pd.DataFrame, count_col: str = "patients",
                          threshold: int = THRESHOLD) -> pd.DataFrame:
     """A copy of ``df`` with the count and value columns of small rows replaced by ``<11``.
 
-    ``value_cols`` defaults to every numeric column (including the count columns). The result is
-    for display: suppressed columns become object dtype.
+    ``value_cols`` defaults to every numeric column. Masking is done by the engine's
+    ``privacy.suppress_small_cells`` when present (one rule for every published table); a count
+    of 0 is passed to it as "no count", since it describes no one. The result is for display.
     """
     out = df.copy()
     if df.empty or count_col not in df.columns:
         return out
-    small = is_small(df[count_col], threshold)
     cols = list(value_cols) if value_cols is not None else [
         c for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) and df[c].dtype != bool]
-    if count_col not in cols:
-        cols.append(count_col)
+    cols = [c for c in cols if c != count_col and c in df.columns]
     mark = f"<{threshold}"
-    for c in cols:
+    counts = pd.to_numeric(df[count_col], errors="coerce")
+    key = "__suppression_count"
+    try:
+        from carevalue.engine.privacy import suppress_small_cells as engine_rule
+    except ImportError:
+        small = is_small(counts, threshold)
+    else:
+        probe = pd.DataFrame({key: counts.where(counts != 0)}, index=df.index)
+        small = engine_rule(probe, key, [], threshold)[key].astype(str) == mark
+    for c in [*cols, count_col]:
         out[c] = out[c].astype(object)
         out.loc[small, c] = mark
     return out
