@@ -111,6 +111,11 @@ def bit_count(x: int) -> int:  # type: ignore[empty-body]
     """Number of set bits (DuckDB and Spark SQL both have ``bit_count``)."""
 
 
+@ibis.udf.agg.builtin
+def bit_or(x: int) -> int:  # type: ignore[empty-body]
+    """Bitwise OR of a group (a built-in of DuckDB and Spark SQL; ibis's own BitOr has no Spark rule)."""
+
+
 def patient_masks(ccs: ir.Table, folder: str) -> ir.Table:
     """(patient_id, hcc) rows (duplicates allowed) -> one row per patient with the present CCs
     after hierarchies as words m0, m1, ..."""
@@ -118,8 +123,8 @@ def patient_masks(ccs: ir.Table, folder: str) -> ir.Table:
     bits = ibis.memtable(_bits_table(folder))
     j = ccs.join(bits, "hcc")
     agg = j.group_by("patient_id").aggregate(
-        **{f"p{k}": j[f"w{k}"].bit_or() for k in range(lay.words)},
-        **{f"x{k}": j[f"d{k}"].bit_or() for k in range(lay.words)})
+        **{f"p{k}": bit_or(j[f"w{k}"]) for k in range(lay.words)},
+        **{f"x{k}": bit_or(j[f"d{k}"]) for k in range(lay.words)})
     return agg.select("patient_id", **{f"m{k}": agg[f"p{k}"] & ~agg[f"x{k}"] for k in range(lay.words)})
 
 
