@@ -199,7 +199,32 @@ def outcome_comparison(con: BaseBackend) -> pd.DataFrame:
     sc = df["scale"].fillna("").astype(str)
     df["measure_key"] = (df["measure"].astype(str) + tp.where(tp == "", " @ " + tp)
                          + sc.where(sc == "", " (" + sc + ")"))
+    if "patients" not in df.columns:
+        df["patients"] = _comparison_patients(con, df)
     return df
+
+
+def _comparison_patients(con: BaseBackend, df: pd.DataFrame) -> pd.Series:
+    """Distinct patients behind each provider row. ``n`` counts cycles (a chronic patient has one
+    per year), so patients come from outcome_values for the same condition, measure, time point,
+    scale and provider; the smaller of that and ``n`` is used (both bound the true count)."""
+    n = pd.to_numeric(df["n"], errors="coerce") if "n" in df.columns else pd.Series(pd.NA, index=df.index)
+    if not has_tables(con, ["outcome_values"]):
+        return n
+    v = con.table("outcome_values")
+    keys = ["condition", "measure", "time_point", "scale", "organization_id"]
+    if not set(keys) <= set(v.columns):
+        return n
+    g = v.group_by(condition=v.condition, measure=v.measure, time_point=v.time_point.fill_null(""),
+                   scale=v.scale.fill_null(""), provider=v.organization_id).aggregate(
+        value_patients=v.patient_id.nunique())
+    pv = _df(g)
+    left = df[["condition", "measure", "time_point", "scale", "provider"]].copy()
+    left["time_point"] = left["time_point"].fillna("").astype(str)
+    left["scale"] = left["scale"].fillna("").astype(str)
+    m = left.merge(pv, on=["condition", "measure", "time_point", "scale", "provider"], how="left")
+    m.index = df.index
+    return pd.concat([n, pd.to_numeric(m["value_patients"], errors="coerce")], axis=1).min(axis=1)
 
 
 def headline_measures(comparison: pd.DataFrame,
@@ -258,7 +283,7 @@ def value_points(con: BaseBackend, comparison: pd.DataFrame, headline: dict[str,
         cost_per_cycle=t.total_cost.mean(), cost_patients=t.patient_id.nunique()))
     df = sel.merge(cost, left_on=["condition", "provider"], right_on=["condition", "organization_id"],
                    how="inner")
-    df["patients"] = df[["n", "cost_patients"]].min(axis=1)
+    df["patients"] = df[["patients", "cost_patients"]].min(axis=1)
     keep = [c for c in ("condition", "measure_key", "provider", "patients", "n", "oe_ratio", "oe_lower",
                         "oe_upper", "adjusted_rate", "cost_per_cycle", "flag_99_8", "flag_95",
                         "srtr_flag") if c in df.columns]

@@ -280,7 +280,8 @@ def outcomes_sections(con: Any, rep: Report) -> list[Section]:
         "How to read", "Per provider after case-mix adjustment: for events (deaths, complications, "
         "readmissions) observed / expected events, O/E, 1 = as expected; for continuous measures (PROM "
         "scores, clinical values, length of stay) observed minus expected mean, O-E, 0 = as expected; "
-        "each with its confidence interval. Flags: outside the funnel's 95% / 99.8% control limits "
+        "each with its confidence interval. n counts care cycles (a chronic patient has one a year); "
+        "patients counts people, and suppression uses it. Flags: outside the funnel's 95% / 99.8% control limits "
         "(overdispersion-corrected), the registry Bayesian flag, and the crude (unadjusted) flag beside "
         "them. Providers with fewer than 11 patients show <11 and are left out of the charts."))
     status = comp[comp["provider"].isna()].copy()
@@ -289,7 +290,7 @@ def outcomes_sections(con: Any, rep: Report) -> list[Section]:
     num = [c for c in ("n", "observed", "expected", "oe_ratio", "oe_lower", "oe_upper", "adjusted_rate")
            if c in comp.columns]
     fm: dict[str, Formatter] = {c: ratio for c in num}
-    fm["n"] = count
+    fm.update(n=count, patients=count)
     for (cond, key), gm in prov.groupby(["condition", "measure_key"], sort=True):
         meas = str(gm["measure"].iloc[0])
         m = info.get((str(cond), meas))
@@ -302,14 +303,14 @@ def outcomes_sections(con: Any, rep: Report) -> list[Section]:
         b = Block(title, intro)
         disp = ro.with_facility_names(con, gm, "provider").sort_values("provider")
         b.parts.append(rep.table(f"outcome-{cond}-{key}",
-                                 suppress_small_cells(disp, "n", value_cols=[*num, *flag_cols]),
-                                 formats=fm, columns=["facility", *num, *flag_cols]))
+                                 suppress_small_cells(disp, "patients", value_cols=[*num, *flag_cols]),
+                                 formats=fm, columns=["facility", "patients", *num, *flag_cols]))
         if head.get(str(cond)) == key:
             from carevalue.engine.risk.funnel import funnel
 
             cnt = gm[["provider", "n", "observed", "expected"]].dropna()
             fun = funnel(cnt, "ratio")
-            keep = keep_large(gm, "n")["provider"].tolist()
+            keep = keep_large(gm, "patients")["provider"].tolist()
             b.parts.append(rep.figure(f"funnel-{cond}",
                                       figures.funnel_figure(fun, keep, f"{cond}: {key} — funnel plot (O/E)")))
         out.blocks.append(b)
