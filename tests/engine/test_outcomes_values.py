@@ -166,3 +166,24 @@ def test_case_mix_variables(store) -> None:  # type: ignore[no-untyped-def]
     assert cm.loc[("k1", "age"), "value_num"] == pytest.approx(74.0, abs=0.01)
     assert cm.loc[("k2", "sex"), "value_text"] == "male"
     assert cm.loc[("k2", "baseline-function"), "value_num"] == 55.0
+
+
+def test_cli_table_suppresses_small_providers(store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from typer.testing import CliRunner
+
+    from carevalue.cli import app
+
+    lib = load()
+    outcomes.run_comparison(store, [lib.get("conditions", TPL)])
+    path = store.raw_sql("PRAGMA database_list").fetchall()[0][2]
+    res = CliRunner().invoke(app, ["outcomes", "--store", path, "--condition", TPL,
+                                   "--measure", "length-of-stay", "--json"])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.output)
+    # one provider with 3 cycles: fewer than 11 patients, so n shows '<11' and numbers are hidden
+    assert rows == [{**rows[0], "organization_id": "org-x", "n": "<11", "observed": None, "expected": None,
+                     "oe": None, "ci_low": None, "ci_high": None}]
+    bad = CliRunner().invoke(app, ["outcomes", "--store", path, "--condition", TPL, "--measure", "nope"])
+    assert bad.exit_code == 2 and "unknown measure" in bad.output

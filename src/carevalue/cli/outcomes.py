@@ -29,7 +29,7 @@ SHOWN = ["organization_id", "n", "observed", "expected", "statistic", "oe", "ci_
 
 def _rows(frame: pd.DataFrame) -> list[dict[str, object]]:
     clean = frame.astype(object).where(frame.notna(), None)
-    return [{k: (float(v) if isinstance(v, float) else v) for k, v in r.items()}
+    return [{str(k): (float(v) if isinstance(v, float) else v) for k, v in r.items()}
             for r in clean.to_dict(orient="records")]
 
 

@@ -77,7 +77,7 @@ def _prom(con: BaseBackend, tpl: ConditionTemplate, base: ir.Table, var: CaseMix
           instrument: str, label: str) -> ir.Table | None:
     if "prom_scores" not in con.list_tables():
         return None
-    tp, scales = TimePoint(label=label, day=-30, window_days=60), []
+    tp, scales = TimePoint(label=label, day=-30, window_days=60), list[str]()
     for m in tpl.outcomes:
         if m.instrument == instrument:
             scales = scales or list(m.scales)

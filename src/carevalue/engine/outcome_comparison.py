@@ -47,7 +47,7 @@ PROVIDER = "organization_id"
 
 
 def status_row(key: dict[str, object], status: str, message: str, model: str | None = None) -> pd.DataFrame:
-    row = {c: None for c in COMPARISON_COLUMNS}
+    row: dict[str, object] = {c: None for c in COMPARISON_COLUMNS}
     row.update(key)
     row.update({"status": status, "message": message, "model": model})
     return pd.DataFrame([row], columns=COMPARISON_COLUMNS)
@@ -118,7 +118,7 @@ def _finish(table: pd.DataFrame, key: dict[str, object], model: CaseMixModel, st
             variables: Sequence[str], notes: Sequence[str]) -> pd.DataFrame:
     out = table.copy()
     for k, v in key.items():
-        out[k] = v
+        out[k] = v  # type: ignore[call-overload]
     out["statistic"] = statistic
     out["model"] = model.kind
     out["variables"] = ",".join(variables)

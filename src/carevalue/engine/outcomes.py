@@ -186,7 +186,8 @@ def compare_measure(con: BaseBackend, tpls: Sequence[ConditionTemplate], measure
     rows, variables, text_vars, notes = measure_rows(con, tpls, measure, wides)
     m = next(x for x in tpls[0].outcomes if x.id == measure)
     condition = "+".join(t.id for t in tpls)
-    scales = sorted({s for s in rows.select("scale").distinct().to_pandas()["scale"] if isinstance(s, str)})
+    found = rows.select("scale").distinct().to_pandas()["scale"]
+    scales: list[str | None] = [*sorted({s for s in found if isinstance(s, str)})] or [None]
     out = []
     for tp in m.time_points:
         if time_points and tp.label not in time_points:
@@ -194,8 +195,8 @@ def compare_measure(con: BaseBackend, tpls: Sequence[ConditionTemplate], measure
         own = set().union(*(_outcome_variables(t, m, tp.label) for t in tpls))
         use = [v for v in variables if v not in own]
         extra = [f"{', '.join(sorted(own))} left out (the measure itself)"] if own & set(variables) else []
-        for scale in scales or [None]:
-            key = {"condition": condition, "measure": m.id, "time_point": tp.label, "scale": scale}
+        for scale in scales:
+            key: dict[str, object] = {"condition": condition, "measure": m.id, "time_point": tp.label, "scale": scale}
             r = rows.filter(rows.time_point == tp.label)
             if scale is not None:
                 r = r.filter(r.scale == scale)
