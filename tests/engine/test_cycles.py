@@ -129,3 +129,31 @@ def test_chronic_periods_and_shared_event_cost_once(store_path: Path) -> None:
     shared = [e for e in ev if e["event_id"] == "p1-e2"]
     assert {e["condition"] for e in shared} == {"hip-osteoarthritis", "type-2-diabetes"}
     assert [e["condition"] for e in shared if e["cost_bearing"]] == ["hip-osteoarthritis"]
+
+
+def test_pipeline_and_cli_read_outs(store_path: Path, tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from carevalue.cli import app
+    from carevalue.engine.pipeline import run_all
+
+    with Store(store_path) as s:
+        hip_patient(s)
+    lines = run_all(store_path, tmp_path / "out", only=["cycles", "segments"])
+    assert "cycles: hip-osteoarthritis: 1" in lines
+    assert any(line.startswith("segments: ") for line in lines)
+    assert (tmp_path / "out" / "run-summary.txt").read_text().splitlines() == lines
+    runner = CliRunner()
+    res = runner.invoke(app, ["cycles", "--patient", "p1", "--store", str(store_path), "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output[res.output.index("["):])
+    assert [c["condition"] for c in out] == ["hip-osteoarthritis"]
+    assert {e["phase"] for e in out[0]["events"]} >= {"diagnosing", "preparing", "intervening"}
+    text = runner.invoke(app, ["cycles", "--patient", "p1", "--store", str(store_path)])
+    assert "intervening" in text.output and "+1 activities" in text.output
+    seg = runner.invoke(app, ["segments", "--store", str(store_path), "--on", "2024-06-01", "--json"])
+    rows = json.loads(seg.output[seg.output.index("["):])
+    # Born 1950 with hip OA recorded 2023-12-01: chronic on 2024-06-01.
+    assert {r["segment"]: r["patients"] for r in rows}["chronic"] == 1
