@@ -37,3 +37,14 @@ def connect(store: str | Path | None = None, backend: str | None = None, **optio
         )
         return ibis.pyspark.connect(session, **options)
     raise ValueError(f"unknown backend {backend!r}; use 'duckdb' or 'pyspark'")
+
+
+def write_table(con: BaseBackend, name: str, expr: ibis.Table) -> ibis.Table:
+    """Replace table ``name`` in the store with the result of ``expr`` and return it.
+
+    The drop is issued explicitly because ``create_table(overwrite=True)`` goes through a
+    rename-swap that some backend/sqlglot combinations render incorrectly; a plain drop + create
+    behaves the same on DuckDB and PySpark.
+    """
+    con.raw_sql(f"DROP TABLE IF EXISTS {name}")
+    return con.create_table(name, expr)

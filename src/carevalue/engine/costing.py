@@ -18,6 +18,7 @@ import ibis
 import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
+from carevalue.backends import write_table
 from carevalue.definitions.process_map import (
     PHASES,
     CostingPolicy,
@@ -26,26 +27,6 @@ from carevalue.definitions.process_map import (
     load_process_maps,
 )
 from carevalue.engine.capacity import capacity_cost_rates, capacity_use
-
-
-def _duckdb_arrow_compat() -> None:
-    """ibis 12 calls ``fetch_arrow_table`` on DuckDB results, which duckdb 2.0 renamed
-    ``to_arrow_table``. Belongs in backends.connect(); here until it is there."""
-    import duckdb
-
-    cls = duckdb.DuckDBPyConnection
-    if not hasattr(cls, "fetch_arrow_table") and hasattr(cls, "to_arrow_table"):
-        cls.fetch_arrow_table = cls.to_arrow_table  # type: ignore[attr-defined]
-
-
-_duckdb_arrow_compat()
-
-
-def write_table(con: BaseBackend, name: str, expr: ir.Table) -> None:
-    """Replace store table ``name`` with ``expr``. (ibis 12's overwrite=True renders an empty
-    DROP with sqlglot 30, so the drop is issued here.)"""
-    con.raw_sql(f"DROP TABLE IF EXISTS {name}")
-    con.create_table(name, expr)
 
 # Schemas of the tables engine/cycles.py and engine/segments.py write (CONTRACTS.md), used when
 # they are not stored yet so costing still runs (everything then lands as unattributed).

@@ -27,6 +27,7 @@ import ibis
 import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
+from carevalue.backends import write_table
 from carevalue.definitions.condition import ConditionTemplate, EventRule
 from carevalue.engine.codesets import matches
 
@@ -47,24 +48,8 @@ CYCLE_EVENT_COLUMNS = ("cycle_id", "patient_id", "condition", "event_table", "ev
 _S = "string"
 
 
-def _duckdb_arrow_compat() -> None:
-    """ibis 12 calls ``fetch_arrow_table`` on DuckDB results, which duckdb 2.0 renamed
-    ``to_arrow_table``. Belongs in backends.connect(); here until it is there."""
-    import duckdb
-
-    cls = duckdb.DuckDBPyConnection
-    if not hasattr(cls, "fetch_arrow_table") and hasattr(cls, "to_arrow_table"):
-        cls.fetch_arrow_table = cls.to_arrow_table  # type: ignore[attr-defined,method-assign,assignment,unused-ignore]
 
 
-_duckdb_arrow_compat()
-
-
-def write_table(con: BaseBackend, name: str, expr: ir.Table) -> ir.Table:
-    """Replace table ``name`` in the store with ``expr`` (drop first: ibis 12's overwrite=True
-    renders an empty DROP with sqlglot 30)."""
-    con.raw_sql(f"DROP TABLE IF EXISTS {name}")
-    return con.create_table(name, expr)
 
 
 def _null(type_: str = _S) -> ir.Value:
