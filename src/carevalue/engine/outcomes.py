@@ -15,11 +15,11 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends import BaseBackend
 
+from carevalue.backends import write_table
 from carevalue.definitions.condition import ConditionTemplate
 from carevalue.definitions.loader import Library
 from carevalue.definitions.outcome import OutcomeMeasure
 from carevalue.engine import casemix_frame
-from carevalue.engine.cycles import write_table
 from carevalue.engine.outcome_comparison import (
     COMPARISON_COLUMNS,
     compare_binary,
