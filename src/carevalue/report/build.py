@@ -206,7 +206,7 @@ def cost_section(con: Any, rep: Report) -> Section:
         if not wf.empty and n >= THRESHOLD:
             b.parts.append(rep.figure(f"waterfall-{cond}", figures.phase_waterfall(wf, str(cond))))
         elif not wf.empty:
-            b.parts.append(f"<p>Waterfall suppressed: {MARK} patients.</p>")
+            b.parts.append(f"<p>Waterfall suppressed: {html.escape(MARK)} patients.</p>")
         sec.blocks.append(b)
     ut, year = ro.utilisation_by_facility_role(con)
     b = Block("Resource utilisation", "Minutes used vs practical capacity (capacity supplied after breaks, "
