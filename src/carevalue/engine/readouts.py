@@ -227,22 +227,24 @@ def _comparison_patients(con: BaseBackend, df: pd.DataFrame) -> pd.Series:
     return pd.concat([n, pd.to_numeric(m["value_patients"], errors="coerce")], axis=1).min(axis=1)
 
 
-def headline_measures(comparison: pd.DataFrame,
-                      template_order: dict[str, list[str]]) -> dict[str, str]:
+def headline_measures(comparison: pd.DataFrame, template_order: dict[str, list[str]],
+                      min_expected: float = 10.0) -> dict[str, str]:
     """One measure_key per condition for funnel and value plots: the first outcome of the
-    condition template (tier order) compared as O/E of events, at its time point with the most
-    expected events."""
+    condition template (tier order) compared as O/E of events with at least ``min_expected``
+    expected events over all providers (at its time point with the most), else the one with most."""
     out: dict[str, str] = {}
     if comparison.empty or "expected" not in comparison.columns:
         return out
     ok = comparison[comparison["provider"].notna() & (comparison["expected"].fillna(0) > 0)
                     & comparison["statistic"].fillna("").astype(str).str.startswith("O/E")]
     for cond, g in ok.groupby("condition"):
-        present = list(dict.fromkeys(g["measure"]))
-        order = [m for m in template_order.get(str(cond), []) if m in present] or present
-        first = g[g["measure"] == order[0]]
-        best = first.groupby("measure_key")["expected"].sum().sort_values(ascending=False)
-        out[str(cond)] = str(best.index[0])
+        exp = g.groupby(["measure", "measure_key"])["expected"].sum().reset_index()
+        rank = {m: i for i, m in enumerate(template_order.get(str(cond), []))}
+        exp["order"] = exp["measure"].map(rank).fillna(len(rank))
+        big = exp[exp["expected"] >= min_expected]
+        pick = (big.sort_values(["order", "expected"], ascending=[True, False]) if not big.empty
+                else exp.sort_values("expected", ascending=False))
+        out[str(cond)] = str(pick["measure_key"].iloc[0])
     return out
 
 
