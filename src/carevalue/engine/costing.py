@@ -347,6 +347,17 @@ def cycle_costs(acts: ir.Table, cons: ir.Table, chg: ir.Table) -> ir.Table:
     return u.mutate(total_cost=u.labour_cost + u.consumables_cost)
 
 
+def _main_facility(a: ir.Table) -> ir.Table:
+    """Per cycle, the facility that supplied most of its minutes (ties: the smaller id), so a
+    cycle without an attributed provider (a primary-care segment year) is credited deterministically."""
+    fac = a.cycle_organization_id.fill_null(a.facility_id)
+    tagged = a.mutate(facility=fac)
+    f = tagged.group_by(["cycle_id", "facility"]).aggregate(m=tagged.minutes.sum())
+    w = ibis.window(group_by=f.cycle_id, order_by=[ibis.desc(f.m), f.facility])
+    ranked = f.mutate(rank=ibis.row_number().over(w))
+    return ranked.filter(ranked.rank == 0).select("cycle_id", "facility")
+
+
 def cycle_cost_totals(acts: ir.Table, cons: ir.Table, chg: ir.Table, care_cycles: ir.Table) -> ir.Table:
     """One row per cycle: labour, consumables, total cost, charges, and the recorded/standard share.
 
@@ -359,7 +370,7 @@ def cycle_cost_totals(acts: ir.Table, cons: ir.Table, chg: ir.Table, care_cycles
         return t.group_by("cycle_id").aggregate(
             patient_id=t.patient_id.arbitrary(), condition=t.condition.arbitrary(),
             cycle_type=t.cycle_type.arbitrary(),
-            provider=t.cycle_organization_id.fill_null(t.facility_id).arbitrary(), **sums)
+            provider=t.cycle_organization_id.fill_null(t.facility_id).min(), **sums)
 
     a = acts.filter(acts.cycle_id.notnull())
     la = per_cycle(
@@ -376,11 +387,14 @@ def cycle_cost_totals(acts: ir.Table, cons: ir.Table, chg: ir.Table, care_cycles
     u = ibis.union(la, lc.select(*la.columns), lh.select(*la.columns))
     t = u.group_by("cycle_id").aggregate(
         patient_id=u.patient_id.arbitrary(), condition=u.condition.arbitrary(),
-        cycle_type=u.cycle_type.arbitrary(), provider=u.provider.arbitrary(),
+        cycle_type=u.cycle_type.arbitrary(), provider=u.provider.min(),
         minutes=u.minutes.sum(), recorded_minutes=u.recorded_minutes.sum(),
         standard_minutes=u.standard_minutes.sum(), activities=u.activities.sum(),
         labour_cost=u.labour_cost.sum(), consumables_cost=u.consumables_cost.sum(),
         charges=u.charges.sum())
+    main = _main_facility(a)
+    t = t.left_join(main, t.cycle_id == main.cycle_id).select(
+        *[t[col] for col in t.columns if col != "provider"], provider=main.facility.fill_null(t.provider))
     c = care_cycles
     j = t.left_join(c, t.cycle_id == c.cycle_id).select(
         t.cycle_id, t.patient_id, t.condition, t.cycle_type,
