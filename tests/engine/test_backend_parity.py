@@ -29,6 +29,8 @@ COMPARED = {
     "segment_transitions": (["patient_id", "transition_date"], []),
     "cycle_cost_totals": (["cycle_id"], None),
     "outcome_values": (None, None),
+    "patient_risk_scores": (["patient_id"], None),
+    "prom_scores": (["response_id", "scale"], None),
 }
 
 

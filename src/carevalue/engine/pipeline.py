@@ -59,10 +59,25 @@ def stage_outcomes(con: BaseBackend, lib: Library) -> list[str]:
     return outcomes.stage_outcomes(con, lib)
 
 
+def stage_risk_scores(con: BaseBackend, lib: Library) -> list[str]:
+    """CMS-HCC and Charlson scores per patient, as of the last encounter in the store."""
+    from carevalue.engine.riskscores import comorbidity, hcc
+
+    enc = con.table("encounters")
+    last = enc.start_ts.max().execute()
+    if last is None:
+        return ["risk scores: no encounters, nothing to score"]
+    as_of = last.date()
+    h = hcc.run(con, as_of)
+    c = comorbidity.run(con, as_of, index="charlson")
+    return [f"risk scores: {h['rows']:,} CMS-HCC scores and {c['rows']:,} Charlson indices as of {as_of}"]
+
+
 STAGES: list[tuple[str, Stage]] = [
     ("cycles", stage_cycles),
     ("segments", stage_segments),
     ("costing", stage_costing),
+    ("risk-scores", stage_risk_scores),
     ("proms", stage_proms),
     ("outcomes", stage_outcomes),
 ]

@@ -17,6 +17,7 @@ import ibis
 import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
+from carevalue.backends import write_table
 from carevalue.engine.riskscores import reference
 from carevalue.engine.riskscores.diagnoses import icd10_diagnoses
 from carevalue.engine.riskscores.hcc import age_at
@@ -107,6 +108,5 @@ def run(con: BaseBackend, as_of: date, *, index: str = "charlson", weighting: st
     codings = con.table("codings") if "codings" in con.list_tables() else None
     expr = comorbidity_scores(con.table("conditions"), codings, con.table("patients"), as_of, index=index,
                        weighting=weighting, lookback_days=lookback_days)
-    con.raw_sql(f'DROP TABLE IF EXISTS "{table}"')
-    con.create_table(table, expr)
+    write_table(con, table, expr)
     return {"table": table, "rows": int(con.table(table).count().execute())}

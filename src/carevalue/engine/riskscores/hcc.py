@@ -17,6 +17,7 @@ import ibis
 import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
+from carevalue.backends import write_table
 from carevalue.engine.riskscores import hccmask, reference
 from carevalue.engine.riskscores.diagnoses import icd10_diagnoses
 
@@ -185,6 +186,5 @@ def run(con: BaseBackend, as_of: date, *, model: str = "cms-hcc-v24", lookback_d
     mapped = mapped_diagnoses(dx, model).cache()
     person = people(con.table("patients"), as_of, model, enrolment).cache()
     expr = scores_from(mapped, person, as_of, model)
-    con.raw_sql(f'DROP TABLE IF EXISTS "{table}"')
-    con.create_table(table, expr)
+    write_table(con, table, expr)
     return {"table": table, "rows": int(con.table(table).count().execute())}
