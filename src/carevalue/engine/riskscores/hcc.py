@@ -183,8 +183,8 @@ def run(con: BaseBackend, as_of: date, *, model: str = "cms-hcc-v24", lookback_d
     codings = con.table("codings") if "codings" in con.list_tables() else None
     # Mapped diagnoses and people each feed two joins: materialise them once, not twice.
     dx = icd10_diagnoses(con.table("conditions"), codings, as_of, lookback_days, distinct=False)
-    mapped = mapped_diagnoses(dx, model).cache()
-    person = people(con.table("patients"), as_of, model, enrolment).cache()
+    mapped = write_table(con, "_hcc_mapped", mapped_diagnoses(dx, model))
+    person = write_table(con, "_hcc_people", people(con.table("patients"), as_of, model, enrolment))
     expr = scores_from(mapped, person, as_of, model)
     write_table(con, table, expr)
     return {"table": table, "rows": int(con.table(table).count().execute())}
