@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 
 from carevalue.cli import app
-from carevalue.cli.output import console
+from carevalue.cli.output import console, stage_progress
 
 OUT = typer.Option(Path("demo-output"), "--out", help="Folder for the population, store and report.")
 PATIENTS = typer.Option(20_000, "--patients", help="Size of the synthetic population.")
@@ -52,7 +52,9 @@ def demo_cmd(out: Path = OUT, patients: int = PATIENTS, seed: int = SEED) -> Non
     console.print(f"      read {read:,}  stored {stored:,}  quarantined {quarantined:,}")
     took(t)
     t = step(3, "engine (care cycles, segments, costing, outcomes)")
-    for line in run_all(store, out):
+    with stage_progress("engine") as on_stage:
+        lines = run_all(store, out, on_stage=on_stage)
+    for line in lines:
         console.print(f"      {line}")
     took(t)
     t = step(4, "report")

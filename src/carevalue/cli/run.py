@@ -10,7 +10,7 @@ from typing import Any
 import typer
 
 from carevalue.cli import app
-from carevalue.cli.output import console, emit
+from carevalue.cli.output import console, emit, stage_progress
 
 STORE = typer.Option(Path("carevalue.duckdb"), "--store", help="DuckDB store written by ingest.")
 JSON = typer.Option(False, "--json", help="Print the rows as JSON.")
@@ -49,7 +49,9 @@ def run_cmd(
     if not store.exists():
         console.print(f"[red]no store at {store}[/red]")
         raise typer.Exit(2)
-    for line in run_all(store, out, only):
+    with stage_progress("run") as on_stage:
+        lines = run_all(store, out, only, on_stage=on_stage)
+    for line in lines:
         console.print(line, highlight=False)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
 import typer
@@ -22,7 +23,9 @@ def synth_cmd(
     """Generate the population; `carevalue ingest OUT/source` loads it, OUT/truth holds the planted truth."""
     from carevalue.synth import generate
 
-    summary = generate(patients=patients, seed=seed, out=out, workers=workers)
+    with console.status(f"generating {patients:,} patients (seed {seed})", spinner="dots") if not as_json \
+            else nullcontext():
+        summary = generate(patients=patients, seed=seed, out=out, workers=workers)
     counts = summary["resources"]
     assert isinstance(counts, dict)
     rows = [{"file": k, "records": v} for k, v in counts.items()]

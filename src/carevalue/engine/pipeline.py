@@ -84,15 +84,20 @@ STAGES: list[tuple[str, Stage]] = [
 
 
 def run_all(store_path: str | Path, out_dir: str | Path | None = None,
-            only: list[str] | None = None) -> list[str]:
-    """Run every stage (or ``only`` those named) on the store; write the summary to out_dir."""
+            only: list[str] | None = None,
+            on_stage: Callable[[str, int, int], None] | None = None) -> list[str]:
+    """Run every stage (or ``only`` those named) on the store; write the summary to out_dir.
+
+    ``on_stage(name, i, n)`` is called before each stage (for progress displays).
+    """
     lib = load()
     con = connect(store_path)
     lines: list[str] = []
+    chosen = [(n, s) for n, s in STAGES if not only or n in only]
     try:
-        for name, stage in STAGES:
-            if only and name not in only:
-                continue
+        for i, (name, stage) in enumerate(chosen):
+            if on_stage:
+                on_stage(name, i, len(chosen))
             try:
                 lines += stage(con, lib)
             except ImportError as e:
