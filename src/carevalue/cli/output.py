@@ -23,7 +23,8 @@ def emit(rows: Sequence[dict[str, Any]], title: str, as_json: bool) -> None:
         console.print(f"{title}: no rows")
         return
     for col in rows[0]:
-        t.add_column(str(col), justify="right" if isinstance(rows[0][col], int | float) else "left")
+        t.add_column(str(col), justify="right" if isinstance(rows[0][col], int | float) else "left",
+                     overflow="fold")
     for r in rows:
         t.add_row(*("" if v is None else (f"{v:,.2f}" if isinstance(v, float) else str(v)) for v in r.values()))
     console.print(t)
