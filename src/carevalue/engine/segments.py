@@ -17,10 +17,10 @@ import ibis
 import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
+from carevalue.backends import write_table
 from carevalue.definitions.segment import Rule, Segment
 from carevalue.definitions.valueset import ValueSet
 from carevalue.engine.codesets import matches
-from carevalue.engine.cycles import write_table
 
 SEGMENT_COLUMNS = ("patient_id", "segment", "valid_from", "valid_to")
 TRANSITION_COLUMNS = ("patient_id", "from_segment", "to_segment", "transition_date")
