@@ -21,38 +21,10 @@ from pathlib import Path
 
 import pandas as pd
 
-KEEP = ("Patient", "Organization", "Location", "Practitioner", "PractitionerRole", "CareTeam", "Encounter",
-        "Condition", "Observation", "Procedure", "Questionnaire", "QuestionnaireResponse")
+from carevalue.planted_truth import outcome_store, planted_odds_ratios
+
 CONDITIONS = ("hip-osteoarthritis", "knee-osteoarthritis")
 MEASURE = "complications-90d"
-
-
-def build(patients: int, seed: int, out: Path):  # type: ignore[no-untyped-def]
-    """Synthetic store with hip/knee cycles and outcome tables; returns (connection, templates)."""
-    from carevalue import synth
-    from carevalue.backends import connect
-    from carevalue.definitions.loader import load
-    from carevalue.engine import cycles, outcomes
-    from carevalue.ingest.run import ingest
-    from carevalue.store import Store
-
-    synth.generate(patients, seed, out)
-    files = sorted(p for p in (out / "source").iterdir() if p.name.split(".")[0] in KEEP)
-    with Store(out / "store.duckdb") as s:
-        ingest(files, s)
-    lib = load()
-    tpls = [lib.get("conditions", c) for c in CONDITIONS]
-    con = connect(out / "store.duckdb")
-    cycles.run(con, tpls)
-    outcomes.run_proms(con, lib)
-    outcomes.run_values(con, tpls)
-    return con, tpls
-
-
-def planted(out: Path) -> pd.DataFrame:
-    eff = pd.read_csv(out / "truth" / "provider_effects.csv")
-    eff = eff[(eff.condition == CONDITIONS[0]) & (eff.effect == "odds_ratio")]
-    return eff[["organization_id", "value", "note"]].rename(columns={"value": "odds_ratio"})
 
 
 def evaluate(table: pd.DataFrame, truth: pd.DataFrame) -> dict[str, object]:
@@ -95,8 +67,8 @@ def main() -> None:
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         t0 = time.time()
         out = Path(tempfile.mkdtemp(prefix=f"outcome-seed{seed}-", dir=args.keep))
-        con, tpls = build(args.patients, seed, out)
-        truth = planted(out)
+        con, tpls = outcome_store(args.patients, seed, out, CONDITIONS)
+        truth = planted_odds_ratios(out, CONDITIONS[0])
         pooled = outcomes.compare_measure(con, tpls, MEASURE)
         for name, table in [("pooled", pooled)] + [
                 (t.id.split("-")[0], outcomes.compare_measure(con, [t], MEASURE)) for t in tpls]:

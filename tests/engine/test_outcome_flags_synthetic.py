@@ -12,43 +12,26 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 pytestmark = pytest.mark.slow
 
 PATIENTS, SEED = 50_000, 3
-KEEP = ("Patient", "Organization", "Location", "Practitioner", "PractitionerRole", "CareTeam", "Encounter",
-        "Condition", "Observation", "Procedure", "Questionnaire", "QuestionnaireResponse")
 CONDITIONS = ("hip-osteoarthritis", "knee-osteoarthritis")
 
 
 @pytest.fixture(scope="module")
 def compared(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    from carevalue import synth
-    from carevalue.backends import connect
-    from carevalue.definitions.loader import load
-    from carevalue.engine import cycles, outcomes
-    from carevalue.ingest.run import ingest
-    from carevalue.store import Store
+    from carevalue.engine import outcomes
+    from carevalue.planted_truth import outcome_store, planted_odds_ratios
 
     warnings.filterwarnings("ignore")
     out = Path(tmp_path_factory.mktemp("synth-outcomes"))
-    synth.generate(PATIENTS, SEED, out)
-    files = sorted(p for p in (out / "source").iterdir() if p.name.split(".")[0] in KEEP)
-    with Store(out / "store.duckdb") as s:
-        ingest(files, s)
-    lib = load()
-    tpls = [lib.get("conditions", c) for c in CONDITIONS]
-    con = connect(out / "store.duckdb")
-    cycles.run(con, tpls)
-    outcomes.run_proms(con, lib)
-    outcomes.run_values(con, tpls)
+    con, tpls = outcome_store(PATIENTS, SEED, out, CONDITIONS)
     table = outcomes.compare_measure(con, tpls, "complications-90d")
-    eff = pd.read_csv(out / "truth" / "provider_effects.csv")
-    eff = eff[(eff.condition == CONDITIONS[0]) & (eff.effect == "odds_ratio")]
     con.disconnect()
-    return table.merge(eff[["organization_id", "value", "note"]], on="organization_id")
+    truth = planted_odds_ratios(out, CONDITIONS[0]).rename(columns={"odds_ratio": "value"})
+    return table.merge(truth, on="organization_id")
 
 
 def test_model_is_fitted_with_case_mix(compared) -> None:  # type: ignore[no-untyped-def]
