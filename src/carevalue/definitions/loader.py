@@ -13,6 +13,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import yaml
@@ -187,3 +188,18 @@ def _check_references(lib: Library, root: Path, kinds: dict[str, type[Definition
                 else:
                     ids = sorted(set(lib.kind(kind)) | set(packaged.kind(kind) if packaged else {}))
                     lib.errors.append(f"{label}: unknown {kind[:-1]} id {ref!r}; known: {', '.join(ids) or 'none'}")
+
+
+def load_library(content: Sequence[Path | str] = (), strict: bool = True) -> Library:
+    """The packaged content plus each folder in ``content``; a later definition replaces an earlier
+    one of the same kind and id (so a user's folder can override or add templates)."""
+    lib = load(CONTENT, strict=strict)
+    for root in content:
+        extra = load(root, strict=strict)
+        lib.errors += extra.errors
+        lib.warnings += extra.warnings
+        for folder, objs in extra.by_kind.items():
+            for id_, obj in objs.items():
+                lib.by_kind.setdefault(folder, {})[id_] = obj
+                lib.files[(folder, id_)] = extra.files[(folder, id_)]
+    return lib
