@@ -11,9 +11,9 @@ import importlib
 import pkgutil
 import types
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Sequence
 from typing import Any
 
 import yaml

@@ -14,7 +14,7 @@ def _c(name: str, type_: str, doc: str, required: bool = False) -> Column:
     return Column(name, type_, doc, required)
 
 
-S, TS, D, F, I, B = "VARCHAR", "TIMESTAMP", "DATE", "DOUBLE", "BIGINT", "BOOLEAN"
+S, TS, D, F, I, B = "VARCHAR", "TIMESTAMP", "DATE", "DOUBLE", "BIGINT", "BOOLEAN"  # noqa: E741
 
 CYCLE = _c("cycle_id", S, "Care cycle (care_cycles.cycle_id).", True)
 PATIENT = _c("patient_id", S, "Patient (patients.patient_id).", True)

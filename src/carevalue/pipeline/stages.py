@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import ibis
 
 from carevalue.definitions.process_map import CostingPolicy
