@@ -222,28 +222,6 @@ def run_comparison(con: BaseBackend, templates: Sequence[ConditionTemplate]) -> 
     return table
 
 
-def stage_proms(con: BaseBackend, lib: Library) -> list[str]:
-    n = run_proms(con, lib)
-    return [f"proms: {n:,} scores"]
-
-
-def stage_outcomes(con: BaseBackend, lib: Library) -> list[str]:
-    """Pipeline stage: outcome values + evidence, case-mix variables, provider comparison."""
-    templates = list(lib.kind("conditions").values())
-    if "prom_scores" not in con.list_tables():
-        run_proms(con, lib)
-    counts = run_values(con, templates)
-    table = run_comparison(con, templates)
-    ok = table[table.status == "ok"]
-    bad = table[table.status != "ok"]
-    flagged = ok[ok.flag_998.isin(["better", "worse"])]
-    lines = [f"outcomes: {counts['outcome_values']:,} values, {counts['outcome_evidence']:,} evidence rows, "
-             f"{counts['casemix_values']:,} case-mix values",
-             f"outcomes: {ok.groupby(['condition', 'measure', 'time_point', 'scale'], dropna=False).ngroups} "
-             f"comparisons, {len(flagged)} provider flags at 99.8%, {len(bad)} measures not compared"]
-    return lines
-
-
 def outcome_trend(con: BaseBackend, tpls: Sequence[ConditionTemplate], measure: str, time_point: str,
                   period: str = "year", scale: str | None = None) -> pd.DataFrame:
     """The measure by period of the cycles' anchor (year/quarter/month) per provider: n and the rate

@@ -64,22 +64,10 @@ class CostingStage:
                                "capacity_use", "cost_opportunities")
 
     def run(self, ctx: StageContext) -> StageResult:
-        from carevalue.engine import capacity, cost_opportunities, costing
+        from carevalue.engine.costing import run_costing
 
         maps = list(ctx.library.kind("process_maps").values())
-        policy = costing_policy(ctx)
-        con = ctx.con
-        exprs = costing.build(con, maps, policy)
-        for name in ("capacity_cost_rates", "activity_costs"):
-            ctx.write(name, exprs[name])
-        inp = costing.Inputs.from_backend(con)
-        rates, acts = con.table("capacity_cost_rates"), con.table("activity_costs")
-        cons, chg = costing.consumable_costs(inp), costing.charges(inp)
-        ctx.write("cycle_costs", costing.cycle_costs(acts, cons, chg))
-        ctx.write("cycle_cost_totals", costing.cycle_cost_totals(acts, cons, chg, inp.care_cycles))
-        ctx.write("capacity_use", capacity.capacity_use(acts, rates))
-        ctx.write("cost_opportunities", cost_opportunities.cost_opportunities(
-            inp, acts, con.table("capacity_use"), policy, rates))
+        run_costing(ctx.con, maps, costing_policy(ctx))
         rows = _count(ctx, self.writes)
         return StageResult(self.name, rows, [f"costing: {n} {k:,}" for n, k in rows.items()])
 
