@@ -64,7 +64,7 @@ class CostingStage:
                                "capacity_use", "cost_opportunities")
 
     def run(self, ctx: StageContext) -> StageResult:
-        from carevalue.engine.costing import run_costing
+        from carevalue.engine.costing_run import run_costing
 
         maps = list(ctx.library.kind("process_maps").values())
         run_costing(ctx.con, maps, costing_policy(ctx))
