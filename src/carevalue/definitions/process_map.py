@@ -17,15 +17,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from carevalue.definitions.base import Definition, register_kind
-
-Phase = Literal[
-    "monitoring-preventing", "diagnosing", "preparing", "intervening",
-    "recovering-rehabbing", "monitoring-managing",
-]
-PHASES: tuple[str, ...] = (
-    "monitoring-preventing", "diagnosing", "preparing", "intervening",
-    "recovering-rehabbing", "monitoring-managing",
-)
+from carevalue.definitions.phases import PHASES as PHASES  # the one list, re-exported
+from carevalue.definitions.phases import Phase
 
 
 class _Strict(BaseModel):
