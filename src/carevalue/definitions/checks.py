@@ -55,7 +55,7 @@ def unreachable_phases(tpl: ConditionTemplate) -> list[tuple[int, str, str]]:
     ranked = sorted(((r.priority, n, ph.phase, r) for n, (ph, r) in
                      enumerate((ph, r) for ph in tpl.phases for r in ph.rules)), key=lambda x: (x[0], x[1]))
     order = {id(r): k for k, (_, _, _, r) in enumerate(ranked)}
-    out = []
+    out: list[tuple[int, str, str]] = []
     for i, ph in enumerate(tpl.phases):
         if not ph.rules:
             out.append((i, ph.phase, "it has no rules"))
