@@ -16,7 +16,7 @@ from carevalue.definitions.loader import load
 from carevalue.engine.pipeline import STAGES
 from carevalue.ingest.run import ingest
 from carevalue.model import TABLES
-from carevalue.store import Store
+from carevalue.ingest.store import Store
 from carevalue.synth import generate
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]

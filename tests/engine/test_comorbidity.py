@@ -20,7 +20,7 @@ import pytest
 from carevalue.backends import connect
 from carevalue.engine.riskscores import comorbidity as cm
 from carevalue.engine.riskscores import reference
-from carevalue.store import Store
+from carevalue.ingest.store import Store
 
 AS_OF = date(2024, 6, 30)
 ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"

@@ -10,7 +10,7 @@ import pytest
 from carevalue.backends import connect
 from carevalue.definitions.loader import load
 from carevalue.engine import cycles
-from carevalue.store import Store
+from carevalue.ingest.store import Store
 
 LIB = load()
 TPL = LIB.kind("conditions")

@@ -19,7 +19,7 @@ import pytest
 
 from carevalue.backends import connect
 from carevalue.engine.riskscores import hcc, reference
-from carevalue.store import Store
+from carevalue.ingest.store import Store
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 hccpy_hcc = pytest.importorskip("hccpy.hcc")

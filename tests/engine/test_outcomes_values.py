@@ -14,7 +14,7 @@ import pytest
 from carevalue.backends import connect
 from carevalue.definitions.loader import load
 from carevalue.engine import outcomes
-from carevalue.store import Store
+from carevalue.ingest.store import Store
 
 TPL = "hip-osteoarthritis"
 SCT = "http://snomed.info/sct"

@@ -14,7 +14,7 @@ from carevalue.cli import app
 from carevalue.engine.pipeline import run_all
 from carevalue.engine.riskscores.summary import risk_by_segment
 from carevalue.ingest.run import ingest
-from carevalue.store import Store
+from carevalue.ingest.store import Store
 from carevalue.synth import generate
 
 

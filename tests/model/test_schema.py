@@ -6,7 +6,7 @@ from pathlib import Path
 
 from carevalue.model import TABLES
 from carevalue.model.docs import render
-from carevalue.store import Store
+from carevalue.ingest.store import Store
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "data-model.md"
 

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from carevalue.cli import app
 from carevalue.cli.output import console, emit
 from carevalue.ingest.run import IngestReport, ingest
-from carevalue.store import Store
+from carevalue.ingest.store import Store
 
 
 def run_ingest(paths: list[Path], store_path: Path, quiet: bool = False) -> IngestReport:

@@ -10,7 +10,7 @@ from pathlib import Path
 from carevalue.ingest.batch import Batch
 from carevalue.ingest.references import References
 from carevalue.ingest.sources import SourceFile, discover
-from carevalue.store import Store
+from carevalue.ingest.store import Store
 
 # Tables searched by conditional references: written -> the resolver reloads them.
 _IDENTIFIED_TABLES = {"patients", "organizations", "practitioners", "locations"}

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 @dataclass(frozen=True)
 class Column:
     name: str
-    type: str  # DuckDB type: VARCHAR, DATE, TIMESTAMP, DOUBLE, BIGINT, BOOLEAN
+    type: str  # DuckDB type: VARCHAR, DATE, TIMESTAMP, DOUBLE, BIGINT, INTEGER, TINYINT, BOOLEAN
     doc: str
     required: bool = False
 
@@ -25,6 +25,8 @@ class Table:
     columns: tuple[Column, ...]
     parent: str | None = None  # child tables are replaced together with their parent row
     parent_key: tuple[str, ...] = field(default_factory=tuple)
+    counts: tuple[str, ...] = ()  # columns that count patients: small-cell suppression applies to them
+    stage: str | None = None  # the engine stage that writes the table (None: ingest, a core table)
 
     @property
     def column_names(self) -> list[str]:

@@ -1,0 +1,287 @@
+"""The measure tables: what each engine stage writes, declared once like the core tables.
+
+One vocabulary from engine to CLI, report and API: a stage may write only the columns declared here
+(checked when the run publishes), ``counts`` names the columns that count patients (small-cell
+suppression applies to them), and ``docs/data-model.md`` is generated from these declarations.
+"""
+
+from __future__ import annotations
+
+from carevalue.model.schema import Column, Table
+
+
+def _c(name: str, type_: str, doc: str, required: bool = False) -> Column:
+    return Column(name, type_, doc, required)
+
+
+S, TS, D, F, I, B = "VARCHAR", "TIMESTAMP", "DATE", "DOUBLE", "BIGINT", "BOOLEAN"  # noqa: E741
+
+CYCLE = _c("cycle_id", S, "Care cycle (care_cycles.cycle_id).", True)
+PATIENT = _c("patient_id", S, "Patient (patients.patient_id).", True)
+CONDITION = _c("condition", S, "Condition template id (content/conditions).", True)
+CYCLE_TYPE = _c("cycle_type", S, "acute (one episode) or chronic (one row per period).")
+ORG = _c("organization_id", S, "Provider the cycle is attributed to (organizations.organization_id).")
+MEASURE = _c("measure", S, "Outcome measure id within the condition's outcome set.", True)
+TIME_POINT = _c("time_point", S, "Time point label of the measure (e.g. 90d, 1y); empty when it has none.")
+SCALE = _c("scale", S, "Instrument scale for PROM measures; empty otherwise.")
+MINUTES = (
+    _c("minutes", F, "Minutes costed (recorded where present, else standard)."),
+    _c("recorded_minutes", F, "Of which recorded in the source's activities."),
+    _c("standard_minutes", F, "Of which filled in from the process map's standard times."),
+)
+
+MEASURE_TABLES: tuple[Table, ...] = (
+    # ------------------------------------------------------------------ cycles
+    Table("care_cycles", "One care cycle: an acute episode or one period of a chronic condition.",
+          ("cycle_id",), (
+              CYCLE, PATIENT, CONDITION, CYCLE_TYPE,
+              _c("start_ts", TS, "Start of the cycle window (UTC)."),
+              _c("end_ts", TS, "End of the cycle window (UTC)."),
+              _c("trigger_table", S, "Core table of the event that opened the cycle."),
+              _c("trigger_id", S, "Id of that event."),
+              ORG,
+              _c("ipu_id", S, "Integrated practice unit (teams) the cycle belongs to, where known."),
+              _c("period_label", S, "Chronic cycles: the period (e.g. 2024); empty for acute cycles."),
+              _c("index_ts", TS, "Index event (surgery, diagnosis, period start) the time points count from."),
+          ), stage="cycles"),
+    Table("cycle_events", "Every record attributed to a care cycle, with its phase.",
+          ("cycle_id", "event_table", "event_id"), (
+              CYCLE, PATIENT, CONDITION,
+              _c("event_table", S, "Core table of the record.", True),
+              _c("event_id", S, "Id of the record in that table.", True),
+              _c("event_ts", TS, "When it happened (UTC)."),
+              _c("phase", S, "Care-cycle phase (definitions PHASES)."),
+              _c("encounter_id", S, "Encounter the record belongs to."),
+              _c("organization_id", S, "Facility of the record."),
+              _c("practitioner_id", S, "Clinician of the record."),
+              _c("cost_bearing", B, "True when this cycle carries the record's cost (a record is costed once)."),
+          ), stage="cycles"),
+    Table("segments", "Primary-care segment intervals per patient (no gaps, no overlaps).",
+          ("patient_id", "valid_from"), (
+              PATIENT,
+              _c("segment", S, "Segment id (content/segments).", True),
+              _c("valid_from", D, "First day in the segment.", True),
+              _c("valid_to", D, "Last day in the segment; null while current."),
+          ), stage="segments"),
+    Table("segment_transitions", "A patient moving from one segment to another.",
+          ("patient_id", "transition_date"), (
+              PATIENT,
+              _c("from_segment", S, "Segment left."),
+              _c("to_segment", S, "Segment entered."),
+              _c("transition_date", D, "Day of the move."),
+          ), stage="segments"),
+    # ------------------------------------------------------------------ costing
+    Table("capacity_cost_rates", "Capacity cost rate per resource: cost of capacity ÷ practical capacity.",
+          ("resource_id",), (
+              _c("resource_id", S, "Resource (resources.resource_id).", True),
+              _c("name", S, "Resource name."),
+              _c("resource_type", S, "personnel, equipment, space ..."),
+              _c("role", S, "Role of personnel resources."),
+              _c("organization_id", S, "Owning facility."),
+              _c("annual_cost", F, "Cost of capacity supplied per year."),
+              _c("capacity_basis", S, "How practical capacity was derived."),
+              _c("paid_minutes", F, "Minutes paid per year."),
+              _c("practical_share", F, "Share of paid minutes practically available (costing policy)."),
+              _c("practical_capacity_minutes", F, "Practical capacity in minutes per year."),
+              _c("rate_per_minute", F, "Capacity cost rate (cost per minute)."),
+          ), stage="costing"),
+    Table("activity_costs", "Each activity costed: minutes × capacity cost rate, attributed to a cycle.",
+          ("activity_id",), (
+              _c("activity_id", S, "Activity (activities.activity_id).", True),
+              PATIENT,
+              _c("encounter_id", S, "Encounter of the activity."),
+              _c("resource_id", S, "Resource used."),
+              _c("role", S, "Role of the resource."),
+              _c("resource_type", S, "Type of the resource."),
+              _c("step_code", S, "Process-map step."),
+              _c("start_ts", TS, "Start of the activity."),
+              _c("cycle_id", S, "Cycle carrying the cost (null: not in any cycle)."),
+              _c("condition", S, "Condition of that cycle."),
+              CYCLE_TYPE,
+              _c("attribution", S, "How the activity was attributed to the cycle."),
+              _c("cycle_organization_id", S, "Provider of the cycle."),
+              _c("encounter_class", S, "Setting class of the encounter."),
+              _c("setting", S, "Setting of care (process-map vocabulary)."),
+              _c("least_cost_role", S, "Cheapest role the process map allows for the step."),
+              _c("routine", B, "Routine step (may move to a lower-cost setting)."),
+              _c("low_value", B, "Step the process map marks as low value."),
+              _c("rate_per_minute", F, "Capacity cost rate of the resource."),
+              _c("facility_id", S, "Facility where the activity took place."),
+              _c("phase", S, "Care-cycle phase of the activity."),
+              *MINUTES[1:],
+              _c("minutes_source", S, "recorded or standard."),
+              MINUTES[0],
+              _c("labour_cost", F, "minutes × rate_per_minute."),
+          ), stage="costing"),
+    Table("cycle_costs", "Cost per cycle broken down by phase, facility, line and role.",
+          ("cycle_id", "phase", "facility_id", "line", "role"), (
+              CYCLE, PATIENT, CONDITION, CYCLE_TYPE, ORG,
+              _c("facility_id", S, "Facility where the cost arose."),
+              _c("phase", S, "Care-cycle phase."),
+              _c("line", S, "labour, consumables or charges."),
+              _c("role", S, "Role for labour lines."),
+              *MINUTES,
+              _c("activities", I, "Activities costed."),
+              _c("labour_cost", F, "Labour cost (TDABC)."),
+              _c("consumables_cost", F, "Consumables at acquisition cost."),
+              _c("charges", F, "Charges billed (never a cost)."),
+              _c("total_cost", F, "labour_cost + consumables_cost."),
+          ), stage="costing"),
+    Table("cycle_cost_totals", "Total TDABC cost per cycle, with charges beside it.", ("cycle_id",), (
+        CYCLE, PATIENT, CONDITION, CYCLE_TYPE, ORG,
+        _c("ipu_id", S, "IPU of the cycle."),
+        _c("period_label", S, "Period of chronic cycles."),
+        _c("start_ts", TS, "Cycle start."),
+        _c("end_ts", TS, "Cycle end."),
+        *MINUTES,
+        _c("activities", I, "Activities costed."),
+        _c("labour_cost", F, "Labour cost (TDABC)."),
+        _c("consumables_cost", F, "Consumables at acquisition cost."),
+        _c("total_cost", F, "labour_cost + consumables_cost."),
+        _c("charges", F, "Charges billed (never a cost)."),
+        _c("recorded_share", F, "Share of minutes recorded."),
+        _c("standard_share", F, "Share of minutes from standard times."),
+    ), stage="costing"),
+    Table("capacity_use", "Used vs practical capacity per resource and year.", ("resource_id", "year"), (
+        _c("resource_id", S, "Resource.", True),
+        _c("year", I, "Calendar year.", True),
+        _c("name", S, "Resource name."),
+        _c("resource_type", S, "Type of resource."),
+        _c("role", S, "Role of personnel."),
+        _c("organization_id", S, "Owning facility."),
+        _c("rate_per_minute", F, "Capacity cost rate."),
+        _c("activities", I, "Activities in the year."),
+        _c("used_minutes", F, "Minutes used."),
+        _c("practical_capacity_minutes", F, "Practical capacity for the part of the year with data."),
+        _c("capacity_cost", F, "Cost of the capacity supplied."),
+        _c("allocated_cost", F, "Cost allocated to activities."),
+        _c("unused_minutes", F, "Practical minutes not used."),
+        _c("unused_capacity_cost", F, "Cost of unused capacity."),
+        _c("utilisation", F, "used_minutes ÷ practical_capacity_minutes."),
+        _c("over_capacity", B, "Used more than practical capacity."),
+    ), stage="costing"),
+    Table("cost_opportunities", "Cost-reduction opportunities, each with the money at stake.",
+          ("kind", "entity_type", "entity_id"), (
+              _c("kind", S, "unused-capacity, skill-mismatch, expensive-setting, excess-time, waits, low-value.", True),
+              _c("entity_type", S, "What the row is about (resource, step, cycle ...)."),
+              _c("entity_id", S, "Its id."),
+              _c("organization_id", S, "Facility."),
+              _c("condition", S, "Condition where the opportunity applies."),
+              _c("step_code", S, "Process-map step."),
+              _c("count", I, "Occurrences."),
+              _c("minutes", F, "Minutes involved."),
+              _c("money_at_stake", F, "Cost that could be saved."),
+              _c("explanation", S, "Why this is an opportunity, in words."),
+          ), stage="costing"),
+    # ------------------------------------------------------------------ risk scores
+    Table("patient_risk_scores", "CMS-HCC risk score per patient as of a date.", ("patient_id", "model"), (
+        PATIENT,
+        _c("model", S, "Risk model (e.g. CMS-HCC V24 community).", True),
+        _c("score", F, "Risk score."),
+        _c("hcc_count", I, "HCCs after hierarchies."),
+        _c("as_of", D, "Date the score describes."),
+    ), stage="risk-scores"),
+    Table("patient_charlson", "Charlson comorbidity index (Quan ICD-10) per patient.", ("patient_id", "index"), (
+        PATIENT,
+        _c("as_of", D, "Date the index describes."),
+        _c("index", S, "charlson.", True),
+        _c("weighting", S, "Weighting scheme (charlson)."),
+        *(_c(k, "TINYINT", f"Comorbidity group {k} present (0/1).") for k in (
+            "ami", "chf", "pvd", "cevd", "dementia", "copd", "rheumd", "pud", "mld", "diab", "diabwc",
+            "hp", "rend", "canc", "msld", "metacanc", "aids")),
+        _c("score", I, "Charlson score."),
+        _c("age_adjusted_score", I, "Score plus age points."),
+    ), stage="risk-scores"),
+    # ------------------------------------------------------------------ outcomes
+    Table("prom_scores", "PROM questionnaires scored with the instrument's published algorithm.",
+          ("response_id", "scale"), (
+              _c("response_id", S, "QuestionnaireResponse id.", True),
+              PATIENT,
+              _c("instrument", S, "Instrument id (content/instruments)."),
+              _c("scale", S, "Scale within the instrument.", True),
+              _c("score", F, "Score (null when not scorable)."),
+              _c("band", S, "Severity band where the instrument defines one."),
+              _c("items_answered", I, "Items answered."),
+              _c("status", S, "scored, or why not (too many missing items ...)."),
+              _c("authored_ts", TS, "When the patient answered."),
+          ), stage="proms"),
+    Table("outcome_values", "One outcome value per cycle, measure and time point.",
+          ("cycle_id", "measure", "time_point", "scale"), (
+              CYCLE, PATIENT, CONDITION, MEASURE,
+              _c("tier", I, "Outcome hierarchy tier (1 health status, 2 process of recovery, 3 sustainability)."),
+              _c("level", I, "Level within the tier."),
+              TIME_POINT,
+              _c("time_point_day", I, "Day of the time point after the index event."),
+              SCALE,
+              _c("value", F, "Measured value (binary 0/1, days, score ...)."),
+              _c("value_type", S, "binary, continuous, time-to-event."),
+              _c("event", I, "Event indicator for binary and time-to-event measures."),
+              _c("time_days", F, "Follow-up days for time-to-event measures."),
+              _c("censored", B, "Follow-up ended before the event or the time point."),
+              ORG,
+              _c("anchor_ts", TS, "Index time the time point counts from."),
+          ), stage="outcomes"),
+    Table("outcome_evidence", "The records behind each outcome value (traceability).",
+          ("cycle_id", "measure", "time_point", "evidence_table", "evidence_id"), (
+              CYCLE, CONDITION, MEASURE, TIME_POINT,
+              _c("evidence_table", S, "Core table of the evidence record."),
+              _c("evidence_id", S, "Its id."),
+          ), stage="outcomes"),
+    Table("casemix_values", "Case-mix variable values per cycle (long format).", ("cycle_id", "variable"), (
+        CYCLE, CONDITION,
+        _c("variable", S, "Case-mix variable name from the template.", True),
+        _c("value_num", F, "Numeric value."),
+        _c("value_text", S, "Categorical value."),
+    ), stage="outcomes"),
+    Table("outcome_comparison",
+          "Risk-adjusted comparison per provider, measure and time point (rows without a provider are "
+          "measure-level status rows).",
+          ("condition", "measure", "time_point", "scale", "organization_id"), (
+              CONDITION, MEASURE, TIME_POINT, SCALE,
+              _c("organization_id", S, "Provider; null on measure-level status rows."),
+              _c("n", F, "Cycles compared."),
+              _c("patients", I, "Distinct patients behind the row."),
+              _c("observed", F, "Observed events (or mean / sum)."),
+              _c("expected", F, "Expected under the case-mix model."),
+              _c("oe", F, "Observed ÷ expected (or observed − expected for continuous measures)."),
+              _c("ci_low", F, "Lower bound of the interval of oe."),
+              _c("ci_high", F, "Upper bound of the interval of oe."),
+              _c("observed_rate", F, "Crude rate or mean."),
+              _c("adjusted_rate", F, "Risk-adjusted rate or mean."),
+              _c("crude_flag_95", S, "Flag on crude rates at 95%."),
+              _c("crude_flag_998", S, "Flag on crude rates at 99.8%."),
+              _c("flag_95", S, "Risk-adjusted flag at 95% (better / as expected / worse / not assessable)."),
+              _c("flag_998", S, "Risk-adjusted flag at 99.8%."),
+              _c("srtr_flag", S, "SRTR-style Bayesian flag."),
+              _c("shrunk_oe", F, "Empirical-Bayes shrunken oe."),
+              _c("statistic", S, "What oe is (O/E of events, O−E of means ...)."),
+              _c("model", S, "Case-mix model used."),
+              _c("variables", S, "Case-mix variables in the model."),
+              _c("c_statistic", F, "Discrimination of the model."),
+              _c("calibration", F, "Calibration of the model."),
+              _c("phi", F, "Overdispersion factor applied."),
+              _c("status", S, "ok, or why the comparison was not made.", True),
+              _c("message", S, "Explanation of the status."),
+          ), counts=("patients",), stage="outcomes"),
+    Table("value", "Value per provider, condition and measure: the risk-adjusted outcome with its "
+          "interval and flag beside the TDABC cost per cycle.",
+          ("condition", "organization_id", "measure", "time_point", "scale"), (
+              CONDITION,
+              _c("organization_id", S, "Provider.", True),
+              MEASURE, TIME_POINT, SCALE,
+              _c("statistic", S, "What oe is."),
+              _c("outcome_patients", I, "Distinct patients behind the outcome."),
+              _c("oe", F, "Observed ÷ expected (or O − E)."),
+              _c("ci_low", F, "Lower bound of oe."),
+              _c("ci_high", F, "Upper bound of oe."),
+              _c("adjusted_rate", F, "Risk-adjusted rate or mean."),
+              _c("flag_95", S, "Risk-adjusted flag at 95%."),
+              _c("flag_998", S, "Risk-adjusted flag at 99.8%."),
+              _c("status", S, "Status of the comparison."),
+              _c("cost_patients", I, "Distinct patients behind the cost."),
+              _c("cycles", I, "Cycles costed."),
+              _c("cost_per_cycle", F, "Mean TDABC cost per cycle."),
+              _c("charges_per_cycle", F, "Mean charges per cycle (not a cost)."),
+              _c("patients", I, "The smaller of outcome_patients and cost_patients (the point's support)."),
+          ), counts=("outcome_patients", "cost_patients", "patients"), stage="value"),
+)

@@ -1,0 +1,1 @@
+"""Orchestration: the stage protocol, the ordered stages, and runs that publish atomically."""

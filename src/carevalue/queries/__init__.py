@@ -1,0 +1,1 @@
+"""Read-only questions the interfaces ask (CLI, report, dashboard, API), with one privacy module."""
