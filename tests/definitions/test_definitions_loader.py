@@ -109,7 +109,7 @@ def test_reference_to_a_kind_without_content_is_a_warning(tmp_path: Path) -> Non
     lib = loader.Library()
     lib.by_kind["conditions"] = {"x": LIB.get("conditions", "migraine").model_copy(update={"id": "x", "process_map": "nope"})}
     lib.files[("conditions", "x")] = tmp_path / "conditions" / "x.yaml"
-    loader._check_references(lib, tmp_path, {"conditions": type(LIB.get("conditions", "migraine"))})
+    loader._check_references(lib, {"conditions": type(LIB.get("conditions", "migraine"))})
     assert lib.errors == [] and any("process_maps 'nope' not checked" in w for w in lib.warnings)
 
 

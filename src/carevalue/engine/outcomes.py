@@ -119,8 +119,7 @@ def _outcome_variables(tpl: ConditionTemplate, m: OutcomeMeasure, label: str) ->
     adjust the baseline PROM)."""
     if not m.instrument:
         return set()
-    return {v.id for v in tpl.case_mix if v.source.split()[:2] == ["PROM", m.instrument]
-            and v.source.split(" at ", 1)[-1] == label}
+    return {v.id for v in tpl.case_mix if v.is_prom_at(m.instrument, label)}
 
 
 def measure_rows(con: BaseBackend, tpls: Sequence[ConditionTemplate], measure: str,
