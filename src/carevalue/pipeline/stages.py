@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import ibis
 
-from carevalue.definitions.process_map import CostingPolicy
 from carevalue.pipeline.stage import Stage, StageContext, StageError, StageResult
 
 CORE_EVENTS = ("patients", "encounters", "conditions", "procedures", "observations")
@@ -25,7 +24,7 @@ class CyclesStage:
     def run(self, ctx: StageContext) -> StageResult:
         from carevalue.engine import cycles
 
-        counts = cycles.run(ctx.con, list(ctx.library.kind("conditions").values()))
+        counts = cycles.run(ctx.con, ctx.library.conditions())
         t = ctx.con.table("care_cycles")
         per = t.group_by("condition").aggregate(n=t.count()).order_by("condition").execute()
         lines = [f"cycles: {counts['care_cycles']:,} care cycles, {counts['cycle_events']:,} cycle events"]
@@ -43,17 +42,10 @@ class SegmentsStage:
         from carevalue.engine import segments
 
         lib = ctx.library
-        counts = segments.run(ctx.con, list(lib.kind("segments").values()), lib.kind("value-sets"))
+        counts = segments.run(ctx.con, lib.segments(), lib.kind("value-sets"))
         return StageResult(self.name, {k: counts[k] for k in self.writes},
                            [f"segments: {counts['segments']:,} intervals, "
                             f"{counts['segment_transitions']:,} transitions"])
-
-
-def costing_policy(ctx: StageContext) -> CostingPolicy:
-    policies = ctx.library.kind("costing_policies")
-    if not policies:
-        raise StageError("the definitions library has no costing policy (content/costing_policies/)")
-    return policies["default"] if "default" in policies else next(iter(policies.values()))
 
 
 @dataclass
@@ -66,8 +58,7 @@ class CostingStage:
     def run(self, ctx: StageContext) -> StageResult:
         from carevalue.engine.costing_run import run_costing
 
-        maps = list(ctx.library.kind("process_maps").values())
-        run_costing(ctx.con, maps, costing_policy(ctx))
+        run_costing(ctx.con, ctx.library.process_maps(), ctx.library.costing_policy())
         rows = _count(ctx, self.writes)
         return StageResult(self.name, rows, [f"costing: {n} {k:,}" for n, k in rows.items()])
 
@@ -104,7 +95,7 @@ class PromsStage:
         from carevalue.engine.proms import score_proms
 
         con = ctx.con
-        insts = list(ctx.library.kind("instruments").values())
+        insts = list(ctx.library.instruments().values())
         out = ctx.write("prom_scores", score_proms(con.table("questionnaire_answers"),
                                                    con.table("questionnaire_responses"), insts))
         n = int(out.count().execute())
@@ -122,7 +113,7 @@ class OutcomesStage:
         from carevalue.engine.value import comparison_patients
 
         con = ctx.con
-        templates = list(ctx.library.kind("conditions").values())
+        templates = ctx.library.conditions()
         counts = outcomes.run_values(con, templates)
         table = outcomes.run_comparison(con, templates)
         # Patients behind each comparison row (n counts cycles; a chronic patient has one a year).
