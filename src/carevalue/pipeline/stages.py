@@ -118,7 +118,7 @@ class OutcomesStage:
         table = outcomes.run_comparison(con, templates)
         # Patients behind each comparison row (n counts cycles; a chronic patient has one a year).
         with_patients = comparison_patients(con.table("outcome_comparison"), con.table("outcome_values"))
-        ctx.write("outcome_comparison", ibis.memtable(with_patients.execute()))
+        ctx.write("outcome_comparison", ibis.memtable(with_patients.execute(), schema=with_patients.schema()))
         ok = table[table.status == "ok"]
         flagged = ok[ok.flag_998.isin(["better", "worse"])]
         n_cmp = ok.groupby(["condition", "measure", "time_point", "scale"], dropna=False).ngroups
