@@ -74,6 +74,8 @@ class PricingTerms(Part):
     stop_loss_threshold: float | None = Field(
         default=None, gt=0, description="Cycle cost above which the payer shares the excess (outlier provision).")
     stop_loss_share: float = Field(default=0.8, ge=0, le=1, description="Payer's share of cost above the threshold.")
+    complication_measure: str | None = Field(
+        default=None, description="Outcome measure of the condition template counting complications (sensitivity, quality).")
 
 
 @register_kind("bundles")
