@@ -35,18 +35,18 @@ def provider_comparison(con: BaseBackend, library: Library, condition: str | Non
     values = ["cycles", "cost", "complication_rate"] + [f"{m}_revenue" for m in MODELS] + \
              [f"{m}_margin_per_cycle" for m in MODELS]
     frame = suppress_small_cells(frame, "patients", values)
-    return [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()}
+    return [{str(k): (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()}
             for r in frame.to_dict(orient="records")]
 
 
 def bundle_prices(con: BaseBackend, library: Library) -> list[dict[str, Any]]:
     rows = con.table("bundle_prices").execute().to_dict(orient="records")
-    return [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()} for r in rows]
+    return [{str(k): (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()} for r in rows]
 
 
 def episode_reconciliation(con: BaseBackend, library: Library) -> list[dict[str, Any]]:
     frame = con.table("episode_reconciliation").execute()
     frame = frame.rename(columns={"episodes": "patients"})
     frame = suppress_small_cells(frame, "patients", ["target", "spending", "raw", "quality_adjusted", "reconciliation"])
-    return [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()}
+    return [{str(k): (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()}
             for r in frame.to_dict(orient="records")]

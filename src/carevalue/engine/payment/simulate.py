@@ -98,9 +98,13 @@ def _bundle(led: pd.DataFrame, b: Bundle, warranty: pd.DataFrame, complications:
     return price
 
 
+def _by_year(values: pd.Series, years: pd.Series) -> dict[int, float]:
+    return {int(str(y)): float(v) for y, v in values.groupby(years).mean().items()}
+
+
 def _episode(led: pd.DataFrame, m: EpisodeModel, quality: pd.Series, opt: Options) -> list[dict[str, object]]:
     track = m.track(opt.episode_track) if opt.episode_track else m.tracks[-1]
-    out = []
+    out: list[dict[str, object]] = []
     d = m.post_anchor_days
     for cat in m.categories:
         rows = led["condition"].isin(cat.conditions)
@@ -108,10 +112,10 @@ def _episode(led: pd.DataFrame, m: EpisodeModel, quality: pd.Series, opt: Option
             continue
         ep = led[rows]
         spend = ep[f"charges_w{d}"]
-        regional = weighted_baseline(spend.groupby(ep["year"]).mean().to_dict(), m.baseline_weights)
+        regional = weighted_baseline(_by_year(spend, ep["year"]), m.baseline_weights)
         factor = risk_factor(ep, spend)
         for org, grp in ep.groupby("organization_id"):
-            own = weighted_baseline(spend[grp.index].groupby(grp["year"]).mean().to_dict(), m.baseline_weights)
+            own = weighted_baseline(_by_year(spend[grp.index], grp["year"]), m.baseline_weights)
             per = target_price(own, regional, m.hospital_blend, cat.discount)
             targets = per * factor[grp.index]
             q = float(quality.get(org, 0.5))

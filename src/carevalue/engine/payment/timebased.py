@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from carevalue.definitions.payment_model import TimeBasedPayment
@@ -46,8 +45,8 @@ def time_based(cycles: pd.DataFrame, defn: TimeBasedPayment) -> pd.DataFrame:
     outlier = pd.Series(0.0, index=cycles.index)
     if defn.outlier is not None:
         threshold = defn.outlier.threshold_per_year * cycles["months"] / 12.0
-        outlier = defn.outlier.payer_share * np.maximum(cycles["ffs_paid"] - threshold, 0.0)
-        outlier = outlier.where(base.notna(), 0.0)
+        over = (cycles["ffs_paid"] - threshold).clip(lower=0.0)
+        outlier = (defn.outlier.payer_share * over).where(base.notna(), 0.0)
     paid = base * factor + outlier
     return pd.DataFrame({"tb_paid": paid, "tb_risk_factor": factor.where(base.notna()),
                          "tb_outlier": outlier}, index=cycles.index)
