@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import ibis
 
+from carevalue.pipeline import payment_stage
 from carevalue.pipeline.stage import Stage, StageContext, StageError, StageResult
 
 CORE_EVENTS = ("patients", "encounters", "conditions", "procedures", "observations")
@@ -147,7 +148,7 @@ class ValueStage:
 
 
 STAGES: tuple[Stage, ...] = (CyclesStage(), SegmentsStage(), CostingStage(), RiskScoresStage(),
-                             PromsStage(), OutcomesStage(), ValueStage())
+                             PromsStage(), OutcomesStage(), ValueStage(), payment_stage.STAGE)
 
 
 def stage_names() -> list[str]:
