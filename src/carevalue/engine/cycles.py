@@ -214,7 +214,8 @@ def chronic_cycles(ev: ir.Table, tpl: ConditionTemplate, data_end: ir.Table, max
     return per.select(
         cycle_id=ident, patient_id=per.patient_id,
         condition=ibis.literal(tpl.id), cycle_type=ibis.literal("chronic"),
-        start_ts=per.start_ts, end_ts=per.end_ts, trigger_table=per.trigger_table,
+        start_ts=per.start_ts.cast(per.index_ts.type()), end_ts=per.end_ts.cast(per.index_ts.type()),
+        trigger_table=per.trigger_table,
         trigger_id=per.trigger_id, trigger_org=per.organization_id,
         period_label=label, index_ts=per.index_ts,
     )
