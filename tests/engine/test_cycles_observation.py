@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from carevalue.backends import connect
 from carevalue.definitions.loader import load
 from carevalue.engine import cycles, observation, segments
-from carevalue.store import Store
+from carevalue.ingest.store import Store
 
 LIB = load()
 RULE = LIB.get("observation-periods", "default")  # collapse 548 days, persistence 60, death + 60

@@ -11,7 +11,7 @@ import pytest
 from carevalue.backends import connect
 from carevalue.definitions.loader import load
 from carevalue.engine import cycles, segments
-from carevalue.store import Store
+from carevalue.ingest.store import Store
 
 LIB = load()
 SNOMED = "http://snomed.info/sct"

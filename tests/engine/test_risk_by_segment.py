@@ -24,7 +24,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = out / "s.duckdb"
     with Store(path) as s:
         ingest([out / "pop" / "source"], s)
-    Workspace.open(path).run(only=["segments", "risk-scores"])
+    Workspace.open(path).run(only=["observation", "segments", "risk-scores"])
     return path
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from carevalue.backends import connect
 from carevalue.engine.record_filter import counting
 from carevalue.ingest.run import check_plausibility, ingest
-from carevalue.store import Store
+from carevalue.ingest.store import Store
 
 
 def _write(path: Path, lines: list[dict[str, Any]]) -> Path:

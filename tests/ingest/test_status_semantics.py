@@ -19,7 +19,7 @@ from carevalue.definitions.loader import load
 from carevalue.engine.record_filter import counting, excluded
 from carevalue.ingest.fhir_resources import CONDITION_STATUS, STATUS
 from carevalue.ingest.run import ingest
-from carevalue.store import Store
+from carevalue.ingest.store import Store
 
 SNOMED = "http://snomed.info/sct"
 CC = {"coding": [{"system": SNOMED, "code": "44054006"}]}

@@ -14,5 +14,5 @@ TABLES: tuple[Table, ...] = (
               Column("period_end", "DATE", "Last observed day (inclusive).", True),
               Column("at_data_end", "BOOLEAN", "The period reaches the data's last date (still observed)."),
               Column("records", "BIGINT", "Observing records (encounters, claims) in the period."),
-          )),
+          ), stage="observation"),
 )

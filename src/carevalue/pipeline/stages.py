@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import ibis
 
@@ -16,16 +17,36 @@ def _count(ctx: StageContext, names: tuple[str, ...]) -> dict[str, int]:
     return {n: int(ctx.con.table(n).count().execute()) for n in names}
 
 
+def record_rules(ctx: StageContext) -> Any:
+    """The library's rule of which records count (content/record-rules/default)."""
+    return ctx.library.get("record-rules", "default")
+
+
+@dataclass
+class ObservationStage:
+    name: str = "observation"
+    reads: tuple[str, ...] = ("patients", "encounters", "claims")
+    writes: tuple[str, ...] = ("observation_periods",)
+
+    def run(self, ctx: StageContext) -> StageResult:
+        from carevalue.engine import observation
+
+        rule = ctx.library.get("observation-periods", "default")
+        n = observation.run(ctx.con, rule, record_rules(ctx))["observation_periods"]
+        return StageResult(self.name, {"observation_periods": n}, [f"observation: {n:,} observation periods"])
+
+
 @dataclass
 class CyclesStage:
     name: str = "cycles"
-    reads: tuple[str, ...] = CORE_EVENTS
+    reads: tuple[str, ...] = (*CORE_EVENTS, "observation_periods")
     writes: tuple[str, ...] = ("care_cycles", "cycle_events")
 
     def run(self, ctx: StageContext) -> StageResult:
         from carevalue.engine import cycles
 
-        counts = cycles.run(ctx.con, ctx.library.conditions())
+        counts = cycles.run(ctx.con, ctx.library.conditions(), rules=record_rules(ctx),
+                            periods=ctx.con.table("observation_periods"))
         t = ctx.con.table("care_cycles")
         per = t.group_by("condition").aggregate(n=t.count()).order_by("condition").execute()
         lines = [f"cycles: {counts['care_cycles']:,} care cycles, {counts['cycle_events']:,} cycle events"]
@@ -36,14 +57,15 @@ class CyclesStage:
 @dataclass
 class SegmentsStage:
     name: str = "segments"
-    reads: tuple[str, ...] = CORE_EVENTS
+    reads: tuple[str, ...] = (*CORE_EVENTS, "observation_periods")
     writes: tuple[str, ...] = ("segments", "segment_transitions")
 
     def run(self, ctx: StageContext) -> StageResult:
         from carevalue.engine import segments
 
         lib = ctx.library
-        counts = segments.run(ctx.con, lib.segments(), lib.kind("value-sets"))
+        counts = segments.run(ctx.con, lib.segments(), lib.kind("value-sets"), rules=record_rules(ctx),
+                              periods=ctx.con.table("observation_periods"))
         return StageResult(self.name, {k: counts[k] for k in self.writes},
                            [f"segments: {counts['segments']:,} intervals, "
                             f"{counts['segment_transitions']:,} transitions"])
@@ -147,7 +169,7 @@ class ValueStage:
         return StageResult(self.name, {"value": n}, [f"value: {n:,} provider × measure rows with cost beside"])
 
 
-STAGES: tuple[Stage, ...] = (CyclesStage(), SegmentsStage(), CostingStage(), RiskScoresStage(),
+STAGES: tuple[Stage, ...] = (ObservationStage(), CyclesStage(), SegmentsStage(), CostingStage(), RiskScoresStage(),
                              PromsStage(), OutcomesStage(), ValueStage(), payment_stage.STAGE)
 
 
