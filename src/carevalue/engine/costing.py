@@ -26,7 +26,7 @@ from carevalue.definitions.process_map import (
     load_costing_policy,
     load_process_maps,
 )
-from carevalue.engine.capacity import capacity_cost_rates, capacity_use
+from carevalue.engine.capacity import capacity_cost_rates, capacity_use, data_periods
 
 # Schemas of the tables engine/cycles.py and engine/segments.py write (CONTRACTS.md), used when
 # they are not stored yet so costing still runs (everything then lands as unattributed).
@@ -44,7 +44,7 @@ SEGMENTS_SCHEMA = {"patient_id": "string", "segment": "string", "valid_from": "d
 CYCLE_FLAGS_SCHEMA = {"cycle_id": "string", "flag": "string"}
 
 OUTPUT_TABLES = ("capacity_cost_rates", "activity_costs", "cycle_costs", "cycle_cost_totals",
-                 "capacity_use", "cost_opportunities")
+                 "cost_periods", "capacity_use", "cost_opportunities")
 
 
 # --------------------------------------------------------------------------- process maps as tables
@@ -503,8 +503,8 @@ def build(con: BaseBackend, maps: Sequence[ProcessMap] | None = None,
 
 def run_costing(con: BaseBackend, maps: Sequence[ProcessMap] | None = None,
                 policy: CostingPolicy | None = None) -> dict[str, int]:
-    """Write capacity_cost_rates, activity_costs, cycle_costs, cycle_cost_totals, capacity_use and
-    cost_opportunities into the store; return their row counts."""
+    """Write capacity_cost_rates, activity_costs, cycle_costs, cycle_cost_totals, cost_periods,
+    capacity_use and cost_opportunities into the store; return their row counts."""
     from carevalue.engine.cost_opportunities import cost_opportunities
 
     maps = load_process_maps() if maps is None else maps
@@ -518,8 +518,10 @@ def run_costing(con: BaseBackend, maps: Sequence[ProcessMap] | None = None,
     cons, chg = consumable_costs(inp, acts), charges(inp)
     write_table(con, "cycle_costs", cycle_costs(acts, cons, chg))
     write_table(con, "cycle_cost_totals", cycle_cost_totals(acts, cons, chg, inp.care_cycles))
-    write_table(con, "capacity_use", capacity_use(acts, rates))
-    opp = cost_opportunities(inp, acts, con.table("capacity_use"), policy, rates)
+    write_table(con, "cost_periods", data_periods(acts, policy))
+    periods = con.table("cost_periods")
+    write_table(con, "capacity_use", capacity_use(acts, rates, policy, periods))
+    opp = cost_opportunities(inp, acts, con.table("capacity_use"), policy, rates, periods)
     write_table(con, "cost_opportunities", opp)
     for name in OUTPUT_TABLES:
         counts[name] = int(con.table(name).count().execute())
