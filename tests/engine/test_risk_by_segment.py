@@ -33,10 +33,13 @@ def test_every_scored_patient_lands_in_one_segment(store: Path) -> None:
     con = connect(store)
     try:
         summary = risk_by_segment(con).to_pandas().set_index("segment")
-        scored = con.table("patient_risk_scores").count().execute()
+        scores = con.table("patient_risk_scores").execute()
     finally:
         con.disconnect()
-    assert int(summary.patients.sum()) == scored == 800
+    # Everyone is scored (the deceased as of death); those who died before the as-of date leave
+    # the segment denominators.
+    assert len(scores) == 800
+    assert int(summary.patients.sum()) == int((~scores.deceased).sum())
     # Segments are defined by chronic conditions and frailty; HCC scores by diagnoses and age.
     assert summary.loc["chronic", "mean_hcc"] > summary.loc["healthy", "mean_hcc"]
     assert summary.loc["complex", "mean_charlson"] > summary.loc["healthy", "mean_charlson"]
@@ -51,3 +54,32 @@ def test_cli_suppresses_small_segments(store: Path) -> None:
     assert small, "an 800-patient population has a segment (rare conditions) of fewer than 11"
     assert shown and all(r["patients"] >= 11 and r["mean_hcc"] is not None for r in shown)
     assert all(r["mean_hcc"] is None and r["mean_charlson"] is None for r in small)
+
+
+@pytest.fixture(scope="module", params=("dbt-synthea-v3.0", "mcode-v2", "unmc-crane-v3.0"))
+def synthea(request: pytest.FixtureRequest, shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("risk-synthea") / f"{request.param}.duckdb"
+    with Store(path) as s:
+        ingest([shared_data / "synthea-csv" / request.param], s)
+    run_all(path, only=["segments", "risk-scores"])
+    return path
+
+
+def test_snomed_only_synthea_gets_icd10_through_the_crosswalk(synthea: Path) -> None:
+    from carevalue.engine.riskscores.summary import icd10_coverage
+
+    con = connect(synthea)
+    try:
+        as_of = con.table("patient_risk_scores").as_of.max().execute().date()
+        with_xw = icd10_coverage(con, as_of).to_pandas()
+        without = icd10_coverage(con, as_of, crosswalk=None).to_pandas()
+        hccs = con.table("patient_risk_scores").execute()
+    finally:
+        con.disconnect()
+    # Synthea codes conditions in SNOMED CT only: no patient has an ICD-10 code of their own, so
+    # without the crosswalk every segment is flagged as low coverage.
+    assert int(without.with_any_icd10.sum()) == 0 and without.low_coverage.all()
+    assert int(with_xw.with_own_icd10.sum()) == 0
+    assert int(with_xw.with_mapped_icd10_only.sum()) == int(with_xw.with_any_icd10.sum()) > 0
+    assert (hccs.hcc_count > 0).any()
+    assert (with_xw.patients == without.patients).all()
