@@ -74,5 +74,6 @@ def opportunities_cmd(store: Path = STORE, kind: str | None = typer.Option(
     if kind:
         t = t.filter(t.kind == kind)
     t = t.order_by(t.money_at_stake.desc()).limit(top)
-    emit(rows_of(t.select("kind", "organization_id", "condition", "step_code", "money_at_stake", "explanation")),
+    emit(rows_of(t.select("kind", "period", "period_coverage", "organization_id", "condition", "step_code",
+                          "money_at_stake", "explanation")),
          "Cost-reduction opportunities", as_json)

@@ -76,7 +76,7 @@ class CostingStage:
     name: str = "costing"
     reads: tuple[str, ...] = ("resources", "activities", "care_cycles", "cycle_events")
     writes: tuple[str, ...] = ("capacity_cost_rates", "activity_costs", "cycle_costs", "cycle_cost_totals",
-                               "capacity_use", "cost_opportunities")
+                               "cost_periods", "capacity_use", "cost_opportunities")
 
     def run(self, ctx: StageContext) -> StageResult:
         from carevalue.engine.costing_run import run_costing
