@@ -21,6 +21,7 @@ from carevalue.definitions.loader import Library
 from carevalue.definitions.outcome import OutcomeMeasure
 from carevalue.engine import casemix_frame
 from carevalue.engine.outcome_comparison import (
+    CALIBRATION_COLUMNS,
     COMPARISON_COLUMNS,
     compare_binary,
     compare_continuous,
@@ -201,25 +202,56 @@ def compare_measure(con: BaseBackend, tpls: Sequence[ConditionTemplate], measure
             if scale is not None:
                 r = r.filter(r.scale == scale)
             out.append(compare_rows(r, key, m, tp.day, use, text_vars, [*notes, *extra]))
-    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=COMPARISON_COLUMNS)
+    calibration = [calibration_frame(t) for t in out]
+    table = pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=COMPARISON_COLUMNS)
+    table.attrs["calibration"] = (pd.concat(calibration, ignore_index=True) if calibration
+                                  else pd.DataFrame(columns=CALIBRATION_COLUMNS))
+    return table
+
+
+def calibration_frame(table: pd.DataFrame) -> pd.DataFrame:
+    """Observed vs expected by decile of predicted risk for one comparison (what a calibration
+    plot draws), from the deciles the comparison kept; empty when the model has none."""
+    deciles = table.attrs.get("deciles") or ()
+    if not deciles or table.empty:
+        return pd.DataFrame(columns=CALIBRATION_COLUMNS)
+    first = table.iloc[0]
+    frame = pd.DataFrame(list(deciles), columns=["decile", "n", "observed", "expected", "mean_predicted"])
+    for c in ("condition", "measure", "time_point", "scale", "validation"):
+        frame[c] = first[c]
+    return frame[CALIBRATION_COLUMNS]
 
 
 def run_comparison(con: BaseBackend, templates: Sequence[ConditionTemplate]) -> pd.DataFrame:
     """Compare providers on every measure and write ``outcome_comparison``."""
     frames: list[pd.DataFrame] = []
+    calibration: list[pd.DataFrame] = []
     for tpl in templates:
         wides = {tpl.id: casemix_wide(con, tpl.id)}
         for m in tpl.outcomes:
-            frames.append(compare_measure(con, [tpl], m.id, wides=wides))
+            t = compare_measure(con, [tpl], m.id, wides=wides)
+            frames.append(t)
+            calibration.append(t.attrs["calibration"])
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COMPARISON_COLUMNS)
-    table = table.astype({c: "float64" for c in ("n", "observed", "expected", "oe", "ci_low", "ci_high",
-                                                   "observed_rate", "adjusted_rate", "shrunk_oe",
-                                                   "c_statistic", "calibration", "phi")})
+    table = table.astype({c: "float64" for c in COMPARISON_FLOATS})
+    table = table.astype({c: "Int64" for c in ("at_risk", "parameters")})
     for c in COMPARISON_COLUMNS:
         if table[c].dtype == object:
             table[c] = table[c].astype("string")
     write_table(con, "outcome_comparison", ibis.memtable(table))
+    cal = pd.concat([c for c in calibration if not c.empty] or [pd.DataFrame(columns=CALIBRATION_COLUMNS)],
+                    ignore_index=True)
+    cal = cal.astype({"decile": "int64", "n": "int64", "observed": "float64", "expected": "float64",
+                      "mean_predicted": "float64"})
+    for c in ("condition", "measure", "time_point", "scale", "validation"):
+        cal[c] = cal[c].astype("string")
+    write_table(con, "outcome_calibration", ibis.memtable(cal))
     return table
+
+
+COMPARISON_FLOATS = ("n", "observed", "expected", "oe", "ci_low", "ci_high", "ci_low_998", "ci_high_998",
+                     "observed_rate", "adjusted_rate", "shrunk_oe", "events", "c_statistic", "c_low",
+                     "c_high", "calibration", "calibration_intercept", "calibration_slope", "phi")
 
 
 def stage_proms(con: BaseBackend, lib: Library) -> list[str]:
@@ -237,10 +269,13 @@ def stage_outcomes(con: BaseBackend, lib: Library) -> list[str]:
     ok = table[table.status == "ok"]
     bad = table[table.status != "ok"]
     flagged = ok[ok.flag_998.isin(["better", "worse"])]
+    blind = ok[ok.flag_998.fillna("").str.startswith("not assessable")]
+    statuses = ", ".join(f"{k} {v}" for k, v in bad.status.value_counts().sort_index().items())
     lines = [f"outcomes: {counts['outcome_values']:,} values, {counts['outcome_evidence']:,} evidence rows, "
              f"{counts['casemix_values']:,} case-mix values",
              f"outcomes: {ok.groupby(['condition', 'measure', 'time_point', 'scale'], dropna=False).ngroups} "
-             f"comparisons, {len(flagged)} provider flags at 99.8%, {len(bad)} measures not compared"]
+             f"comparisons, {len(flagged)} provider flags at 99.8%, {len(blind)} providers not assessable "
+             f"at 99.8%, {len(bad)} measures not compared" + (f" ({statuses})" if statuses else "")]
     return lines
 
 
