@@ -204,8 +204,8 @@ def compare_measure(con: BaseBackend, tpls: Sequence[ConditionTemplate], measure
             out.append(compare_rows(r, key, m, tp.day, use, text_vars, [*notes, *extra]))
     calibration = [calibration_frame(t) for t in out]
     table = pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=COMPARISON_COLUMNS)
-    table.attrs["calibration"] = (pd.concat(calibration, ignore_index=True) if calibration
-                                  else pd.DataFrame(columns=CALIBRATION_COLUMNS))
+    # records, not a frame: pandas compares attrs when concatenating tables
+    table.attrs["calibration"] = [r for c in calibration for r in c.to_dict("records")]
     return table
 
 
@@ -231,7 +231,7 @@ def run_comparison(con: BaseBackend, templates: Sequence[ConditionTemplate]) -> 
         for m in tpl.outcomes:
             t = compare_measure(con, [tpl], m.id, wides=wides)
             frames.append(t)
-            calibration.append(t.attrs["calibration"])
+            calibration.append(pd.DataFrame(t.attrs.get("calibration", []), columns=CALIBRATION_COLUMNS))
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COMPARISON_COLUMNS)
     table = table.astype({c: "float64" for c in COMPARISON_FLOATS})
     table = table.astype({c: "Int64" for c in ("at_risk", "parameters")})

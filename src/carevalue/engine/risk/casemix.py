@@ -322,7 +322,7 @@ def _fit_cox(data, X, terms, events, w, outcome, variables, duration, horizon, n
     c = concordance_index(df["__t"], -cph.predict_partial_hazard(df), df["__e"])
     obs, exp = n_events, float((exp_events * w).sum())
     v = validate_counts(df["__e"].to_numpy() * w.to_numpy(), exp_events.to_numpy() * w.to_numpy(),
-                        "apparent (in-sample): Harrell's C; Poisson recalibration of events on "
+                        linear_predictor(data, model).to_numpy(), "apparent (in-sample): Harrell's C; Poisson recalibration of events on "
                         "log expected events")
     return CaseMixModel(**{**model.__dict__, "c_statistic": float(c),
                            "calibration_in_the_large": v.calibration_intercept,

@@ -77,12 +77,13 @@ def recalibration(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None) -> 
     return float(a), float(b)
 
 
-def deciles(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None,
-            groups: int = 10) -> tuple[tuple[int, int, float, float, float], ...]:
-    """Observed and expected events by group of predicted risk (equal-size groups by rank)."""
+def deciles(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None, groups: int = 10,
+            key: np.ndarray | None = None) -> tuple[tuple[int, int, float, float, float], ...]:
+    """Observed and expected events by group of predicted risk (equal-size groups by rank of
+    `key`, default the prediction itself)."""
     y, p = np.asarray(y, float), np.asarray(p, float)
     wt = np.ones_like(p) if w is None else np.asarray(w, float)
-    order = np.argsort(p, kind="mergesort")
+    order = np.argsort(p if key is None else np.asarray(key, float), kind="mergesort")
     cum = np.cumsum(wt[order])
     g = np.minimum((groups * (cum - wt[order]) / cum[-1]).astype(int), groups - 1)
     rows = []
@@ -157,22 +158,23 @@ def validate_logistic(design: np.ndarray, y: np.ndarray, w: np.ndarray, *, folds
     return Validation(f"{folds}-fold cross-validated", _num(c), _num(lo), _num(hi), a, b, deciles(yv, p, wv))
 
 
-def validate_counts(observed: np.ndarray, expected: np.ndarray, method: str) -> Validation:
-    """Cox models: Poisson recalibration of observed events on log expected events (Crowson,
-    Atkinson & Therneau, Stat Methods Med Res 2016), apparent (in-sample)."""
+def validate_counts(observed: np.ndarray, expected: np.ndarray, lp: np.ndarray, method: str) -> Validation:
+    """Cox models: Poisson recalibration of each patient's observed events on expected events over
+    their own follow-up (Crowson, Atkinson & Therneau, Stat Methods Med Res 2016;25:1692-706):
+    intercept with log E as offset; slope of the linear predictor with log H0(t) as offset."""
     import statsmodels.api as sm
 
-    o, e = np.asarray(observed, float), np.asarray(expected, float)
+    o, e, x = (np.asarray(v, float) for v in (observed, expected, lp))
     keep = e > 0
-    o, e = o[keep], e[keep]
+    o, e, x = o[keep], e[keep], x[keep]
     if len(o) == 0 or o.sum() == 0:
         return Validation(method, None, None, None, None, None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         a = sm.GLM(o, np.ones((len(o), 1)), family=sm.families.Poisson(), offset=np.log(e)).fit().params[0]
-        b = sm.GLM(o, sm.add_constant(np.log(e), has_constant="add"),
-                   family=sm.families.Poisson()).fit().params[1]
-    return Validation(method, None, None, None, float(a), float(b), deciles(o, e))
+        b = sm.GLM(o, sm.add_constant(x, has_constant="add"), family=sm.families.Poisson(),
+                   offset=np.log(e) - x).fit().params[1]
+    return Validation(method, None, None, None, float(a), float(b), deciles(o, e, key=x))
 
 
 def _num(x: float) -> float | None:
