@@ -162,6 +162,8 @@ def test_kaplan_meier_with_censoring_matches_lifelines(patients):
 def test_kaplan_meier_small_hand_case():
     # times 1,2+,3,4+,5: S(3) = (1 - 1/5)(1 - 1/3) = 0.5333
     df = pd.DataFrame({"t": [1, 2, 3, 4, 5], "e": [1, 0, 1, 0, 1]})
-    got = kaplan_meier_at(df, "t", "e", [3])
+    got = kaplan_meier_at(df, "t", "e", [3], min_at_risk=1)
     assert got["survival"].iloc[0] == pytest.approx(0.8 * (2 / 3))
+    # with the default rule (>= 11 at risk) five patients are too few to estimate anything
+    assert kaplan_meier_at(df, "t", "e", [3]).status.iloc[0] == "not estimable"
     assert kaplan_meier_at(df.iloc[:0], "t", "e", [3]).empty

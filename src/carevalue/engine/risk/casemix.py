@@ -392,6 +392,9 @@ def _require(model: CaseMixModel) -> None:
         )
 
 
+MIN_AT_RISK = 11
+
+
 def kaplan_meier_at(
     frame: pd.DataFrame,
     duration: str,
@@ -400,10 +403,16 @@ def kaplan_meier_at(
     *,
     by: str | None = None,
     alpha: float = 0.05,
+    min_at_risk: int = MIN_AT_RISK,
 ) -> pd.DataFrame:
-    """Kaplan-Meier survival at the template's time points, overall or per group, with
-    log(-log) confidence limits; censored patients count in the risk set until they leave."""
-    cols = ["group", "time", "n", "events", "at_risk", "survival", "lower", "upper"]
+    """Kaplan-Meier survival at the template's time points, overall or per group, with log(-log)
+    confidence limits; each patient counts in the risk set until their own follow-up ends.
+
+    A time point with fewer than `min_at_risk` patients still at risk, or beyond the longest
+    follow-up, is "not estimable": survival and limits are null and `at_risk` and `censored` (patients
+    whose follow-up ended before it without the event) say why."""
+    cols = ["group", "time", "n", "events", "censored", "at_risk", "survival", "lower", "upper",
+            "status", "reason"]
     data = frame[[duration, event] + ([by] if by else [])].dropna()
     if data.empty:
         return pd.DataFrame(columns=cols)
@@ -422,6 +431,7 @@ def kaplan_meier_at(
         surv = np.cumprod(1 - d / r)
         with np.errstate(divide="ignore", invalid="ignore"):
             gw = np.cumsum(d / (r * (r - d)))
+        longest = float(t.max())
         for tp in times:
             k = np.searchsorted(event_times, tp, side="right") - 1
             s = float(surv[k]) if k >= 0 else 1.0
@@ -431,8 +441,20 @@ def kaplan_meier_at(
                 lo, hi = s ** math.exp(z * se), s ** math.exp(-z * se)
             else:
                 lo = hi = s
+            at_risk = int((t >= tp).sum())
+            censored = int(((t < tp) & (e == 0)).sum())
+            status, reason = "ok", None
+            if tp > longest:
+                status, reason = "not estimable", (f"beyond the data's follow-up (longest {longest:g}); "
+                                                   f"{at_risk} at risk, {censored} censored before it")
+            elif at_risk < min_at_risk:
+                status, reason = "not estimable", (f"{at_risk} at risk (< {min_at_risk}); "
+                                                   f"{censored} censored before it")
+            if status != "ok":
+                s = lo = hi = float("nan")
             rows.append({"group": key, "time": tp, "n": len(t), "events": int(e[t <= tp].sum()),
-                         "at_risk": int((t >= tp).sum()), "survival": s, "lower": lo, "upper": hi})
+                         "censored": censored, "at_risk": at_risk, "survival": s, "lower": lo,
+                         "upper": hi, "status": status, "reason": reason})
     return pd.DataFrame(rows, columns=cols)
 
 
