@@ -8,7 +8,7 @@ case-mix variables; nothing here names a condition or a measure.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import ibis
 import ibis.expr.types as ir
@@ -19,6 +19,7 @@ from carevalue.backends import write_table
 from carevalue.definitions.condition import ConditionTemplate
 from carevalue.definitions.loader import Library
 from carevalue.definitions.outcome import OutcomeMeasure
+from carevalue.definitions.valueset import ValueSet
 from carevalue.engine import casemix_frame
 from carevalue.engine.outcome_comparison import (
     CALIBRATION_COLUMNS,
@@ -51,14 +52,16 @@ def run_proms(con: BaseBackend, lib: Library | None = None) -> int:
     return int(out.count().execute())
 
 
-def outcome_values(con: BaseBackend, templates: Sequence[ConditionTemplate]) -> tuple[ir.Table | None, ir.Table | None]:
-    """(outcome_values, outcome_evidence) expressions for all templates' measures."""
+def outcome_values(con: BaseBackend, templates: Sequence[ConditionTemplate],
+                   value_sets: Mapping[str, ValueSet] | None = None) -> tuple[ir.Table | None, ir.Table | None]:
+    """(outcome_values, outcome_evidence) expressions for all templates' measures; `value_sets`
+    (the library's) resolve the code sets composite measures name."""
     end = data_end(con)
     vals, evs = [], []
     for tpl in templates:
         base = cycle_base(con, tpl, end)
         for m in tpl.outcomes:
-            for _tp, v, e in measure_tables(con, tpl, m, base):
+            for _tp, v, e in measure_tables(con, tpl, m, base, value_sets):
                 vals.append(v)
                 evs.append(e)
     if not vals:
@@ -70,9 +73,10 @@ def _empty_frame(columns: Sequence[str], types: dict[str, str]) -> ir.Table:
     return ibis.memtable({c: [] for c in columns}, schema={c: types.get(c, "string") for c in columns})
 
 
-def run_values(con: BaseBackend, templates: Sequence[ConditionTemplate]) -> dict[str, int]:
+def run_values(con: BaseBackend, templates: Sequence[ConditionTemplate],
+               value_sets: Mapping[str, ValueSet] | None = None) -> dict[str, int]:
     """Write outcome_values, outcome_evidence and casemix_values."""
-    vals, evs = outcome_values(con, templates)
+    vals, evs = outcome_values(con, templates, value_sets)
     if vals is None or evs is None:
         vals = _empty_frame(VALUE_COLUMNS, {"tier": "int64", "level": "int64", "time_point_day": "int64",
                                             "value": "float64", "event": "int64", "time_days": "float64",
@@ -264,7 +268,7 @@ def stage_outcomes(con: BaseBackend, lib: Library) -> list[str]:
     templates = list(lib.kind("conditions").values())
     if "prom_scores" not in con.list_tables():
         run_proms(con, lib)
-    counts = run_values(con, templates)
+    counts = run_values(con, templates, lib.kind("value-sets"))
     table = run_comparison(con, templates)
     ok = table[table.status == "ok"]
     bad = table[table.status != "ok"]
