@@ -19,7 +19,12 @@ from ibis.backends import BaseBackend
 
 from carevalue.definitions.base import CodeGroup
 from carevalue.definitions.condition import ConditionTemplate
-from carevalue.definitions.outcome import OutcomeComponent, OutcomeExclusion, OutcomeMeasure, TimePoint
+from carevalue.definitions.outcome import (
+    OutcomeComponent,
+    OutcomeExclusion,
+    OutcomeMeasure,
+    TimePoint,
+)
 from carevalue.definitions.valueset import ValueSet
 from carevalue.engine.codesets import matches
 

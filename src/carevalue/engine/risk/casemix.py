@@ -247,7 +247,8 @@ def _fit_glm(X, terms, y, w, kind, outcome, variables, n, n_events, note) -> Cas
     yv, wv = y.to_numpy(), w.to_numpy()
     obs_total, exp_total = float((yv * wv).sum()), float((fitted * wv).sum())
     cstat = citl = slope = resid_sd = c_lo = c_hi = None
-    method, dec = "", ()
+    method = ""
+    dec: tuple[tuple[int, int, float, float, float], ...] = ()
     if kind == "logistic":
         if X.shape[1] == 0:
             method = "crude rates: no case-mix model, so no discrimination or calibration to report"

@@ -112,7 +112,7 @@ def _direction(low_hit: np.ndarray, high_hit: np.ndarray, higher_is_better: bool
     return np.where(low_hit, hi, np.where(high_hit, lo, AS_EXPECTED))
 
 
-def ratio_flags(observed: Sequence[float] | np.ndarray, expected: Sequence[float] | np.ndarray, *,
+def ratio_flags(observed: Sequence[float] | np.ndarray | pd.Series, expected: Sequence[float] | np.ndarray | pd.Series, *,
                 higher_is_better: bool = False, dispersion: Dispersion | None = None,
                 levels: Sequence[float] = LEVELS, target: float = 1.0) -> pd.DataFrame:
     """Per provider and level: ci_low_<tag>, ci_high_<tag>, flag_<tag> and not_assessable.
@@ -153,7 +153,7 @@ def mean_flags(difference: np.ndarray, se: np.ndarray, n: np.ndarray, *, higher_
         flag = _direction(low > 0, high < 0, higher_is_better)
         out[f"ci_low_{tag}"], out[f"ci_high_{tag}"] = low, high
         out[f"flag_{tag}"] = np.where(blind, not_assessable(level), flag)
-    out["not_assessable"] = np.where(blind, "fewer than 2 patients or no spread: no interval", None)
+    out["not_assessable"] = ["fewer than 2 patients or no spread: no interval" if b else None for b in blind]
     return pd.DataFrame(out)
 
 
