@@ -129,7 +129,8 @@ class PromsStage:
 class OutcomesStage:
     name: str = "outcomes"
     reads: tuple[str, ...] = ("care_cycles", "cycle_events", "prom_scores")
-    writes: tuple[str, ...] = ("outcome_values", "outcome_evidence", "casemix_values", "outcome_comparison")
+    writes: tuple[str, ...] = ("outcome_values", "outcome_evidence", "casemix_values", "outcome_comparison",
+                               "outcome_calibration")
 
     def run(self, ctx: StageContext) -> StageResult:
         from carevalue.engine import outcomes
@@ -137,18 +138,22 @@ class OutcomesStage:
 
         con = ctx.con
         templates = ctx.library.conditions()
-        counts = outcomes.run_values(con, templates)
+        counts = outcomes.run_values(con, templates, ctx.library.kind("value-sets"))
         table = outcomes.run_comparison(con, templates)
         # Patients behind each comparison row (n counts cycles; a chronic patient has one a year).
         with_patients = comparison_patients(con.table("outcome_comparison"), con.table("outcome_values"))
         ctx.write("outcome_comparison", ibis.memtable(with_patients.execute(), schema=with_patients.schema()))
         ok = table[table.status == "ok"]
+        bad = table[table.status != "ok"]
         flagged = ok[ok.flag_998.isin(["better", "worse"])]
+        blind = ok[ok.flag_998.fillna("").str.startswith("not assessable")]
+        statuses = ", ".join(f"{k} {v}" for k, v in bad.status.value_counts().sort_index().items())
         n_cmp = ok.groupby(["condition", "measure", "time_point", "scale"], dropna=False).ngroups
         lines = [f"outcomes: {counts['outcome_values']:,} values, {counts['outcome_evidence']:,} evidence "
                  f"rows, {counts['casemix_values']:,} case-mix values",
-                 f"outcomes: {n_cmp} comparisons, {len(flagged)} provider flags at 99.8%, "
-                 f"{len(table) - len(ok)} measures not compared"]
+                 f"outcomes: {n_cmp} comparisons, {len(flagged)} provider flags at 99.8%, {len(blind)} "
+                 f"providers not assessable at 99.8%, {len(bad)} measures not compared"
+                 + (f" ({statuses})" if statuses else "")]
         rows = {k: counts[k] for k in self.writes if k in counts}
         rows["outcome_comparison"] = len(table)
         return StageResult(self.name, rows, lines)
