@@ -89,7 +89,7 @@ def test_killed_run_leaves_previous_run_readable_and_marked(store: Path) -> None
         time.sleep(0.05)
     with pytest.raises(RunLocked):  # one run at a time
         Workspace.open(store).run(only=["segments"])
-    time.sleep(1.0)
+    time.sleep(0.3)
     writer.send_signal(signal.SIGKILL)
     writer.wait(timeout=30)
     assert _snapshot(store)[0] == first.run_id
