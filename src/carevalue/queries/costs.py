@@ -42,6 +42,12 @@ def _check_condition(con: BaseBackend, condition: str | None) -> None:
 def provider_costs(con: BaseBackend, library: Library, condition: str | None = None) -> Rows:
     """Mean cost per cycle by condition and provider, a mean per phase, and charges beside it."""
     _check_condition(con, condition)
+    rows = with_facility(_provider_costs(con, library, condition), con)
+    return suppress(rows, ("patients",), group_by=["condition"])
+
+
+def _provider_costs(con: BaseBackend, library: Library, condition: str | None) -> Rows:
+    """The aggregation behind :func:`provider_costs`, before the privacy module (tests' arithmetic)."""
     tot, cc = con.table("cycle_cost_totals"), con.table("cycle_costs")
     if condition:
         tot, cc = tot.filter(tot.condition == condition), cc.filter(cc.condition == condition)
@@ -63,7 +69,7 @@ def provider_costs(con: BaseBackend, library: Library, condition: str | None = N
             if v is not None or phase != "unassigned":
                 r[phase] = (v or 0.0) / n
         out.append({**r, "currency": cur})
-    return suppress(with_facility(out, con), ("patients",), group_by=["condition"])
+    return out
 
 
 @needs("cycle_cost_totals", "cycle_costs")
@@ -71,6 +77,13 @@ def phase_waterfall(con: BaseBackend, library: Library, condition: str,
                     organization_id: str | None = None) -> Rows:
     """Mean cost per cycle added by each phase in care-cycle order, then a ``total`` row."""
     _check_condition(con, condition)
+    return suppress(_waterfall(con, library, condition, organization_id), ("patients",), values=[
+        "start", "cost_per_cycle", "end", "labour_per_cycle", "consumables_per_cycle", "charges_per_cycle",
+        "cycles"])
+
+
+def _waterfall(con: BaseBackend, library: Library, condition: str, organization_id: str | None) -> Rows:
+    """The aggregation behind :func:`phase_waterfall`, before the privacy module (tests' arithmetic)."""
     tot = con.table("cycle_cost_totals")
     tot = tot.filter(tot.condition == condition)
     if organization_id:
@@ -103,8 +116,7 @@ def phase_waterfall(con: BaseBackend, library: Library, condition: str,
                     "consumables_per_cycle": sum(r["consumables_per_cycle"] for r in out),
                     "charges_per_cycle": sum(r["charges_per_cycle"] for r in out), "cycles": n,
                     "patients": patients, "currency": cur})
-    return suppress(out, ("patients",), values=["start", "cost_per_cycle", "end", "labour_per_cycle",
-                                                "consumables_per_cycle", "charges_per_cycle", "cycles"])
+    return out
 
 
 @needs("activity_costs")

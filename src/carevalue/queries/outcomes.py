@@ -43,7 +43,7 @@ def _suppressed_comparison(rows: Rows, con: BaseBackend) -> Rows:
     prov = [r for r in rows if r.get("organization_id") is not None]
     status = [{**r, "message": scrub_text(r.get("message")), "suppressed": False}
               for r in rows if r.get("organization_id") is None]
-    shown = suppress(with_facility(prov, con), ("patients",), values=COMPARISON_VALUES,
+    shown = suppress(with_facility(prov, con), ("patients", "n"), values=COMPARISON_VALUES,
                      group_by=list(MEASURE_KEY), extra_small=[small_events(r) for r in prov])
     return shown + status
 

@@ -4,8 +4,9 @@ Primary suppression: a row whose patient (or event) count is 1..10 shows ``<11``
 hides its values (the CMS cell-size rule; a count of 0 describes no one and is shown). Complementary
 suppression: when rows add up to a published total (the rows of one group, e.g. the providers of a
 condition), a single suppressed row could be recovered by subtraction, so the next-smallest row of
-the group is suppressed too; with several groupings (rows and columns of a cross-table) this repeats
-until every group hides none or at least two rows. Which columns are patient counts comes from the
+the group is suppressed too (a zero cell when no other is left); with several groupings (rows and
+columns of a cross-table) this repeats until every group of two or more rows hides none or at least
+two. A one-row group's total is its row: a total shown for it must go through this module too. Which columns are patient counts comes from the
 declared schema (``Table.counts``) or is named by the query.
 """
 
@@ -81,9 +82,9 @@ def _complete(rows: list[Row], small: list[bool], counts: Sequence[str],
                 groups.setdefault(tuple(r.get(k) for k in keys), []).append(i)
             for idx in groups.values():
                 hidden = [i for i in idx if small[i]]
-                shown = [i for i in idx if not small[i] and size[i] > 0]
-                if len(hidden) == 1 and shown:
-                    small[min(shown, key=lambda i: (size[i], i))] = True
+                shown = [i for i in idx if not small[i]]
+                if len(hidden) == 1 and shown:  # the smallest non-zero cell, else a zero one
+                    small[min(shown, key=lambda i: (size[i] == 0, size[i], i))] = True
                     changed = True
 
 
