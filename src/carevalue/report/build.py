@@ -292,10 +292,11 @@ def _censoring(summary: Rows) -> dict[tuple[str, ...], str]:
     out = {}
     for r in summary:
         c = r.get("censored")
-        if c == MARK or (isinstance(c, int | float) and c > 0):
-            out[_key(r)] = (f"{count(c)} of {count(r.get('values'))} values are censored (follow-up ended "
-                            "before the time point): the crude share is not an estimate; the O/E comes from a "
-                            "model that accounts for censoring.")
+        if r.get("method") == "Kaplan-Meier" or c == MARK or (isinstance(c, int | float) and c > 0):
+            known = isinstance(c, int | float) or (c == MARK and not _missing(r.get("values")))
+            some = f"{count(c)} of {count(r.get('values'))} values are" if known else "Some values are"
+            out[_key(r)] = (f"{some} censored (follow-up ended before the time point): a crude share would "
+                            "not be an estimate; the O/E comes from a model that accounts for censoring.")
     return out
 
 
