@@ -14,7 +14,12 @@ from carevalue.cli import app
 from carevalue.definitions.loader import load
 from carevalue.definitions.process_map import CostingPolicy, ProcessMap, load_process_maps
 from carevalue.engine.costing import run_costing
-from carevalue.queries.costs import _provider_costs, _waterfall, minutes_coverage, resource_utilisation
+from carevalue.queries.costs import (
+    _provider_costs,
+    _waterfall,
+    minutes_coverage,
+    resource_utilisation,
+)
 
 T = datetime(2024, 5, 1, 10)
 POLICY = CostingPolicy(id="t", title="t", min_unused_share=0.5, max_wait_days=30, cost_per_wait_day=10.0)

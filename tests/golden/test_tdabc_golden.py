@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
 from costing_store import make_store  # noqa: E402
 
 from carevalue.backends import connect  # noqa: E402
-from carevalue.definitions.process_map import CostingPolicy, ProcessMap  # noqa: E402
 from carevalue.definitions.loader import load  # noqa: E402
+from carevalue.definitions.process_map import CostingPolicy, ProcessMap  # noqa: E402
 from carevalue.engine.costing import run_costing  # noqa: E402
 from carevalue.queries.costs import _waterfall  # noqa: E402
 

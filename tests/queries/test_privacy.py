@@ -7,7 +7,14 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from carevalue.queries.privacy import MARK, count_columns, is_small, keep_large, scrub_text, suppress
+from carevalue.queries.privacy import (
+    MARK,
+    count_columns,
+    is_small,
+    keep_large,
+    scrub_text,
+    suppress,
+)
 
 
 def test_primary_suppression_masks_counts_and_numeric_values() -> None:

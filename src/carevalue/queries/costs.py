@@ -15,7 +15,7 @@ from carevalue.definitions.loader import Library
 from carevalue.definitions.process_map import PHASES
 from carevalue.queries.base import QueryError, needs, rows_of
 from carevalue.queries.names import with_facility
-from carevalue.queries.privacy import suppress
+from carevalue.queries.privacy import is_small, scrub_text, suppress
 
 Rows = list[dict[str, Any]]
 PHASE_KEYS: tuple[str, ...] = (*PHASES, "unassigned")
@@ -212,8 +212,12 @@ def opportunities(con: BaseBackend, library: Library, top: int = 10, kind: str |
         for r in rows:
             r["patients"] = pts.get((r.get("condition"), r.get("organization_id"))) if r.get("condition") else None
     cur = currency(library)
-    rows = with_facility([{**r, "currency": cur} for r in rows], con)
-    return suppress(rows, ("patients",), values=["count", "minutes", "money_at_stake", "explanation"])
+    rows = with_facility([{**r, "currency": cur, "explanation": scrub_text(r.get("explanation"))}
+                          for r in rows], con)
+    # an opportunity about patients (not a resource) that occurred 1..10 times describes a small cell
+    few = [r.get("entity_type") != "resource" and is_small(r.get("count")) for r in rows]
+    return suppress(rows, ("patients",), values=["count", "minutes", "money_at_stake", "explanation"],
+                    extra_small=few)
 
 
 @needs("cost_opportunities")
