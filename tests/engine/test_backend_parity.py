@@ -15,8 +15,8 @@ from carevalue.backends import connect, export_parquet, register_parquet, spark_
 from carevalue.definitions.loader import load
 from carevalue.engine.pipeline import STAGES
 from carevalue.ingest.run import ingest
-from carevalue.ingest.store import Store
 from carevalue.model import TABLES
+from carevalue.ingest.store import Store
 from carevalue.synth import generate
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
