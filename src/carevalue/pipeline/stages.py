@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import ibis
 
-from carevalue.definitions.process_map import CostingPolicy
+from carevalue.pipeline import payment_stage
 from carevalue.pipeline.stage import Stage, StageContext, StageError, StageResult
 
 CORE_EVENTS = ("patients", "encounters", "conditions", "procedures", "observations")
@@ -16,16 +17,36 @@ def _count(ctx: StageContext, names: tuple[str, ...]) -> dict[str, int]:
     return {n: int(ctx.con.table(n).count().execute()) for n in names}
 
 
+def record_rules(ctx: StageContext) -> Any:
+    """The library's rule of which records count (content/record-rules/default)."""
+    return ctx.library.get("record-rules", "default")
+
+
+@dataclass
+class ObservationStage:
+    name: str = "observation"
+    reads: tuple[str, ...] = ("patients", "encounters", "claims")
+    writes: tuple[str, ...] = ("observation_periods",)
+
+    def run(self, ctx: StageContext) -> StageResult:
+        from carevalue.engine import observation
+
+        rule = ctx.library.get("observation-periods", "default")
+        n = observation.run(ctx.con, rule, record_rules(ctx))["observation_periods"]
+        return StageResult(self.name, {"observation_periods": n}, [f"observation: {n:,} observation periods"])
+
+
 @dataclass
 class CyclesStage:
     name: str = "cycles"
-    reads: tuple[str, ...] = CORE_EVENTS
+    reads: tuple[str, ...] = (*CORE_EVENTS, "observation_periods")
     writes: tuple[str, ...] = ("care_cycles", "cycle_events")
 
     def run(self, ctx: StageContext) -> StageResult:
         from carevalue.engine import cycles
 
-        counts = cycles.run(ctx.con, list(ctx.library.kind("conditions").values()))
+        counts = cycles.run(ctx.con, ctx.library.conditions(), rules=record_rules(ctx),
+                            periods=ctx.con.table("observation_periods"))
         t = ctx.con.table("care_cycles")
         per = t.group_by("condition").aggregate(n=t.count()).order_by("condition").execute()
         lines = [f"cycles: {counts['care_cycles']:,} care cycles, {counts['cycle_events']:,} cycle events"]
@@ -36,24 +57,18 @@ class CyclesStage:
 @dataclass
 class SegmentsStage:
     name: str = "segments"
-    reads: tuple[str, ...] = CORE_EVENTS
+    reads: tuple[str, ...] = (*CORE_EVENTS, "observation_periods")
     writes: tuple[str, ...] = ("segments", "segment_transitions")
 
     def run(self, ctx: StageContext) -> StageResult:
         from carevalue.engine import segments
 
         lib = ctx.library
-        counts = segments.run(ctx.con, list(lib.kind("segments").values()), lib.kind("value-sets"))
+        counts = segments.run(ctx.con, lib.segments(), lib.kind("value-sets"), rules=record_rules(ctx),
+                              periods=ctx.con.table("observation_periods"))
         return StageResult(self.name, {k: counts[k] for k in self.writes},
                            [f"segments: {counts['segments']:,} intervals, "
                             f"{counts['segment_transitions']:,} transitions"])
-
-
-def costing_policy(ctx: StageContext) -> CostingPolicy:
-    policies = ctx.library.kind("costing_policies")
-    if not policies:
-        raise StageError("the definitions library has no costing policy (content/costing_policies/)")
-    return policies["default"] if "default" in policies else next(iter(policies.values()))
 
 
 @dataclass
@@ -61,25 +76,12 @@ class CostingStage:
     name: str = "costing"
     reads: tuple[str, ...] = ("resources", "activities", "care_cycles", "cycle_events")
     writes: tuple[str, ...] = ("capacity_cost_rates", "activity_costs", "cycle_costs", "cycle_cost_totals",
-                               "capacity_use", "cost_opportunities")
+                               "cost_periods", "capacity_use", "cost_opportunities")
 
     def run(self, ctx: StageContext) -> StageResult:
-        from carevalue.engine import capacity, cost_opportunities, costing
+        from carevalue.engine.costing_run import run_costing
 
-        maps = list(ctx.library.kind("process_maps").values())
-        policy = costing_policy(ctx)
-        con = ctx.con
-        exprs = costing.build(con, maps, policy)
-        for name in ("capacity_cost_rates", "activity_costs"):
-            ctx.write(name, exprs[name])
-        inp = costing.Inputs.from_backend(con)
-        rates, acts = con.table("capacity_cost_rates"), con.table("activity_costs")
-        cons, chg = costing.consumable_costs(inp), costing.charges(inp)
-        ctx.write("cycle_costs", costing.cycle_costs(acts, cons, chg))
-        ctx.write("cycle_cost_totals", costing.cycle_cost_totals(acts, cons, chg, inp.care_cycles))
-        ctx.write("capacity_use", capacity.capacity_use(acts, rates))
-        ctx.write("cost_opportunities", cost_opportunities.cost_opportunities(
-            inp, acts, con.table("capacity_use"), policy, rates))
+        run_costing(ctx.con, ctx.library.process_maps(), ctx.library.costing_policy())
         rows = _count(ctx, self.writes)
         return StageResult(self.name, rows, [f"costing: {n} {k:,}" for n, k in rows.items()])
 
@@ -116,7 +118,7 @@ class PromsStage:
         from carevalue.engine.proms import score_proms
 
         con = ctx.con
-        insts = list(ctx.library.kind("instruments").values())
+        insts = list(ctx.library.instruments().values())
         out = ctx.write("prom_scores", score_proms(con.table("questionnaire_answers"),
                                                    con.table("questionnaire_responses"), insts))
         n = int(out.count().execute())
@@ -127,26 +129,31 @@ class PromsStage:
 class OutcomesStage:
     name: str = "outcomes"
     reads: tuple[str, ...] = ("care_cycles", "cycle_events", "prom_scores")
-    writes: tuple[str, ...] = ("outcome_values", "outcome_evidence", "casemix_values", "outcome_comparison")
+    writes: tuple[str, ...] = ("outcome_values", "outcome_evidence", "casemix_values", "outcome_comparison",
+                               "outcome_calibration")
 
     def run(self, ctx: StageContext) -> StageResult:
         from carevalue.engine import outcomes
         from carevalue.engine.value import comparison_patients
 
         con = ctx.con
-        templates = list(ctx.library.kind("conditions").values())
-        counts = outcomes.run_values(con, templates)
+        templates = ctx.library.conditions()
+        counts = outcomes.run_values(con, templates, ctx.library.kind("value-sets"))
         table = outcomes.run_comparison(con, templates)
         # Patients behind each comparison row (n counts cycles; a chronic patient has one a year).
         with_patients = comparison_patients(con.table("outcome_comparison"), con.table("outcome_values"))
-        ctx.write("outcome_comparison", ibis.memtable(with_patients.execute()))
+        ctx.write("outcome_comparison", ibis.memtable(with_patients.execute(), schema=with_patients.schema()))
         ok = table[table.status == "ok"]
+        bad = table[table.status != "ok"]
         flagged = ok[ok.flag_998.isin(["better", "worse"])]
+        blind = ok[ok.flag_998.fillna("").str.startswith("not assessable")]
+        statuses = ", ".join(f"{k} {v}" for k, v in bad.status.value_counts().sort_index().items())
         n_cmp = ok.groupby(["condition", "measure", "time_point", "scale"], dropna=False).ngroups
         lines = [f"outcomes: {counts['outcome_values']:,} values, {counts['outcome_evidence']:,} evidence "
                  f"rows, {counts['casemix_values']:,} case-mix values",
-                 f"outcomes: {n_cmp} comparisons, {len(flagged)} provider flags at 99.8%, "
-                 f"{len(table) - len(ok)} measures not compared"]
+                 f"outcomes: {n_cmp} comparisons, {len(flagged)} provider flags at 99.8%, {len(blind)} "
+                 f"providers not assessable at 99.8%, {len(bad)} measures not compared"
+                 + (f" ({statuses})" if statuses else "")]
         rows = {k: counts[k] for k in self.writes if k in counts}
         rows["outcome_comparison"] = len(table)
         return StageResult(self.name, rows, lines)
@@ -167,8 +174,8 @@ class ValueStage:
         return StageResult(self.name, {"value": n}, [f"value: {n:,} provider × measure rows with cost beside"])
 
 
-STAGES: tuple[Stage, ...] = (CyclesStage(), SegmentsStage(), CostingStage(), RiskScoresStage(),
-                             PromsStage(), OutcomesStage(), ValueStage())
+STAGES: tuple[Stage, ...] = (ObservationStage(), CyclesStage(), SegmentsStage(), CostingStage(), RiskScoresStage(),
+                             PromsStage(), OutcomesStage(), ValueStage(), payment_stage.STAGE)
 
 
 def stage_names() -> list[str]:

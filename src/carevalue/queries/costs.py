@@ -40,7 +40,8 @@ def _check_condition(con: BaseBackend, condition: str | None) -> None:
 
 @needs("cycle_cost_totals", "cycle_costs")
 def provider_costs(con: BaseBackend, library: Library, condition: str | None = None) -> Rows:
-    """Mean cost per cycle by condition and provider, a mean per phase, and charges beside it."""
+    """Mean cost per costed cycle by condition and provider (``cycles`` costed, ``cycles_not_costed``
+    beside), a mean per phase, and charges beside it."""
     _check_condition(con, condition)
     rows = with_facility(_provider_costs(con, library, condition), con)
     return suppress(rows, ("patients",), group_by=["condition"])
@@ -52,22 +53,23 @@ def _provider_costs(con: BaseBackend, library: Library, condition: str | None) -
     if condition:
         tot, cc = tot.filter(tot.condition == condition), cc.filter(cc.condition == condition)
     head = tot.group_by("condition", "cycle_type", "organization_id").aggregate(
-        patients=tot.patient_id.nunique(), cycles=tot.count(),
-        costed_cycles=tot.total_cost.notnull().sum(), cost_per_cycle=tot.total_cost.mean(),
+        patients=tot.patient_id.nunique(), cycles=tot.total_cost.count(),
+        cycles_not_costed=tot.total_cost.isnull().sum(), cost_per_cycle=tot.total_cost.mean(),
         labour_per_cycle=tot.labour_cost.mean(), consumables_per_cycle=tot.consumables_cost.mean(),
         charges_per_cycle=tot.charges.mean(),
         recorded_share=tot.recorded_minutes.sum() / tot.minutes.sum())
-    ph = cc.join(tot.select("cycle_id", cycle_org="organization_id"), "cycle_id")
+    costed = tot.filter(tot.total_cost.notnull())
+    ph = cc.join(costed.select("cycle_id", cycle_org="organization_id"), "cycle_id")
     ph = ph.group_by("condition", org=ph.cycle_org, phase=ph.phase).aggregate(cost=ph.total_cost.sum())
     by = {(p["condition"], p["org"], p["phase"]): p["cost"] for p in rows_of(ph)}
     cur = currency(library)
     out = []
     for r in rows_of(head.order_by("condition", "cost_per_cycle", "organization_id")):
-        n = r["cycles"] or 1
+        n = r["cycles"]  # costed cycles; a provider with none is "not costed", never 0
         for phase in PHASE_KEYS:
             v = by.get((r["condition"], r["organization_id"], phase))
             if v is not None or phase != "unassigned":
-                r[phase] = (v or 0.0) / n
+                r[phase] = (v or 0.0) / n if n else None
         out.append({**r, "currency": cur})
     return out
 
@@ -85,7 +87,7 @@ def phase_waterfall(con: BaseBackend, library: Library, condition: str,
 def _waterfall(con: BaseBackend, library: Library, condition: str, organization_id: str | None) -> Rows:
     """The aggregation behind :func:`phase_waterfall`, before the privacy module (tests' arithmetic)."""
     tot = con.table("cycle_cost_totals")
-    tot = tot.filter(tot.condition == condition)
+    tot = tot.filter((tot.condition == condition) & tot.total_cost.notnull())
     if organization_id:
         tot = tot.filter(tot.organization_id == organization_id)
     head = rows_of(tot.aggregate(cycles=tot.count(), patients=tot.patient_id.nunique()))[0]

@@ -197,7 +197,7 @@ def cost_section(ws: Workspace, rep: Report) -> Section:
     phases = [p for p in costs.PHASE_KEYS if any(p in r for r in pc)]
     money_cols = ["cost_per_cycle", "charges_per_cycle", "labour_per_cycle", "consumables_per_cycle", *phases]
     fm: dict[str, Formatter] = {c: money for c in money_cols}
-    fm.update(cycles=count, costed_cycles=count, patients=count, recorded_share=pct)
+    fm.update(cycles=count, cycles_not_costed=count, patients=count, recorded_share=pct)
     heads = {c: f"{c.replace('_', ' ')} ({cur})" for c in money_cols}
     cov = ws.ask(costs.minutes_coverage)
     recorded = next((r["minutes_share"] for r in cov if r["minutes_source"] == "recorded"), 0.0) or 0.0
@@ -219,7 +219,7 @@ def cost_section(ws: Workspace, rep: Report) -> Section:
         if not big.empty:
             b.parts.append(rep.figure(f"cost-{cond}", figures.cost_by_provider(big, cond, phases, cur)))
         b.parts.append(rep.table(f"cost-{cond}", g, formats=fm, headers=heads, columns=[
-            "facility", "patients", "cycles", "cost_per_cycle", "charges_per_cycle", "labour_per_cycle",
+            "facility", "patients", "cycles", "cycles_not_costed", "cost_per_cycle", "charges_per_cycle", "labour_per_cycle",
             "consumables_per_cycle", "recorded_share", *phases]))
         wf = ws.ask(costs.phase_waterfall, condition=cond)
         if wf and not wf[0]["suppressed"]:
