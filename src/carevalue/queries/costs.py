@@ -44,7 +44,7 @@ def provider_costs(con: BaseBackend, library: Library, condition: str | None = N
     beside), a mean per phase, and charges beside it."""
     _check_condition(con, condition)
     rows = with_facility(_provider_costs(con, library, condition), con)
-    return suppress(rows, ("patients",), group_by=["condition"])
+    return suppress(rows, ("patients",), group_by=["condition"], cells=("cycles_not_costed",))
 
 
 def _provider_costs(con: BaseBackend, library: Library, condition: str | None) -> Rows:

@@ -21,9 +21,9 @@ from carevalue.queries.privacy import is_small, scrub_text, suppress
 Rows = list[dict[str, Any]]
 MEASURE_KEY = ("condition", "measure", "time_point", "scale")
 #: Provider statistics hidden in a suppressed comparison row (model-level facts stay).
-COMPARISON_VALUES = ("n", "observed", "expected", "oe", "ci_low", "ci_high", "observed_rate",
-                     "adjusted_rate", "shrunk_oe", "crude_flag_95", "crude_flag_998", "flag_95",
-                     "flag_998", "srtr_flag")
+COMPARISON_VALUES = ("n", "observed", "expected", "oe", "ci_low", "ci_high", "ci_low_998", "ci_high_998",
+                     "observed_rate", "adjusted_rate", "shrunk_oe", "crude_flag_95", "crude_flag_998",
+                     "flag_95", "flag_998", "srtr_flag", "not_assessable", "events", "at_risk")
 
 
 def counts_events(statistic: Any) -> bool:
@@ -33,18 +33,24 @@ def counts_events(statistic: Any) -> bool:
 
 def small_events(row: dict[str, Any]) -> bool:
     """An event-statistic row whose events or non-events number 1..10."""
+    if is_small(row.get("events")):  # the stored limiting count (smaller of events and non-events)
+        return True
     if not counts_events(row.get("statistic")):
         return False
     obs, n = row.get("observed"), row.get("n")
-    return is_small(obs) or (obs is not None and n is not None and is_small(n - obs))
+    return (is_small(obs) or (obs is not None and n is not None and is_small(n - obs))
+            or is_small(row.get("events")))
 
 
 def _suppressed_comparison(rows: Rows, con: BaseBackend) -> Rows:
     prov = [r for r in rows if r.get("organization_id") is not None]
-    status = [{**r, "message": scrub_text(r.get("message")), "suppressed": False}
-              for r in rows if r.get("organization_id") is None]
+    status = suppress([{**r, "message": scrub_text(r.get("message")), "reason": scrub_text(r.get("reason"))}
+                       for r in rows if r.get("organization_id") is None], ("patients", "n"),
+                      values=COMPARISON_VALUES, cells=("events", "at_risk"))
+    prov = [{**r, **{k: scrub_text(r[k]) for k in ("message", "reason") if r.get(k)}} for r in prov]
     shown = suppress(with_facility(prov, con), ("patients", "n"), values=COMPARISON_VALUES,
-                     group_by=list(MEASURE_KEY), extra_small=[small_events(r) for r in prov])
+                     group_by=list(MEASURE_KEY), extra_small=[small_events(r) for r in prov],
+                     cells=("at_risk",))
     return shown + status
 
 

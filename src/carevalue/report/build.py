@@ -113,7 +113,7 @@ class Report:
 
 
 def _frame(rows: Rows) -> pd.DataFrame:
-    return pd.DataFrame(keep_large(rows))
+    return pd.DataFrame(keep_large(rows), columns=list(rows[0]) if rows else None)
 
 
 def _missing_note(ws: Workspace, *tables: str) -> str | None:
@@ -158,7 +158,8 @@ def organise_section(ws: Workspace, rep: Report) -> Section:
         b = Block("Care cycles per condition and facility",
                   "A care cycle is one patient's full cycle of care for one condition (acute: from the "
                   "trigger event's window; chronic: one cycle per 12-month period), attributed to a facility.")
-        b.parts.append(rep.figure("cycles", figures.cycles_by_facility(_frame(cyc))))
+        if not _frame(cyc).empty:
+            b.parts.append(rep.figure("cycles", figures.cycles_by_facility(_frame(cyc))))
         b.parts.append(rep.table("cycles", cyc, formats={"cycles": count, "patients": count},
                                  columns=["condition", "cycle_type", "facility", "cycles", "patients"]))
         sec.blocks.append(b)
@@ -169,14 +170,16 @@ def organise_section(ws: Workspace, rep: Report) -> Section:
     as_of = seg[0]["as_of"] if seg else ""
     b = Block("Primary-care segments", f"Each living patient's segment on {as_of} (the last encounter date "
               "in the data); first matching rule wins.")
-    b.parts.append(rep.figure("segments", figures.segment_bars(_frame(seg), as_of)))
+    if not _frame(seg).empty:
+        b.parts.append(rep.figure("segments", figures.segment_bars(_frame(seg), as_of)))
     b.parts.append(rep.table("segments", seg, formats={"patients": count}, columns=["segment", "patients"]))
     sec.blocks.append(b)
     tr = ws.ask(organise.segment_transitions)
     b = Block("Segment transitions", "Moves between segments over the whole history, with the patients who "
               "made each move. Pairs describing fewer than 11 patients (and, so that they cannot be "
               "recovered from the totals, the next-smallest pair of the same row or column) are blank.")
-    b.parts.append(rep.figure("transitions", figures.transition_heatmap(_frame(tr))))
+    if not _frame(tr).empty:
+        b.parts.append(rep.figure("transitions", figures.transition_heatmap(_frame(tr))))
     b.parts.append(rep.table("transitions", tr, formats={"transitions": count, "patients": count},
                              columns=["from_segment", "to_segment", "transitions", "patients"]))
     sec.blocks.append(b)
