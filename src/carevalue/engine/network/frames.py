@@ -24,6 +24,7 @@ class NetworkFrames:
     process: pd.DataFrame         # condition, cycle_organization_id, facility_id, role, phase, year, minutes, labour_cost
     capacity: pd.DataFrame        # organization_id, role, year, unused_minutes, practical_capacity_minutes, used_minutes
     rates: pd.DataFrame           # organization_id, role, rate_per_minute (capacity-weighted)
+    homes: pd.DataFrame           # condition, organization_id, year, postal_code, cycles
 
 
 def index_table(con: BaseBackend) -> ir.Table:
@@ -38,10 +39,13 @@ def load_frames(con: BaseBackend) -> NetworkFrames:
     j = idx.left_join(tot, idx.cycle_id == tot.cycle_id)
     cyc = j.group_by(["condition", "organization_id", "year"]).aggregate(
         cycles=j.count(), total_cost=j.total_cost.sum().fill_null(0.0)).execute()
+    pt = con.table("patients").select("patient_id", "postal_code")
+    h = idx.join(pt, "patient_id")
+    homes = h.group_by(["condition", "organization_id", "year", "postal_code"]).aggregate(cycles=h.count()).execute()
     oc = con.table("outcome_comparison")
     oc = oc.filter((oc.status == "ok") & oc.organization_id.notnull()).select(
         "condition", "measure", "time_point", "scale", "statistic", "organization_id", "n", "observed",
-        "expected", "oe", "ci_low", "ci_high").execute()
+        "expected", "oe", "ci_low", "ci_high", "flag_95").execute()
     ct = con.table("cycle_cost_totals")
     costs = ct.group_by(["condition", "organization_id"]).aggregate(
         n=ct.count(), mean_cost=ct.total_cost.mean(), sd_cost=ct.total_cost.std()).execute()
@@ -58,4 +62,5 @@ def load_frames(con: BaseBackend) -> NetworkFrames:
     rates = r.group_by(["organization_id", "role"]).aggregate(
         cost=r.annual_cost.sum(), cap=r.practical_capacity_minutes.sum()).execute()
     rates["rate_per_minute"] = rates["cost"] / rates["cap"].where(rates["cap"] > 0)
-    return NetworkFrames(cyc, oc, costs, proc, cap, rates[["organization_id", "role", "rate_per_minute"]])
+    return NetworkFrames(cyc, oc, costs, proc, cap, rates[["organization_id", "role", "rate_per_minute"]],
+                         homes)

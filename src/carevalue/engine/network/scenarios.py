@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from carevalue.engine.network.distance import Geography
 from carevalue.engine.network.capacity_check import check_capacity, receiver_minutes_per_cycle, refusal
 from carevalue.engine.network.frames import NetworkFrames
 from carevalue.engine.network.projection import OUTCOME_COLUMNS, project_cost, project_outcomes
@@ -17,7 +18,7 @@ from carevalue.engine.network.projection import OUTCOME_COLUMNS, project_cost, p
 SUMMARY_COLUMNS = ("scenario", "kind", "condition", "year", "from_units", "to_unit", "phases", "moved_cycles",
                    "moved_minutes", "cycles_before", "cycles_after", "current_cost", "projected_cost",
                    "projected_cost_low", "projected_cost_high", "cost_change", "outcomes_better",
-                   "outcomes_worse", "status", "message")
+                   "outcomes_worse", "current_travel_km", "projected_travel_km", "status", "message")
 
 
 @dataclass
@@ -34,8 +35,9 @@ def _status(checks: pd.DataFrame, fallback: str) -> tuple[str, str]:
 
 
 def consolidate(fr: NetworkFrames, name: str, condition: str, year: int, from_units: Sequence[str],
-                to_unit: str, directions: Mapping[str, str]) -> ScenarioResult:
-    """Move every ``year`` cycle of ``condition`` at ``from_units`` to ``to_unit``."""
+                to_unit: str, directions: Mapping[str, str], geo: Geography | None = None) -> ScenarioResult:
+    """Move every ``year`` cycle of ``condition`` at ``from_units`` to ``to_unit``; travel is the mean
+    km per moved cycle from the patients' home areas, now and after (None without coordinates)."""
     c = fr.cycles[(fr.cycles.condition == condition) & (fr.cycles.year == year)]
     before = c.set_index("organization_id")["cycles"].astype(int).to_dict()
     senders = [f for f in from_units if f != to_unit]
@@ -59,6 +61,9 @@ def consolidate(fr: NetworkFrames, name: str, condition: str, year: int, from_un
         status, msg = "not estimable", f"{to_unit} has no costed {condition} cycles to project its process from"
     pc = cost["projected_cost"]
     ok = outs[outs.status == "ok"]
+    h = fr.homes[(fr.homes.condition == condition) & (fr.homes.year == year) & fr.homes.organization_id.isin(senders)]
+    cur_km = geo.mean_km(h, {f: f for f in senders}) if geo and geo.available and total else None
+    new_km = geo.mean_km(h, to_unit) if geo and geo.available and total else None
     summary = {"scenario": name, "kind": "consolidation", "condition": condition, "year": year,
                "from_units": ",".join(senders), "to_unit": to_unit, "phases": None, "moved_cycles": total,
                "moved_minutes": float(checks["needed_minutes"].sum()) if total else 0.0,
@@ -68,6 +73,7 @@ def consolidate(fr: NetworkFrames, name: str, condition: str, year: int, from_un
                "cost_change": None if pc is None else float(pc) - current_cost,
                "outcomes_better": int((ok["better"] == True).sum()),  # noqa: E712
                "outcomes_worse": int((ok["better"] == False).sum()),  # noqa: E712
+               "current_travel_km": cur_km, "projected_travel_km": new_km,
                "status": status, "message": msg}
     return ScenarioResult(summary, vols, checks, outs)
 
@@ -101,5 +107,6 @@ def shift_phases(fr: NetworkFrames, name: str, condition: str, year: int, from_u
                "current_cost": current, "projected_cost": None if missing else projected,
                "projected_cost_low": None, "projected_cost_high": None,
                "cost_change": None if missing else projected - current,
-               "outcomes_better": 0, "outcomes_worse": 0, "status": status, "message": msg}
+               "outcomes_better": 0, "outcomes_worse": 0, "current_travel_km": None, "projected_travel_km": None,
+               "status": status, "message": msg}
     return ScenarioResult(summary, vols, checks)

@@ -1,0 +1,1 @@
+"""Engine stages: each reads the store and writes its declared tables."""

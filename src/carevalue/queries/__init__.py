@@ -1,0 +1,1 @@
+"""Read-only queries over the store: JSON-serialisable rows, small cells suppressed."""
