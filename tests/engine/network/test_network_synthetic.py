@@ -1,0 +1,88 @@
+"""Issue 15 acceptance on the synthetic population (3,000 patients, seed 7): the planted low-volume
+poor provider (Lakeside, org-ch4) falls below the knee standards, consolidating its knee cycles into
+the academic centre's IPU projects better outcomes at lower cost within capacity, and the academic
+centre's IPUs score above the community hospitals' services."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+FACTS = Path(__file__).resolve().parents[3] / "docs" / "examples" / "synthetic-network-facts.yaml"
+AC, CH4 = "org-ac", "org-ch4"
+COMMUNITY = ("org-ch1", "org-ch2", "org-ch3", "org-ch4")
+
+
+@pytest.fixture(scope="module")
+def con(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    from carevalue import synth
+    from carevalue.backends import connect
+    from carevalue.definitions.loader import load
+    from carevalue.engine.pipeline import run_all
+    from carevalue.ingest.run import ingest
+    from carevalue.pipeline.network_stage import run_network
+    from carevalue.store import Store
+
+    warnings.filterwarnings("ignore")
+    out = Path(tmp_path_factory.mktemp("synth-network"))
+    synth.generate(3000, 7, out)
+    with Store(out / "store.duckdb") as s:
+        ingest(sorted((out / "source").iterdir()), s)
+    run_all(out / "store.duckdb")
+    c = connect(out / "store.duckdb")
+    run_network(c, load(), FACTS)
+    yield c
+    c.disconnect()
+
+
+def test_low_volume_provider_falls_below_the_knee_standards(con) -> None:  # type: ignore[no-untyped-def]
+    chk = con.table("network_standard_checks").execute()
+    ch4 = chk[(chk.unit_id.isin([CH4, "loc-org-ch4"])) & (chk.condition == "knee-osteoarthritis")]
+    assert set(ch4.threshold) >= {"knee-tep", "tkr-hospital"}
+    assert not ch4.meets.any()
+    assert not ch4[ch4.threshold == "knee-tep"].permitted_next_year.any()
+    org = chk[(chk.threshold == "tkr-hospital") & (chk.year == 2024)].set_index("unit_id")
+    assert org.cycles.idxmin() == CH4
+
+
+def test_consolidation_projects_better_outcomes_at_lower_cost(con) -> None:  # type: ignore[no-untyped-def]
+    sc = con.table("network_scenarios").execute().set_index("scenario")
+    s = sc.loc["consolidate-knee-osteoarthritis-org-ch4"]
+    assert s.status == "feasible"
+    assert s.cycles_before == s.cycles_after
+    assert s.outcomes_better > s.outcomes_worse
+    assert s.projected_cost <= s.current_cost
+    assert s.projected_travel_km is not None
+    out = con.table("network_scenario_outcomes").execute()
+    comp = out[(out.scenario == "consolidate-knee-osteoarthritis-org-ch4") & (out.measure == "complications-90d")]
+    assert bool(comp.better.iloc[0])
+
+
+def test_every_scenario_conserves_cycles_and_respects_capacity(con) -> None:  # type: ignore[no-untyped-def]
+    sc = con.table("network_scenarios").execute()
+    cap = con.table("network_capacity_checks").execute()
+    cons = sc[sc.kind == "consolidation"]
+    assert (cons.cycles_before == cons.cycles_after).all()
+    for r in sc.itertuples():
+        c = cap[cap.scenario == r.scenario]
+        if r.status == "feasible":
+            assert not c.exceeds.any(), r.scenario
+        if r.status == "refused" and r.kind == "consolidation":
+            assert c.exceeds.any(), r.scenario
+
+
+def test_academic_centre_ipus_score_above_community_services(con) -> None:  # type: ignore[no-untyped-def]
+    a = con.table("network_ipu_assessment").execute()
+    tot = a.groupby(["condition", "organization_id"]).score.sum()
+    compared = 0
+    for (cond, org), score in tot.items():
+        if org in COMMUNITY:
+            assert tot[(cond, AC)] > score, (cond, org)
+            compared += 1
+    assert compared >= 5
+    assert a.groupby(["condition", "organization_id"]).size().eq(10).all()
+    assert a.evidence.notna().all()
