@@ -57,7 +57,8 @@ class IpuFacts(_Strict):
     def unit(self, organization_id: str, condition: str) -> UnitFacts | None:
         exact = [u for u in self.units if u.organization_id == organization_id and u.condition == condition]
         anyc = [u for u in self.units if u.organization_id == organization_id and u.condition == "*"]
-        return (exact or anyc or [None])[0]
+        found = exact or anyc
+        return found[0] if found else None
 
 
 def load_facts(path: str | Path | None) -> IpuFacts:

@@ -13,7 +13,7 @@ def receiver_minutes_per_cycle(process: pd.DataFrame, condition: str, receiver: 
                                receiver_cycles: int) -> pd.DataFrame:
     """The receiver's process for the condition: mean minutes per cycle by facility and role."""
     p = process[(process.condition == condition) & (process.cycle_organization_id == receiver)]
-    g = p.groupby(["facility_id", "role"], as_index=False)["minutes"].sum()
+    g = p.groupby(["facility_id", "role"], as_index=False).agg(minutes=("minutes", "sum"))
     g["minutes_per_cycle"] = g["minutes"] / max(receiver_cycles, 1)
     return g.rename(columns={"facility_id": "organization_id"})[["organization_id", "role", "minutes_per_cycle"]]
 

@@ -39,10 +39,11 @@ class Geography:
         """Mean distance per cycle for ``homes`` (organization_id, postal_code, cycles), each going to
         ``to_site`` (one site, or a mapping from current organization to site); None when unknown."""
         total = dist = 0.0
-        for r in homes.itertuples():
-            site = to_site if isinstance(to_site, str) else to_site.get(str(r.organization_id), str(r.organization_id))
-            d = self.km(r.postal_code, site)
+        for r in homes.to_dict("records"):
+            org = str(r["organization_id"])
+            site = to_site if isinstance(to_site, str) else to_site.get(org, org)
+            d = self.km(r["postal_code"], site)
             if d is None:
                 return None
-            total, dist = total + float(r.cycles), dist + float(r.cycles) * d
+            total, dist = total + float(r["cycles"]), dist + float(r["cycles"]) * d
         return dist / total if total else None

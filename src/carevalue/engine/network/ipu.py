@@ -119,8 +119,9 @@ def assess(ev: ServiceEvidence, facts: IpuFacts, phases_by_condition: Mapping[st
            captains_by_condition: Mapping[str, Sequence[str]]) -> pd.DataFrame:
     """Every service's ten attribute rows (services of conditions without a template are skipped)."""
     rows: list[dict[str, object]] = []
-    for s in ev.services.sort_values(["condition", "organization_id"]).itertuples():
-        if s.condition in phases_by_condition:
-            rows += assess_service(ev, facts, str(s.condition), str(s.organization_id),
-                                   phases_by_condition[s.condition], captains_by_condition.get(s.condition, ()))
+    for s in ev.services.sort_values(["condition", "organization_id"]).to_dict("records"):
+        cond = str(s["condition"])
+        if cond in phases_by_condition:
+            rows += assess_service(ev, facts, cond, str(s["organization_id"]), phases_by_condition[cond],
+                                   captains_by_condition.get(cond, ()))
     return pd.DataFrame(rows, columns=list(ASSESSMENT_COLUMNS))

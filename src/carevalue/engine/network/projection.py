@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -35,26 +36,26 @@ def project_outcomes(outcomes: pd.DataFrame, condition: str, moved: Mapping[str,
     rows = []
     total = sum(moved.values())
     for (measure, tp, scale), g in o.groupby(["measure", "time_point", o["scale"].fillna("")], sort=True):
-        by = g.set_index("organization_id")
+        by: dict[str, Any] = {str(r["organization_id"]): r for r in g.to_dict("records")}
         stat = str(g["statistic"].iloc[0])
         row: dict[str, object] = {"measure": measure, "time_point": tp, "scale": scale or None,
-                                  "statistic": stat, "direction": directions.get(measure, "higher-better"),
+                                  "statistic": stat, "direction": directions.get(str(measure), "higher-better"),
                                   "moved_cycles": total}
         senders = [f for f, m in moved.items() if m > 0]
         if total == 0:
             rows.append({**row, "current": None, "projected": None, "projected_low": None,
                          "projected_high": None, "change": 0.0, "better": None, "status": "no cycles moved"})
             continue
-        missing = [f for f in [*senders, receiver] if f not in by.index]
+        missing = [f for f in [*senders, receiver] if f not in by]
         if missing:
             rows.append({**row, "current": None, "projected": None, "projected_low": None, "projected_high": None,
                          "change": None, "better": None,
                          "status": f"not estimable: no risk-adjusted comparison for {', '.join(missing)}"})
             continue
-        rec = by.loc[receiver]
+        rec = by[receiver]
         cur = proj = lo = hi = 0.0
         for f in senders:
-            s, m = by.loc[f], moved[f]
+            s, m = by[f], moved[f]
             if _is_ratio(stat):
                 n = float(s["n"]) or math.nan
                 cur += m * float(s["observed"]) / n

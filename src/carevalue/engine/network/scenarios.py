@@ -7,11 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
+from carevalue.engine.network.capacity_check import (
+    check_capacity,
+    receiver_minutes_per_cycle,
+    refusal,
+)
 from carevalue.engine.network.distance import Geography
-from carevalue.engine.network.capacity_check import check_capacity, receiver_minutes_per_cycle, refusal
 from carevalue.engine.network.frames import NetworkFrames
 from carevalue.engine.network.projection import OUTCOME_COLUMNS, project_cost, project_outcomes
 
@@ -23,7 +28,7 @@ SUMMARY_COLUMNS = ("scenario", "kind", "condition", "year", "from_units", "to_un
 
 @dataclass
 class ScenarioResult:
-    summary: dict[str, object]
+    summary: dict[str, Any]
     volumes: pd.DataFrame = field(default_factory=pd.DataFrame)   # organization_id, cycles_before, cycles_after
     capacity: pd.DataFrame = field(default_factory=pd.DataFrame)
     outcomes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(OUTCOME_COLUMNS)))
@@ -39,7 +44,7 @@ def consolidate(fr: NetworkFrames, name: str, condition: str, year: int, from_un
     """Move every ``year`` cycle of ``condition`` at ``from_units`` to ``to_unit``; travel is the mean
     km per moved cycle from the patients' home areas, now and after (None without coordinates)."""
     c = fr.cycles[(fr.cycles.condition == condition) & (fr.cycles.year == year)]
-    before = c.set_index("organization_id")["cycles"].astype(int).to_dict()
+    before = {str(r["organization_id"]): int(r["cycles"]) for r in c.to_dict("records")}
     senders = [f for f in from_units if f != to_unit]
     moved = {f: before.get(f, 0) for f in senders}
     total = sum(moved.values())
@@ -56,7 +61,7 @@ def consolidate(fr: NetworkFrames, name: str, condition: str, year: int, from_un
     checks = check_capacity(per[["organization_id", "role", "needed_minutes"]], fr.capacity, year)
     cost = project_cost(fr.costs, condition, to_unit, total)
     outs = project_outcomes(fr.outcomes, condition, moved, to_unit, directions)
-    status, msg = _status(checks, f"{total} cycles fit the receiver's unused practical capacity")
+    status, msg = _status(checks, "the moved cycles fit the receiver's unused practical capacity")
     if total > 0 and rec_n.empty:
         status, msg = "not estimable", f"{to_unit} has no costed {condition} cycles to project its process from"
     pc = cost["projected_cost"]
@@ -89,7 +94,9 @@ def shift_phases(fr: NetworkFrames, name: str, condition: str, year: int, from_u
     checks = check_capacity(needed[["organization_id", "role", "needed_minutes"]], fr.capacity, year)
     rates = fr.rates[fr.rates.organization_id == to_unit].set_index("role")["rate_per_minute"]
     missing = sorted(set(by_role.role) - set(rates.dropna().index))
-    projected = float(sum(r.minutes * float(rates[r.role]) for r in by_role.itertuples() if r.role not in missing))
+    rate = {str(k): float(v) for k, v in rates.dropna().items()}
+    projected = sum(float(r["minutes"]) * rate[str(r["role"])] for r in by_role.to_dict("records")
+                    if r["role"] not in missing)
     current = float(by_role["labour_cost"].sum())
     moved_min = float(by_role["minutes"].sum())
     status, msg = _status(checks, f"{moved_min:,.0f} minutes fit {to_unit}'s unused practical capacity; outcomes assumed unchanged")

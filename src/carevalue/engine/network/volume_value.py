@@ -67,14 +67,15 @@ def volume_value(volume: pd.DataFrame, outcomes: pd.DataFrame, costs: pd.DataFra
     point (target 'outcome') and per condition (target 'cost')."""
     rows: list[dict[str, object]] = []
     vol = volume.assign(x=np.log2(volume["mean_per_year"].astype(float)))
-    for cond, g in costs.groupby("condition"):
+    for key, g in costs.groupby("condition"):
+        cond = str(key)
         d = g.merge(vol[vol.condition == cond][["organization_id", "x"]], on="organization_id")
         d = d.assign(y=np.log(d["mean_cost"].astype(float)),
                      v=(d["sd_cost"].astype(float) ** 2) / (d["n"].astype(float) * d["mean_cost"].astype(float) ** 2))
         rows.append(_fit({"condition": cond, "target": "cost", "measure": None, "time_point": None, "scale": None},
                          d, lower_better=True))
-    for (cond, measure, tp, scale), g in outcomes.groupby(
-            ["condition", "measure", "time_point", outcomes["scale"].fillna("")]):
+    for keys, g in outcomes.groupby(["condition", "measure", "time_point", outcomes["scale"].fillna("")]):
+        cond, measure, tp, scale = (str(k) for k in keys)
         d = g.merge(vol[vol.condition == cond][["organization_id", "x"]], on="organization_id")
         if str(d["statistic"].iloc[0] if len(d) else "").startswith("O/E"):
             o, e = d["observed"].astype(float), d["expected"].astype(float)
