@@ -86,3 +86,11 @@ def test_academic_centre_ipus_score_above_community_services(con) -> None:  # ty
     assert compared >= 5
     assert a.groupby(["condition", "organization_id"]).size().eq(10).all()
     assert a.evidence.notna().all()
+
+
+def test_every_written_column_is_declared(con) -> None:  # type: ignore[no-untyped-def]
+    from carevalue.model.network import COUNTS, TABLES
+
+    for t in TABLES:
+        assert list(con.table(t.name).columns) == t.column_names, t.name
+        assert set(COUNTS[t.name]) <= set(t.column_names), t.name
