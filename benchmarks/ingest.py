@@ -21,7 +21,7 @@ import duckdb
 import orjson
 
 from carevalue.ingest.run import ingest
-from carevalue.store import Store
+from carevalue.ingest.store import Store
 
 TYPES = ("Patient", "Encounter", "Condition", "Observation", "Procedure")
 

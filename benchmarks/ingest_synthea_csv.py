@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 
 from carevalue.ingest.run import ingest
-from carevalue.store import Store
+from carevalue.ingest.store import Store
 
 UUID = re.compile(r"\b[0-9a-f]{8}(-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\b")
 

@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from carevalue.backends import connect
 from carevalue.engine.riskscores import hcc, reference
-from carevalue.store import Store
+from carevalue.ingest.store import Store
 
 warnings.filterwarnings("ignore")
 AS_OF = date(2024, 6, 30)

@@ -23,7 +23,7 @@ def outcome_store(patients: int, seed: int, out: Path, conditions: Sequence[str]
     from carevalue.definitions.loader import load
     from carevalue.engine import cycles, outcomes
     from carevalue.ingest.run import ingest
-    from carevalue.store import Store
+    from carevalue.ingest.store import Store
 
     synth.generate(patients, seed, out)
     files = sorted(p for p in (out / "source").iterdir() if p.name.split(".")[0] in OUTCOME_SOURCES)
@@ -34,7 +34,7 @@ def outcome_store(patients: int, seed: int, out: Path, conditions: Sequence[str]
     con = connect(out / "store.duckdb")
     cycles.run(con, templates)
     outcomes.run_proms(con, lib)
-    outcomes.run_values(con, templates)
+    outcomes.run_values(con, templates, lib.kind("value-sets"))
     return con, templates
 
 

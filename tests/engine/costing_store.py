@@ -7,7 +7,7 @@ from typing import Any
 
 import duckdb
 
-from carevalue.store import Store
+from carevalue.ingest.store import Store
 
 ENGINE_DDL = {
     "care_cycles": """CREATE TABLE care_cycles (cycle_id VARCHAR, patient_id VARCHAR, condition VARCHAR,

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from carevalue.backends import connect
 from carevalue.definitions.loader import load
 from carevalue.engine import cycles, segments
-from carevalue.store import Store
+from carevalue.ingest.store import Store
 
 LIB = load()
 TEMPLATES = [LIB.get("conditions", t) for t in ("hip-osteoarthritis", "knee-osteoarthritis", "type-2-diabetes",

@@ -15,7 +15,7 @@ import pytest
 from carevalue.backends import connect
 from carevalue.definitions.loader import load
 from carevalue.engine import cycles, segments
-from carevalue.store import Store
+from carevalue.ingest.store import Store
 
 synth = pytest.importorskip("carevalue.synth")
 ingest_run = pytest.importorskip("carevalue.ingest.run")

@@ -9,7 +9,7 @@ from typing import Any
 from carevalue.backends import connect
 from carevalue.definitions.loader import load
 from carevalue.engine import segments
-from carevalue.store import Store
+from carevalue.ingest.store import Store
 
 LIB = load()
 SNOMED = "http://snomed.info/sct"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from carevalue.ingest.run import IngestReport, ingest
-from carevalue.store import Store
+from carevalue.ingest.store import Store
 
 PATIENTS = "Id,BIRTHDATE,GENDER\np-1,1950-01-02,F\n"
 RESOURCES = """resource_id,name,resource_type,role,organization_id,annual_cost,practical_capacity_minutes

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from carevalue.ingest.run import IngestReport, ingest
-from carevalue.store import Store
+from carevalue.ingest.store import Store
 
 # The one record of the samples that is quarantined, and why: Synthea wrote a mean blood pressure
 # as {"value": 73.443, "system": "http://unitsofmeasure.org"} -- a number with a UCUM system but

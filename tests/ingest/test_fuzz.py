@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from carevalue.ingest.batch import Batch
 from carevalue.ingest.fhir import _Reader
 from carevalue.ingest.references import References
-from carevalue.store import Store
+from carevalue.ingest.store import Store
 
 SEEDS: list[dict[str, Any]] = [
     {"resourceType": "Patient", "id": "p9", "gender": "male", "birthDate": "1960-01-01",

@@ -11,7 +11,7 @@ import pytest
 
 from carevalue.ingest import fhir
 from carevalue.ingest.run import ingest
-from carevalue.store import Store
+from carevalue.ingest.store import Store
 
 PATIENT = {"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1950-03-04"}
 ENCOUNTER = {

@@ -13,8 +13,8 @@ import orjson
 
 from carevalue.ingest.batch import Batch
 from carevalue.ingest.run import ingest
+from carevalue.ingest.store import Store
 from carevalue.model import TABLES
-from carevalue.store import Store
 
 PATIENT = {"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1950-03-04"}
 
@@ -81,7 +81,7 @@ _RUNNER = """
 import sys
 from pathlib import Path
 from carevalue.ingest.run import ingest
-from carevalue.store import Store
+from carevalue.ingest.store import Store
 def on_file(src, i, n):
     print(i, flush=True)
 with Store(sys.argv[1]) as store:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from carevalue.ingest.run import IngestReport, ingest
-from carevalue.store import Store
+from carevalue.ingest.store import Store
 
 P1 = "p-1"
 P2 = "p-2"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from carevalue.ingest.run import IngestReport, ingest
-from carevalue.store import Store
+from carevalue.ingest.store import Store
 
 SAMPLES = ("dbt-synthea-v3.0", "unmc-crane-v3.0", "mcode-v2")
 

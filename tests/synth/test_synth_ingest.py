@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from carevalue.ingest.run import ingest
-from carevalue.store import Store
+from carevalue.ingest.store import Store
 from carevalue.synth import generate
 
 

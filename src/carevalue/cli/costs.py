@@ -20,7 +20,6 @@ from carevalue.engine.costing import (
     provider_costs,
     resource_utilisation,
     rows_of,
-    run_costing,
 )
 
 STORE = typer.Option(Path("carevalue.duckdb"), "--store", help="DuckDB store written by ingest/run.")
@@ -34,6 +33,8 @@ def _costed(store: Path, recompute: bool, quiet: bool) -> BaseBackend:
         raise typer.Exit(2)
     con = connect(store)
     if recompute or not set(OUTPUT_TABLES) <= set(con.list_tables()):
+        from carevalue.engine.costing_run import run_costing
+
         counts = run_costing(con)
         if not quiet:
             console.print("costing: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
@@ -73,5 +74,6 @@ def opportunities_cmd(store: Path = STORE, kind: str | None = typer.Option(
     if kind:
         t = t.filter(t.kind == kind)
     t = t.order_by(t.money_at_stake.desc()).limit(top)
-    emit(rows_of(t.select("kind", "organization_id", "condition", "step_code", "money_at_stake", "explanation")),
+    emit(rows_of(t.select("kind", "period", "period_coverage", "organization_id", "condition", "step_code",
+                          "money_at_stake", "explanation")),
          "Cost-reduction opportunities", as_json)

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from carevalue.cli import app
 from carevalue.cli.output import console, emit
 from carevalue.ingest.run import IngestReport, ingest
-from carevalue.store import Store
+from carevalue.ingest.store import Store
 
 
 def run_ingest(paths: list[Path], store_path: Path, quiet: bool = False) -> IngestReport:
@@ -53,3 +53,5 @@ def ingest_cmd(
             console.print(f"[yellow]skipped[/yellow] {s}: {why}")
         tot = [sum(getattr(f, k) for f in report.files) for k in ("read", "stored", "quarantined")]
         console.print(f"total: read {tot[0]:,}  stored {tot[1]:,}  quarantined {tot[2]:,}")
+        for line in report.lines():
+            console.print(f"[yellow]implausible[/yellow] {line}")

@@ -25,7 +25,11 @@ def risk_scores_cmd(
     from carevalue.definitions.loader import load
     from carevalue.engine.pipeline import stage_risk_scores
     from carevalue.engine.privacy import suppress_small_cells
-    from carevalue.engine.riskscores.summary import risk_by_segment
+    from carevalue.engine.riskscores.summary import (
+        LOW_CODING_COVERAGE,
+        icd10_coverage,
+        risk_by_segment,
+    )
 
     if not store.exists():
         console.print(f"[red]no store at {store}[/red]")
@@ -39,9 +43,16 @@ def risk_scores_cmd(
         if recompute or not {"patient_risk_scores", "patient_charlson"} <= tables:
             stage_risk_scores(con, load())
         frame = risk_by_segment(con).to_pandas()
+        as_of = con.table("patient_risk_scores").as_of.max().execute()
+        coverage = icd10_coverage(con, as_of.date() if hasattr(as_of, "date") else as_of).to_pandas()
     finally:
         con.disconnect()
     frame = suppress_small_cells(frame, "patients", ["mean_hcc", "p90_hcc", "mean_charlson"])
     rows = [{str(k): (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()}
             for r in frame.to_dict(orient="records")]
     emit(rows, "Risk scores by primary-care segment (CMS-HCC V24, Charlson)", as_json)
+    low = coverage[coverage.low_coverage & (coverage.patients >= 11)]
+    if len(low):
+        names = ", ".join(f"{r.segment} {r.any_share:.0%}" for r in low.itertuples())
+        typer.echo(f"warning: fewer than {LOW_CODING_COVERAGE:.0%} of patients have any ICD-10 diagnosis (own or "
+                   f"mapped from SNOMED CT) in: {names}; their scores are mostly demographic", err=True)

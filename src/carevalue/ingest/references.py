@@ -13,7 +13,7 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from carevalue.store import Store
+    from carevalue.ingest.store import Store
 
 # Tables whose identifier_value column can be searched, by FHIR resource type.
 _IDENTIFIED = {

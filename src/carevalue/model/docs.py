@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from carevalue.model.schema import TABLES
+from carevalue.model import MEASURE_TABLES, TABLES
+from carevalue.model.schema import Table
 
 HEADER = """# The common data model
 
@@ -22,15 +23,37 @@ that file produced. A record that cannot be stored is in `quarantine` instead, w
 """
 
 
+MEASURES = """
+# Measure tables
+
+What the engine stages write, declared in `src/carevalue/model/measures.py`. A stage may write
+only the declared columns (the run refuses to publish otherwise). Columns listed as *patient
+counts* are what small-cell suppression looks at: any aggregate shown with fewer than 11 patients
+is suppressed. Measure tables are published per run (see `docs/runs.md`): readers always see the
+last complete run.
+"""
+
+
+def _section(t: Table) -> list[str]:
+    parts = [f"\n## `{t.name}`\n\n{t.doc} Key: {', '.join(f'`{k}`' for k in t.key)}."]
+    if t.stage:
+        parts.append(f" Written by stage `{t.stage}`.")
+    if t.counts:
+        parts.append(f" Patient counts: {', '.join(f'`{c}`' for c in t.counts)}.")
+    if t.parent:
+        parts.append(f" Child of `{t.parent}`.")
+    parts.append("\n\n| column | type | required | meaning |\n|---|---|---|---|\n")
+    parts += [f"| `{c.name}` | {c.type} | {'yes' if c.required else ''} | {c.doc} |\n" for c in t.columns]
+    return parts
+
+
 def render() -> str:
     parts = [HEADER]
     for t in TABLES:
-        parts.append(f"\n## `{t.name}`\n\n{t.doc} Key: {', '.join(f'`{k}`' for k in t.key)}.")
-        if t.parent:
-            parts.append(f" Child of `{t.parent}`.")
-        parts.append("\n\n| column | type | required | meaning |\n|---|---|---|---|\n")
-        for c in t.columns:
-            parts.append(f"| `{c.name}` | {c.type} | {'yes' if c.required else ''} | {c.doc} |\n")
+        parts += _section(t)
+    parts.append(MEASURES)
+    for t in MEASURE_TABLES:
+        parts += _section(t)
     return "".join(parts)
 
 

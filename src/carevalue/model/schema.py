@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 @dataclass(frozen=True)
 class Column:
     name: str
-    type: str  # DuckDB type: VARCHAR, DATE, TIMESTAMP, DOUBLE, BIGINT, BOOLEAN
+    type: str  # DuckDB type: VARCHAR, DATE, TIMESTAMP, DOUBLE, BIGINT, INTEGER, TINYINT, BOOLEAN
     doc: str
     required: bool = False
 
@@ -25,6 +25,8 @@ class Table:
     columns: tuple[Column, ...]
     parent: str | None = None  # child tables are replaced together with their parent row
     parent_key: tuple[str, ...] = field(default_factory=tuple)
+    counts: tuple[str, ...] = ()  # columns that count patients: small-cell suppression applies to them
+    stage: str | None = None  # the engine stage that writes the table (None: ingest, a core table)
 
     @property
     def column_names(self) -> list[str]:
@@ -66,7 +68,7 @@ TABLES: tuple[Table, ...] = (
         _c("patient_id", "VARCHAR", "Patient (patients.patient_id).", True),
         _c("class_code", "VARCHAR", "Setting: AMB, IMP, EMER, HH, VR, ... (v3 ActCode or Synthea class mapped)."),
         *CODE_COLS,
-        _c("status", "VARCHAR", "FHIR status (finished, in-progress, ...)."),
+        _c("status", "VARCHAR", "FHIR Encounter.status (planned, in-progress, finished, cancelled, entered-in-error, ...); what counts is set in content/record-rules."),
         _c("start_ts", "TIMESTAMP", "Start (UTC).", True),
         _c("end_ts", "TIMESTAMP", "End (UTC)."),
         _c("organization_id", "VARCHAR", "Service provider organization / facility."),
@@ -85,8 +87,8 @@ TABLES: tuple[Table, ...] = (
         _c("encounter_id", "VARCHAR", "Encounter where recorded."),
         *CODE_COLS,
         _c("category", "VARCHAR", "encounter-diagnosis, problem-list-item, ..."),
-        _c("clinical_status", "VARCHAR", "active, resolved, ..."),
-        _c("verification_status", "VARCHAR", "confirmed, provisional, ..."),
+        _c("clinical_status", "VARCHAR", "active, recurrence, relapse, inactive, remission, resolved (FHIR Condition.clinicalStatus)."),
+        _c("verification_status", "VARCHAR", "unconfirmed, provisional, differential, confirmed, refuted, entered-in-error (FHIR Condition.verificationStatus); refuted and entered-in-error never count (content/record-rules)."),
         _c("onset_ts", "TIMESTAMP", "Onset (UTC)."),
         _c("abatement_ts", "TIMESTAMP", "Abatement / resolution (UTC)."),
         _c("recorded_ts", "TIMESTAMP", "When recorded."),
@@ -97,7 +99,7 @@ TABLES: tuple[Table, ...] = (
         _c("patient_id", "VARCHAR", "Patient.", True),
         _c("encounter_id", "VARCHAR", "Encounter."),
         *CODE_COLS,
-        _c("status", "VARCHAR", "completed, ..."),
+        _c("status", "VARCHAR", "completed, not-done, entered-in-error, ... (FHIR Procedure.status)."),
         _c("start_ts", "TIMESTAMP", "Start (UTC)."),
         _c("end_ts", "TIMESTAMP", "End (UTC)."),
         _c("practitioner_id", "VARCHAR", "First performer."),
@@ -113,7 +115,7 @@ TABLES: tuple[Table, ...] = (
         _c("encounter_id", "VARCHAR", "Encounter."),
         *CODE_COLS,
         _c("category", "VARCHAR", "vital-signs, laboratory, survey, ..."),
-        _c("status", "VARCHAR", "final, amended, ..."),
+        _c("status", "VARCHAR", "registered, preliminary, final, amended, corrected, cancelled, entered-in-error, unknown (FHIR Observation.status)."),
         _c("effective_ts", "TIMESTAMP", "Clinically relevant time (UTC)."),
         _c("value_num", "DOUBLE", "Numeric value (valueQuantity/valueInteger/valueDecimal)."),
         _c("value_unit", "VARCHAR", "UCUM unit of value_num."),
@@ -156,7 +158,8 @@ TABLES: tuple[Table, ...] = (
         _c("patient_id", "VARCHAR", "Patient.", True),
         _c("encounter_id", "VARCHAR", "Encounter."),
         *CODE_COLS,
-        _c("status", "VARCHAR", "active, completed, stopped, ..."),
+        _c("status", "VARCHAR", "active, completed, stopped, cancelled, entered-in-error, draft, ... (FHIR MedicationRequest.status)."),
+        _c("intent", "VARCHAR", "proposal, plan, order, original-order, ... (FHIR MedicationRequest.intent); only orders count (content/record-rules)."),
         _c("authored_ts", "TIMESTAMP", "When ordered (UTC)."),
         _c("end_ts", "TIMESTAMP", "Stop date where known."),
         _c("practitioner_id", "VARCHAR", "Requester."),
@@ -169,6 +172,7 @@ TABLES: tuple[Table, ...] = (
         _c("patient_id", "VARCHAR", "Patient.", True),
         _c("encounter_id", "VARCHAR", "Encounter."),
         *CODE_COLS,
+        _c("status", "VARCHAR", "completed, not-done, entered-in-error (FHIR Immunization.status)."),
         _c("occurrence_ts", "TIMESTAMP", "When given."),
         _c("charge_amount", "DOUBLE", "Charge where the source gives one (Synthea BASE_COST; a charge, never a cost)."),
         SOURCE,
@@ -327,6 +331,15 @@ TABLES: tuple[Table, ...] = (
         _c("reason", "VARCHAR", "Reason category (e.g. 'missing required field').", True),
         _c("detail", "VARCHAR", "What was wrong, in words."),
         _c("content", "VARCHAR", "The raw record (truncated to 10 kB)."),
+    )),
+    Table("plausibility_flags", "Records that break a plausibility rule (content/plausibility-rules), re-derived after every ingest: the record stays stored; 'exclude' means no stage counts it.", ("record_table", "record_id", "rule"), (
+        _c("record_table", "VARCHAR", "Core table of the record.", True),
+        _c("record_id", "VARCHAR", "Key of the record in that table.", True),
+        _c("patient_id", "VARCHAR", "Patient of the record."),
+        _c("rule", "VARCHAR", "Plausibility rule id (e.g. event-before-birth).", True),
+        _c("action", "VARCHAR", "exclude (no stage counts the record) or flag (counted, reported).", True),
+        _c("detail", "VARCHAR", "What is implausible, in words."),
+        _c("record_source", "VARCHAR", "Source file of the record."),
     )),
     Table("ingest_files", "One row per source file ingested: the reconciliation read = stored + quarantined.", ("source",), (
         _c("source", "VARCHAR", "Source file.", True),

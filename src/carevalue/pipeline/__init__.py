@@ -1,1 +1,1 @@
-"""Engine stages: each reads the store and writes its declared tables."""
+"""Orchestration: the stage protocol, the ordered stages, and runs that publish atomically."""

@@ -1,1 +1,1 @@
-"""Read-only queries over the store: JSON-serialisable rows, small cells suppressed."""
+"""Read-only questions the interfaces ask (CLI, report, dashboard, API), with one privacy module."""
