@@ -19,44 +19,37 @@ network_app = typer.Typer(help="Integrating care across facilities: volume, stan
 app.add_typer(network_app, name="network")
 
 STORE = typer.Option(Path("carevalue.duckdb"), "--store", help="DuckDB store written by ingest/run.")
+CONTENT = typer.Option([], "--content", help="Extra content folder (e.g. with network-facts/); repeatable.")
 JSON = typer.Option(False, "--json", help="Print the rows as one JSON document.")
 CONDITION = typer.Option(None, "--condition", help="Condition template id.")
 
 
 @contextmanager
-def _open(store: Path) -> Iterator[tuple[Any, Any]]:
-    from carevalue.backends import connect
-    from carevalue.definitions.loader import load
+def _workspace(store: Path, content: list[Path] | None = None) -> Iterator[Any]:
+    from carevalue.workspace import Workspace, WorkspaceError
 
-    if not store.exists():
-        console.print(f"[red]no store at {store}[/red]")
-        raise typer.Exit(2)
-    con = connect(store)
     try:
-        yield con, load()
-    finally:
-        con.disconnect()
+        with Workspace.open(store, content=content or []) as ws:
+            yield ws
+    except WorkspaceError as e:
+        console.print(f"[red]{e}[/red]")
+        raise typer.Exit(2) from None
 
 
 def _ask(store: Path, fn: Callable[..., list[dict[str, Any]]], title: str, as_json: bool, **kw: Any) -> None:
-    with _open(store) as (con, lib):
-        try:
-            rows = fn(con, lib, **kw)
-        except LookupError as e:
-            console.print(f"[red]{e}[/red]")
-            raise typer.Exit(2) from None
+    with _workspace(store) as ws:
+        rows = ws.ask(fn, **kw)
     emit(rows, title, as_json)
 
 
 @network_app.command("run")
-def run_cmd(store: Path = STORE, facts: Path = typer.Option(None, "--facts", help="Structural facts YAML (docs/network.md)."),
-            as_json: bool = JSON) -> None:
-    """Compute every network table (volume, standards, volume-value, scenarios, affiliations, IPUs)."""
-    from carevalue.pipeline.network_stage import run_network
-
-    with _open(store) as (con, lib):
-        rows = run_network(con, lib, facts)
-    emit([{"table": k, "rows": v} for k, v in rows.items()], "network tables written", as_json)
+def run_cmd(store: Path = STORE, content: list[Path] = CONTENT, as_json: bool = JSON) -> None:
+    """Run the network stage (volume, standards, volume-value, scenarios, affiliations, IPUs) as a
+    new run; the other stages' tables carry over. Facts come from network-facts content."""
+    with _workspace(store, content) as ws:
+        res = ws.run(only=["network"])
+    rows = [{"table": k, "rows": v} for st in res.stages for k, v in st.rows.items()]
+    emit(rows, f"network tables written (run {res.run_id})", as_json)
 
 
 @network_app.command("volume")
@@ -107,12 +100,12 @@ def scenarios_cmd(store: Path = STORE, condition: str = CONDITION,
 @network_app.command("consolidate")
 def consolidate_cmd(store: Path = STORE, condition: str = typer.Option(..., "--condition"),
                     year: int = typer.Option(..., "--year"), from_: list[str] = typer.Option(..., "--from"),
-                    to: str = typer.Option(..., "--to"), facts: Path = typer.Option(None, "--facts"),
+                    to: str = typer.Option(..., "--to"), content: list[Path] = CONTENT,
                     as_json: bool = JSON) -> None:
     """Move a year's cycles of a condition from providers to an IPU: outcomes, cost, capacity, travel."""
     from carevalue.engine.network.scenarios import consolidate
 
-    _scenario(store, as_json, facts, lambda fr, dirs, geo: consolidate(
+    _scenario(store, as_json, content, lambda fr, dirs, geo: consolidate(
         fr, "ad-hoc", condition, year, from_, to, dirs, geo))
 
 
@@ -125,26 +118,26 @@ def shift_cmd(store: Path = STORE, condition: str = typer.Option(..., "--conditi
     """Move routine phases from one facility to another, priced at the receiver's rates."""
     from carevalue.engine.network.scenarios import shift_phases
 
-    _scenario(store, as_json, None, lambda fr, dirs, geo: shift_phases(fr, "ad-hoc", condition, year, from_, to, phase))
+    _scenario(store, as_json, [], lambda fr, dirs, geo: shift_phases(fr, "ad-hoc", condition, year, from_, to, phase))
 
 
-def _scenario(store: Path, as_json: bool, facts: Path | None, make: Callable[..., Any]) -> None:
+def _scenario(store: Path, as_json: bool, content: list[Path], make: Callable[..., Any]) -> None:
+    """An ad-hoc scenario, computed in memory from the last run's tables (nothing is written)."""
     import pandas as pd
 
-    from carevalue.definitions.ipu_facts import load_facts
+    from carevalue.definitions.ipu_facts import merged
     from carevalue.engine.network.distance import Geography
     from carevalue.engine.network.frames import load_frames
-    from carevalue.engine.privacy import suppress_small_cells
     from carevalue.pipeline.network_stage import _directions
-    from carevalue.queries.network import _MASK, _rows
+    from carevalue.queries.base import rows_of
+    from carevalue.queries.network import safe_rows
 
-    with _open(store) as (con, lib):
-        r = make(load_frames(con), _directions(lib), Geography(load_facts(facts)))
-    count, derived = _MASK["network_scenarios"]
-    summary = _rows(suppress_small_cells(pd.DataFrame([r.summary]), count, derived))
-    oc, od = _MASK["network_scenario_outcomes"]
-    outs = _rows(suppress_small_cells(r.outcomes, oc, od))
-    caps = _rows(r.capacity)
+    with _workspace(store, content) as ws:
+        lib = ws.library
+        r = make(load_frames(ws.con), _directions(lib), Geography(merged(list(lib.kind("network-facts").values()))))
+    summary = safe_rows("network_scenarios", pd.DataFrame([r.summary]))
+    outs = safe_rows("network_scenario_outcomes", r.outcomes)
+    caps = rows_of(r.capacity)
     if as_json:
         print(json.dumps({"summary": summary[0], "outcomes": outs, "capacity": caps}, default=str, indent=1))
         return

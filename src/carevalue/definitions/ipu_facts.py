@@ -1,17 +1,18 @@
 """Structural facts about care units that a store does not hold (F8, F19), filled in by the
-organisation as YAML and validated here: scheduling, team meetings, team-level reporting, joint
-accountability, dedicated facilities, and the coordinates of sites and home areas for travel
-distance."""
+organisation as YAML (content kind ``network-facts``, given with ``--content DIR``) and validated
+here: scheduling, team meetings, team-level reporting, joint accountability, dedicated facilities,
+and the coordinates of sites and home areas for travel distance."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from carevalue.definitions.loader import explain
+from carevalue.definitions.base import Definition, register_kind
 
 
 class _Strict(BaseModel):
@@ -45,7 +46,7 @@ class AreaPosition(Position):
 
 
 class IpuFacts(_Strict):
-    """The whole facts file."""
+    """The facts (one file, or several merged)."""
 
     units: list[UnitFacts] = Field(default_factory=list)
     sites: list[SitePosition] = Field(default_factory=list, description="Coordinates of facilities (FHIR Location.position).")
@@ -61,8 +62,29 @@ class IpuFacts(_Strict):
         return found[0] if found else None
 
 
+@register_kind("network-facts")
+class NetworkFacts(Definition, IpuFacts):  # type: ignore[misc]
+    """A facts file as content: ``content/network-facts/<id>.yaml`` with id and title."""
+
+    def facts(self) -> IpuFacts:
+        return IpuFacts.model_validate(self.model_dump(exclude={"id", "title", "description"}))
+
+
+def merged(defs: Sequence[NetworkFacts]) -> IpuFacts:
+    """Every facts definition of the library in one (units, sites and areas concatenated; the
+    settings of the first)."""
+    if not defs:
+        return IpuFacts()
+    first = defs[0].facts()
+    return first.model_copy(update={
+        "units": [u for d in defs for u in d.units], "sites": [s for d in defs for s in d.sites],
+        "postal_areas": [a for d in defs for a in d.postal_areas]})
+
+
 def load_facts(path: str | Path | None) -> IpuFacts:
-    """Read and validate a facts file; errors name the file and the field. None: no facts."""
+    """Read and validate one facts file (with or without id/title); errors name the file and field."""
+    from carevalue.definitions.loader import explain
+
     if path is None:
         return IpuFacts()
     p = Path(path)
@@ -70,6 +92,7 @@ def load_facts(path: str | Path | None) -> IpuFacts:
         data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as e:
         raise ValueError(f"{p}: cannot read facts file: {e}") from e
+    data = {k: v for k, v in data.items() if k not in ("id", "title", "description")}
     try:
         return IpuFacts.model_validate(data)
     except ValidationError as e:

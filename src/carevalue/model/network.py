@@ -3,8 +3,6 @@ assessment). ``COUNTS`` names each table's patient-count columns for small-cell 
 
 from __future__ import annotations
 
-import dataclasses
-
 from carevalue.model.schema import Column, Table
 
 S, N, F, B = "VARCHAR", "BIGINT", "DOUBLE", "BOOLEAN"
@@ -16,9 +14,7 @@ def _c(name: str, type_: str, doc: str) -> Column:
 
 def _t(name: str, doc: str, key: tuple[str, ...], cols: tuple[Column, ...], counts: tuple[str, ...]) -> Table:
     COUNTS[name] = counts
-    if "counts" in {f.name for f in dataclasses.fields(Table)}:
-        return Table(name, doc, key, cols, counts=counts)  # type: ignore[call-arg]
-    return Table(name, doc, key, cols)
+    return Table(name, doc, key, cols, counts=counts, stage="network")
 
 
 COUNTS: dict[str, tuple[str, ...]] = {}

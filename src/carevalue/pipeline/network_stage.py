@@ -4,20 +4,24 @@ affiliations and the IPU assessment, written as the tables declared in ``model/n
 Default scenarios, per condition with a standing IPU (CareTeam of category ipu): consolidate every
 unit below a standard in the latest year into the IPU (together, and each alone); shift the IPU's
 routine phases to the lowest-cost facility that has every role they use. The lead's Stage protocol
-is not in main yet, so this is the plain function ``run_network(con, library, facts)``.
+is :data:`STAGE`; structural facts come from the library's ``network-facts`` content (``--content
+DIR``), or a file given to ``run_network(con, library, facts)``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import ibis
+import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends import BaseBackend
 
 from carevalue.backends import write_table
-from carevalue.definitions.ipu_facts import IpuFacts, load_facts
+from carevalue.definitions.ipu_facts import IpuFacts, load_facts, merged
 from carevalue.definitions.loader import Library
 from carevalue.engine.network import affiliations, ipu, ipu_evidence, scenarios, standards
 from carevalue.engine.network import volume as vol
@@ -25,6 +29,9 @@ from carevalue.engine.network.distance import Geography
 from carevalue.engine.network.frames import NetworkFrames, index_table, load_frames
 from carevalue.engine.network.volume_value import volume_value
 from carevalue.model.network import BY_NAME
+from carevalue.pipeline.stage import StageContext, StageResult
+
+Writer = Callable[[str, ir.Table], ir.Table]
 
 NAME = "network"
 READS = ("care_cycles", "procedures", "conditions", "encounters", "patients", "cycle_cost_totals",
@@ -35,7 +42,7 @@ ROUTINE_PHASES = ("recovering-rehabbing", "monitoring-managing")
 _IBIS = {"VARCHAR": "string", "BIGINT": "int64", "DOUBLE": "float64", "BOOLEAN": "boolean"}
 
 
-def _write_frame(con: BaseBackend, name: str, df: pd.DataFrame) -> int:
+def _write_frame(write: Writer, name: str, df: pd.DataFrame) -> int:
     """Write a small frame as the declared table (declared columns only, declared types)."""
     decl = BY_NAME[name]
     missing = set(decl.column_names) - set(df.columns)
@@ -44,8 +51,8 @@ def _write_frame(con: BaseBackend, name: str, df: pd.DataFrame) -> int:
         raise ValueError(f"{name}: columns differ from the declaration: missing {sorted(missing)}, undeclared {sorted(extra)}")
     schema = {c.name: _IBIS[c.type] for c in decl.columns}
     out = df[decl.column_names].astype(object).where(df[decl.column_names].notna(), None)
-    write_table(con, name, ibis.memtable(out.to_dict("records") or [], schema=schema) if len(out)
-                else ibis.memtable(pd.DataFrame({k: pd.Series(dtype="object") for k in schema}), schema=schema))
+    write(name, ibis.memtable(out.to_dict("records"), schema=schema) if len(out)
+          else ibis.memtable(pd.DataFrame({k: pd.Series(dtype="object") for k in schema}), schema=schema))
     return len(df)
 
 
@@ -104,15 +111,19 @@ def default_scenarios(fr: NetworkFrames, checks: pd.DataFrame, hubs: dict[str, l
     return out
 
 
-def run_network(con: BaseBackend, library: Library, facts: IpuFacts | str | Path | None = None) -> dict[str, int]:
-    """Compute and write every network table; returns rows written per table."""
-    facts = facts if isinstance(facts, IpuFacts) else load_facts(facts)
+def run_network(con: BaseBackend, library: Library, facts: IpuFacts | str | Path | None = None,
+                write: Writer | None = None) -> dict[str, int]:
+    """Compute and write every network table; returns rows written per table. ``write`` defaults
+    to writing straight into the store (the run's ``ctx.write`` inside ``carevalue run``)."""
+    write = write or partial(write_table, con)
+    if not isinstance(facts, IpuFacts):
+        facts = load_facts(facts) if facts else merged(list(library.kind("network-facts").values()))
     geo, dirs = Geography(facts), _directions(library)
     stds = list(library.kind("standards").values())
     v = vol.volume(index_table(con))
-    rows = {"network_volume": int(write_table(con, "network_volume", v).count().execute())}
-    rows["network_volume_profile"] = int(write_table(con, "network_volume_profile", vol.profile(con.table("network_volume"))).count().execute())
-    chk = write_table(con, "network_standard_checks", standards.check(con.table("network_volume"), standards.threshold_table(stds)))
+    rows = {"network_volume": int(write("network_volume", v).count().execute())}
+    rows["network_volume_profile"] = int(write("network_volume_profile", vol.profile(con.table("network_volume"))).count().execute())
+    chk = write("network_standard_checks", standards.check(con.table("network_volume"), standards.threshold_table(stds)))
     rows["network_standard_checks"] = int(chk.count().execute())
     checks = chk.execute()
     fr = load_frames(con)
@@ -120,22 +131,39 @@ def run_network(con: BaseBackend, library: Library, facts: IpuFacts | str | Path
     org = org.filter(org.level == "organization").group_by(["condition", "unit_id"]).aggregate(
         cycles=org.cycles.sum(), years=org.year.nunique()).execute()
     org = org.rename(columns={"unit_id": "organization_id"}).assign(mean_per_year=lambda d: d.cycles / d.years)
-    rows["network_volume_value"] = _write_frame(con, "network_volume_value", volume_value(org, fr.outcomes, fr.costs, dirs))
+    rows["network_volume_value"] = _write_frame(write, "network_volume_value", volume_value(org, fr.outcomes, fr.costs, dirs))
     hubs = hubs_by_condition(con)
     res = default_scenarios(fr, checks, hubs, dirs, geo)
-    rows["network_scenarios"] = _write_frame(con, "network_scenarios", pd.DataFrame([r.summary for r in res], columns=list(scenarios.SUMMARY_COLUMNS)))
+    rows["network_scenarios"] = _write_frame(write, "network_scenarios", pd.DataFrame([r.summary for r in res], columns=list(scenarios.SUMMARY_COLUMNS)))
     vols = [r.volumes.assign(scenario=r.summary["scenario"]) for r in res if "cycles_before" in r.volumes]
-    rows["network_scenario_volumes"] = _write_frame(con, "network_scenario_volumes", pd.concat(vols) if vols else pd.DataFrame(columns=BY_NAME["network_scenario_volumes"].column_names))
+    rows["network_scenario_volumes"] = _write_frame(write, "network_scenario_volumes", pd.concat(vols) if vols else pd.DataFrame(columns=BY_NAME["network_scenario_volumes"].column_names))
     outs = [r.outcomes.assign(scenario=r.summary["scenario"]) for r in res if len(r.outcomes)]
-    rows["network_scenario_outcomes"] = _write_frame(con, "network_scenario_outcomes", pd.concat(outs) if outs else pd.DataFrame(columns=BY_NAME["network_scenario_outcomes"].column_names))
+    rows["network_scenario_outcomes"] = _write_frame(write, "network_scenario_outcomes", pd.concat(outs) if outs else pd.DataFrame(columns=BY_NAME["network_scenario_outcomes"].column_names))
     caps = [r.capacity.assign(scenario=r.summary["scenario"]) for r in res if len(r.capacity)]
-    rows["network_capacity_checks"] = _write_frame(con, "network_capacity_checks", pd.concat(caps) if caps else pd.DataFrame(columns=BY_NAME["network_capacity_checks"].column_names))
+    rows["network_capacity_checks"] = _write_frame(write, "network_capacity_checks", pd.concat(caps) if caps else pd.DataFrame(columns=BY_NAME["network_capacity_checks"].column_names))
     aff = [affiliations.affiliate(fr, c, int(fr.cycles[fr.cycles.condition == c]["year"].max()), h, dirs, ROUTINE_PHASES, geo)
            for c, h in sorted(hubs.items()) if (fr.cycles.condition == c).any()]
-    rows["network_affiliations"] = _write_frame(con, "network_affiliations", pd.concat(aff) if aff else pd.DataFrame(columns=BY_NAME["network_affiliations"].column_names))
+    rows["network_affiliations"] = _write_frame(write, "network_affiliations", pd.concat(aff) if aff else pd.DataFrame(columns=BY_NAME["network_affiliations"].column_names))
     tpl = library.kind("conditions")
     ev = ipu_evidence.gather(con)
     a = ipu.assess(ev, facts, {k: [p.phase for p in t.phases] for k, t in tpl.items()},
                    {k: [r.role for r in t.ipu_roles if r.captain] for k, t in tpl.items()})
-    rows["network_ipu_assessment"] = _write_frame(con, "network_ipu_assessment", a)
+    rows["network_ipu_assessment"] = _write_frame(write, "network_ipu_assessment", a)
     return rows
+
+
+@dataclass
+class NetworkStage:
+    """The network stage of ``carevalue run``: every network table, facts from the library."""
+
+    name: str = NAME
+    reads: tuple[str, ...] = READS
+    writes: tuple[str, ...] = WRITES
+    facts: str | None = None
+
+    def run(self, ctx: StageContext) -> StageResult:
+        rows = run_network(ctx.con, ctx.library, self.facts, write=ctx.write)
+        return StageResult(self.name, rows, [f"network: {n} {k:,}" for n, k in rows.items()])
+
+
+STAGE = NetworkStage()

@@ -12,7 +12,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-FACTS = Path(__file__).resolve().parents[3] / "docs" / "examples" / "synthetic-network-facts.yaml"
+CONTENT = Path(__file__).resolve().parents[3] / "docs" / "examples" / "content"  # network-facts/
 AC, CH4 = "org-ac", "org-ch4"
 COMMUNITY = ("org-ch1", "org-ch2", "org-ch3", "org-ch4")
 
@@ -20,23 +20,17 @@ COMMUNITY = ("org-ch1", "org-ch2", "org-ch3", "org-ch4")
 @pytest.fixture(scope="module")
 def con(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     from carevalue import synth
-    from carevalue.backends import connect
-    from carevalue.definitions.loader import load
-    from carevalue.engine.pipeline import run_all
-    from carevalue.ingest.run import ingest
-    from carevalue.pipeline.network_stage import run_network
-    from carevalue.store import Store
+    from carevalue.workspace import Workspace
 
     warnings.filterwarnings("ignore")
     out = Path(tmp_path_factory.mktemp("synth-network"))
     synth.generate(3000, 7, out)
-    with Store(out / "store.duckdb") as s:
-        ingest(sorted((out / "source").iterdir()), s)
-    run_all(out / "store.duckdb")
-    c = connect(out / "store.duckdb")
-    run_network(c, load(), FACTS)
-    yield c
-    c.disconnect()
+    ws = Workspace.open(out / "store.duckdb", content=[CONTENT], must_exist=False)
+    ws.ingest([out / "source"])
+    res = ws.run()
+    assert res.status == "published", res.as_dict()
+    yield ws.con
+    ws.close()
 
 
 def test_low_volume_provider_falls_below_the_knee_standards(con) -> None:  # type: ignore[no-untyped-def]
@@ -58,8 +52,9 @@ def test_consolidation_projects_better_outcomes_at_lower_cost(con) -> None:  # t
     assert s.projected_cost <= s.current_cost
     assert s.projected_travel_km is not None
     out = con.table("network_scenario_outcomes").execute()
-    comp = out[(out.scenario == "consolidate-knee-osteoarthritis-org-ch4") & (out.measure == "complications-90d")]
-    assert bool(comp.better.iloc[0])
+    pf = out[(out.scenario == "consolidate-knee-osteoarthritis-org-ch4") & (out.measure == "physical-function")
+             & (out.time_point == "1 year")]
+    assert bool(pf.better.iloc[0]) and pf.projected_low.iloc[0] > pf.current.iloc[0]
 
 
 def test_every_scenario_conserves_cycles_and_respects_capacity(con) -> None:  # type: ignore[no-untyped-def]
