@@ -162,7 +162,11 @@ def ipu_cmd(store: Path = STORE, condition: str = CONDITION,
     from carevalue.queries import network as q
 
     if organization or condition:
-        _ask(store, q.ipu_assessment, "IPU attributes (0-2) with evidence", as_json, condition=condition,
-             organization_id=organization)
+        with _workspace(store) as ws:
+            rows = ws.ask(q.ipu_assessment, condition=condition, organization_id=organization)
+        if not as_json:
+            rows = [{k: r[k] for k in ("condition", "organization_id", "attribute_no", "score", "evidence", "basis")}
+                    for r in rows]
+        emit(rows, "IPU attributes (0-2) with evidence", as_json)
     else:
         _ask(store, q.ipu_scores, "IPU integration score per service (0-20)", as_json)
