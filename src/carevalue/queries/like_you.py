@@ -105,7 +105,8 @@ def _person_frame(person: dict[str, Any], variables: list[str], typical: dict[st
     for v in variables:
         given = person.get(v)
         if given is None or given == "":
-            values[v], _ = typical.get(v), assumed.append(v)
+            values[v] = typical.get(v)
+            assumed.append(v)
         elif v in cats:
             values[v] = str(given)
         else:
