@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import weakref
+
 import pandas as pd
 
 from carevalue.definitions.loader import Library
@@ -24,7 +26,9 @@ from carevalue.queries.base import QueryError, needs, plain, rows_of
 from carevalue.queries.privacy import THRESHOLD, is_small, suppress
 
 RATIO_STATISTICS = ("O/E events", "O/E events (Cox)")
-_MODELS: dict[tuple[Any, ...], tuple[CaseMixModel, dict[str, Any], set[str]]] = {}
+# Refitted models per open connection (a new run opens a new connection, so nothing goes stale).
+_MODELS: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], tuple[CaseMixModel, dict[str, Any], set[str]]]] = \
+    weakref.WeakKeyDictionary()
 
 
 def _template(library: Library, condition: str) -> Any:
@@ -71,9 +75,10 @@ def ibis_desc(col: str) -> Any:
 def _fit(con: Any, tpl: Any, measure: Any, tp: Any, scale: str | None, variables: list[str],
          statistic: str) -> tuple[CaseMixModel, dict[str, Any], set[str]]:
     """The case-mix model of one comparison, refitted (cached per connection), with typical values."""
-    key = (id(con), tpl.id, measure.id, tp.label, scale, tuple(variables), statistic)
-    if key in _MODELS:
-        return _MODELS[key]
+    key = (tpl.id, measure.id, tp.label, scale, tuple(variables), statistic)
+    cache = _MODELS.setdefault(con, {})
+    if key in cache:
+        return cache[key]
     rows, _vars, text_vars, _notes = measure_rows(con, [tpl], measure.id)
     rows = rows.filter(rows.time_point == tp.label)
     if scale is not None:
@@ -95,8 +100,8 @@ def _fit(con: Any, tpl: Any, measure: Any, tp: Any, scale: str | None, variables
         model = fit_casemix(frame, "event", variables, "logistic", categorical=cats)
     else:
         model = fit_casemix(frame, "value", variables, "linear", categorical=cats)
-    _MODELS[key] = (model, typical, set(cats))
-    return _MODELS[key]
+    cache[key] = (model, typical, set(cats))
+    return cache[key]
 
 
 def _person_frame(person: dict[str, Any], variables: list[str], typical: dict[str, Any],
@@ -143,7 +148,7 @@ def _measure_rows(con: Any, tpl: Any, m: Any, tp: Any, scale: str | None, group:
                   person: dict[str, Any]) -> list[dict[str, Any]]:
     base = {"condition": tpl.id, "measure": m.id, "measure_title": m.title, "tier": m.tier,
             "level": m.level, "time_point": tp.label, "scale": scale, "direction": m.direction}
-    providers = [r for r in group if r["organization_id"] is not None]
+    providers = sorted((r for r in group if r["organization_id"] is not None), key=lambda r: str(r["organization_id"]))
     ok = [r for r in providers if r["status"] == "ok"]
     if not ok:
         reason = next((r["reason"] for r in group if r["reason"]), "no comparison")

@@ -282,8 +282,9 @@ def _segment_patients(con: Any, segment: str) -> Any:
     s = con.table("segments")
     s = s.filter(s.segment == segment)
     p = con.table("patients")
+    s = s.mutate(valid_from=s.valid_from.cast("date"), valid_to=s.valid_to.cast("date"))
     end = ibis.greatest(s.valid_from.max(), s.valid_to.max())
-    s = s.mutate(valid_to=ibis.coalesce(s.valid_to, end))
+    s = s.mutate(valid_to=ibis.coalesce(s.valid_to, end).cast("date"))
     j = s.join(p.select("patient_id", death=p.death_date), "patient_id", how="left")
     return j
 
