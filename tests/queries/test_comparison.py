@@ -65,6 +65,7 @@ def test_comparison_bands_ranks_and_privacy(ws: Workspace) -> None:
     for org in ("org-tiny", "org-a"):
         assert by[org]["suppressed"] and by[org]["patients"] == "<11"
         assert by[org]["oe"] is None and by[org]["rank"] is None and by[org]["band"] == "suppressed"
+        assert by[org]["flag_95"] is None and by[org]["ci_low"] is None
     assert by["org-b"]["providers_ranked"] == 2
     assert by["org-b"]["tier"] is None  # scores are banded, not tiered
 

@@ -85,3 +85,8 @@ def test_composite_needs_explicit_weights_and_shows_them(ws: Workspace, tmp_path
     assert "length-of-stay × 1.000 (test)" in rows["org-b"]["weights"]
     # lower is better: the score is −(O − E), so the shorter stays score higher.
     assert rows["org-c"]["score"] > rows["org-b"]["score"]
+
+
+def test_suppressed_outcome_rows_hide_their_flags(ws: Workspace) -> None:
+    rows = [r for r in ws.ask(sc.scorecard_outcomes, condition=fx.CONDITION) if r["suppressed"]]
+    assert rows and all(r["flag_95"] is None and r["flag_998"] is None and r["oe"] is None for r in rows)

@@ -161,7 +161,8 @@ def provider_comparison(con: Any, library: Library, *, condition: str, measure: 
     statistic = next((r["statistic"] for r in raw if r["statistic"]), None)
     ratio = statistic in RATIO_STATISTICS
     hib = higher_is_better(m, statistic)
-    shown = suppress(raw, ("patients",), keep=("scale", "time_point"), group_by=("scale",))
+    hidden = [c for c in COLUMNS if c not in ("organization_id", "patients", "statistic", "status")]
+    shown = suppress(raw, ("patients",), values=hidden, group_by=("scale",))
     flag_col = "flag_95" if level < 0.99 else "flag_998"
     out: list[dict[str, Any]] = []
     for r in shown:

@@ -12,9 +12,8 @@ Providers with fewer than 11 patients, or whose comparison is not ok, say so ins
 
 from __future__ import annotations
 
-from typing import Any
-
 import weakref
+from typing import Any
 
 import pandas as pd
 

@@ -35,6 +35,9 @@ def _template(library: Library, condition: str) -> Any:
 OUTCOME_COLUMNS = ("organization_id", "measure", "time_point", "scale", "n", "patients", "observed",
                    "expected", "oe", "ci_low", "ci_high", "observed_rate", "adjusted_rate",
                    "flag_95", "flag_998", "events", "statistic", "adjustment", "status", "reason")
+# what a suppressed outcome row hides: every number and the flags (text derived from the small cell)
+HIDDEN = ("n", "observed", "expected", "oe", "ci_low", "ci_high", "observed_rate", "adjusted_rate",
+          "flag_95", "flag_998", "events")
 
 
 @needs("outcome_comparison")
@@ -50,8 +53,7 @@ def scorecard_outcomes(con: Any, library: Library, *, condition: str,
     tps = {m.id: [tp.label for tp in m.time_points] for m in tpl.outcomes}
     provider_rows = [r for r in rows if r["organization_id"] is not None]
     status_rows = [r for r in rows if r["organization_id"] is None]
-    shown = suppress(provider_rows, ("patients",), keep=("measure", "time_point", "scale"),
-                     group_by=("measure", "time_point", "scale"))
+    shown = suppress(provider_rows, ("patients",), values=HIDDEN, group_by=("measure", "time_point", "scale"))
     out = []
     for r in [*shown, *({**s, "suppressed": False} for s in status_rows)]:
         if provider is not None and r["organization_id"] not in (provider, None):
