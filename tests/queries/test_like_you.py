@@ -59,3 +59,9 @@ def test_form_lists_template_variables(ws: Workspace) -> None:
     assert form["sex"]["input"] == "category" and set(form["sex"]["levels"]) == {"female", "male"}
     assert form["age"]["input"] == "number" and 50 <= form["age"]["typical"] <= 85
     assert not form["bmi"]["known"]  # not in this store: the form says so
+
+
+def test_costs_complementary_cell_is_too_little_data(ws: Workspace) -> None:
+    rows = {r["organization_id"]: r for r in ws.ask(ly.like_you_costs, condition=fx.CONDITION)}
+    assert rows["org-tiny"]["status"] == rows["org-a"]["status"] == "too little data"
+    assert rows["org-c"]["cost_per_cycle"] == 7500.0 and rows["org-c"]["bundle_price"] is None

@@ -22,7 +22,7 @@ from carevalue.engine.outcome_comparison import FIT_SAMPLE
 from carevalue.engine.outcomes import measure_rows
 from carevalue.engine.risk.casemix import CaseMixModel, expected, fit_casemix
 from carevalue.queries.base import QueryError, needs, plain, rows_of
-from carevalue.queries.privacy import THRESHOLD, is_small, suppress
+from carevalue.queries.privacy import THRESHOLD, suppress
 
 RATIO_STATISTICS = ("O/E events", "O/E events (Cox)")
 # Refitted models per open connection (a new run opens a new connection, so nothing goes stale).
@@ -217,7 +217,9 @@ def like_you_costs(con: Any, library: Library, *, condition: str) -> list[dict[s
             r.update({k: v for k, v in by_org.get(r["organization_id"], {}).items() if k != "organization_id"})
     for r in rows:
         r["condition"] = condition
-        r["status"] = "too little data" if is_small(r["patients"]) else "ok"
-    return [{k: plain(v) for k, v in r.items()} for r in
-            suppress(rows, ("patients", "cycles"), keep=("condition", "status", "bundle_id"),
-                     group_by=("condition",))]
+        for k in ("ffs_paid", "bundle_paid", "bundle_price", "bundle_id"):
+            r.setdefault(k, None)
+    shown = suppress(rows, ("patients", "cycles"), keep=("condition", "bundle_id"), group_by=("condition",))
+    for r in shown:  # after suppression: a complementary cell has too little data to show as well
+        r["status"] = "too little data" if r["suppressed"] else "ok"
+    return [{k: plain(v) for k, v in r.items()} for r in shown]
