@@ -11,7 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parents[1] / "web"))
 import dashboard_fixture as fx  # noqa: E402
 
-from carevalue.definitions.loader import load_library  # noqa: E402
+from carevalue.definitions.loader import load_library
 from carevalue.queries import scorecard as sc  # noqa: E402
 from carevalue.workspace import Workspace  # noqa: E402
 
@@ -53,7 +53,7 @@ def test_trend_by_year(ws: Workspace) -> None:
 
 
 def test_exhibits_content_follows_the_paper() -> None:
-    ex = sc.exhibits()
+    ex = sc.exhibits(load_library())
     assert "Health Affairs 32(3):516-525" in ex.source
     e1, e2 = (ex.for_segment(s)[0] for s in ("healthy", "chronic"))
     assert e1 is not None and e2 is not None

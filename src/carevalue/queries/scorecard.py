@@ -9,7 +9,6 @@ row describing patients goes through :mod:`carevalue.queries.privacy`.
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +17,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from carevalue.definitions.loader import Library
+from carevalue.definitions.scorecard import ScorecardSet
 from carevalue.queries.base import QueryError, needs, rows_of
 from carevalue.queries.privacy import suppress
-
-EXHIBITS_FILE = Path(__file__).with_name("primary_care_scorecards.yaml")
 
 
 def _template(library: Library, condition: str) -> Any:
@@ -228,55 +226,9 @@ def composite(con: Any, library: Library, *, definition: CompositeDefinition) ->
 
 
 # ---------------------------------------------------------------------- primary-care segments
-class Specific(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    text: str
-    metric: str | None = None
-
-
-class ExhibitRow(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    level: int = Field(ge=1, le=6)
-    measure: str
-    specifics: list[Specific]
-
-
-class Exhibit(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    id: str
-    title: str
-    segments: list[str]
-    source: str
-    rows: list[ExhibitRow]
-
-
-class Nearest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    exhibit: str
-    source: str
-
-
-class Exhibits(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    source: str
-    exhibits: list[Exhibit]
-    nearest: dict[str, Nearest] = {}
-
-    def for_segment(self, segment: str) -> tuple[Exhibit | None, str]:
-        """The exhibit a segment's scorecard follows and why (the paper, or a stated assumption)."""
-        for e in self.exhibits:
-            if segment in e.segments:
-                return e, e.source
-        n = self.nearest.get(segment)
-        if n is None:
-            return None, "no published scorecard for this segment"
-        return next(e for e in self.exhibits if e.id == n.exhibit), n.source
-
-
-@cache
-def exhibits() -> Exhibits:
-    """The Health Affairs 2013 scorecards (content shipped beside this module)."""
-    return Exhibits.model_validate(yaml.safe_load(EXHIBITS_FILE.read_text()))
+def exhibits(library: Any) -> ScorecardSet:
+    """The Health Affairs 2013 scorecards (content/scorecard-sets/health-affairs-2013)."""
+    return library.get("scorecard-sets", "health-affairs-2013")  # type: ignore[no-any-return]
 
 
 def _segment_patients(con: Any, segment: str) -> Any:
@@ -340,7 +292,7 @@ def segment_scorecard(con: Any, library: Library, *, segment: str) -> list[dict[
     segs = library.kind("segments")
     if segment not in segs:
         raise QueryError(f"no segment '{segment}'; known: " + ", ".join(sorted(segs)))
-    exhibit, why = exhibits().for_segment(segment)
+    exhibit, why = exhibits(library).for_segment(segment)
     if exhibit is None:
         return []
     metrics = _metric_rows(con, segment)

@@ -38,7 +38,7 @@ def overview(ws: Workspace) -> Page:
         agg = s.group_by("segment").aggregate(patients=s.patient_id.nunique())
         counts = {r["segment"]: r["patients"] for r in rows_of(agg)}
         for sid, seg in sorted(lib.kind("segments").items(), key=lambda kv: kv[1].priority):
-            exhibit, why = sc.exhibits().for_segment(sid)
+            exhibit, why = sc.exhibits(lib).for_segment(sid)
             segments.append({"segment": sid, "title": seg.title, "patients": counts.get(sid, 0),
                              "exhibit": exhibit.id if exhibit else None, "exhibit_source": why})
     return {"conditions": suppress(conditions, ("patients",), keep=("condition", "title")),
@@ -85,4 +85,4 @@ def segment(ws: Workspace, segment: str) -> Page:
     return {"segment": segment, "title": seg.title, "description": seg.description,
             "rows": ws.ask(sc.segment_scorecard, segment=segment),
             "costs": ws.ask(sc.segment_costs, segment=segment),
-            "source": sc.exhibits().source}
+            "source": sc.exhibits(ws.library).source}
