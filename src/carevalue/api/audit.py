@@ -55,17 +55,25 @@ class AuditLog:
                         (datetime.now(UTC).isoformat(), e.username, e.role, e.action, e.patient_id,
                          e.remote, e.outcome, e.status, e.detail))
 
-    def entries(self, *, patient_id: str | None = None, username: str | None = None,
-                after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
-        """Entries in order, optionally for one patient or user, after sequence number ``after``."""
-        sql, args = "SELECT * FROM audit WHERE seq > ?", [after]
+    def _where(self, patient_id: str | None, username: str | None, after: int) -> tuple[str, list[Any]]:
+        sql, args = " WHERE seq > ?", list[Any]([after])
         if patient_id is not None:
             sql += " AND patient_id = ?"
             args.append(patient_id)
         if username is not None:
             sql += " AND username = ?"
             args.append(username)
-        sql += " ORDER BY seq LIMIT ?"
-        args.append(limit)
+        return sql, args
+
+    def entries(self, *, patient_id: str | None = None, username: str | None = None,
+                after: int = 0, offset: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        """Entries in order, optionally for one patient or user, after sequence number ``after``."""
+        where, args = self._where(patient_id, username, after)
         with self.db.connect() as con:
-            return [dict(r) for r in con.execute(sql, args).fetchall()]
+            return [dict(r) for r in con.execute(f"SELECT * FROM audit{where} ORDER BY seq LIMIT ? OFFSET ?",
+                                                 [*args, limit, offset]).fetchall()]
+
+    def count(self, *, patient_id: str | None = None, username: str | None = None, after: int = 0) -> int:
+        where, args = self._where(patient_id, username, after)
+        with self.db.connect() as con:
+            return int(con.execute(f"SELECT count(*) FROM audit{where}", args).fetchone()[0])

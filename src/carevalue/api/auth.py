@@ -74,11 +74,12 @@ def allow(*roles: Role) -> Callable[..., Principal]:
 
 
 def _patient_ipus(request: Request, patient_id: str) -> set[str]:
-    ws = get_state(request).workspace
-    if "care_cycles" not in ws.tables():
-        return set()
-    c = ws.con.table("care_cycles")
-    frame = c.filter((c.patient_id == patient_id) & c.ipu_id.notnull()).select("ipu_id").distinct().execute()
+    with get_state(request).reading() as ws:
+        if "care_cycles" not in ws.tables():
+            return set()
+        c = ws.con.table("care_cycles")
+        frame = (c.filter((c.patient_id == patient_id) & c.ipu_id.notnull()).select("ipu_id")
+                 .distinct().execute())
     return {str(v) for v in frame["ipu_id"]}
 
 

@@ -52,7 +52,7 @@ class ApiProblem(Exception):
 def problem_response(request: Request, status: int, detail: str | None = None, *, title: str | None = None,
                      errors: list[FieldError] | None = None,
                      headers: dict[str, str] | None = None) -> JSONResponse:
-    body = Problem(title=title or HTTPStatus(status).phrase, status=status, detail=detail,
+    body = Problem(type="about:blank", title=title or HTTPStatus(status).phrase, status=status, detail=detail,
                    instance=request.url.path, errors=errors)
     return JSONResponse(body.model_dump(exclude_none=True), status_code=status, media_type=MEDIA_TYPE,
                         headers=headers)

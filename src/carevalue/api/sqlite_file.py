@@ -14,9 +14,12 @@ class SqliteFile:
     def __init__(self, path: str | Path, schema: str) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.connect() as con:
+        con = sqlite3.connect(self.path, timeout=30)
+        try:
             con.execute("PRAGMA journal_mode=WAL")
             con.executescript(schema)
+        finally:
+            con.close()
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
