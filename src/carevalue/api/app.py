@@ -14,7 +14,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 
-from carevalue.api import admin, aggregates, problems, records, signin
+from carevalue.api import admin, aggregates, fhir_routes, problems, records, signin
 from carevalue.api.audit import AuditLog
 from carevalue.api.state import ApiState
 from carevalue.api.users import UserStore
@@ -44,7 +44,7 @@ def create_app(store: str | Path, content: Sequence[str | Path] = (), *, ops: st
     app.state.carevalue = state
     problems.install(app)
     v1 = APIRouter(prefix=PREFIX)
-    for module in (signin, aggregates, records, admin):
+    for module in (signin, aggregates, records, admin, fhir_routes):
         v1.include_router(module.router)
     app.include_router(v1)
     if dashboard:

@@ -30,3 +30,19 @@ def prom_scores(con: BaseBackend, library: Library, patient: str) -> list[dict[s
 def outcome_values(con: BaseBackend, library: Library, patient: str) -> list[dict[str, Any]]:
     t = con.table("outcome_values")
     return rows_of(t.filter(t.patient_id == patient).order_by("condition", "measure", "time_point_day", "scale"))
+
+
+@needs("cycle_cost_totals")
+def cycle_costs(con: BaseBackend, library: Library, patient: str) -> list[dict[str, Any]]:
+    """The TDABC cost of each of one patient's care cycles."""
+    t = con.table("cycle_cost_totals")
+    return rows_of(t.filter(t.patient_id == patient).select("cycle_id", "condition", "start_ts", "end_ts", "total_cost")
+                   .order_by("start_ts", "cycle_id"))
+
+
+@needs("care_cycles")
+def condition_periods(con: BaseBackend, library: Library) -> dict[str, tuple[str | None, str | None]]:
+    """The span of each condition's care cycles (the period a summary report covers)."""
+    c = con.table("care_cycles")
+    rows = rows_of(c.group_by("condition").aggregate(start=c.start_ts.min(), end=c.end_ts.max()))
+    return {r["condition"]: (r["start"], r["end"]) for r in rows}
