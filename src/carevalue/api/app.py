@@ -14,8 +14,9 @@ from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 
-from carevalue.api import admin, aggregates, fhir_routes, problems, records, signin
+from carevalue.api import admin, aggregates, fhir_routes, problems, proms, records, signin
 from carevalue.api.audit import AuditLog
+from carevalue.api.prom_intake import PromInbox
 from carevalue.api.state import ApiState
 from carevalue.api.users import UserStore
 from carevalue.workspace import Workspace
@@ -36,7 +37,9 @@ def create_app(store: str | Path, content: Sequence[str | Path] = (), *, ops: st
     """An app over the store at ``store`` (opened read-only per run) with its definitions ``content``."""
     folder = Path(ops) if ops is not None else ops_folder(store)
     state = ApiState(Workspace.open(store, content), UserStore(folder / "users.sqlite", token_ttl),
-                     AuditLog(folder / "audit.sqlite"), signin_limit, signin_window)
+                     AuditLog(folder / "audit.sqlite"), PromInbox(folder / "prom-inbox"), signin_limit,
+                     signin_window)
+    recover(state)
     app = FastAPI(title="carevalue API", version=VERSION,
                   description="Outcomes that matter ÷ the cost of the full care cycle: definitions, care "
                               "cycles, outcomes, costs, value and payment of one carevalue store. Sign in "
@@ -44,12 +47,19 @@ def create_app(store: str | Path, content: Sequence[str | Path] = (), *, ops: st
     app.state.carevalue = state
     problems.install(app)
     v1 = APIRouter(prefix=PREFIX)
-    for module in (signin, aggregates, records, admin, fhir_routes):
+    for module in (signin, aggregates, records, proms, admin, fhir_routes):
         v1.include_router(module.router)
     app.include_router(v1)
     if dashboard:
         _mount_dashboard(app)
     return app
+
+
+def recover(state: ApiState) -> None:
+    """Ingest the PROM responses accepted before a crash whose ingest did not finish."""
+    with state.reading() as ws:
+        for rid in state.prom_inbox.pending(ws):
+            state.prom_inbox.ingest(ws, rid)
 
 
 def _mount_dashboard(app: FastAPI) -> None:

@@ -46,3 +46,11 @@ def condition_periods(con: BaseBackend, library: Library) -> dict[str, tuple[str
     c = con.table("care_cycles")
     rows = rows_of(c.group_by("condition").aggregate(start=c.start_ts.min(), end=c.end_ts.max()))
     return {r["condition"]: (r["start"], r["end"]) for r in rows}
+
+
+@needs("questionnaire_responses")
+def responses(con: BaseBackend, library: Library, patient: str) -> list[dict[str, Any]]:
+    """One patient's stored questionnaire responses (id, questionnaire, when)."""
+    t = con.table("questionnaire_responses")
+    return rows_of(t.filter(t.patient_id == patient).select("response_id", "questionnaire", "authored_ts")
+                   .order_by("authored_ts"))

@@ -13,6 +13,7 @@ from fastapi import Request
 
 from carevalue.api.audit import AuditLog
 from carevalue.api.problems import ApiProblem
+from carevalue.api.prom_intake import PromInbox
 from carevalue.api.users import UserStore
 from carevalue.pipeline.runs import RunStore
 from carevalue.queries.base import QueryError
@@ -26,6 +27,7 @@ class ApiState:
     workspace: Workspace
     users: UserStore
     audit: AuditLog
+    prom_inbox: PromInbox
     signin_limit: int = 5  # failed sign-ins per name or address ...
     signin_window: timedelta = timedelta(minutes=15)  # ... within this window, before a 429
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
