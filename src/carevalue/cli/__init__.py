@@ -18,6 +18,7 @@ from carevalue.cli import payment as _payment  # noqa: E402,F401
 from carevalue.cli import report as _report  # noqa: E402,F401
 from carevalue.cli import riskscores as _riskscores  # noqa: E402,F401
 from carevalue.cli import run as _run  # noqa: E402,F401
+from carevalue.cli import serve as _serve  # noqa: E402,F401
 from carevalue.cli import synth as _synth  # noqa: E402,F401
 
 
