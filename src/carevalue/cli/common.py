@@ -1,0 +1,24 @@
+"""Options every command shares and the one way a command opens the workspace."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from carevalue.workspace import Workspace
+
+STORE = typer.Option(Path("carevalue.duckdb"), "--store", help="DuckDB store written by `carevalue ingest`.")
+CONTENT = typer.Option(None, "--content", help="A content folder layered over the packaged definitions "
+                       "(repeatable; later folders override by id).")
+JSON = typer.Option(False, "--json", help="Print one JSON document instead of a table.")
+
+
+def workspace(store: Path, content: Sequence[Path] | None = None, must_exist: bool = True) -> Workspace:
+    """``Workspace.open(store, content=...)``: the façade every command makes its one call into."""
+    from carevalue.workspace import Workspace
+
+    return Workspace.open(store, content=list(content or []), must_exist=must_exist)
