@@ -75,9 +75,9 @@ def table(rows: Sequence[dict[str, Any]], title: str, columns: Sequence[str] | N
     t = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
     for c in cols:
         numeric = any(isinstance(r.get(c), int | float) and not isinstance(r.get(c), bool) for r in rows)
-        widest = max(len(cell(r.get(c), c)) for r in rows) if c in IDS else None
+        widest = max(len(cell(r.get(c), c)) for r in rows) if c in IDS and c == cols[0] else None
         t.add_column(header(c), justify="right" if numeric else "left", overflow="fold",
-                     min_width=min(widest, 24) if widest else None)
+                     min_width=min(widest, 22) if widest else None)
     for r in rows:
         t.add_row(*(cell(r.get(c), c) for c in cols))
     console.print(t)
