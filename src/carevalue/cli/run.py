@@ -24,6 +24,8 @@ def run_cmd(store: Path = STORE, content: list[Path] | None = CONTENT, only: lis
             out: Path | None = OUT, as_json: bool = JSON) -> None:
     """Run the engine stages on the store and publish them as one run (readers keep seeing the last one)."""
     ws = workspace(store, content)
+    ws.require("patients", "encounters")  # an empty or foreign store: say so before any stage starts
+    _ = ws.library  # invalid definitions fail here, before the run is recorded
     with stage_progress("run", quiet=as_json) as on_stage:
         result = ws.run(only=list(only) if only else None, on_stage=on_stage)
     if out is not None:
