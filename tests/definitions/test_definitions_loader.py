@@ -100,7 +100,8 @@ def test_unknown_code_set_and_unknown_bundle_are_errors(tmp_path: Path) -> None:
     ok = dict(HIP, id="refs-hip2", bundle="no-such-bundle")
     _write(tmp_path, "conditions", ok)
     errors = load(tmp_path, strict=False).errors
-    assert any("bundle: unknown bundle id 'no-such-bundle'; known: stockholm-hip-knee" in m for m in errors), errors
+    assert any("bundle: unknown bundle id 'no-such-bundle'; known:" in m and "stockholm-hip-knee" in m
+               for m in errors), errors
 
 
 def test_reference_to_a_kind_without_content_is_a_warning(tmp_path: Path) -> None:
@@ -109,7 +110,7 @@ def test_reference_to_a_kind_without_content_is_a_warning(tmp_path: Path) -> Non
     lib = loader.Library()
     lib.by_kind["conditions"] = {"x": LIB.get("conditions", "migraine").model_copy(update={"id": "x", "process_map": "nope"})}
     lib.files[("conditions", "x")] = tmp_path / "conditions" / "x.yaml"
-    loader._check_references(lib, tmp_path, {"conditions": type(LIB.get("conditions", "migraine"))})
+    loader._check_references(lib, {"conditions": type(LIB.get("conditions", "migraine"))})
     assert lib.errors == [] and any("process_maps 'nope' not checked" in w for w in lib.warnings)
 
 

@@ -12,12 +12,9 @@ import pandas as pd
 import pytest
 
 from carevalue.backends import connect, export_parquet, register_parquet, spark_session
-from carevalue.definitions.loader import load
-from carevalue.engine.pipeline import STAGES
-from carevalue.ingest.run import ingest
 from carevalue.model import TABLES
-from carevalue.ingest.store import Store
 from carevalue.synth import generate
+from carevalue.workspace import Workspace
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -50,18 +47,15 @@ def test_every_stage_same_on_duckdb_and_pyspark(tmp_path: Path) -> None:
     pop = tmp_path / "pop"
     generate(patients=300, seed=11, out=pop)
     store = tmp_path / "s.duckdb"
-    with Store(store) as s:
-        ingest([pop / "source"], s)
-    lib = load()
+    ws = Workspace.open(store, must_exist=False)
+    ws.ingest([pop / "source"])
     core = export_parquet(store, tmp_path / "parquet", [t.name for t in TABLES])
     assert len(core) == len(TABLES)
 
-    dcon = connect(store)
-    for _, stage in STAGES:
-        stage(dcon, lib)
-    have = set(dcon.list_tables())
-    want = {t: dcon.table(t).to_pandas() for t in COMPARED if t in have}
-    dcon.disconnect()
+    stages = [s.name for s in ws.run().stages]
+    have = ws.tables()
+    want = {t: ws.con.table(t).to_pandas() for t in COMPARED if t in have}
+    ws.close()
     assert {"care_cycles", "cycle_events", "segments", "cycle_cost_totals"} <= set(want)
     assert len(want["care_cycles"]) > 50
 
@@ -69,8 +63,7 @@ def test_every_stage_same_on_duckdb_and_pyspark(tmp_path: Path) -> None:
     try:
         scon = connect(backend="pyspark", session=spark)
         register_parquet(scon, tmp_path / "parquet")
-        for _, stage in STAGES:
-            stage(scon, lib)
+        assert [s.name for s in Workspace.on_connection(scon).run().stages] == stages
         for name, frame in want.items():
             key = COMPARED[name][0]
             got = scon.table(name).to_pandas()[list(frame.columns)]

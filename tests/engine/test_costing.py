@@ -17,8 +17,8 @@ from carevalue.engine.costing import (
     phase_waterfall,
     provider_costs,
     resource_utilisation,
-    run_costing,
 )
+from carevalue.engine.costing_run import run_costing
 
 T = datetime(2024, 5, 1, 10)
 POLICY = CostingPolicy(id="t", title="t", min_unused_share=0.5, max_wait_days=30, cost_per_wait_day=10.0)

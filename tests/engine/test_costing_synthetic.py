@@ -20,7 +20,7 @@ cycles = pytest.importorskip("carevalue.engine.cycles")
 def costed(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     from carevalue.backends import connect
     from carevalue.definitions.loader import load
-    from carevalue.engine.costing import run_costing
+    from carevalue.engine.costing_run import run_costing
     from carevalue.ingest.run import ingest
     from carevalue.ingest.store import Store
 

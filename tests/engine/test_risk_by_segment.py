@@ -9,13 +9,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from carevalue.backends import connect
 from carevalue.cli import app
-from carevalue.engine.pipeline import run_all
 from carevalue.engine.riskscores.summary import risk_by_segment
 from carevalue.ingest.run import ingest
 from carevalue.ingest.store import Store
 from carevalue.synth import generate
+from carevalue.workspace import Workspace
 
 
 @pytest.fixture(scope="module")
@@ -25,17 +24,15 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = out / "s.duckdb"
     with Store(path) as s:
         ingest([out / "pop" / "source"], s)
-    run_all(path, only=["segments", "risk-scores"])
+    Workspace.open(path).run(only=["segments", "risk-scores"])
     return path
 
 
 def test_every_scored_patient_lands_in_one_segment(store: Path) -> None:
-    con = connect(store)
-    try:
+    with Workspace.open(store) as ws:
+        con = ws.con
         summary = risk_by_segment(con).to_pandas().set_index("segment")
         scored = con.table("patient_risk_scores").count().execute()
-    finally:
-        con.disconnect()
     assert int(summary.patients.sum()) == scored == 800
     # Segments are defined by chronic conditions and frailty; HCC scores by diagnoses and age.
     assert summary.loc["chronic", "mean_hcc"] > summary.loc["healthy", "mean_hcc"]

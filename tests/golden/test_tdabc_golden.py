@@ -19,7 +19,8 @@ from costing_store import make_store  # noqa: E402
 
 from carevalue.backends import connect  # noqa: E402
 from carevalue.definitions.process_map import CostingPolicy, ProcessMap  # noqa: E402
-from carevalue.engine.costing import phase_waterfall, run_costing  # noqa: E402
+from carevalue.engine.costing import phase_waterfall  # noqa: E402
+from carevalue.engine.costing_run import run_costing  # noqa: E402
 
 POLICY = CostingPolicy(id="golden", title="golden", practical_share=0.8, paid_time_roles=["surgeon"])
 

@@ -13,8 +13,8 @@ import orjson
 
 from carevalue.ingest.batch import Batch
 from carevalue.ingest.run import ingest
-from carevalue.model import TABLES
 from carevalue.ingest.store import Store
+from carevalue.model import TABLES
 
 PATIENT = {"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1950-03-04"}
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from carevalue.ingest.store import Store
 from carevalue.model import TABLES
 from carevalue.model.docs import render
-from carevalue.ingest.store import Store
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "data-model.md"
 

@@ -25,8 +25,9 @@ SECTIONS = ("data", "organise", "cost", "outcomes", "value")
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from carevalue.cli.ingest import run_ingest
     from carevalue.engine.pipeline import run_all
+
+    from carevalue.cli.ingest import run_ingest
 
     out = tmp_path_factory.mktemp("report")
     warnings.filterwarnings("ignore")

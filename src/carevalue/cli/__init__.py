@@ -33,6 +33,7 @@ from carevalue.cli import definitions as _definitions  # noqa: E402,F401
 from carevalue.cli import demo as _demo  # noqa: E402,F401
 from carevalue.cli import ingest as _ingest  # noqa: E402,F401
 from carevalue.cli import outcomes as _outcomes  # noqa: E402,F401
+from carevalue.cli import payment as _payment  # noqa: E402,F401
 from carevalue.cli import report as _report  # noqa: E402,F401
 from carevalue.cli import riskscores as _riskscores  # noqa: E402,F401
 from carevalue.cli import run as _run  # noqa: E402,F401

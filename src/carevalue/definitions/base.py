@@ -7,28 +7,28 @@ groups (a code system and its codes) are shared by every kind that matches clini
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
+
+from carevalue.definitions.codesystems import (
+    CODE_SYSTEM_ALIASES as CODE_SYSTEM_ALIASES,  # re-exported
+)
+from carevalue.definitions.codesystems import SPELLINGS, canonical_system, known_systems_text
 
 KINDS: dict[str, type[Definition]] = {}
 
-# Code systems content may name, and the spellings the store may hold for each (FHIR URIs,
-# Synthea's names, OIDs). Matching is on any alias, so content never depends on the source.
-CODE_SYSTEM_ALIASES: dict[str, tuple[str, ...]] = {
-    "SNOMED CT": ("http://snomed.info/sct", "SNOMED CT", "SNOMED-CT", "SNOMED", "SNOMEDCT", "snomed",
-                  "2.16.840.1.113883.6.96"),
-    "ICD-10-CM": ("http://hl7.org/fhir/sid/icd-10-cm", "ICD-10-CM", "ICD10CM", "ICD-10", "ICD10",
-                  "http://hl7.org/fhir/sid/icd-10", "2.16.840.1.113883.6.90"),
-    "LOINC": ("http://loinc.org", "LOINC", "loinc", "2.16.840.1.113883.6.1"),
-    "CPT": ("http://www.ama-assn.org/go/cpt", "CPT", "CPT-4", "2.16.840.1.113883.6.12"),
-    "HCPCS": ("https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets", "HCPCS",
-              "urn:oid:2.16.840.1.113883.6.285"),
-    "RxNorm": ("http://www.nlm.nih.gov/research/umls/rxnorm", "RxNorm", "RXNORM", "rxnorm",
-               "2.16.840.1.113883.6.88"),
-    "CVX": ("http://hl7.org/fhir/sid/cvx", "CVX"),
-}
-CodeSystem = Literal["SNOMED CT", "ICD-10-CM", "LOINC", "CPT", "HCPCS", "RxNorm", "CVX"]
+
+def _known_system(v: str) -> str:
+    name = canonical_system(v)
+    if name is None:
+        raise ValueError(f"unknown code system {v!r}; known: {known_systems_text()}")
+    return name
+
+
+# A code system by its known name (any known spelling is accepted and read as the name).
+CodeSystem = Annotated[str, AfterValidator(_known_system),
+                       WithJsonSchema({"type": "string", "enum": sorted(SPELLINGS)})]
 
 
 class Definition(BaseModel):
@@ -50,7 +50,7 @@ class Part(BaseModel):
 class CodeGroup(Part):
     """Codes of one system. A code ending in ``.*`` or ``*`` is a prefix: ``M16.*`` is every M16 code."""
 
-    system: CodeSystem = Field(description="Code system (SNOMED CT, ICD-10-CM, LOINC, CPT, HCPCS, RxNorm, CVX).")
+    system: CodeSystem = Field(description="Code system: SNOMED CT, ICD-10-CM, LOINC, CPT, HCPCS, RxNorm, CVX ... (content/code-systems.yaml).")
     codes: list[str] = Field(min_length=1, description="Codes; a trailing '*' or '.*' makes a prefix pattern.")
     display: str = Field(default="", description="What the codes mean, for readers.")
 

@@ -1,16 +1,27 @@
-"""Bundled prices (F15): one price for a condition's full care cycle, its components, warranty and
-eligibility. The Stockholm hip/knee bundle is the reference example."""
+"""Bundled prices (F15): one price for a condition's full care cycle, what it includes, what it
+excludes, who is eligible and the warranty on the result. Content names code sets of the priced
+condition's template (``code_sets``), never the engine."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from carevalue.definitions.base import CodeGroup, Definition, Part, register_kind
 from carevalue.definitions.condition import Phase
 
+_ID = r"^[a-z0-9][a-z0-9\-]*$"
+
+
+class Trigger(Part):
+    """What starts the bundle: an event of the condition's cycle matching one of its code sets."""
+
+    code_sets: list[str] = Field(min_length=1, description="Code sets of the condition template that start the bundle.")
+    days_before: int = Field(default=0, ge=0, description="Days before the trigger the bundle covers.")
+    days_after: int = Field(ge=0, description="Days after the trigger the bundle covers (the episode window).")
+
 
 class BundleComponent(Part):
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]*$")
+    id: str = Field(pattern=_ID)
     title: str
     phase: Phase | None = Field(default=None, description="Value-chain phase the component belongs to.")
     limit: str = Field(default="", description="Limit in words, e.g. 'up to 6 days'.")
@@ -19,34 +30,83 @@ class BundleComponent(Part):
     within_days: int | None = Field(default=None, ge=0, description="Covered within this many days of the index event.")
 
 
+class Exclusion(Part):
+    """Care outside the bundle even inside its window, e.g. unrelated trauma: paid separately."""
+
+    id: str = Field(pattern=_ID)
+    title: str
+    codes: list[CodeGroup] = Field(min_length=1)
+    note: str = ""
+
+
 class Warranty(Part):
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]*$")
+    id: str = Field(pattern=_ID)
     title: str
     covers: str
+    code_sets: list[str] = Field(default_factory=list,
+                                 description="Code sets of the condition whose events the warranty covers (e.g. revision).")
     years: float = Field(gt=0)
     extended_years: float | None = Field(default=None, gt=0)
     extended_when: str = ""
     extension_codes: list[CodeGroup] = Field(default_factory=list)
 
+    def covered_days(self, extended: bool) -> int:
+        """Days after the trigger during which a covered event is the provider's to pay."""
+        years = self.extended_years if extended and self.extended_years else self.years
+        return int(round(years * 365.25))
+
 
 class Eligibility(Part):
     asa_max: int | None = Field(default=None, ge=1, le=6, description="Highest ASA physical status class.")
+    asa_variable: str | None = Field(
+        default=None, description="Case-mix variable of the condition template that carries the ASA class.")
     age_min: int | None = None
     age_max: int | None = None
     exclusions: list[CodeGroup] = Field(default_factory=list)
     note: str = ""
 
 
+class PricingTerms(Part):
+    """How the bundle price is proposed from cost: expected cost + warranty reserve + margin."""
+
+    margin: float = Field(default=0.05, ge=-0.5, le=1.0, description="Margin over expected cost, a fraction.")
+    risk_adjusted: bool = Field(default=True, description="Adjust each patient's price by expected/average cost.")
+    stop_loss_threshold: float | None = Field(
+        default=None, gt=0, description="Cycle cost above which the payer shares the excess (outlier provision).")
+    stop_loss_share: float = Field(default=0.8, ge=0, le=1, description="Payer's share of cost above the threshold.")
+    complication_measure: str | None = Field(
+        default=None, description="Outcome measure of the condition template counting complications (sensitivity, quality).")
+
+
 @register_kind("bundles")
 class Bundle(Definition):
     conditions: list[str] = Field(min_length=1, description="Condition template ids the bundle prices.")
-    reference_price: float = Field(gt=0)
+    reference_price: float | None = Field(
+        default=None, gt=0, description="Published price, when one is public; else the price is proposed from cost.")
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     price_year: int | None = None
+    trigger: Trigger | None = None
     components: list[BundleComponent] = Field(min_length=1)
+    exclusions: list[Exclusion] = Field(default_factory=list)
     warranties: list[Warranty] = Field(default_factory=list)
     eligibility: Eligibility = Field(default_factory=Eligibility)
-    source: str = ""
+    pricing: PricingTerms = Field(default_factory=PricingTerms)
+    source: str = Field(min_length=1, description="Where the bundle's terms and price come from.")
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Bundle:
+        for label, ids in (("components", [c.id for c in self.components]),
+                           ("warranties", [w.id for w in self.warranties]),
+                           ("exclusions", [e.id for e in self.exclusions])):
+            dup = {i for i in ids if ids.count(i) > 1}
+            if dup:
+                raise ValueError(f"{label}: duplicate ids {sorted(dup)}")
+        return self
+
+    @property
+    def window_days(self) -> int:
+        """Days after the trigger the bundle pays for (the cycle's own span when no trigger is given)."""
+        return self.trigger.days_after if self.trigger else 365
 
     def references(self) -> list[tuple[str, str, str]]:
         return [("conditions", c, f"conditions.{i}") for i, c in enumerate(self.conditions)]

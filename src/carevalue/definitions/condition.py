@@ -8,25 +8,17 @@ its bundle, process map and PROM instruments.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 from pydantic import Field, model_validator
 
 from carevalue.definitions.base import CodeGroup, Definition, Part, register_kind
-from carevalue.definitions.outcome import CaseMixVariable, OutcomeMeasure
+from carevalue.definitions.casemix import CaseMixVariable, ConditionCount, OnsetYears, PromScore
+from carevalue.definitions.outcome import OutcomeMeasure
+from carevalue.definitions.phases import PHASES as PHASES  # the one list, re-exported
+from carevalue.definitions.phases import Phase
 
-PHASES = (
-    "monitoring-preventing",
-    "diagnosing",
-    "preparing",
-    "intervening",
-    "recovering-rehabbing",
-    "monitoring-managing",
-)
-Phase = Literal[
-    "monitoring-preventing", "diagnosing", "preparing", "intervening",
-    "recovering-rehabbing", "monitoring-managing",
-]
 EventTable = Literal["encounters", "procedures", "conditions", "observations", "medications", "questionnaire_responses",
                      "immunizations"]
 TriggerTable = Literal["procedures", "conditions", "encounters", "observations", "medications"]
@@ -138,6 +130,7 @@ class ConditionTemplate(Definition):
             for r, rule in enumerate(ph.rules):
                 for n in rule.code_sets:
                     need(n, f"phases.{p}.rules.{r}.code_sets")
+        self._check_case_mix(need)
         mix = {c.id for c in self.case_mix}
         for o, m in enumerate(self.outcomes):
             for c in m.case_mix:
@@ -148,6 +141,26 @@ class ConditionTemplate(Definition):
             if m.instrument and m.instrument not in self.instruments:
                 raise ValueError(f"outcomes.{o}.instrument: {m.instrument!r} is not in instruments {self.instruments}")
         return self
+
+    def _check_case_mix(self, need: Callable[[str, str], None]) -> None:
+        """Case-mix variables name code sets, instruments and time points this template has."""
+        seen: set[str] = set()
+        for i, v in enumerate(self.case_mix):
+            where = f"case_mix.{i}"
+            if v.id in seen:
+                raise ValueError(f"{where}.id: case-mix variable {v.id!r} listed twice")
+            seen.add(v.id)
+            if isinstance(v, ConditionCount | OnsetYears):
+                need(v.code_set, f"{where}.code_set")
+            elif isinstance(v, PromScore):
+                if v.instrument not in self.instruments:
+                    raise ValueError(f"{where}.instrument: unknown instrument {v.instrument!r}; "
+                                     f"allowed (the template's instruments): {self.instruments}")
+                labels = sorted({t.label for m in self.outcomes if m.instrument == v.instrument
+                                 for t in m.time_points})
+                if v.time_point not in labels:
+                    raise ValueError(f"{where}.time_point: unknown time point {v.time_point!r} for "
+                                     f"{v.instrument}; allowed: {labels}")
 
     def references(self) -> list[tuple[str, str, str]]:
         """(kind folder, id, field) of every definition this template points to."""

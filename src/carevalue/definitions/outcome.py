@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from carevalue.definitions.base import CodeGroup, Part
+from carevalue.definitions.casemix import CaseMixVariable as CaseMixVariable  # re-exported
 
 TIER_LEVELS = {1: (1, 2), 2: (3, 4), 3: (5, 6)}
 Source = Literal["prom", "clinical", "administrative", "survival", "lab"]
@@ -27,14 +28,6 @@ class TimePoint(Part):
     label: str = Field(description="e.g. 'baseline', '6 months', '1 year'.")
     day: int = Field(description="Days after the index event (negative = before).")
     window_days: int = Field(default=30, ge=0, description="Accepted distance from `day`, either side.")
-
-
-class CaseMixVariable(Part):
-    """A patient factor used to risk-adjust outcomes (ICHOM 'case-mix variables')."""
-
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]*$")
-    title: str
-    source: str = Field(description="Where it comes from: a table.column, a code set name, or a PROM item.")
 
 
 class OutcomeMeasure(Part):

@@ -14,18 +14,12 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from carevalue.definitions.base import Definition, register_kind
-
-Phase = Literal[
-    "monitoring-preventing", "diagnosing", "preparing", "intervening",
-    "recovering-rehabbing", "monitoring-managing",
-]
-PHASES: tuple[str, ...] = (
-    "monitoring-preventing", "diagnosing", "preparing", "intervening",
-    "recovering-rehabbing", "monitoring-managing",
-)
+from carevalue.definitions.codesystems import canonical_system, known_systems_text
+from carevalue.definitions.phases import PHASES as PHASES  # the one list, re-exported
+from carevalue.definitions.phases import Phase
 
 
 class _Strict(BaseModel):
@@ -37,6 +31,13 @@ class CodeRef(_Strict):
 
     code: str
     system: str | None = Field(default=None, description="Code system URI; any system when omitted.")
+
+    @field_validator("system")
+    @classmethod
+    def _known(cls, v: str | None) -> str | None:
+        if v is not None and canonical_system(v) is None:
+            raise ValueError(f"unknown code system {v!r}; known: {known_systems_text()}")
+        return v
 
 
 class Flag(_Strict):
@@ -80,6 +81,7 @@ class ProcessStep(_Strict):
     routine: bool = Field(default=False, description="Routine care that needs no expensive setting.")
     low_value: bool = Field(default=False, description="Low- or no-value service (F13).")
     low_value_reason: str = ""
+    source: str = Field(default="", description="Where this step's minutes come from, when not the map's source.")
 
 
 @register_kind("process_maps")
@@ -90,6 +92,9 @@ class ProcessMap(Definition):
     scope: Literal["condition", "segment"] = "condition"
     flags: list[Flag] = Field(default_factory=list)
     steps: list[ProcessStep] = Field(min_length=1)
+    source: str = Field(default="", description=(
+        "Where the standard minutes come from: a citation (time study, published process map) or "
+        "'assumption: <who/why>'. A step's own source overrides it."))
 
     @model_validator(mode="after")
     def _check(self) -> ProcessMap:
@@ -135,6 +140,7 @@ class CostingPolicy(Definition):
     max_wait_days: float = Field(default=42, gt=0, description="Gaps between cycle events longer than this are waits.")
     cost_per_wait_day: float = Field(default=0.0, ge=0, description="Money at stake per excess waiting day (0 = not valued).")
     min_unused_share: float = Field(default=0.1, ge=0, le=1, description="Unused capacity below this share is not reported.")
+    source: str = Field(default="", description="Where the policy's numbers come from (citation or 'assumption: ...').")
 
 
 def _content_dir(folder: str) -> Path:

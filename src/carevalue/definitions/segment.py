@@ -88,6 +88,8 @@ class Segment(Definition):
     rule: Rule
     pmpm_reference: float | None = Field(default=None, description="Reference per-member-per-month payment (F16).")
     care_team: str = Field(default="", description="Who serves the segment.")
+    source: str = Field(default="", description=(
+        "Where the rule's thresholds and the PMPM reference come from (citation or 'assumption: ...')."))
 
     def references(self) -> list[tuple[str, str, str]]:
         return [("value-sets", v, "rule") for v in self.rule.value_sets()]

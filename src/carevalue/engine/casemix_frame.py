@@ -1,15 +1,15 @@
-"""Case-mix variables per care cycle, from the ``source`` of each of the template's case-mix variables.
+"""Case-mix variables per care cycle, one query per typed variable of the template (definitions/casemix.py).
 
-Understood sources (ICHOM-style, as the templates write them):
-
-* ``patients.birth_date`` -> age in years at the cycle's anchor; ``patients.<column>`` -> that column
-* ``observations <system> <code>`` -> the latest such observation up to ``GRACE_DAYS`` after the
+* ``demographic`` -> ``age``: years from the birth date to the cycle's anchor; else that
+  ``patients`` column (numeric, or text for categorical ones)
+* ``observation`` -> the latest observation of that system and code up to ``GRACE_DAYS`` after the
   anchor (its number, else its coded value: e.g. a smoking status code)
-* ``code set <name>`` -> number of distinct codes of that template code set among the patient's
+* ``condition-count`` -> number of distinct codes of the template code set among the patient's
   conditions active at the anchor (comorbidity count)
-* ``PROM <instrument> at <label>`` -> the instrument's score at the template time point with that
-  label (the first reported scale), e.g. baseline function
-* ``conditions <code set> onset`` -> years since the first condition of that code set
+* ``prom`` -> the instrument's score at the template time point with that label (the first reported
+  scale), e.g. baseline function
+* ``onset-years`` -> years since the first condition of that code set
+* ``risk-score`` -> the patient's score in the risk-scores stage's table (as of its date)
 
 The result is long (``casemix_values``: cycle_id, condition, variable, value_num, value_text) for
 tracing, and ``wide()`` pivots it to one column per variable for model fitting.
@@ -22,8 +22,18 @@ import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
 from carevalue.definitions.base import CODE_SYSTEM_ALIASES
+from carevalue.definitions.casemix import (
+    RISK_SCORE_TABLES,
+    CaseMixVariable,
+    ConditionCount,
+    Demographic,
+    Observation,
+    OnsetYears,
+    PromScore,
+    RiskScore,
+)
 from carevalue.definitions.condition import ConditionTemplate
-from carevalue.definitions.outcome import CaseMixVariable, TimePoint
+from carevalue.definitions.outcome import TimePoint
 from carevalue.engine.codesets import matches
 from carevalue.engine.outcome_measures import days_between
 
@@ -46,25 +56,21 @@ def _latest(j: ir.Table, ts: str) -> ir.Table:
 
 
 def _system_match(col: ir.StringValue, system: str) -> ir.BooleanValue:
-    aliases = CODE_SYSTEM_ALIASES.get(system)
-    if aliases:
-        return col.isnull() | col.isin(list(aliases))
-    return col.isnull() | (col == system) | col.endswith("/" + system)
+    return col.isnull() | col.isin([system, *CODE_SYSTEM_ALIASES[system]])
 
 
-def _observation(con: BaseBackend, base: ir.Table, var: CaseMixVariable, system: str, code: str) -> ir.Table:
+def _observation(con: BaseBackend, base: ir.Table, var: Observation) -> ir.Table:
     o = con.table("observations")
-    o = o.filter((o.code == code) & _system_match(o.code_system, system)).select(
+    o = o.filter((o.code == var.code) & _system_match(o.code_system, var.system)).select(
         _pid="patient_id", _ts="effective_ts", _num="value_num", _code="value_code")
     j = base.inner_join(o, base.patient_id == o._pid)
     j = _latest(j.filter(j._ts <= j.anchor_ts + ibis.interval(days=GRACE_DAYS)), "_ts")
     return _row(j, var, j._num, ibis.cases((j._num.isnull(), j._code), else_=ibis.null().cast("string")))
 
 
-def _code_set_count(con: BaseBackend, tpl: ConditionTemplate, base: ir.Table, var: CaseMixVariable,
-                    name: str) -> ir.Table:
+def _code_set_count(con: BaseBackend, tpl: ConditionTemplate, base: ir.Table, var: ConditionCount) -> ir.Table:
     c = con.table("conditions")
-    c = c.filter(matches(c.code_system, c.code, tpl.code_sets[name])).select(
+    c = c.filter(matches(c.code_system, c.code, tpl.code_sets[var.code_set])).select(
         _pid="patient_id", _code="code", _on=c.onset_ts.coalesce(c.recorded_ts), _off="abatement_ts")
     j = base.inner_join(c, base.patient_id == c._pid)
     j = j.filter((j._on <= j.anchor_ts) & (j._off.isnull() | (j._off > j.anchor_ts)))
@@ -73,8 +79,8 @@ def _code_set_count(con: BaseBackend, tpl: ConditionTemplate, base: ir.Table, va
     return _row(t, var, t._n.coalesce(0))
 
 
-def _prom(con: BaseBackend, tpl: ConditionTemplate, base: ir.Table, var: CaseMixVariable,
-          instrument: str, label: str) -> ir.Table | None:
+def _prom(con: BaseBackend, tpl: ConditionTemplate, base: ir.Table, var: PromScore) -> ir.Table | None:
+    instrument, label = var.instrument, var.time_point
     if "prom_scores" not in con.list_tables():
         return None
     tp, scales = TimePoint(label=label, day=-30, window_days=60), list[str]()
@@ -97,47 +103,58 @@ def _prom(con: BaseBackend, tpl: ConditionTemplate, base: ir.Table, var: CaseMix
     return _row(j, var, j._score)
 
 
-def _onset_years(con: BaseBackend, tpl: ConditionTemplate, base: ir.Table, var: CaseMixVariable,
-                 name: str) -> ir.Table:
+def _onset_years(con: BaseBackend, tpl: ConditionTemplate, base: ir.Table, var: OnsetYears) -> ir.Table:
     c = con.table("conditions")
-    c = c.filter(matches(c.code_system, c.code, tpl.code_sets[name])).select(
+    c = c.filter(matches(c.code_system, c.code, tpl.code_sets[var.code_set])).select(
         _pid="patient_id", _on=c.onset_ts.coalesce(c.recorded_ts))
     first = c.group_by("_pid").aggregate(_first=c._on.min())
     t = base.inner_join(first, base.patient_id == first._pid)
     return _row(t, var, ibis.greatest(days_between(t.anchor_ts, t._first) / 365.25, 0.0))
 
 
-def variable_table(con: BaseBackend, tpl: ConditionTemplate, base: ir.Table,
-                   var: CaseMixVariable) -> ir.Table | None:
-    """Long rows of one case-mix variable for the template's cycles, or None if its source is not
-    understood (reported by the caller, never guessed)."""
-    words = var.source.split()
-    if var.source == "patients.birth_date":
+def _demographic(con: BaseBackend, base: ir.Table, var: Demographic) -> ir.Table | None:
+    if var.field == "age":
         p = con.table("patients").select(_pid="patient_id", _birth="birth_date")
         t = base.inner_join(p, base.patient_id == p._pid)
         return _row(t, var, days_between(t.anchor_ts, t._birth.cast("timestamp")) / 365.25)
-    if len(words) == 1 and var.source.startswith("patients."):
-        col = var.source.split(".", 1)[1]
-        p = con.table("patients")
-        if col not in p.columns:
-            return None
-        p = p.select(_pid="patient_id", _v=p[col])
-        t = base.inner_join(p, base.patient_id == p._pid)
-        numeric = t._v.type().is_numeric() or t._v.type().is_boolean()
-        return _row(t, var, t._v if numeric else None, None if numeric else t._v)
-    if len(words) == 3 and words[0] == "observations":
-        return _observation(con, base, var, words[1], words[2])
-    if len(words) == 3 and words[:2] == ["code", "set"] and words[2] in tpl.code_sets:
-        return _code_set_count(con, tpl, base, var, words[2])
-    if len(words) >= 4 and words[0] == "PROM" and words[2] == "at":
-        return _prom(con, tpl, base, var, words[1], " ".join(words[3:]))
-    if len(words) == 3 and words[0] == "conditions" and words[2] == "onset" and words[1] in tpl.code_sets:
-        return _onset_years(con, tpl, base, var, words[1])
-    return None
+    p = con.table("patients")
+    if var.field not in p.columns:
+        return None
+    p = p.select(_pid="patient_id", _v=p[var.field])
+    t = base.inner_join(p, base.patient_id == p._pid)
+    numeric = t._v.type().is_numeric() or t._v.type().is_boolean()
+    return _row(t, var, t._v if numeric else None, None if numeric else t._v)
+
+
+def _risk_score(con: BaseBackend, base: ir.Table, var: RiskScore) -> ir.Table | None:
+    table, column = RISK_SCORE_TABLES[var.score]
+    if table not in con.list_tables():
+        return None
+    r = con.table(table)
+    r = r.select(_pid="patient_id", _score=r[column])
+    t = base.inner_join(r, base.patient_id == r._pid)
+    return _row(t, var, t._score)
+
+
+def variable_table(con: BaseBackend, tpl: ConditionTemplate, base: ir.Table,
+                   var: CaseMixVariable) -> ir.Table | None:
+    """Long rows of one case-mix variable for the template's cycles, or None when the data it needs
+    is not in the store (a patients column, PROM scores, risk scores; reported by the caller)."""
+    if isinstance(var, Demographic):
+        return _demographic(con, base, var)
+    if isinstance(var, Observation):
+        return _observation(con, base, var)
+    if isinstance(var, ConditionCount):
+        return _code_set_count(con, tpl, base, var)
+    if isinstance(var, PromScore):
+        return _prom(con, tpl, base, var)
+    if isinstance(var, OnsetYears):
+        return _onset_years(con, tpl, base, var)
+    return _risk_score(con, base, var)
 
 
 def casemix_values(con: BaseBackend, tpl: ConditionTemplate, base: ir.Table) -> tuple[ir.Table | None, list[str]]:
-    """Long case-mix rows of every variable of the template, and the ids whose source is not understood."""
+    """Long case-mix rows of every variable of the template, and the ids whose data is not in the store."""
     parts, unknown = [], []
     for var in tpl.case_mix:
         t = variable_table(con, tpl, base, var)

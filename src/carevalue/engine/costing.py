@@ -18,7 +18,6 @@ import ibis
 import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
-from carevalue.backends import write_table
 from carevalue.definitions.process_map import (
     PHASES,
     CostingPolicy,
@@ -26,7 +25,7 @@ from carevalue.definitions.process_map import (
     load_costing_policy,
     load_process_maps,
 )
-from carevalue.engine.capacity import capacity_cost_rates, capacity_use
+from carevalue.engine.capacity import capacity_cost_rates
 
 # Schemas of the tables engine/cycles.py and engine/segments.py write (CONTRACTS.md), used when
 # they are not stored yet so costing still runs (everything then lands as unattributed).
@@ -422,31 +421,6 @@ def build(con: BaseBackend, maps: Sequence[ProcessMap] | None = None,
     cons, chg = consumable_costs(inp), charges(inp)
     return {"capacity_cost_rates": rates, "activity_costs": acts, "cycle_costs": cycle_costs(acts, cons, chg),
             "cycle_cost_totals": cycle_cost_totals(acts, cons, chg, inp.care_cycles)}
-
-
-def run_costing(con: BaseBackend, maps: Sequence[ProcessMap] | None = None,
-                policy: CostingPolicy | None = None) -> dict[str, int]:
-    """Write capacity_cost_rates, activity_costs, cycle_costs, cycle_cost_totals, capacity_use and
-    cost_opportunities into the store; return their row counts."""
-    from carevalue.engine.cost_opportunities import cost_opportunities
-
-    maps = load_process_maps() if maps is None else maps
-    policy = policy or load_costing_policy()
-    exprs = build(con, maps, policy)
-    counts: dict[str, int] = {}
-    for name in ("capacity_cost_rates", "activity_costs"):
-        write_table(con, name, exprs[name])
-    inp = Inputs.from_backend(con)
-    rates, acts = con.table("capacity_cost_rates"), con.table("activity_costs")
-    cons, chg = consumable_costs(inp), charges(inp)
-    write_table(con, "cycle_costs", cycle_costs(acts, cons, chg))
-    write_table(con, "cycle_cost_totals", cycle_cost_totals(acts, cons, chg, inp.care_cycles))
-    write_table(con, "capacity_use", capacity_use(acts, rates))
-    opp = cost_opportunities(inp, acts, con.table("capacity_use"), policy, rates)
-    write_table(con, "cost_opportunities", opp)
-    for name in OUTPUT_TABLES:
-        counts[name] = int(con.table(name).count().execute())
-    return counts
 
 
 # --------------------------------------------------------------------------- read-outs

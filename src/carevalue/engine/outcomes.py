@@ -119,8 +119,7 @@ def _outcome_variables(tpl: ConditionTemplate, m: OutcomeMeasure, label: str) ->
     adjust the baseline PROM)."""
     if not m.instrument:
         return set()
-    return {v.id for v in tpl.case_mix if v.source.split()[:2] == ["PROM", m.instrument]
-            and v.source.split(" at ", 1)[-1] == label}
+    return {v.id for v in tpl.case_mix if v.is_prom_at(m.instrument, label)}
 
 
 def measure_rows(con: BaseBackend, tpls: Sequence[ConditionTemplate], measure: str,
@@ -220,28 +219,6 @@ def run_comparison(con: BaseBackend, templates: Sequence[ConditionTemplate]) -> 
             table[c] = table[c].astype("string")
     write_table(con, "outcome_comparison", ibis.memtable(table))
     return table
-
-
-def stage_proms(con: BaseBackend, lib: Library) -> list[str]:
-    n = run_proms(con, lib)
-    return [f"proms: {n:,} scores"]
-
-
-def stage_outcomes(con: BaseBackend, lib: Library) -> list[str]:
-    """Pipeline stage: outcome values + evidence, case-mix variables, provider comparison."""
-    templates = list(lib.kind("conditions").values())
-    if "prom_scores" not in con.list_tables():
-        run_proms(con, lib)
-    counts = run_values(con, templates)
-    table = run_comparison(con, templates)
-    ok = table[table.status == "ok"]
-    bad = table[table.status != "ok"]
-    flagged = ok[ok.flag_998.isin(["better", "worse"])]
-    lines = [f"outcomes: {counts['outcome_values']:,} values, {counts['outcome_evidence']:,} evidence rows, "
-             f"{counts['casemix_values']:,} case-mix values",
-             f"outcomes: {ok.groupby(['condition', 'measure', 'time_point', 'scale'], dropna=False).ngroups} "
-             f"comparisons, {len(flagged)} provider flags at 99.8%, {len(bad)} measures not compared"]
-    return lines
 
 
 def outcome_trend(con: BaseBackend, tpls: Sequence[ConditionTemplate], measure: str, time_point: str,

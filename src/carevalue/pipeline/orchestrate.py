@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,12 +35,8 @@ class RunResult:
 
 
 def definitions_hash(lib: Library) -> str:
-    """sha256 over every loaded definition file (kind, id and bytes): the run's content version."""
-    h = hashlib.sha256()
-    for (kind, id_), path in sorted(lib.files.items()):
-        h.update(f"{kind}/{id_}\0".encode())
-        h.update(Path(path).read_bytes())
-    return h.hexdigest()[:16]
+    """The definitions version a run records (a hash of every loaded definition)."""
+    return lib.digest()
 
 
 def _check_inputs(stage: Stage, have: set[str]) -> None:

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import ibis
 
-from carevalue.definitions.process_map import CostingPolicy
 from carevalue.pipeline.stage import Stage, StageContext, StageError, StageResult
 
 CORE_EVENTS = ("patients", "encounters", "conditions", "procedures", "observations")
@@ -25,7 +24,7 @@ class CyclesStage:
     def run(self, ctx: StageContext) -> StageResult:
         from carevalue.engine import cycles
 
-        counts = cycles.run(ctx.con, list(ctx.library.kind("conditions").values()))
+        counts = cycles.run(ctx.con, ctx.library.conditions())
         t = ctx.con.table("care_cycles")
         per = t.group_by("condition").aggregate(n=t.count()).order_by("condition").execute()
         lines = [f"cycles: {counts['care_cycles']:,} care cycles, {counts['cycle_events']:,} cycle events"]
@@ -43,17 +42,10 @@ class SegmentsStage:
         from carevalue.engine import segments
 
         lib = ctx.library
-        counts = segments.run(ctx.con, list(lib.kind("segments").values()), lib.kind("value-sets"))
+        counts = segments.run(ctx.con, lib.segments(), lib.kind("value-sets"))
         return StageResult(self.name, {k: counts[k] for k in self.writes},
                            [f"segments: {counts['segments']:,} intervals, "
                             f"{counts['segment_transitions']:,} transitions"])
-
-
-def costing_policy(ctx: StageContext) -> CostingPolicy:
-    policies = ctx.library.kind("costing_policies")
-    if not policies:
-        raise StageError("the definitions library has no costing policy (content/costing_policies/)")
-    return policies["default"] if "default" in policies else next(iter(policies.values()))
 
 
 @dataclass
@@ -64,22 +56,9 @@ class CostingStage:
                                "capacity_use", "cost_opportunities")
 
     def run(self, ctx: StageContext) -> StageResult:
-        from carevalue.engine import capacity, cost_opportunities, costing
+        from carevalue.engine.costing_run import run_costing
 
-        maps = list(ctx.library.kind("process_maps").values())
-        policy = costing_policy(ctx)
-        con = ctx.con
-        exprs = costing.build(con, maps, policy)
-        for name in ("capacity_cost_rates", "activity_costs"):
-            ctx.write(name, exprs[name])
-        inp = costing.Inputs.from_backend(con)
-        rates, acts = con.table("capacity_cost_rates"), con.table("activity_costs")
-        cons, chg = costing.consumable_costs(inp), costing.charges(inp)
-        ctx.write("cycle_costs", costing.cycle_costs(acts, cons, chg))
-        ctx.write("cycle_cost_totals", costing.cycle_cost_totals(acts, cons, chg, inp.care_cycles))
-        ctx.write("capacity_use", capacity.capacity_use(acts, rates))
-        ctx.write("cost_opportunities", cost_opportunities.cost_opportunities(
-            inp, acts, con.table("capacity_use"), policy, rates))
+        run_costing(ctx.con, ctx.library.process_maps(), ctx.library.costing_policy())
         rows = _count(ctx, self.writes)
         return StageResult(self.name, rows, [f"costing: {n} {k:,}" for n, k in rows.items()])
 
@@ -116,7 +95,7 @@ class PromsStage:
         from carevalue.engine.proms import score_proms
 
         con = ctx.con
-        insts = list(ctx.library.kind("instruments").values())
+        insts = list(ctx.library.instruments().values())
         out = ctx.write("prom_scores", score_proms(con.table("questionnaire_answers"),
                                                    con.table("questionnaire_responses"), insts))
         n = int(out.count().execute())
@@ -134,12 +113,12 @@ class OutcomesStage:
         from carevalue.engine.value import comparison_patients
 
         con = ctx.con
-        templates = list(ctx.library.kind("conditions").values())
+        templates = ctx.library.conditions()
         counts = outcomes.run_values(con, templates)
         table = outcomes.run_comparison(con, templates)
         # Patients behind each comparison row (n counts cycles; a chronic patient has one a year).
         with_patients = comparison_patients(con.table("outcome_comparison"), con.table("outcome_values"))
-        ctx.write("outcome_comparison", ibis.memtable(with_patients.execute()))
+        ctx.write("outcome_comparison", ibis.memtable(with_patients.execute(), schema=with_patients.schema()))
         ok = table[table.status == "ok"]
         flagged = ok[ok.flag_998.isin(["better", "worse"])]
         n_cmp = ok.groupby(["condition", "measure", "time_point", "scale"], dropna=False).ngroups

@@ -1,0 +1,164 @@
+"""The per-cycle money frame every payment model reads: TDABC cost and fee-for-service charges of
+each care cycle, split at the day windows the bundles and episode models use, with the patient's
+ASA class and CMS-HCC score; and the warranty events (covered procedures after the index date,
+inside or beyond the cycle). Built as Ibis expressions, executed once to small frames."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+from ibis.backends import BaseBackend
+
+from carevalue.definitions.bundle import Bundle
+from carevalue.definitions.condition import ConditionTemplate
+from carevalue.engine.casemix_frame import variable_table
+from carevalue.engine.codesets import matches
+from carevalue.engine.outcome_measures import days_between
+
+HCC_MODEL = "cms-hcc-v24"
+
+
+@dataclass(frozen=True)
+class MoneyFrames:
+    cycles: pd.DataFrame     # one row per care cycle
+    warranty: pd.DataFrame   # one row per (cycle, warranty event)
+
+
+def _cycles(con: BaseBackend) -> ir.Table:
+    t = con.table("cycle_cost_totals")
+    names = set(con.list_tables())
+    cc = con.table("care_cycles").select("cycle_id", _index="index_ts") if "care_cycles" in names else None
+    out = t.select("cycle_id", "patient_id", "condition", "cycle_type", "organization_id", "start_ts", "end_ts",
+                   cost="total_cost", charges=t.charges.coalesce(0.0),
+                   consumables=t.consumables_cost.coalesce(0.0))
+    if cc is not None:
+        out = out.left_join(cc, out.cycle_id == cc.cycle_id).drop("cycle_id_right")
+        out = out.mutate(index_ts=out._index.coalesce(out.start_ts)).drop("_index")
+    else:
+        out = out.mutate(index_ts=out.start_ts)
+    year = out.cycle_id.re_extract(r":(\d{4})$", 1)
+    return out.mutate(year=ibis.cases((year != "", year.cast("int64")),
+                                      else_=out.index_ts.year().cast("int64")))
+
+
+def _split(con: BaseBackend, cycles: ir.Table, windows: Sequence[int]) -> ir.Table:
+    """Cost and charges within each window (days after the index date, inclusive of day 0 and earlier)."""
+    idx = cycles.select(_cid="cycle_id", _ix="index_ts")
+    ac = con.table("activity_costs")
+    ac = ac.filter(ac.cycle_id.notnull()).select("cycle_id", ts="start_ts", cost="labour_cost", charges=ibis.literal(0.0))
+    ev = con.table("cycle_events")
+    ev = ev.filter((ev.event_table == "claims") & ev.cost_bearing)
+    cl = con.table("claims").select(_claim="claim_id", _charge="total_charge")
+    ev = ev.inner_join(cl, ev.event_id == cl._claim).select(
+        "cycle_id", ts="event_ts", cost=ibis.literal(0.0), charges=cl._charge.coalesce(0.0))
+    money = ibis.union(ac.mutate(cost=ac.cost.cast("float64")), ev.mutate(charges=ev.charges.cast("float64")))
+    money = money.inner_join(idx, money.cycle_id == idx._cid)
+    money = money.mutate(day=days_between(money.ts, money._ix))
+    aggs = {}
+    for d in windows:
+        inside = money.day <= d
+        aggs[f"cost_w{d}"] = ibis.cases((inside, money.cost), else_=0.0).sum()
+        aggs[f"charges_w{d}"] = ibis.cases((inside, money.charges), else_=0.0).sum()
+    return money.group_by("cycle_id").aggregate(**aggs)
+
+
+def _asa(con: BaseBackend, cycles: ir.Table, templates: Sequence[ConditionTemplate],
+         bundles: Sequence[Bundle]) -> ir.Table | None:
+    parts = []
+    for b in bundles:
+        var_id = b.eligibility.asa_variable
+        for tpl in templates:
+            var = next((v for v in tpl.case_mix if v.id == var_id), None)
+            if tpl.id not in b.conditions or var is None:
+                continue
+            base = cycles.filter(cycles.condition == tpl.id).select("cycle_id", "patient_id", "condition",
+                                                                    anchor_ts="index_ts")
+            v = variable_table(con, tpl, base, var)
+            if v is not None:
+                parts.append(v.select("cycle_id", asa="value_num"))
+    if not parts:
+        return None
+    u = ibis.union(*parts) if len(parts) > 1 else parts[0]
+    return u.group_by("cycle_id").aggregate(asa=u.asa.max())
+
+
+def warranty_events(con: BaseBackend, cycles: ir.Table, templates: Sequence[ConditionTemplate],
+                    bundles: Sequence[Bundle]) -> ir.Table | None:
+    """Procedures of a warranty's code sets after the cycle's index date, with their encounter's
+    cost and charges, whether they fall inside the cycle and whether the warranty is extended."""
+    by_id = {t.id: t for t in templates}
+    proc = con.table("procedures")
+    parts = []
+    for b in bundles:
+        for w in b.warranties:
+            for cond in b.conditions:
+                tpl = by_id.get(cond)
+                if tpl is None:
+                    continue
+                groups = [g for name in w.code_sets for g in tpl.code_sets.get(name, [])]
+                if not groups:
+                    continue
+                p = proc.filter(matches(proc.code_system, proc.code, groups)).select(
+                    _pid="patient_id", _enc="encounter_id", _ts="start_ts")
+                c = cycles.filter(cycles.condition == cond).select("cycle_id", "patient_id", "index_ts", "end_ts")
+                j = c.inner_join(p, c.patient_id == p._pid)
+                j = j.filter(j._ts > j.index_ts)
+                ext = ibis.literal(False)
+                if w.extension_codes:
+                    x = con.table("conditions")
+                    x = x.filter(matches(x.code_system, x.code, w.extension_codes)).select(
+                        _xp="patient_id", _xts=x.onset_ts.coalesce(x.recorded_ts))
+                    first = x.group_by("_xp").aggregate(_x_first=x._xts.min())
+                    j = j.left_join(first, j.patient_id == first._xp)
+                    ext = (j._x_first.notnull() & (j._x_first > j.index_ts)).coalesce(False)
+                parts.append(j.select("cycle_id", encounter_id=j._enc, day=days_between(j._ts, j.index_ts),
+                                      in_cycle=(j._ts <= j.end_ts).coalesce(False), extended=ext,
+                                      warranty=ibis.literal(w.id),
+                                      covered_days=ibis.literal(w.covered_days(False)),
+                                      extended_days=ibis.literal(w.covered_days(True))))
+    if not parts:
+        return None
+    ev = ibis.union(*parts) if len(parts) > 1 else parts[0]
+    ac = con.table("activity_costs")
+    cost = ac.group_by(_e1="encounter_id").aggregate(cost=ac.labour_cost.sum())
+    cl = con.table("claims")
+    ch = cl.group_by(_e2="encounter_id").aggregate(charges=cl.total_charge.sum())
+    ev = ev.left_join(cost, ev.encounter_id == cost._e1).left_join(ch, ev.encounter_id == ch._e2)
+    return ev.select("cycle_id", "encounter_id", "warranty", "day", "in_cycle", "extended", "covered_days",
+                     "extended_days", cost=ev.cost.coalesce(0.0), charges=ev.charges.coalesce(0.0))
+
+
+def money_frames(con: BaseBackend, templates: Sequence[ConditionTemplate], bundles: Sequence[Bundle],
+                 windows: Sequence[int]) -> MoneyFrames:
+    """Execute the per-cycle frame (with window splits, ASA, HCC) and the warranty events."""
+    cycles = _cycles(con)
+    wins = sorted(set(windows))
+    t = cycles
+    if wins:
+        s = _split(con, cycles, wins)
+        t = t.left_join(s, t.cycle_id == s.cycle_id).drop("cycle_id_right")
+    asa = _asa(con, cycles, templates, bundles)
+    if asa is not None:
+        t = t.left_join(asa, t.cycle_id == asa.cycle_id).drop("cycle_id_right")
+    if "patient_risk_scores" in set(con.list_tables()):
+        r = con.table("patient_risk_scores")
+        r = r.filter(r.model == HCC_MODEL).select(_rp="patient_id", hcc_score="score")
+        t = t.left_join(r, t.patient_id == r._rp).drop("_rp")
+    frame = t.execute()
+    for d in wins:
+        for col in (f"cost_w{d}", f"charges_w{d}"):
+            frame[col] = frame[col].fillna(0.0)
+        # Consumables are bought for the index treatment: they fall inside every window.
+        frame[f"cost_w{d}"] = (frame[f"cost_w{d}"] + frame["consumables"]).clip(upper=frame["cost"])
+    for col in ("asa", "hcc_score"):
+        if col not in frame:
+            frame[col] = float("nan")
+    wev = warranty_events(con, cycles, templates, bundles)
+    warranty = wev.execute() if wev is not None else pd.DataFrame(
+        columns=["cycle_id", "encounter_id", "warranty", "day", "in_cycle", "extended", "covered_days",
+                 "extended_days", "cost", "charges"])
+    return MoneyFrames(frame.sort_values("cycle_id").reset_index(drop=True), warranty)

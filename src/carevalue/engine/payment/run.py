@@ -1,0 +1,52 @@
+"""Run the payment simulation on a store: build the money frames, simulate, return declared tables."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import pandas as pd
+from ibis.backends import BaseBackend
+
+from carevalue.definitions.loader import Library
+from carevalue.engine.payment.frame import money_frames
+from carevalue.engine.payment.simulate import Options, Result, simulate
+from carevalue.model.payment import BUNDLE_PRICES, EPISODE_RECONCILIATION, PAYMENT_LEDGER
+
+DEFAULT_TIME_BASED = "porter-primary-care-pmpm"
+DEFAULT_EPISODE_MODEL = "cms-team"
+
+
+def complications(con: BaseBackend, measures: list[str]) -> pd.DataFrame:
+    """cycle_id, organization_id, event of the bundles' complication measures (first time point)."""
+    if "outcome_values" not in set(con.list_tables()) or not measures:
+        return pd.DataFrame(columns=["cycle_id", "organization_id", "event"])
+    ov = con.table("outcome_values")
+    ov = ov.filter(ov.measure.isin(measures) & ov.event.notnull())
+    agg = ov.group_by("cycle_id", "organization_id").aggregate(event=ov.event.max().cast("float64"))
+    return agg.execute()
+
+
+def simulate_store(con: BaseBackend, lib: Library, opt: Options | None = None,
+                   time_based_id: str = DEFAULT_TIME_BASED, episode_model_id: str = DEFAULT_EPISODE_MODEL) -> Result:
+    bundles = list(lib.kind("bundles").values())
+    tb = lib.kind("time-based-payments").get(time_based_id)
+    em = lib.kind("episode-models").get(episode_model_id)
+    windows = [b.window_days for b in bundles] + ([em.post_anchor_days] if em else [])
+    frames = money_frames(con, list(lib.kind("conditions").values()), bundles, windows)
+    comp = complications(con, [b.pricing.complication_measure for b in bundles if b.pricing.complication_measure])
+    return simulate(frames.cycles, frames.warranty, bundles, tb, em, comp, opt)
+
+
+def tables(result: Result) -> dict[str, pd.DataFrame]:
+    """The result as the declared tables (columns in declared order)."""
+    ledger = result.ledger.copy()
+    ledger["bundle_eligible"] = ledger["bundle_eligible"].astype("boolean")
+    prices = pd.DataFrame([{**{k: v for k, v in asdict(p).items() if k not in ("percentiles", "bundle")},
+                            "bundle_id": p.bundle, "p10": p.percentiles.get(10), "p50": p.percentiles.get(50),
+                            "p90": p.percentiles.get(90)} for p in result.prices])
+    recs = pd.DataFrame(result.reconciliations)
+    out = {}
+    for table, frame in ((PAYMENT_LEDGER, ledger), (BUNDLE_PRICES, prices), (EPISODE_RECONCILIATION, recs)):
+        frame = frame.reindex(columns=table.column_names)
+        out[table.name] = frame
+    return out

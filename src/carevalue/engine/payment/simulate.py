@@ -1,0 +1,173 @@
+"""The payment simulation (F17): what each care cycle would be paid under fee-for-service, the
+bundle, a time-based payment, condition capitation and a CMS episode model, on the same cycles,
+and who pays for warranty events. Works on the per-cycle money frame (engine/payment/frame.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from carevalue.definitions.bundle import Bundle
+from carevalue.definitions.payment_model import EpisodeModel, TimeBasedPayment
+from carevalue.engine.payment.episode import reconcile, target_price, weighted_baseline
+from carevalue.engine.payment.pricing import Price, propose, risk_factor
+from carevalue.engine.payment.timebased import time_based
+
+
+@dataclass(frozen=True)
+class Options:
+    """The knobs an analyst turns: margin, warranty length, stop-loss, episode track, quality."""
+
+    margin: float | None = None            # None = each bundle's own
+    warranty_years: float | None = None    # None = the bundle's; overrides years and extended years
+    stop_loss_threshold: float | None = None
+    use_reference_price: bool = False      # pay the published price instead of the proposed one
+    episode_track: str | None = None       # None = the model's last (most two-sided) track
+    capitation_margin: float = 0.0
+
+
+@dataclass
+class Result:
+    ledger: pd.DataFrame
+    prices: list[Price] = field(default_factory=list)
+    reconciliations: list[dict[str, object]] = field(default_factory=list)
+
+
+def settle_warranty(events: pd.DataFrame, window_days: int, warranty_years: float | None = None) -> pd.DataFrame:
+    """Split warranty events into the provider's (covered: within the warranty, after the bundle
+    window) and the payer's (beyond the warranty: paid fee-for-service). One row per cycle."""
+    if events.empty:
+        return pd.DataFrame(columns=["cycle_id", "covered_cost", "covered_charges_in_cycle",
+                                     "uncovered_charges_out", "out_cost", "out_charges", "warranty_events"])
+    e = events.copy()
+    limit = np.where(e["extended"].astype(bool), e["extended_days"], e["covered_days"]).astype("float64")
+    if warranty_years is not None:
+        limit = np.full(len(e), warranty_years * 365.25)
+    after_window = e["day"] > window_days
+    covered = after_window & (e["day"] <= limit)
+    inside = e["in_cycle"].astype(bool)
+    e["covered_cost"] = np.where(covered, e["cost"], 0.0)
+    e["covered_charges_in_cycle"] = np.where(covered & inside, e["charges"], 0.0)
+    e["uncovered_charges_out"] = np.where(~covered & ~inside, e["charges"], 0.0)
+    e["out_cost"] = np.where(~inside, e["cost"], 0.0)
+    e["out_charges"] = np.where(~inside, e["charges"], 0.0)
+    e["warranty_events"] = 1
+    cols = ["covered_cost", "covered_charges_in_cycle", "uncovered_charges_out", "out_cost", "out_charges",
+            "warranty_events"]
+    return e.groupby("cycle_id", as_index=False)[cols].sum()
+
+
+def _bundle(led: pd.DataFrame, b: Bundle, warranty: pd.DataFrame, complications: pd.Series,
+            opt: Options) -> Price | None:
+    rows = led["condition"].isin(b.conditions)
+    if not rows.any():
+        return None
+    w = b.window_days
+    asa_ok = pd.Series(True, index=led.index)
+    if b.eligibility.asa_max is not None:
+        asa_ok = led["asa"].notna() & (led["asa"] <= b.eligibility.asa_max)
+    elig = rows & asa_ok
+    ws = settle_warranty(warranty[warranty.cycle_id.isin(led.loc[rows, "cycle_id"])], w, opt.warranty_years)
+    ws = led[["cycle_id"]].merge(ws, on="cycle_id", how="left").set_index(led.index)
+    ws = ws.drop(columns="cycle_id").astype("float64").fillna(0.0)
+    included = led[f"cost_w{w}"].astype("float64")
+    reserve = ws["covered_cost"]
+    price = propose(b, included.where(elig), reserve.where(elig), opt.margin)
+    base = b.reference_price if opt.use_reference_price and b.reference_price else price.proposed_price
+    if base is None:
+        return price
+    factor = risk_factor(led[elig], included[elig] + reserve[elig]) if b.pricing.risk_adjusted else 1.0
+    threshold = opt.stop_loss_threshold or b.pricing.stop_loss_threshold
+    in_window_ffs = led[f"charges_w{w}"]
+    outlier = (b.pricing.stop_loss_share * np.maximum(in_window_ffs - threshold, 0.0)) if threshold else 0.0
+    after_window_ffs = np.maximum(led["charges"] - in_window_ffs - ws["covered_charges_in_cycle"], 0.0)
+    paid = base * factor + outlier + after_window_ffs + ws["uncovered_charges_out"]
+    led.loc[elig, "bundle_id"] = b.id
+    led.loc[rows, "bundle_eligible"] = elig[rows]
+    led.loc[elig, "bundle_price"] = base * factor
+    led.loc[elig, "bundle_outlier"] = pd.Series(outlier, index=led.index)[elig] if threshold else 0.0
+    led.loc[elig, "bundle_paid"] = paid[elig]
+    led.loc[rows, "warranty_cost_provider"] = ws.loc[rows, "covered_cost"]
+    led.loc[rows, "warranty_paid_by_payer"] = ws.loc[rows, "uncovered_charges_out"]
+    led.loc[rows, "cost"] = led.loc[rows, "cost"] + ws.loc[rows, "out_cost"]
+    led.loc[rows, "ffs_paid"] = led.loc[rows, "ffs_paid"] + ws.loc[rows, "out_charges"]
+    led.loc[rows & ~elig, "bundle_paid"] = led.loc[rows & ~elig, "ffs_paid"]
+    return price
+
+
+def _by_year(values: pd.Series, years: pd.Series) -> dict[int, float]:
+    return {int(str(y)): float(v) for y, v in values.groupby(years).mean().items()}
+
+
+def _episode(led: pd.DataFrame, m: EpisodeModel, quality: pd.Series, opt: Options) -> list[dict[str, object]]:
+    track = m.track(opt.episode_track) if opt.episode_track else m.tracks[-1]
+    out: list[dict[str, object]] = []
+    d = m.post_anchor_days
+    for cat in m.categories:
+        rows = led["condition"].isin(cat.conditions)
+        if not rows.any():
+            continue
+        ep = led[rows]
+        spend = ep[f"charges_w{d}"]
+        regional = weighted_baseline(_by_year(spend, ep["year"]), m.baseline_weights)
+        factor = risk_factor(ep, spend)
+        for org, grp in ep.groupby("organization_id"):
+            own = weighted_baseline(_by_year(spend[grp.index], grp["year"]), m.baseline_weights)
+            per = target_price(own, regional, m.hospital_blend, cat.discount)
+            targets = per * factor[grp.index]
+            q = float(quality.get(org, 0.5))
+            r = reconcile(float(targets.sum()), float(spend[grp.index].sum()), track, q)
+            share = targets / targets.sum() if targets.sum() > 0 else 1.0 / len(grp)
+            led.loc[grp.index, "episode_model"] = m.id
+            led.loc[grp.index, "episode_target"] = targets
+            led.loc[grp.index, "episode_reconciliation"] = r.capped * share
+            out.append({"model": m.id, "category": cat.id, "track": track.id, "organization_id": org,
+                        "episodes": len(grp), "target": r.target, "spending": r.spending, "raw": r.raw,
+                        "quality": q, "quality_adjusted": r.quality_adjusted, "reconciliation": r.capped,
+                        "limit_applied": r.limit_applied})
+    led["episode_paid"] = led["ffs_paid"] + led["episode_reconciliation"].fillna(0.0)
+    return out
+
+
+def quality_scores(complications: pd.DataFrame) -> pd.Series:
+    """0-1 per provider from its complication rate: the best provider 1, the worst 0 (0.5 if alone)."""
+    if complications.empty:
+        return pd.Series(dtype="float64")
+    rate = complications.groupby("organization_id")["event"].mean()
+    if len(rate) < 2 or rate.max() == rate.min():
+        return pd.Series(0.5, index=rate.index)
+    return 1 - (rate - rate.min()) / (rate.max() - rate.min())
+
+
+def simulate(cycles: pd.DataFrame, warranty: pd.DataFrame, bundles: Sequence[Bundle],
+             time_based_payment: TimeBasedPayment | None, episode_model: EpisodeModel | None,
+             complications: pd.DataFrame, opt: Options | None = None) -> Result:
+    """One ledger row per cycle with every model's payment; prices and reconciliations beside."""
+    opt = opt or Options()
+    led = cycles.copy()
+    led["ffs_paid"] = led["charges"].astype("float64")
+    for col in ("bundle_paid", "bundle_price", "bundle_outlier", "warranty_cost_provider",
+                "warranty_paid_by_payer", "episode_target", "episode_reconciliation"):
+        led[col] = np.nan
+    led["bundle_id"], led["bundle_eligible"], led["episode_model"] = None, None, None
+    comp = complications.set_index("cycle_id")["event"] if not complications.empty else pd.Series(dtype="float64")
+    prices = [p for b in bundles if (p := _bundle(led, b, warranty, comp, opt)) is not None]
+    led["bundle_paid"] = led["bundle_paid"].fillna(led["ffs_paid"])
+    led["months"] = 12.0
+    if time_based_payment is not None:
+        tb = time_based(led, time_based_payment)
+        led["tb_paid"] = tb["tb_paid"].fillna(led["ffs_paid"])
+    else:
+        led["tb_paid"] = led["ffs_paid"]
+    mean_cost = led.groupby("condition")["cost"].transform("mean")
+    hcc_mean = led.groupby("condition")["hcc_score"].transform("mean")
+    hcc_factor = (led["hcc_score"] / hcc_mean).where(hcc_mean > 0).fillna(1.0)
+    led["capitation_paid"] = mean_cost * hcc_factor * (1 + opt.capitation_margin)
+    recs = _episode(led, episode_model, quality_scores(complications), opt) if episode_model else []
+    if "episode_paid" not in led:
+        led["episode_paid"] = led["ffs_paid"]
+    led["complication"] = led["cycle_id"].map(comp)
+    return Result(led.drop(columns=["months"]), prices, recs)

@@ -1,0 +1,73 @@
+"""Tables the payment stage writes (F15-F17, F22): the per-patient value ledger (one row per patient
+× care cycle with each payment model's payment), the proposed bundle prices and the episode-model
+reconciliations per provider."""
+
+from __future__ import annotations
+
+from carevalue.model.schema import Column, Table
+
+
+def _c(name: str, type_: str, doc: str, required: bool = False) -> Column:
+    return Column(name, type_, doc, required)
+
+
+PAYMENT_LEDGER = Table("payment_ledger", "One row per patient × care cycle: cost, charges, outcome and what each payment model pays.",
+    ("cycle_id",), (
+    _c("cycle_id", "VARCHAR", "Care cycle (care_cycles / cycle_cost_totals).", True),
+    _c("patient_id", "VARCHAR", "Patient.", True),
+    _c("condition", "VARCHAR", "Condition template or primary-care segment of the cycle."),
+    _c("cycle_type", "VARCHAR", "acute, chronic or segment."),
+    _c("organization_id", "VARCHAR", "Provider the cycle is attributed to."),
+    _c("year", "BIGINT", "Year of the index date (segment cycles: the segment year)."),
+    _c("cost", "DOUBLE", "True TDABC cost of the cycle, plus warranty events after it (cycle_cost_totals)."),
+    _c("charges", "DOUBLE", "Charges of the cycle's claims (what fee-for-service bills)."),
+    _c("asa", "DOUBLE", "ASA class used for bundle eligibility, where the template measures it."),
+    _c("hcc_score", "DOUBLE", "CMS-HCC V24 score of the patient."),
+    _c("complication", "DOUBLE", "1 if the bundle's complication measure recorded an event, 0 if not, null if not measured."),
+    _c("ffs_paid", "DOUBLE", "Fee-for-service payment: the charges, plus warranty events after the cycle."),
+    _c("bundle_id", "VARCHAR", "Bundle paying the cycle (null: not eligible or no bundle)."),
+    _c("bundle_eligible", "BOOLEAN", "Whether the cycle met the bundle's eligibility (null: no bundle for the condition)."),
+    _c("bundle_price", "DOUBLE", "Risk-adjusted bundle price of the cycle."),
+    _c("bundle_outlier", "DOUBLE", "Stop-loss (outlier) payment on top of the price."),
+    _c("bundle_paid", "DOUBLE", "Payment under the bundle: price + outlier + care outside the bundle at FFS; ineligible cycles FFS."),
+    _c("warranty_cost_provider", "DOUBLE", "Cost of warranty-covered events the provider bears without payment."),
+    _c("warranty_paid_by_payer", "DOUBLE", "Charges of warranty-type events beyond the warranty, paid by the payer."),
+    _c("tb_paid", "DOUBLE", "Time-based payment (per member per period); FFS where no rate applies."),
+    _c("capitation_paid", "DOUBLE", "Condition capitation: the condition's mean cycle cost × the patient's HCC factor."),
+    _c("episode_model", "VARCHAR", "CMS episode model reconciling the cycle, if any."),
+    _c("episode_target", "DOUBLE", "The cycle's risk-adjusted episode target price."),
+    _c("episode_reconciliation", "DOUBLE", "The cycle's share of its provider's reconciliation payment (+) or repayment (−)."),
+    _c("episode_paid", "DOUBLE", "FFS payment plus the reconciliation share."),
+))
+
+BUNDLE_PRICES = Table("bundle_prices", "Proposed price per bundle: expected included cost + warranty reserve + margin.", ("bundle_id",), (
+    _c("bundle_id", "VARCHAR", "Bundle.", True),
+    _c("cycles", "BIGINT", "Eligible cycles the price is estimated from."),
+    _c("expected_included_cost", "DOUBLE", "Mean TDABC cost of the included services."),
+    _c("warranty_reserve", "DOUBLE", "Mean cost of warranty-covered events after the bundle window."),
+    _c("margin", "DOUBLE", "Margin, a fraction."),
+    _c("proposed_price", "DOUBLE", "(expected cost + reserve) × (1 + margin)."),
+    _c("reference_price", "DOUBLE", "Published price, when public."),
+    _c("p10", "DOUBLE", "10th percentile of included cost + covered events per cycle."),
+    _c("p50", "DOUBLE", "Median."),
+    _c("p90", "DOUBLE", "90th percentile."),
+    _c("status", "VARCHAR", "ok, or why the price is not estimable."),
+))
+
+EPISODE_RECONCILIATION = Table("episode_reconciliation", "CMS episode-model reconciliation per provider and episode category.",
+    ("model", "category", "organization_id"), (
+    _c("model", "VARCHAR", "Episode model (content/episode-models).", True),
+    _c("category", "VARCHAR", "Episode category.", True),
+    _c("track", "VARCHAR", "Track whose limits applied."),
+    _c("organization_id", "VARCHAR", "Hospital.", True),
+    _c("episodes", "BIGINT", "Episodes reconciled."),
+    _c("target", "DOUBLE", "Sum of the episodes' target prices."),
+    _c("spending", "DOUBLE", "FFS spending within anchor + post-anchor days."),
+    _c("raw", "DOUBLE", "target − spending."),
+    _c("quality", "DOUBLE", "Quality score 0-1 (rank of the complication rate among providers)."),
+    _c("quality_adjusted", "DOUBLE", "Amount after the quality adjustment."),
+    _c("reconciliation", "DOUBLE", "Amount paid (+) or repaid (−) after stop-gain / stop-loss."),
+    _c("limit_applied", "VARCHAR", "stop-gain, stop-loss or empty."),
+))
+
+TABLES: tuple[Table, ...] = (PAYMENT_LEDGER, BUNDLE_PRICES, EPISODE_RECONCILIATION)
