@@ -33,13 +33,15 @@ def list_cmd(what: str = WHAT, store: Path = STORE, content: list[Path] | None =
         rows = workspace(store, content).ask(QUERIES[kind], **kw)
     else:  # definitions only: no store needed
         rows = QUERIES[kind](None, Workspace(None, list(content or [])).library, **kw)
-    emit(rows, f"{kind.capitalize()}" + ("" if store.exists() else " (definitions only; no store)"),
-         as_json, columns=_columns(kind, rows))
+    title = kind.capitalize() + (f" of {condition}" if kind == "measures" and condition else "")
+    emit(rows, title + ("" if store.exists() else f" (definitions only: no store at {store})"),
+         as_json, columns=_columns(kind, rows, condition))
 
 
-def _columns(kind: str, rows: list[dict[str, Any]]) -> list[str] | None:
+def _columns(kind: str, rows: list[dict[str, Any]], condition: str | None) -> list[str] | None:
     if kind == "measures":
-        return ["condition", "measure", "name", "tier", "time_points"]
+        return ["measure", "name", "tier", "time_points"] if condition else \
+            ["condition", "measure", "name", "tier", "time_points"]
     if kind == "conditions":
         return [c for c in ("condition", "name", "cycle_type", "measures", "cycles", "patients") if c in rows[0]] \
             if rows else None
