@@ -12,7 +12,7 @@ import typer
 
 from carevalue.cli import app
 from carevalue.cli.common import CONTENT, JSON, STORE, workspace
-from carevalue.cli.output import emit
+from carevalue.cli.output import emit, note
 
 CONDITION = typer.Option(None, "--condition", help="Condition template id (`carevalue list conditions`).")
 
@@ -21,21 +21,22 @@ CONDITION = typer.Option(None, "--condition", help="Condition template id (`care
 def costs_cmd(store: Path = STORE, condition: str | None = CONDITION, content: list[Path] | None = CONTENT,
               as_json: bool = JSON) -> None:
     """Mean TDABC cost per care cycle by provider and condition (charges beside it, never used)."""
-    from carevalue.queries.catalog import require_condition
+    from carevalue.queries.catalog import require_condition_or_segment
 
     ws = workspace(store, content)
     if condition is not None:
-        require_condition(ws.library, condition)
+        require_condition_or_segment(ws.library, condition)
     rows = ws.costs(condition)
-    emit(rows, "Mean cost per cycle by provider (TDABC)", as_json,
-         columns=["condition", "organization_id", "facility", "patients", "cycles", "mean_cost", "currency"])
+    emit(rows, "Cost per care cycle by provider (TDABC; charges in --json, never used)", as_json,
+         columns=["condition", "facility", "patients", "cycles", "cost_per_cycle", "currency"])
 
 
 @app.command("capacity")
 def capacity_cmd(store: Path = STORE, content: list[Path] | None = CONTENT, as_json: bool = JSON) -> None:
     """Used vs practical capacity per resource group, with the cost of unused capacity."""
     rows = workspace(store, content).capacity()
-    emit(rows, "Capacity use", as_json)
+    emit(rows, "Capacity use by facility and role", as_json,
+         columns=["year", "facility", "role", "patients", "utilisation", "unused_capacity_cost", "currency"])
 
 
 @app.command("cost-opportunities")
@@ -47,4 +48,9 @@ def opportunities_cmd(store: Path = STORE, top: int = typer.Option(10, "--top", 
     if top < 1:
         raise QueryError(f"--top must be a positive number of rows (got {top})")
     rows = workspace(store, content).cost_opportunities(top=top)
-    emit(rows, f"Cost-reduction opportunities (top {top})", as_json)
+    numbered = [{"no": i + 1, **r} for i, r in enumerate(rows)]
+    emit(rows if as_json else numbered, f"Cost-reduction opportunities (top {top})", as_json,
+         columns=["no", "kind", "facility", "condition", "money_at_stake", "currency"])
+    if not as_json:
+        for r in numbered:
+            note(f"{r['no']}. {r.get('explanation') or ''}")

@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from carevalue.cli import app
 from carevalue.cli.common import CONTENT, JSON, STORE, workspace
-from carevalue.cli.output import emit
+from carevalue.cli.output import cell, emit, note, print_json, table
 
 
 @app.command("outcomes")
@@ -25,7 +26,29 @@ def outcomes_cmd(
     ws = workspace(store, content)
     require_measure(ws.library, condition, measure, time_point)
     rows = ws.outcomes(condition, measure, time_point)
-    emit(rows, f"{condition} · {measure}" + (f" · {time_point}" if time_point else ""), as_json)
+    title = f"{condition} · {measure}" + (f" · {time_point}" if time_point else "")
+    if as_json:
+        print_json(rows)
+        return
+    ok = [r for r in rows if r.get("status") == "ok"]
+    shown = [{**r, "interval": _interval(r)} for r in ok]
+    table(shown, f"{title} (O/E with its interval; cells under 11 patients hidden)",
+          ["time_point", "facility", "n", "observed", "expected", "oe", "interval", "flag_998"])
+    seen = set()
+    for r in rows:
+        key = (r.get("time_point"), r.get("status"), r.get("message"))
+        if key in seen:
+            continue
+        seen.add(key)
+        model = f"{r.get('model') or '-'} on {r.get('variables') or 'no variables'}"
+        quality = f"c-statistic {cell(r.get('c_statistic'))}, calibration {cell(r.get('calibration'))}" \
+            if r.get("status") == "ok" else r.get("status")
+        note(f"{r.get('time_point')}: {model}; {quality} · {r.get('message') or ''}")
+
+
+def _interval(r: dict[str, Any]) -> str:
+    lo, hi = r.get("ci_low"), r.get("ci_high")
+    return "" if lo is None or hi is None else f"{cell(lo)}–{cell(hi)}"
 
 
 @app.command("value")
@@ -39,4 +62,5 @@ def value_cmd(
     ws = workspace(store, content)
     if condition is not None:
         require_condition(ws.library, condition)
-    emit(ws.value(condition), "Value: outcome beside cost per cycle", as_json)
+    emit(ws.value(condition), "Value: risk-adjusted outcome (O/E) beside cost per cycle", as_json,
+         columns=["condition", "measure", "facility", "outcome_patients", "oe", "flag_998", "cost_per_cycle"])

@@ -27,6 +27,8 @@ WORDS = {
     "mean_charlson": "mean Charlson", "as_of": "as of", "time_points": "time points", "process_map": "process map",
     "care_team": "care team", "birth_year": "born", "death_date": "died", "event_ts": "when",
     "event_table": "record", "practitioner_id": "clinician", "oe_ratio": "O/E", "money_at_stake": "at stake",
+    "oe": "O/E", "cost_per_cycle": "cost/cycle", "unused_capacity_cost": "unused cost", "flag_998": "flag 99.8%",
+    "flag_95": "flag 95%", "outcome_patients": "patients", "time_point": "time point", "utilisation": "use",
 }
 HIDDEN = {"suppressed"}
 IDS = {"condition", "segment", "patient_id", "organization_id", "measure", "run_id", "cycle_id", "kind"}

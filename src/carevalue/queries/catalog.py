@@ -51,6 +51,12 @@ def require_condition(library: Library, condition: str) -> str:
     return require(condition, condition_names(library), "condition", "`carevalue list conditions`")
 
 
+def require_condition_or_segment(library: Library, value: str) -> str:
+    """A condition template or primary-care segment id (cost read-outs cover both)."""
+    known = condition_names(library) | {k: v.title for k, v in library.kind("segments").items()}
+    return require(value, known, "condition or segment", "`carevalue list conditions` and `list segments`")
+
+
 def require_measure(library: Library, condition: str, measure: str, time_point: str | None = None) -> None:
     """Check a condition's measure (and time point) exist, listing the ones that do when not."""
     tpl = library.get("conditions", require_condition(library, condition))
