@@ -32,6 +32,7 @@ WORDS = {
 }
 HIDDEN = {"suppressed"}
 IDS = {"condition", "segment", "patient_id", "organization_id", "measure", "run_id", "cycle_id", "kind"}
+TO_TITLE = ("condition", "measure", "time_point", "currency", "year", "as_of")  # when one value for all rows
 PLAIN_INTS = {"birth_year", "year", "tier", "priority", "level", "period"}  # no thousands separator
 
 
@@ -74,6 +75,11 @@ def table(rows: Sequence[dict[str, Any]], title: str, columns: Sequence[str] | N
         console.print(f"{title}: no rows")
         return
     cols = [c for c in (columns or list(rows[0])) if c not in HIDDEN]
+    for c in [c for c in cols if c in TO_TITLE]:
+        values = {r.get(c) for r in rows}
+        if len(rows) > 1 and len(values) == 1 and None not in values:
+            cols.remove(c)
+            title += f" · {header(c)} {cell(values.pop(), c)}"
     t = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
     for c in cols:
         numeric = any(isinstance(r.get(c), int | float) and not isinstance(r.get(c), bool) for r in rows)
