@@ -81,11 +81,14 @@ def table(rows: Sequence[dict[str, Any]], title: str, columns: Sequence[str] | N
             cols.remove(c)
             title += f" · {header(c)} {cell(values.pop(), c)}"
     t = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
+    # ids are kept whole while they fit: leave each other column about 9 characters
+    budget = console.width - 9 * sum(c not in IDS for c in cols) - 3 * len(cols)
     for c in cols:
         numeric = any(isinstance(r.get(c), int | float) and not isinstance(r.get(c), bool) for r in rows)
-        widest = max(len(cell(r.get(c), c)) for r in rows) if c in IDS and c == cols[0] else None
-        t.add_column(header(c), justify="right" if numeric else "left", overflow="fold",
-                     min_width=min(widest, 22) if widest else None)
+        widest = max(len(cell(r.get(c), c)) for r in rows) if c in IDS else 0
+        keep = widest if 0 < widest <= budget else None
+        budget -= widest if keep else 0
+        t.add_column(header(c), justify="right" if numeric else "left", overflow="fold", min_width=keep)
     for r in rows:
         t.add_row(*(cell(r.get(c), c) for c in cols))
     console.print(t)
@@ -101,7 +104,7 @@ def emit(rows: Sequence[dict[str, Any]], title: str, as_json: bool,
 
 
 def note(text: str) -> None:
-    console.print(text, highlight=False, soft_wrap=True)
+    console.print(text, highlight=False)
 
 
 @contextmanager
