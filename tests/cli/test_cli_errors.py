@@ -97,8 +97,9 @@ def test_run_only_bogus_lists_stages(store: Path) -> None:
 
 
 def test_costs_condition_hip_lists_conditions(store: Path) -> None:
-    fails(["costs", "--store", str(store), "--condition", "hip"], "unknown condition 'hip'",
-          "did you mean hip-osteoarthritis", "knee-osteoarthritis")
+    fails(["costs", "--store", str(store), "--condition", "hip"], "unknown condition or segment 'hip'",
+          "did you mean hip-osteoarthritis", "knee-osteoarthritis", "at-risk (At risk)")
+    fails(["value", "--store", str(store), "--condition", "hip"], "unknown condition 'hip'", "type-2-diabetes")
 
 
 def test_unknown_patient_says_how_to_find_ids(store: Path) -> None:
@@ -138,3 +139,27 @@ def test_every_command_is_guarded() -> None:
     unguarded = [n for n, cb in callbacks(app) if not getattr(cb, "__carevalue_guarded__", False)]
     assert not unguarded
     assert guarded  # the one place
+
+
+def test_store_held_by_another_process(tmp_path: Path) -> None:
+    """An ingest still writing in another process holds DuckDB's file lock: one line, exit 3."""
+    import subprocess
+    import sys
+
+    import duckdb
+
+    core = tmp_path / "busy.duckdb"
+    duckdb.connect(str(core)).close()
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time\n"
+                               f"c = duckdb.connect({str(core)!r})\nprint('ready', flush=True)\ntime.sleep(120)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        (tmp_path / "data").mkdir()
+        (tmp_path / "data" / "Patient.ndjson").write_text('{"resourceType": "Patient", "id": "p1"}\n')
+        res = CliRunner().invoke(app, ["ingest", str(tmp_path / "data"), "--store", str(core)])
+        assert res.exit_code == 3, res.stderr
+        assert res.stderr.startswith("error: the store is open in another process") and len(res.stderr.splitlines()) == 1
+    finally:
+        holder.kill()
+        holder.wait()

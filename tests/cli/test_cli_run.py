@@ -42,4 +42,4 @@ def test_run_with_content_builds_cycles_of_a_template_only_in_that_folder(tmp_pa
 
 def test_without_content_the_template_is_unknown(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["costs", "--store", str(copy_store(tmp_path)), "--condition", "local-hip"])
-    assert res.exit_code == 2 and "unknown condition 'local-hip'" in res.stderr
+    assert res.exit_code == 2 and "unknown condition or segment 'local-hip'" in res.stderr

@@ -24,7 +24,7 @@ def _tables(con: BaseBackend | None) -> set[str]:
     return set(con.list_tables()) if con is not None else set()
 
 
-def choices(ids: Iterable[str], names: dict[str, str] | None = None, limit: int = 12) -> str:
+def choices(ids: Iterable[str], names: dict[str, str] | None = None, limit: int = 20) -> str:
     """``a (Name A), b (Name B) …`` for an error message."""
     ids = sorted(ids)
     shown = [f"{i} ({names[i]})" if names and names.get(i) and names[i] != i else i for i in ids[:limit]]
@@ -32,15 +32,15 @@ def choices(ids: Iterable[str], names: dict[str, str] | None = None, limit: int 
     return ", ".join(shown) + more if ids else "(none)"
 
 
-def require(value: str, known: dict[str, str], what: str, how: str = "") -> str:
+def require(value: str, known: dict[str, str], what: str, how: str = "", plural: str = "") -> str:
     """``value`` if it is one of ``known`` (id → name), else a QueryError naming close matches and all."""
     if value in known:
         return value
-    close = difflib.get_close_matches(value, list(known), n=3, cutoff=0.4)
-    close += [k for k in known if value.lower() in k.lower() and k not in close]
+    close = sorted(k for k in known if value.lower() in k.lower())
+    close += [k for k in difflib.get_close_matches(value, list(known), n=3, cutoff=0.6) if k not in close]
     hint = f" (did you mean {', '.join(close[:3])}?)" if close else ""
     tail = f"; see {how}" if how else ""
-    raise QueryError(f"unknown {what} {value!r}{hint}; {what}s: {choices(known, known)}{tail}")
+    raise QueryError(f"unknown {what} {value!r}{hint}; {plural or what + 's'}: {choices(known, known)}{tail}")
 
 
 def condition_names(library: Library) -> dict[str, str]:
@@ -54,7 +54,8 @@ def require_condition(library: Library, condition: str) -> str:
 def require_condition_or_segment(library: Library, value: str) -> str:
     """A condition template or primary-care segment id (cost read-outs cover both)."""
     known = condition_names(library) | {k: v.title for k, v in library.kind("segments").items()}
-    return require(value, known, "condition or segment", "`carevalue list conditions` and `list segments`")
+    return require(value, known, "condition or segment", "`carevalue list conditions` and `list segments`",
+                   "conditions and segments")
 
 
 def require_measure(library: Library, condition: str, measure: str, time_point: str | None = None) -> None:
