@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo-output
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test test-spark lint bench clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -20,7 +20,11 @@ demo: $(STAMP)
 	$(BIN)/carevalue demo --out $(DEMO_DIR)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not spark"
+
+# The PySpark parity test (needs Java 17); .ci/run runs it as its own step after `make test`.
+test-spark: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m spark
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

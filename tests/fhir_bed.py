@@ -4,7 +4,7 @@
     p = bed.patient(born="1950-03-01", sex="female")
     e = bed.encounter(p, "2024-01-10", cls="IMP", org="org-a")
     bed.procedure(p, "52734007", "2024-01-10", encounter=e)
-    rows = bed.run(["cycles"]).rows("care_cycles")
+    rows = bed.run(["observation", "cycles"]).rows("care_cycles")
 
 Everything goes through the real path (FHIR NDJSON → ingest → Workspace.run), so a test bed test
 also checks that nothing is lost on the way. Defaults are sensible; every field can be overridden.

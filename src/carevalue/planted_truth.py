@@ -34,7 +34,7 @@ def outcome_store(patients: int, seed: int, out: Path, conditions: Sequence[str]
     con = connect(out / "store.duckdb")
     cycles.run(con, templates)
     outcomes.run_proms(con, lib)
-    outcomes.run_values(con, templates)
+    outcomes.run_values(con, templates, lib.kind("value-sets"))
     return con, templates
 
 

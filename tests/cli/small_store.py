@@ -1,7 +1,7 @@
 """One small synthetic store for the CLI and read-out tests, built once per test session.
 
 120 synthetic patients (seed 5), ingested and run through the stages the read-outs here need
-(cycles, segments, risk-scores); tests that write copy it first with :func:`copy_store`.
+(observation, cycles, segments, risk-scores); tests that write copy it first with :func:`copy_store`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-STAGES = ["cycles", "segments", "risk-scores"]
+STAGES = ["observation", "cycles", "segments", "risk-scores"]
 _BUILT: dict[str, Path] = {}
 
 

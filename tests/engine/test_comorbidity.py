@@ -142,3 +142,26 @@ def test_equals_a_plain_loop_on_400_random_patients(tmp_path: Path, index: str, 
         flags, score = loop_reference(codes, age, index, weighting)
         assert {c: got[k][c] for c in flags} == flags, k
         assert got[k]["score"] == score, k
+
+
+def test_deceased_charlson_as_of_death_and_snomed_mapped() -> None:
+    import datetime as dt
+
+    import ibis
+
+    from carevalue.engine.riskscores.comorbidity import comorbidity_scores
+
+    c = ibis.memtable([{"condition_id": "c1", "patient_id": "P1", "code_system": "http://snomed.info/sct",
+                        "code": "84114007", "onset_ts": dt.datetime(2019, 6, 1), "recorded_ts": None,
+                        "abatement_ts": None, "verification_status": None}],
+                      schema={"condition_id": "string", "patient_id": "string", "code_system": "string",
+                              "code": "string", "onset_ts": "timestamp", "recorded_ts": "timestamp",
+                              "abatement_ts": "timestamp", "verification_status": "string"})
+    p = ibis.memtable([{"patient_id": "P1", "birth_date": dt.date(1930, 3, 15), "sex": "male",
+                        "death_date": dt.date(2020, 1, 1)}])
+    r = comorbidity_scores(c, None, p, dt.date(2024, 6, 30)).execute().iloc[0]
+    # Heart failure (SNOMED 84114007 -> I50.9) is Charlson CHF, weight 2 in Quan 2011; aged 89 at
+    # death: 4 age points (capped), so age-adjusted 6. Alive at 94 would also be 4 points, but the
+    # diagnosis of 2019 would have left the one-year window.
+    assert r["chf"] == 1 and r["score"] == 2 and r["age_adjusted_score"] == 6
+    assert r["deceased"] and str(r["as_of"])[:10] == "2020-01-01"

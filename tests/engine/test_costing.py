@@ -146,7 +146,11 @@ def test_provider_costs_and_waterfall(store) -> None:  # type: ignore[no-untyped
     con = connect(store)
     rows = {(r["condition"], r["organization_id"]): r for r in provider_costs(con, "cond-a")}
     assert rows[("cond-a", "ACAD")]["cost_per_cycle"] == pytest.approx(390.0)
-    assert rows[("cond-a", "ACAD")]["diagnosing"] == pytest.approx(270.0)   # E1: 180 + 90
+    # Phases follow the service, not the encounter: in E1 (a "diagnosing" encounter) the scan
+    # step is diagnosing (30 x 3 = 90) but the visit step is monitoring-managing (30 x 6 = 180),
+    # as is E2's visit (20 x 6 = 120): monitoring-managing 300.
+    assert rows[("cond-a", "ACAD")]["diagnosing"] == pytest.approx(90.0)
+    assert rows[("cond-a", "ACAD")]["monitoring-managing"] == pytest.approx(300.0)
     w = phase_waterfall(con, "cond-a", "ACAD")
     assert w[-1]["end"] == pytest.approx(390.0)
     assert [x["phase"] for x in w] == ["diagnosing", "monitoring-managing"]

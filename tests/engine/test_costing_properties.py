@@ -44,6 +44,7 @@ def _world(acts: list[tuple[int, int, float, int]], resources=RESOURCES) -> dict
 def _cycle_totals(acts: list[tuple[int, int, float, int]]) -> dict[str, float]:
     be = memory_backend(_world(acts))
     t = build(be, maps=[], policy=POLICY)["cycle_cost_totals"].execute()
+    t = t[t.cost_source != "not-costed"]   # a cycle without activities has no cost (null), not 0
     return dict(zip(t.cycle_id, t.labour_cost, strict=True))
 
 

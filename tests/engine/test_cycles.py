@@ -141,7 +141,7 @@ def test_pipeline_and_cli_read_outs(store_path: Path, tmp_path: Path) -> None:
 
     with Store(store_path) as s:
         hip_patient(s)
-    lines = Workspace.open(store_path).run(only=["cycles", "segments"]).lines
+    lines = Workspace.open(store_path).run(only=["observation", "cycles", "segments"]).lines
     assert "cycles: hip-osteoarthritis: 1" in lines
     assert any(line.startswith("segments: ") for line in lines)
     runner = CliRunner()

@@ -201,3 +201,46 @@ def test_term_by_term_explanation_adds_up_to_the_score(tmp_path: Path) -> None:
     assert len(explained) > 250  # the rest have no cell for their age in their segment and no HCC
     for p in people:
         assert explained.get(p["id"], 0.0) == pytest.approx(got[p["id"]][0], abs=1e-9), p["id"]
+
+
+# --------------------------------------------------------------------------- SNOMED-coded data, death
+def _tables(conds: list[tuple[str, str, str, str, str]], pts: list[tuple[str, str, str | None]]):  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    import ibis
+
+    c = ibis.memtable(
+        [{"condition_id": cid, "patient_id": pid, "code_system": sys, "code": code,
+          "onset_ts": dt.datetime.fromisoformat(onset), "recorded_ts": None, "abatement_ts": None,
+          "verification_status": None} for cid, pid, sys, code, onset in conds],
+        schema={"condition_id": "string", "patient_id": "string", "code_system": "string", "code": "string",
+                "onset_ts": "timestamp", "recorded_ts": "timestamp", "abatement_ts": "timestamp",
+                "verification_status": "string"})
+    p = ibis.memtable(
+        [{"patient_id": pid, "birth_date": dt.date.fromisoformat(b), "sex": "female",
+          "death_date": dt.date.fromisoformat(d) if d else None} for pid, b, d in pts],
+        schema={"patient_id": "string", "birth_date": "date", "sex": "string", "death_date": "date"})
+    return c, p
+
+
+def test_snomed_only_conditions_score_through_the_crosswalk() -> None:
+    # SNOMED 44054006 (type 2 diabetes) -> E11.9 -> HCC19; 84114007 (heart failure) -> I50.9 -> HCC85.
+    c, p = _tables([("c1", "P1", SNOMED, "44054006", "2024-01-10"), ("c2", "P1", "SNOMED-CT", "84114007", "2024-02-01"),
+                    ("c3", "P2", ICD10, "E11.9", "2024-01-10")],
+                   [("P1", birth_for(70), None), ("P2", birth_for(70), None)])
+    with_xw = hcc.hcc_scores(c, None, p, AS_OF).execute().set_index("patient_id")
+    without = hcc.hcc_scores(c, None, p, AS_OF, crosswalk=None).execute().set_index("patient_id")
+    assert with_xw.loc["P1", "hcc_count"] == 2 and without.loc["P1", "hcc_count"] == 0
+    assert with_xw.loc["P1", "score"] > without.loc["P1", "score"]
+    # P2's own ICD-10 code scores the same either way.
+    assert with_xw.loc["P2", "score"] == without.loc["P2", "score"]
+
+
+def test_deceased_scored_as_of_death_never_older() -> None:
+    # P1 was born 1930-03-15 and died 2020-01-01 aged 89; scoring in 2024 must use 2020 and age 89
+    # (the HCC demographic cell of 85-89), and the diagnosis of 2019 is inside the year before death.
+    c, p = _tables([("c1", "P1", ICD10, "I50.9", "2019-06-01")], [("P1", "1930-03-15", "2020-01-01")])
+    s = hcc.hcc_scores(c, None, p, AS_OF).execute().iloc[0]
+    assert s["deceased"] and str(s["as_of"])[:10] == "2020-01-01" and s["hcc_count"] == 1
+    person = hcc.people(p, AS_OF).execute().iloc[0]
+    assert person["age"] == 89

@@ -45,7 +45,11 @@ def test_provider_with_zero_events_gets_ratio_zero_and_finite_upper_limit() -> N
     assert z.observed == 0 and z.oe == 0 and z.ci_low == 0
     # exact Poisson upper limit for O = 0 is -ln(0.025) = 3.689 expected events, divided by E
     assert z.ci_high == pytest.approx(3.6889 / z.expected, rel=1e-3)
-    assert z.flag_998 == "as expected"
+    # E ~ 6 < -ln(0.001) = 6.91: even 0 events leaves the 99.8% upper limit above 1, so 'better'
+    # cannot be reached at 99.8% -- the flag says so instead of 'as expected'
+    assert z.expected < 6.91 and z.flag_998 == "not assessable at 99.8%"
+    assert z.ci_high_998 == pytest.approx(6.9078 / z.expected, rel=1e-3) and z.ci_high_998 > 1
+    assert "better not reachable at 99.8%" in z.not_assessable
 
 
 def test_measure_with_no_eligible_patients_is_a_status_row() -> None:
@@ -69,7 +73,7 @@ def test_outcome_that_never_happens_is_no_variation() -> None:
     df = _rows({"A": 50, "B": 50}, {"A": 0.2, "B": 0.2})
     df["event"] = 0
     out = compare_binary(ibis.memtable(df), KEY, ["age"], [], False, 90.0)
-    assert out.status.iloc[0] == "no-variation" and "never" in out.message.iloc[0]
+    assert out.status.iloc[0] == "insufficient data" and "0 events" in out.reason.iloc[0]
 
 
 def test_censored_follow_up_uses_cox_and_counts_only_observed_time() -> None:

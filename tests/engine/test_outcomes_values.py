@@ -79,7 +79,7 @@ def store(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
                            "authored_ts": pd.to_datetime(["2024-02-10 10:00", "2024-09-02 10:00"])})
     con.create_table("prom_scores", ibis.memtable(scores))
     lib = load()
-    outcomes.run_values(con, [lib.get("conditions", TPL)])
+    outcomes.run_values(con, [lib.get("conditions", TPL)], lib.kind("value-sets"))
     yield con
     con.disconnect()
 
@@ -182,8 +182,7 @@ def test_cli_table_suppresses_small_providers(store, tmp_path: Path) -> None:  #
                                    "--measure", "length-of-stay", "--json"])
     assert res.exit_code == 0, res.output
     rows = json.loads(res.output)
-    # one provider with 3 cycles: fewer than 11 patients, so n shows '<11' and numbers are hidden
-    assert rows == [{**rows[0], "organization_id": "org-x", "n": "<11", "observed": None, "expected": None,
-                     "oe": None, "ci_low": None, "ci_high": None}]
+    # one provider with 3 cycles: nothing to compare it with, so no provider numbers at all
+    assert rows == [{"status": "insufficient data", "message": "1 provider: a comparison needs at least 2"}]
     bad = CliRunner().invoke(app, ["outcomes", "--store", path, "--condition", TPL, "--measure", "nope"])
     assert bad.exit_code == 2 and "unknown measure" in bad.output

@@ -239,3 +239,18 @@ scales: [{id: s, method: sum, items: [a, zz]}]
 """)
     with pytest.raises(ValueError, match="unknown items"):
         load_instruments(tmp_path)
+
+
+def test_unknown_item_id_is_an_error_not_dropped() -> None:
+    import pytest as _pytest
+
+    from carevalue.engine.proms import UnknownItemError
+
+    answers = {f"Global{i:02d}": 3 for i in range(1, 11)}
+    assert score_one("promis-global-10", answers)  # the PROMIS ids are the linkIds
+    # an awell-style id that the YAML does not list as an alias is refused, naming the id
+    with _pytest.raises(UnknownItemError, match="'global01'"):
+        score_one("promis-global-10", {**answers, "global01": 3})
+    # listed aliases are accepted (EQ-5D-5L: MO and awell's eq5d_5l_mobility for eq5d5l-mobility)
+    eq = {"MO": 1, "SC": 1, "UA": 1, "PD": 1, "AD": 1}
+    assert score_one("eq-5d-5l", eq) == score_one("eq-5d-5l", {**eq, "eq5d_5l_mobility": 1} | {"MO": 1})

@@ -93,8 +93,11 @@ def test_hrrp_hip_knee_overdispersion_and_cms_shrinkage():
 
 def test_srtr_flag_on_hrrp_heart_failure():
     counts = hrrp_counts("READM-30-HF-HRRP")
+    mirrored = srtr_flags(counts["observed"], counts["expected"], better_threshold=(1 / 1.2, 0.75))
+    assert mirrored["flag"].value_counts().to_dict() == {"as expected": 2092, "better": 121, "worse": 92}
+    # SRTR itself has no 'better' rule: by default the same 92 are worse and no one is better
     flags = srtr_flags(counts["observed"], counts["expected"])["flag"].value_counts().to_dict()
-    assert flags == {"as expected": 2092, "better": 121, "worse": 92}
+    assert flags == {"as expected": 2213, "worse": 92}
 
 
 def simulated_transplant_registry(seed: int) -> pd.DataFrame:

@@ -78,7 +78,7 @@ def test_reader_in_another_process_always_sees_one_complete_run(store: Path) -> 
 
 
 def test_killed_run_leaves_previous_run_readable_and_marked(store: Path) -> None:
-    first = Workspace.open(store).run(only=["cycles", "segments"])
+    first = Workspace.open(store).run(only=["observation", "cycles", "segments"])
     writer = _writer(store)
     rs = RunStore(store)
     deadline = time.time() + 120
@@ -97,11 +97,11 @@ def test_killed_run_leaves_previous_run_readable_and_marked(store: Path) -> None
     assert _snapshot(store)[0] == again.run_id
     assert not rs.run_file(marks[1][0]).exists()  # the interrupted run's file is cleared away
     # --only carried the previous run's cycles over
-    assert set(again.carried_over) >= {"care_cycles", "cycle_events"}
+    assert set(again.carried_over) >= {"care_cycles", "cycle_events", "observation_periods"}
 
 
 def test_failed_stage_keeps_previous_run_and_records_why(store: Path) -> None:
-    first = Workspace.open(store).run(only=["cycles"])
+    first = Workspace.open(store).run(only=["observation", "cycles"])
     with pytest.raises(StageError, match="costing"):
         Workspace.open(store).run(only=["value"])  # needs outcome_comparison: nothing built it
     assert _snapshot(store)[0] == first.run_id

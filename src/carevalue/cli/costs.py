@@ -50,7 +50,7 @@ def opportunities_cmd(store: Path = STORE, top: int = typer.Option(10, "--top", 
     rows = workspace(store, content).cost_opportunities(top=top)
     numbered = [{"no": i + 1, **r} for i, r in enumerate(rows)]
     emit(rows if as_json else numbered, f"Cost-reduction opportunities (top {top})", as_json,
-         columns=["no", "kind", "facility", "condition", "money_at_stake", "currency"])
+         columns=["no", "kind", "period", "facility", "condition", "money_at_stake", "currency"])
     if not as_json:
         for r in numbered:
             note(f"{r['no']}. {r.get('explanation') or ''}")

@@ -59,3 +59,5 @@ def ingest_cmd(
             console.print(f"[yellow]skipped[/yellow] {s}: {why}", highlight=False)
         tot = [sum(getattr(f, k) for f in report.files) for k in ("read", "stored", "quarantined")]
         note(f"total: read {tot[0]:,}  stored {tot[1]:,}  quarantined {tot[2]:,}")
+        for line in report.lines():
+            console.print(f"[yellow]implausible[/yellow] {line}", highlight=False)

@@ -24,38 +24,29 @@ def payment_cmd(
     reference_price: bool = typer.Option(False, "--reference-price", help="Pay the published bundle price."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
-    """Simulate every payment model on the store's cycles and print the per-provider comparison."""
-    from carevalue.backends import connect
-    from carevalue.definitions.loader import load
-    from carevalue.engine.payment.run import simulate_store, tables
+    """Revenue and margin per provider under every payment model, from the last run's payment
+    tables; with --margin/--warranty-years/--stop-loss/--track/--episode-model/--reference-price the
+    simulation is redone in memory with those terms (the store is not changed)."""
     from carevalue.engine.payment.simulate import Options
-    from carevalue.pipeline.payment_stage import run_payment
     from carevalue.queries import payment as q
+    from carevalue.workspace import Workspace, WorkspaceError
 
-    if not store.exists():
-        console.print(f"[red]no store at {store}[/red]")
-        raise typer.Exit(2)
-    lib = load()
-    opt = Options(margin=margin, warranty_years=warranty_years, stop_loss_threshold=stop_loss,
-                  use_reference_price=reference_price, episode_track=track)
-    con = connect(store)
     try:
-        if "cycle_cost_totals" not in set(con.list_tables()):
-            console.print("[red]the store has no costs yet: run `carevalue run --store ...` first[/red]")
-            raise typer.Exit(2)
-        if episode_model == "cms-team":
-            run_payment(con, lib, opt)
-        else:
-            import ibis
-
-            from carevalue.backends import write_table
-            for name, frame in tables(simulate_store(con, lib, opt, episode_model_id=episode_model)).items():
-                write_table(con, name, ibis.memtable(frame.astype(object).where(frame.notna(), None)))
-        rows = q.provider_comparison(con, lib, condition=condition)
-        prices = q.bundle_prices(con, lib)
-        recs = q.episode_reconciliation(con, lib)
-    finally:
-        con.disconnect()
+        with Workspace.open(store) as ws:
+            what_if = any(v is not None for v in (margin, warranty_years, stop_loss, track)) or \
+                reference_price or episode_model != "cms-team"
+            if what_if:
+                opt = Options(margin=margin, warranty_years=warranty_years, stop_loss_threshold=stop_loss,
+                              use_reference_price=reference_price, episode_track=track)
+                out = ws.ask(q.what_if, options=opt, episode_model=episode_model, condition=condition)
+                rows, prices, recs = out["providers"], out["bundle_prices"], out["episode_reconciliation"]
+            else:
+                rows = ws.ask(q.provider_comparison, condition=condition)
+                prices = ws.ask(q.bundle_prices)
+                recs = ws.ask(q.episode_reconciliation)
+    except WorkspaceError as e:
+        console.print(f"[red]{e}[/red]")
+        raise typer.Exit(2) from None
     if as_json:
         print(json.dumps({"providers": rows, "bundle_prices": prices, "episode_reconciliation": recs},
                          default=str, indent=1))

@@ -17,7 +17,7 @@ from carevalue.definitions.casemix import CaseMixVariable as CaseMixVariable  # 
 TIER_LEVELS = {1: (1, 2), 2: (3, 4), 3: (5, 6)}
 Source = Literal["prom", "clinical", "administrative", "survival", "lab"]
 Calculation = Literal["survival", "mortality", "prom-score", "latest-value", "event", "length-of-stay",
-                      "readmission", "encounters", "time-from-diagnosis"]
+                      "readmission", "encounters", "time-from-diagnosis", "composite-event"]
 # How the engine derives a measure when `calculation` is not given (administrative measures must say).
 DEFAULT_CALCULATION: dict[str, str] = {"prom": "prom-score", "lab": "latest-value"}
 
@@ -28,6 +28,45 @@ class TimePoint(Part):
     label: str = Field(description="e.g. 'baseline', '6 months', '1 year'.")
     day: int = Field(description="Days after the index event (negative = before).")
     window_days: int = Field(default=30, ge=0, description="Accepted distance from `day`, either side.")
+
+
+class OutcomeComponent(Part):
+    """One event of a composite measure with its own window (e.g. CMS: pneumonia within 7 days)."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]*$")
+    title: str
+    within_days: int = Field(ge=0, description="Counted when first recorded within this many days after the index.")
+    value_set: str | None = Field(default=None, description="Id of a value set (content/value-sets) with the codes.")
+    codes: list[CodeGroup] = Field(default_factory=list, description="Codes inline, instead of a value set.")
+    death: bool = Field(default=False, description="Death from any cause (patients.death_date) counts.")
+    encounter_classes: list[str] = Field(default_factory=list, description="Only codes on encounters of these classes (code or reason) count; empty = any coded record.")
+    source: str = Field(min_length=1, description="Where the component and its window are specified.")
+
+    @model_validator(mode="after")
+    def _one_evidence(self) -> OutcomeComponent:
+        if self.death == bool(self.value_set or self.codes):
+            raise ValueError(f"component {self.id}: give codes or a value_set, or death: true (not both)")
+        return self
+
+
+class OutcomeExclusion(Part):
+    """Cycles left out of a measure when a code is recorded from `from_day` to `to_day` of the index."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]*$")
+    title: str
+    value_set: str | None = None
+    codes: list[CodeGroup] = Field(default_factory=list)
+    from_day: int = Field(default=0, description="First day (relative to the index, may be negative).")
+    to_day: int = Field(default=0, description="Last day (relative to the index).")
+    source: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _has_codes(self) -> OutcomeExclusion:
+        if not (self.value_set or self.codes):
+            raise ValueError(f"exclusion {self.id}: give codes or a value_set")
+        if self.to_day < self.from_day:
+            raise ValueError(f"exclusion {self.id}: to_day before from_day")
+        return self
 
 
 class OutcomeMeasure(Part):
@@ -50,11 +89,15 @@ class OutcomeMeasure(Part):
         "mortality (1 = died by it), prom-score, latest-value (observation by codes/code_set nearest the "
         "time point), event (first record in code_set/codes after the index), length-of-stay (index "
         "inpatient stay), readmission (inpatient encounter within `day` days of discharge), encounters "
-        "(encounter of encounter_classes, matching code_set if given), time-from-diagnosis. Default from "
+        "(encounter of encounter_classes, matching code_set if given), time-from-diagnosis, composite-event "
+        "(any of `components`, each within its own window). Default from "
         "source: survival -> survival/mortality by direction, prom -> prom-score, lab -> latest-value, "
         "clinical -> event with a code_set, else latest-value; administrative measures must name one."))
     scales: list[str] = Field(default_factory=list, description="PROM scales reported (instrument scale ids); empty = all.")
     encounter_classes: list[str] = Field(default_factory=list, description="readmission/encounters/length-of-stay: encounter classes counted (default IMP; encounters: IMP and EMER).")
+    components: list[OutcomeComponent] = Field(default_factory=list, description="composite-event: the events counted, each with its own window; the cycle has the outcome if any happens.")
+    exclusions: list[OutcomeExclusion] = Field(default_factory=list, description="Cycles left out of this measure (a code recorded in a window around the index).")
+    standard: str | None = Field(default=None, description="The published measure this one implements, if any (then components and exclusions follow it).")
 
     def resolved_calculation(self) -> str:
         """The calculation the engine applies (explicit, or the default for the source)."""
@@ -76,4 +119,12 @@ class OutcomeMeasure(Part):
         if self.source == "administrative" and not self.calculation:
             raise ValueError("an administrative measure names its calculation; allowed: "
                              "length-of-stay, readmission, encounters, time-from-diagnosis, event")
+        if self.calculation == "composite-event":
+            if not self.components:
+                raise ValueError("a composite-event measure lists its components")
+            longest = max(c.within_days for c in self.components)
+            if any(tp.day < longest for tp in self.time_points):
+                raise ValueError(f"composite-event time points must reach the longest window ({longest} days)")
+        elif self.components:
+            raise ValueError("components are only for calculation: composite-event")
         return self

@@ -141,6 +141,13 @@ class CostingPolicy(Definition):
     cost_per_wait_day: float = Field(default=0.0, ge=0, description="Money at stake per excess waiting day (0 = not valued).")
     min_unused_share: float = Field(default=0.1, ge=0, le=1, description="Unused capacity below this share is not reported.")
     source: str = Field(default="", description="Where the policy's numbers come from (citation or 'assumption: ...').")
+    min_month_share: float = Field(default=0.5, ge=0, le=1, description=(
+        "Leading and trailing months with fewer activities than this share of the median month are "
+        "outside the data's observation window (an extract's sparse edges, not idle capacity)."))
+    min_period_coverage: float = Field(default=0.0, ge=0, le=1, description=(
+        "Periods (calendar years) inside the observation window whose activities are below this share "
+        "of a full year at the median monthly volume are not reported as cost opportunities (0 = report "
+        "every period inside the window, each with its coverage)."))
 
 
 def _content_dir(folder: str) -> Path:

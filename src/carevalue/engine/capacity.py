@@ -44,46 +44,71 @@ def capacity_cost_rates(resources: ir.Table, policy: CostingPolicy) -> ir.Table:
     )
 
 
-def _year_fractions(first: dt.datetime | None, last: dt.datetime | None) -> ir.Table:
-    """Per calendar year, the share of it the data covers (capacity is supplied per year)."""
+PERIOD_SCHEMA = {"year": "int64", "year_share": "float64", "activities": "int64",
+                 "period_coverage": "float64", "window_start": "timestamp", "window_end": "timestamp"}
+
+
+def data_periods(activity_costs: ir.Table, policy: CostingPolicy | None = None) -> ir.Table:
+    """One row per calendar year inside the activity data's observation window.
+
+    The window runs from the first to the last activity after trimming leading and trailing
+    months whose activity count is below ``policy.min_month_share`` x the median month with data.
+    ``year_share`` is the part of the year inside the window (capacity supplied is scaled by it);
+    ``period_coverage`` is the year's activities over a full year at the median monthly volume,
+    capped at 1 (how much of a year of data the period really holds). Only the per-month counts
+    are brought to the client.
+    """
+    policy = policy or CostingPolicy(id="default", title="Built-in defaults")
+    a = activity_costs.filter(activity_costs.start_ts.notnull())
+    m = a.group_by(y=a.start_ts.year().cast("int64"), mo=a.start_ts.month().cast("int64")).aggregate(
+        n=a.count(), first=a.start_ts.min(), last=a.start_ts.max()).order_by(["y", "mo"]).execute()
+    if m.empty:
+        return ibis.memtable([], schema=PERIOD_SCHEMA)
+    reference = float(m["n"].median())
+    dense = m[m["n"] >= policy.min_month_share * reference]
+    first = dense["first"].min().to_pydatetime()
+    last = dense["last"].max().to_pydatetime()
+    inside = m[(m["last"] >= dense["first"].min()) & (m["first"] <= dense["last"].max())]
+    per_year = inside.groupby("y")["n"].sum().to_dict()
     rows: list[dict[str, object]] = []
-    if first is not None and last is not None:
-        for y in range(first.year, last.year + 1):
-            start, end = dt.datetime(y, 1, 1), dt.datetime(y + 1, 1, 1)
-            lo, hi = max(first, start), min(last, end)
-            days = max((hi - lo).total_seconds() / 86400.0, 1.0)
-            rows.append({"year": y, "year_share": min(days / ((end - start).days), 1.0)})
-    return ibis.memtable(rows, schema={"year": "int64", "year_share": "float64"})
+    for y in range(first.year, last.year + 1):
+        start, end = dt.datetime(y, 1, 1), dt.datetime(y + 1, 1, 1)
+        lo, hi = max(first, start), min(last, end)
+        days = max((hi - lo).total_seconds() / 86400.0, 1.0)
+        n = int(per_year.get(y, 0))
+        rows.append({"year": y, "year_share": min(days / (end - start).days, 1.0), "activities": n,
+                     "period_coverage": min(n / (12 * reference), 1.0),
+                     "window_start": first, "window_end": last})
+    return ibis.memtable(rows, schema=PERIOD_SCHEMA)
 
 
-def capacity_use(activity_costs: ir.Table, rates: ir.Table) -> ir.Table:
+def capacity_use(activity_costs: ir.Table, rates: ir.Table, policy: CostingPolicy | None = None,
+                 periods: ir.Table | None = None) -> ir.Table:
     """Used vs practical capacity per resource and calendar year, with unused capacity cost.
 
-    Capacity supplied in a year is scaled to the part of the year the activity data covers, so a
-    store holding six months is not read as 50% idle. ``over_capacity`` is true when more minutes
-    were used than practically available; only then can allocated cost exceed capacity cost.
+    Capacity supplied in a year is scaled to the part of the year inside the data's observation
+    window (:func:`data_periods`), so a store holding six months is not read as 50% idle and a
+    year with a handful of stray records is not a year of idle capacity. ``over_capacity`` is
+    true when more minutes were used than practically available; only then can allocated cost
+    exceed capacity cost. ``period_coverage`` is the year's data coverage.
     """
     a = activity_costs
-    span = a.aggregate(first=a.start_ts.min(), last=a.start_ts.max()).execute()
-    first = span["first"].iloc[0] if len(span) else None
-    last = span["last"].iloc[0] if len(span) else None
-    first = None if first is None or str(first) == "NaT" else first.to_pydatetime()
-    last = None if last is None or str(last) == "NaT" else last.to_pydatetime()
-    years = _year_fractions(first, last)
+    years = periods if periods is not None else data_periods(a, policy)
+    years = years.select("year", "year_share", "period_coverage")
     used = a.group_by(resource_id=a.resource_id, year=a.start_ts.year().cast("int64")).aggregate(
         used_minutes=a.minutes.sum(), activities=a.count())
     # Every resource appears in every covered year (unused capacity is the point), plus any year
     # its activities carry even without a timestamp span.
-    grid = rates.cross_join(years).select(rates.resource_id, years.year, years.year_share)
+    grid = rates.cross_join(years).select(rates.resource_id, years.year, years.year_share, years.period_coverage)
     g = grid.left_join(used, [grid.resource_id == used.resource_id, grid.year == used.year]).select(
-        grid.resource_id, grid.year, grid.year_share, used.used_minutes, used.activities)
+        grid.resource_id, grid.year, grid.year_share, grid.period_coverage, used.used_minutes, used.activities)
     undated = used.filter(used.year.isnull()).select(
-        "resource_id", "year", year_share=ibis.literal(1.0), used_minutes=used.used_minutes,
-        activities=used.activities)
+        "resource_id", "year", year_share=ibis.literal(1.0), period_coverage=ibis.null("float64"),
+        used_minutes=used.used_minutes, activities=used.activities)
     g = g.union(undated.select(*g.columns))
     g = g.join(rates, g.resource_id == rates.resource_id).select(
         g.resource_id, g.year, rates.name, rates.resource_type, rates.role, rates.organization_id,
-        rates.rate_per_minute,
+        rates.rate_per_minute, g.period_coverage,
         activities=g.activities.fill_null(0),
         used_minutes=g.used_minutes.fill_null(0.0),
         practical_capacity_minutes=rates.practical_capacity_minutes * g.year_share,

@@ -3,7 +3,10 @@
 Kinds: unused-capacity (capacity paid for and not used), skill-mismatch (work done by a costlier
 role than the process map's least costly able role), expensive-setting (routine steps in
 inpatient/ED encounters or expensive facility types), cycle-time-wait (recorded minutes beyond the
-time equation; long gaps between a cycle's events), low-value (steps the process map flags).
+time equation; long gaps between a cycle's events), low-value (steps the process map flags). Every opportunity belongs to one period (calendar year)
+inside the data's observation window and carries that period's data coverage; periods outside the
+window or below the policy's ``min_period_coverage`` are not reported, so money at stake is never
+summed over years that barely have data.
 """
 
 from __future__ import annotations
@@ -12,10 +15,11 @@ import ibis
 import ibis.expr.types as ir
 
 from carevalue.definitions.process_map import CostingPolicy
+from carevalue.engine.capacity import data_periods
 from carevalue.engine.costing import Inputs
 
-COLUMNS = ("kind", "entity_type", "entity_id", "organization_id", "condition", "step_code",
-           "count", "minutes", "money_at_stake", "explanation")
+COLUMNS = ("kind", "period", "period_coverage", "entity_type", "entity_id", "organization_id", "condition",
+           "step_code", "count", "minutes", "money_at_stake", "explanation")
 
 
 def _n(x: ir.NumericValue, digits: int = 0) -> ir.StringValue:
@@ -24,17 +28,19 @@ def _n(x: ir.NumericValue, digits: int = 0) -> ir.StringValue:
 
 def _shape(t: ir.Table, **cols: ir.Value) -> ir.Table:
     out = t.select(**cols)
-    types = {"kind": "string", "entity_type": "string", "entity_id": "string", "organization_id": "string",
+    types = {"kind": "string", "period": "string", "period_coverage": "float64", "entity_type": "string", "entity_id": "string", "organization_id": "string",
              "condition": "string", "step_code": "string", "count": "int64", "minutes": "float64",
              "money_at_stake": "float64", "explanation": "string"}
     return out.select(*(out[c].cast(types[c]) for c in COLUMNS))
 
 
 def unused_capacity(cap: ir.Table, policy: CostingPolicy) -> ir.Table:
-    u = cap.filter((cap.practical_capacity_minutes > 0)
+    u = cap.filter((cap.practical_capacity_minutes > 0) & cap.year.notnull()
+                   & (cap.period_coverage >= policy.min_period_coverage)
                    & (cap.unused_minutes / cap.practical_capacity_minutes >= policy.min_unused_share))
     return _shape(
-        u, kind=ibis.literal("unused-capacity"), entity_type=ibis.literal("resource"),
+        u, kind=ibis.literal("unused-capacity"), period=u.year.cast("string"),
+        period_coverage=u.period_coverage, entity_type=ibis.literal("resource"),
         entity_id=u.resource_id, organization_id=u.organization_id, condition=ibis.null("string"),
         step_code=ibis.null("string"), count=u.activities, minutes=u.unused_minutes,
         money_at_stake=u.unused_capacity_cost,
@@ -53,6 +59,13 @@ def _role_rates(rates: ir.Table) -> tuple[ir.Table, ir.Table]:
     return local, overall
 
 
+def in_periods(acts: ir.Table, periods: ir.Table) -> ir.Table:
+    """Activities of the reported periods, with ``period`` (the year) and its ``period_coverage``."""
+    p = periods.select(p_year="year", p_cov="period_coverage")
+    j = acts.join(p, acts.start_ts.year().cast("int64") == p.p_year)
+    return j.mutate(period=j.p_year.cast("string"), period_coverage=j.p_cov).drop("p_year", "p_cov")
+
+
 def skill_mismatch(acts: ir.Table, rates: ir.Table) -> ir.Table:
     local, overall = _role_rates(rates)
     a = acts.filter(acts.least_cost_role.notnull() & (acts.role != acts.least_cost_role))
@@ -62,11 +75,13 @@ def skill_mismatch(acts: ir.Table, rates: ir.Table) -> ir.Table:
     cheap = a.local_rate.fill_null(a.global_rate)
     a = a.mutate(cheap_rate=cheap, saving=a.minutes * (a.rate_per_minute - cheap))
     a = a.filter(a.saving > 0)
-    g = a.group_by("facility_id", "condition", "step_code", "role", "least_cost_role").aggregate(
+    g = a.group_by("period", "period_coverage", "facility_id", "condition", "step_code", "role",
+                   "least_cost_role").aggregate(
         count=a.count(), minutes=a.minutes.sum(), money=a.saving.sum(),
         rate=a.rate_per_minute.mean(), cheap_rate=a.cheap_rate.mean())
     return _shape(
-        g, kind=ibis.literal("skill-mismatch"), entity_type=ibis.literal("facility"),
+        g, kind=ibis.literal("skill-mismatch"), period=g.period, period_coverage=g.period_coverage,
+        entity_type=ibis.literal("facility"),
         entity_id=g.facility_id, organization_id=g.facility_id, condition=g.condition,
         step_code=g.step_code, count=g["count"], minutes=g.minutes, money_at_stake=g.money,
         explanation=(_n(g["count"]) + " activities of step " + g.step_code + " (" + _n(g.minutes)
@@ -87,11 +102,12 @@ def expensive_setting(acts: ir.Table, rates: ir.Table, orgs: ir.Table, policy: C
     a = a.join(ref, a.role == ref.ref_role).select(a, ref.ref_rate)
     a = a.mutate(saving=a.labour_cost - a.minutes * a.ref_rate)
     a = a.filter(a.saving > 0)
-    g = a.group_by("facility_id", "condition", "step_code").aggregate(
+    g = a.group_by("period", "period_coverage", "facility_id", "condition", "step_code").aggregate(
         count=a.count(), minutes=a.minutes.sum(), money=a.saving.sum(), cost=a.labour_cost.sum(),
         setting=a.setting.min(), where=a.o_type.fill_null(a.encounter_class).min())
     return _shape(
-        g, kind=ibis.literal("expensive-setting"), entity_type=ibis.literal("facility"),
+        g, kind=ibis.literal("expensive-setting"), period=g.period, period_coverage=g.period_coverage,
+        entity_type=ibis.literal("facility"),
         entity_id=g.facility_id, organization_id=g.facility_id, condition=g.condition,
         step_code=g.step_code, count=g["count"], minutes=g.minutes, money_at_stake=g.money,
         explanation=("routine step " + g.step_code + " (meant for " + g.setting.fill_null("?") + ") done "
@@ -105,11 +121,12 @@ def excess_time(acts: ir.Table, policy: CostingPolicy) -> ir.Table:
     a = acts.filter((acts.minutes_source == "recorded") & acts.standard_minutes.notnull()
                     & (acts.minutes > acts.standard_minutes * (1 + policy.excess_time_tolerance)))
     a = a.mutate(excess=a.minutes - a.standard_minutes)
-    g = a.group_by("facility_id", "condition", "step_code", "role").aggregate(
+    g = a.group_by("period", "period_coverage", "facility_id", "condition", "step_code", "role").aggregate(
         count=a.count(), minutes=a.excess.sum(), money=(a.excess * a.rate_per_minute.fill_null(0.0)).sum(),
         standard=a.standard_minutes.mean())
     return _shape(
-        g, kind=ibis.literal("cycle-time-wait"), entity_type=ibis.literal("facility"),
+        g, kind=ibis.literal("cycle-time-wait"), period=g.period, period_coverage=g.period_coverage,
+        entity_type=ibis.literal("facility"),
         entity_id=g.facility_id, organization_id=g.facility_id, condition=g.condition,
         step_code=g.step_code, count=g["count"], minutes=g.minutes, money_at_stake=g.money,
         explanation=(_n(g["count"]) + " " + g.role.fill_null("?") + " activities of step " + g.step_code
@@ -118,19 +135,24 @@ def excess_time(acts: ir.Table, policy: CostingPolicy) -> ir.Table:
     )
 
 
-def waits(inp: Inputs, policy: CostingPolicy) -> ir.Table:
+def waits(inp: Inputs, policy: CostingPolicy, periods: ir.Table) -> ir.Table:
+    """Gaps between a cycle's cost-bearing events, in the period of the event that ends the wait."""
     e = inp.cycle_events
     e = e.filter(e.cost_bearing.fill_null(False) & e.event_ts.notnull())
     w = ibis.window(group_by=e.cycle_id, order_by=e.event_ts)
     e = e.mutate(gap_days=(e.event_ts.epoch_seconds() - e.event_ts.lag().over(w).epoch_seconds()) / 86400.0)
     e = e.filter(e.gap_days > policy.max_wait_days)
+    p = periods.select(p_year="year", p_cov="period_coverage")
+    e = e.join(p, e.event_ts.year().cast("int64") == p.p_year)
     c = inp.care_cycles
     e = e.join(c, e.cycle_id == c.cycle_id).select(
-        e.gap_days, cycle_org=c.organization_id, cond=c.condition, cycle_id=c.cycle_id)
-    g = e.group_by("cycle_org", "cond").aggregate(
+        e.gap_days, cycle_org=c.organization_id, cond=c.condition, cycle_id=c.cycle_id,
+        period=e.p_year.cast("string"), period_coverage=e.p_cov)
+    g = e.group_by("period", "period_coverage", "cycle_org", "cond").aggregate(
         count=e.count(), cycles=e.cycle_id.nunique(), excess_days=(e.gap_days - policy.max_wait_days).sum())
     return _shape(
-        g, kind=ibis.literal("cycle-time-wait"), entity_type=ibis.literal("provider"),
+        g, kind=ibis.literal("cycle-time-wait"), period=g.period, period_coverage=g.period_coverage,
+        entity_type=ibis.literal("provider"),
         entity_id=g.cycle_org, organization_id=g.cycle_org, condition=g.cond,
         step_code=ibis.null("string"), count=g["count"], minutes=ibis.null("float64"),
         money_at_stake=g.excess_days * policy.cost_per_wait_day,
@@ -143,11 +165,12 @@ def waits(inp: Inputs, policy: CostingPolicy) -> ir.Table:
 
 def low_value(acts: ir.Table) -> ir.Table:
     a = acts.filter(acts.low_value.fill_null(False))
-    g = a.group_by("facility_id", "condition", "step_code").aggregate(
+    g = a.group_by("period", "period_coverage", "facility_id", "condition", "step_code").aggregate(
         count=a.count(), minutes=a.minutes.sum(), money=a.labour_cost.sum(),
         patients=a.patient_id.nunique())
     return _shape(
-        g, kind=ibis.literal("low-value"), entity_type=ibis.literal("facility"),
+        g, kind=ibis.literal("low-value"), period=g.period, period_coverage=g.period_coverage,
+        entity_type=ibis.literal("facility"),
         entity_id=g.facility_id, organization_id=g.facility_id, condition=g.condition,
         step_code=g.step_code, count=g["count"], minutes=g.minutes, money_at_stake=g.money,
         explanation=("low-value step " + g.step_code + " done for " + _n(g.patients) + " patients ("
@@ -156,15 +179,18 @@ def low_value(acts: ir.Table) -> ir.Table:
 
 
 def cost_opportunities(inp: Inputs, acts: ir.Table, cap: ir.Table, policy: CostingPolicy,
-                       rates: ir.Table | None = None) -> ir.Table:
-    """All opportunities in one table, largest money at stake first within each kind."""
+                       rates: ir.Table | None = None, periods: ir.Table | None = None) -> ir.Table:
+    """All opportunities in one table, one row per kind, period and entity (see the module doc)."""
     rates = rates if rates is not None else inp.con.table("capacity_cost_rates")
+    periods = periods if periods is not None else data_periods(acts, policy)
+    periods = periods.filter(periods.period_coverage >= policy.min_period_coverage)
+    pa = in_periods(acts, periods)
     parts = [
         unused_capacity(cap, policy),
-        skill_mismatch(acts, rates),
-        expensive_setting(acts, rates, inp.organizations, policy),
-        excess_time(acts, policy),
-        waits(inp, policy),
-        low_value(acts),
+        skill_mismatch(pa, rates),
+        expensive_setting(pa, rates, inp.organizations, policy),
+        excess_time(pa, policy),
+        waits(inp, policy, periods),
+        low_value(pa),
     ]
     return ibis.union(*parts)

@@ -43,7 +43,7 @@ SEGMENTS_SCHEMA = {"patient_id": "string", "segment": "string", "valid_from": "d
 CYCLE_FLAGS_SCHEMA = {"cycle_id": "string", "flag": "string"}
 
 OUTPUT_TABLES = ("capacity_cost_rates", "activity_costs", "cycle_costs", "cycle_cost_totals",
-                 "capacity_use", "cost_opportunities")
+                 "cost_periods", "capacity_use", "cost_opportunities")
 
 
 # --------------------------------------------------------------------------- process maps as tables
@@ -248,7 +248,11 @@ def activity_costs(inp: Inputs, rates: ir.Table, mt: MapTables) -> ir.Table:
         "cycle_organization_id", "encounter_class", "setting", "least_cost_role", "routine",
         "low_value", "rate_per_minute",
         facility_id=a.resource_organization_id.fill_null(a.encounter_organization_id).fill_null(a.cycle_organization_id),
-        phase=a.event_phase.fill_null(a.step_phase).fill_null("unassigned"),
+        # The service decides the phase (surgery is intervening even in a same-day encounter the
+        # cycle builder put in rehab); the encounter's phase only where the step is not in a map.
+        phase=a.step_phase.fill_null(a.event_phase).fill_null("unassigned"),
+        phase_source=ibis.cases((a.step_phase.notnull(), "step"), (a.event_phase.notnull(), "encounter"),
+                                else_="none"),
         recorded_minutes=a.minutes,
         standard_minutes=standard,
         minutes_source=ibis.cases((a.minutes.notnull(), "recorded"), (standard.notnull(), "standard"),
@@ -259,17 +263,39 @@ def activity_costs(inp: Inputs, rates: ir.Table, mt: MapTables) -> ir.Table:
 
 
 # --------------------------------------------------------------------------- consumables and charges
-def consumable_costs(inp: Inputs) -> ir.Table:
+def consumable_phases(cons: ir.Table, acts: ir.Table) -> ir.Table:
+    """consumable_id -> the phase of the service it was used in: the process-map step of the same
+    encounter performed closest in time to its use (ties: the step with more minutes, then the
+    earlier phase name). An implant used at a same-day surgery takes the surgery's phase."""
+    a = acts.filter(acts.encounter_id.notnull() & (acts.phase_source == "step"))
+    a = a.select(a_enc=a.encounter_id, a_ts=a.start_ts, a_phase=a.phase, a_min=a.minutes)
+    c = cons.select("consumable_id", c_enc=cons.encounter_id, c_ts=cons.used_ts)
+    j = c.join(a, c.c_enc == a.a_enc)
+    gap = (j.c_ts.epoch_seconds() - j.a_ts.epoch_seconds()).abs().fill_null(2**62)
+    j = j.mutate(_gap=gap)
+    w = ibis.window(group_by=j.consumable_id, order_by=[j._gap, ibis.desc(j.a_min), j.a_phase])
+    ranked = j.mutate(_rank=ibis.row_number().over(w))
+    return ranked.filter(ranked._rank == 0).select("consumable_id", service_phase=ranked.a_phase)
+
+
+def consumable_costs(inp: Inputs, acts: ir.Table | None = None) -> ir.Table:
+    """One row per consumable use at acquisition cost, in the phase of the service it was used in
+    (see :func:`consumable_phases`; the encounter's phase when no mapped step shares its encounter)."""
     c = inp.consumables
     enc_cycles = encounter_cycles(inp)
     c = attribute(c, c.used_ts, inp, enc_cycles)
     e = inp.encounters
     c = c.left_join(e, c.encounter_id == e.encounter_id).select(c, encounter_organization_id=e.organization_id)
+    if acts is not None:
+        sp = consumable_phases(inp.consumables, acts)
+        c = c.left_join(sp, c.consumable_id == sp.consumable_id).select(c, sp.service_phase)
+    else:
+        c = c.mutate(service_phase=ibis.null("string"))
     return c.select(
         "consumable_id", "patient_id", "encounter_id", "cycle_id", "condition", "cycle_type",
         "attribution", "cycle_organization_id",
         facility_id=c.encounter_organization_id.fill_null(c.cycle_organization_id),
-        phase=c.event_phase.fill_null("unassigned"),
+        phase=c.service_phase.fill_null(c.event_phase).fill_null("unassigned"),
         consumables_cost=c.quantity * c.unit_cost,
     )
 
@@ -357,11 +383,24 @@ def _main_facility(a: ir.Table) -> ir.Table:
     return ranked.filter(ranked.rank == 0).select("cycle_id", "facility")
 
 
-def cycle_cost_totals(acts: ir.Table, cons: ir.Table, chg: ir.Table, care_cycles: ir.Table) -> ir.Table:
-    """One row per cycle: labour, consumables, total cost, charges, and the recorded/standard share.
+COST_SOURCES = ("recorded-minutes", "standard-times", "charges-only", "not-costed")
+NOT_COSTED_REASONS = {
+    "charges": "no activity minutes or consumables recorded; charges are shown beside costs, never used as costs",
+    "no-minutes": "activities recorded without minutes, and their steps have no standard time in a process map",
+    "no-rate": "minutes recorded, but their resources have no capacity cost rate (annual cost / practical capacity)",
+    "nothing": "no activity, consumable or charge data linked to the cycle's encounters",
+}
 
-    Aggregated straight from activities (not via the phase x role breakdown) and grouped by
-    cycle_id alone, since every other cycle attribute depends on it.
+
+def cycle_cost_totals(acts: ir.Table, cons: ir.Table, chg: ir.Table, care_cycles: ir.Table) -> ir.Table:
+    """One row per cycle (every stored care cycle, and every segment year with data): labour,
+    consumables, total cost, charges, the recorded/standard share and where the cost came from.
+
+    A cycle is costed when some of its minutes have a capacity cost rate or it used consumables;
+    ``cost_source`` is then ``recorded-minutes`` (every minute recorded) or ``standard-times``
+    (some minutes filled from the process map's time equations). Otherwise it is
+    ``charges-only`` or ``not-costed``: its costs are null (never 0) and ``not_costed_reason``
+    says why. Aggregated straight from activities and grouped by cycle_id alone.
     """
     zero, zint = ibis.literal(0.0), ibis.literal(0, type="int64")
 
@@ -376,36 +415,74 @@ def cycle_cost_totals(acts: ir.Table, cons: ir.Table, chg: ir.Table, care_cycles
         a, minutes=a.minutes.sum(),
         recorded_minutes=a.minutes.sum(where=a.minutes_source == "recorded").fill_null(0.0),
         standard_minutes=a.minutes.sum(where=a.minutes_source == "standard").fill_null(0.0),
-        activities=a.count(), labour_cost=a.labour_cost.sum(), consumables_cost=zero, charges=zero)
+        rated_minutes=a.minutes.sum(where=a.rate_per_minute.notnull()).fill_null(0.0),
+        activities=a.count(), labour_cost=a.labour_cost.sum(), consumables_cost=zero,
+        consumables=zint, charges=zero)
     c = cons.filter(cons.cycle_id.notnull())
-    lc = per_cycle(c, minutes=zero, recorded_minutes=zero, standard_minutes=zero, activities=zint,
-                   labour_cost=zero, consumables_cost=c.consumables_cost.sum(), charges=zero)
+    lc = per_cycle(c, minutes=zero, recorded_minutes=zero, standard_minutes=zero, rated_minutes=zero,
+                   activities=zint, labour_cost=zero, consumables_cost=c.consumables_cost.sum(),
+                   consumables=c.count(), charges=zero)
     h = chg.filter(chg.cycle_id.notnull())
-    lh = per_cycle(h, minutes=zero, recorded_minutes=zero, standard_minutes=zero, activities=zint,
-                   labour_cost=zero, consumables_cost=zero, charges=h.charges.sum())
+    lh = per_cycle(h, minutes=zero, recorded_minutes=zero, standard_minutes=zero, rated_minutes=zero,
+                   activities=zint, labour_cost=zero, consumables_cost=zero, consumables=zint,
+                   charges=h.charges.sum())
     u = ibis.union(la, lc.select(*la.columns), lh.select(*la.columns))
     t = u.group_by("cycle_id").aggregate(
         patient_id=u.patient_id.arbitrary(), condition=u.condition.arbitrary(),
         cycle_type=u.cycle_type.arbitrary(), provider=u.provider.min(),
         minutes=u.minutes.sum(), recorded_minutes=u.recorded_minutes.sum(),
-        standard_minutes=u.standard_minutes.sum(), activities=u.activities.sum(),
-        labour_cost=u.labour_cost.sum(), consumables_cost=u.consumables_cost.sum(),
-        charges=u.charges.sum())
+        standard_minutes=u.standard_minutes.sum(), rated_minutes=u.rated_minutes.sum(),
+        activities=u.activities.sum(), labour_cost=u.labour_cost.sum(),
+        consumables_cost=u.consumables_cost.sum(), consumables=u.consumables.sum(), charges=u.charges.sum())
     main = _main_facility(a)
     t = t.left_join(main, t.cycle_id == main.cycle_id).select(
         *[t[col] for col in t.columns if col != "provider"], provider=main.facility.fill_null(t.provider))
+    # Stored cycles with no cost data at all still get a row: "not costed" is a finding.
+    bare = care_cycles.anti_join(t, "cycle_id")
+    bare = bare.select(
+        "cycle_id", "patient_id", "condition", "cycle_type", minutes=zero, recorded_minutes=zero,
+        standard_minutes=zero, rated_minutes=zero, activities=zint, labour_cost=zero,
+        consumables_cost=zero, consumables=zint, charges=zero, provider=bare.organization_id)
+    t = t.union(bare.select(*t.columns))
     c = care_cycles
     j = t.left_join(c, t.cycle_id == c.cycle_id).select(
         t.cycle_id, t.patient_id, t.condition, t.cycle_type,
         organization_id=c.organization_id.fill_null(t.provider), ipu_id=c.ipu_id,
         period_label=c.period_label, start_ts=c.start_ts, end_ts=c.end_ts,
         minutes=t.minutes, recorded_minutes=t.recorded_minutes, standard_minutes=t.standard_minutes,
-        activities=t.activities, labour_cost=t.labour_cost, consumables_cost=t.consumables_cost,
-        total_cost=t.labour_cost + t.consumables_cost, charges=t.charges)
+        rated_minutes=t.rated_minutes, activities=t.activities, labour_cost=t.labour_cost,
+        consumables_cost=t.consumables_cost, consumables=t.consumables, charges=t.charges)
+    costed = (j.rated_minutes > 0) | (j.consumables > 0)
+    nothing = ibis.null("float64")
+    j = j.mutate(
+        cost_source=ibis.cases(
+            (costed & (j.standard_minutes > 0), "standard-times"), (costed, "recorded-minutes"),
+            (j.charges > 0, "charges-only"), else_="not-costed"),
+        not_costed_reason=ibis.cases(
+            (costed, ibis.null("string")),
+            (j.charges > 0, NOT_COSTED_REASONS["charges"]),
+            (j.minutes > 0, NOT_COSTED_REASONS["no-rate"]),
+            (j.activities > 0, NOT_COSTED_REASONS["no-minutes"]),
+            else_=NOT_COSTED_REASONS["nothing"]),
+        labour_cost=ibis.ifelse(costed, j.labour_cost, nothing),
+        consumables_cost=ibis.ifelse(costed, j.consumables_cost, nothing),
+        total_cost=ibis.ifelse(costed, j.labour_cost + j.consumables_cost, nothing),
+    )
     return j.mutate(
         recorded_share=ibis.ifelse(j.minutes > 0, j.recorded_minutes / j.minutes, ibis.null("float64")),
         standard_share=ibis.ifelse(j.minutes > 0, j.standard_minutes / j.minutes, ibis.null("float64")),
-    )
+    ).drop("rated_minutes")
+
+
+def cost_source_shares(totals: ir.Table, by: Sequence[str] = ()) -> ir.Table:
+    """Cycles and their share per cost source (recorded minutes, standard times, charges only,
+    not costed), within each group of ``by`` (e.g. ``("condition",)``), from ``cycle_cost_totals``:
+    the sentence "62% of cycles costed from recorded minutes" for the report and CLI."""
+    keys = [*by, "cost_source"]
+    g = totals.group_by(keys).aggregate(cycles=totals.count(), patients=totals.patient_id.nunique())
+    w = ibis.window(group_by=[g[k] for k in by]) if by else ibis.window()
+    g = g.mutate(share=g.cycles / g.cycles.sum().over(w))
+    return g.order_by([*by, "cost_source"])
 
 
 # --------------------------------------------------------------------------- the stage
@@ -418,7 +495,7 @@ def build(con: BaseBackend, maps: Sequence[ProcessMap] | None = None,
     mt = map_tables(maps)
     rates = capacity_cost_rates(inp.resources, policy)
     acts = activity_costs(inp, rates, mt)
-    cons, chg = consumable_costs(inp), charges(inp)
+    cons, chg = consumable_costs(inp, acts), charges(inp)
     return {"capacity_cost_rates": rates, "activity_costs": acts, "cycle_costs": cycle_costs(acts, cons, chg),
             "cycle_cost_totals": cycle_cost_totals(acts, cons, chg, inp.care_cycles)}
 
@@ -446,23 +523,25 @@ def provider_costs(con: BaseBackend, condition: str | None = None) -> list[dict[
     if condition:
         tot, cc = tot.filter(tot.condition == condition), cc.filter(cc.condition == condition)
     head = tot.group_by("condition", "organization_id").aggregate(
-        cycles=tot.count(), cost_per_cycle=tot.total_cost.mean(),
+        cycles=tot.total_cost.count(), cycles_not_costed=tot.total_cost.isnull().sum(),
+        cost_per_cycle=tot.total_cost.mean(),
         labour_per_cycle=tot.labour_cost.mean(), consumables_per_cycle=tot.consumables_cost.mean(),
         charges_per_cycle=tot.charges.mean(),
         recorded_share=tot.recorded_minutes.sum() / tot.minutes.sum())
-    ph = cc.join(tot.select("cycle_id", cycle_org="organization_id"), "cycle_id")
+    costed = tot.filter(tot.total_cost.notnull())
+    ph = cc.join(costed.select("cycle_id", cycle_org="organization_id"), "cycle_id")
     ph = ph.group_by("condition", org=ph.cycle_org, phase=ph.phase).aggregate(cost=ph.total_cost.sum())
     phases = rows_of(ph)
     rows = rows_of(head.order_by("condition", "cost_per_cycle"))
     by = {(p["condition"], p["org"], p["phase"]): p["cost"] for p in phases}
     out = []
     for r in rows:
-        n = r["cycles"] or 1
+        n = r["cycles"]
         row = dict(r)
         for phase in (*PHASES, "unassigned"):
             v = by.get((r["condition"], r["organization_id"], phase))
             if v is not None or phase != "unassigned":
-                row[phase] = (v or 0.0) / n
+                row[phase] = (v or 0.0) / n if n else None   # no costed cycle: not costed, not 0
         out.append(row)
     return out
 
@@ -470,7 +549,7 @@ def provider_costs(con: BaseBackend, condition: str | None = None) -> list[dict[
 def phase_waterfall(con: BaseBackend, condition: str, organization_id: str | None = None) -> list[dict[str, Any]]:
     """Data for a waterfall chart: mean cost per cycle added by each phase, in care-cycle order."""
     tot = con.table("cycle_cost_totals")
-    tot = tot.filter(tot.condition == condition)
+    tot = tot.filter((tot.condition == condition) & tot.total_cost.notnull())
     if organization_id:
         tot = tot.filter(tot.organization_id == organization_id)
     n = int(tot.count().execute())

@@ -14,7 +14,7 @@ from carevalue.definitions.process_map import (
     load_costing_policy,
     load_process_maps,
 )
-from carevalue.engine.capacity import capacity_use
+from carevalue.engine.capacity import capacity_use, data_periods
 from carevalue.engine.cost_opportunities import cost_opportunities
 from carevalue.engine.costing import (
     OUTPUT_TABLES,
@@ -29,8 +29,8 @@ from carevalue.engine.costing import (
 
 def run_costing(con: BaseBackend, maps: Sequence[ProcessMap] | None = None,
                 policy: CostingPolicy | None = None) -> dict[str, int]:
-    """Write capacity_cost_rates, activity_costs, cycle_costs, cycle_cost_totals, capacity_use and
-    cost_opportunities into the store; return their row counts."""
+    """Write capacity_cost_rates, activity_costs, cycle_costs, cycle_cost_totals, cost_periods,
+    capacity_use and cost_opportunities into the store; return their row counts."""
     maps = load_process_maps() if maps is None else maps
     policy = policy or load_costing_policy()
     exprs = build(con, maps, policy)
@@ -39,14 +39,14 @@ def run_costing(con: BaseBackend, maps: Sequence[ProcessMap] | None = None,
         write_table(con, name, exprs[name])
     inp = Inputs.from_backend(con)
     rates, acts = con.table("capacity_cost_rates"), con.table("activity_costs")
-    cons, chg = consumable_costs(inp), charges(inp)
+    cons, chg = consumable_costs(inp, acts), charges(inp)
     write_table(con, "cycle_costs", cycle_costs(acts, cons, chg))
     write_table(con, "cycle_cost_totals", cycle_cost_totals(acts, cons, chg, inp.care_cycles))
-    write_table(con, "capacity_use", capacity_use(acts, rates))
-    opp = cost_opportunities(inp, acts, con.table("capacity_use"), policy, rates)
+    write_table(con, "cost_periods", data_periods(acts, policy))
+    periods = con.table("cost_periods")
+    write_table(con, "capacity_use", capacity_use(acts, rates, policy, periods))
+    opp = cost_opportunities(inp, acts, con.table("capacity_use"), policy, rates, periods)
     write_table(con, "cost_opportunities", opp)
     for name in OUTPUT_TABLES:
         counts[name] = int(con.table(name).count().execute())
     return counts
-
-

@@ -8,7 +8,12 @@ Everything is plain Ibis over the core tables, so it runs on DuckDB and PySpark 
   of the previous one. The cycle's index event is the earliest event of the first-listed trigger
   kind present (so surgery outranks the diagnosis that preceded it).
 * **Chronic cycles** are rolling ``period_months`` periods from the first diagnosis to the end of
-  the data (or death); ``period_label`` is the year the period starts.
+  the data (or death); ``period_label`` is the year the period starts. With observation periods
+  (engine/observation.py) they lie inside them: the periods restart at the start of each
+  observation period after the diagnosis and are cut at its end, so no cycle-year covers time the
+  data cannot see.
+* **Only records that count** are read (engine/record_filter.py: a refuted diagnosis, a cancelled
+  encounter or a procedure not done opens no cycle and joins none).
 * **Events** in a cycle's window belong to it when a phase rule of the template matches (first by
   ``priority``, then listing order, names the phase). An encounter at which a matched event was
   recorded belongs too ("linked"), and every other record of an included encounter (observations,
@@ -29,7 +34,10 @@ from ibis.backends import BaseBackend
 
 from carevalue.backends import write_table
 from carevalue.definitions.condition import ConditionTemplate, EventRule
+from carevalue.definitions.record_rule import RecordRules
 from carevalue.engine.codesets import matches
+from carevalue.engine.observation import periods_or_none
+from carevalue.engine.record_filter import counting
 
 # Core tables that carry clinical events, and how each maps onto the common event shape.
 _EVENT_COLUMNS = ("event_table", "event_id", "patient_id", "event_ts", "code_system", "code",
@@ -48,23 +56,19 @@ CYCLE_EVENT_COLUMNS = ("cycle_id", "patient_id", "condition", "event_table", "ev
 _S = "string"
 
 
-
-
-
-
 def _null(type_: str = _S) -> ir.Value:
     return ibis.null().cast(type_)
 
 
-def events(con: BaseBackend) -> ir.Table:
-    """Every clinical event and billable record of the store in one shape (see ``_EVENT_COLUMNS``)."""
+def events(con: BaseBackend, rules: RecordRules | None = None) -> ir.Table:
+    """Every clinical event and billable record that counts, in one shape (see ``_EVENT_COLUMNS``)."""
     have = set(con.list_tables())
     parts: list[ir.Table] = []
 
     def add(name: str, **cols: ir.Value) -> None:
         if name not in have:
             return
-        t = con.table(name)
+        t = counting(con, name, rules)
         row = {"event_table": ibis.literal(name), "patient_id": t.patient_id}
         defaults: dict[str, ir.Value] = {c: _null() for c in _EVENT_COLUMNS}
         defaults["event_ts"] = _null("timestamp")
@@ -104,7 +108,7 @@ def events(con: BaseBackend) -> ir.Table:
     ev = ibis.union(*parts) if len(parts) > 1 else parts[0]
     # Facility and clinician fall back to the encounter's when the record has none.
     if "encounters" in have:
-        enc = con.table("encounters").select(
+        enc = counting(con, "encounters", rules).select(
             _eid=lambda t: t.encounter_id, _eorg=lambda t: t.organization_id,
             _eprac=lambda t: t.practitioner_id, _ets=lambda t: t.start_ts)
         ev = ev.left_join(enc, ev.encounter_id == enc._eid)
@@ -178,33 +182,49 @@ def acute_cycles(ev: ir.Table, tpl: ConditionTemplate) -> ir.Table:
     )
 
 
-def chronic_cycles(ev: ir.Table, tpl: ConditionTemplate, data_end: ir.Table, max_periods: int = 120) -> ir.Table:
-    """Rolling periods from the first diagnosis while the period starts before the data end/death."""
+def chronic_cycles(ev: ir.Table, tpl: ConditionTemplate, data_end: ir.Table, max_periods: int = 120,
+                   periods: ir.Table | None = None) -> ir.Table:
+    """Rolling periods from the first diagnosis while the period starts before the data end/death;
+    with ``periods`` (observation_periods) only inside them: restarted at each observation period
+    that ends after the diagnosis, cut at its end."""
     trig = _triggers(ev, tpl)
     w = ibis.window(group_by="patient_id", order_by=["event_ts", "rank", "event_id"])
     first = trig.mutate(_n=ibis.row_number().over(w))
     first = first.filter(first._n == 0).select(
         "patient_id", "organization_id", trigger_table="event_table", trigger_id="event_id", index_ts="event_ts")
+    months = tpl.cycle.period_months
+    if periods is None:
+        first = first.mutate(_anchor=first.index_ts, _stop=_null("timestamp"))
+    else:
+        op = periods.select(_op="patient_id", _ps=periods.period_start.cast("timestamp"),
+                            _pe=(periods.period_end + ibis.interval(days=1)).cast("timestamp"))
+        first = first.inner_join(op, [first.patient_id == op._op, op._pe > first.index_ts])
+        first = first.mutate(_anchor=ibis.greatest(first.index_ts, first._ps), _stop=first._pe).drop(
+            "_op", "_ps", "_pe")
     ks = ibis.memtable({"k": list(range(max_periods))})
     per = first.cross_join(ks).inner_join(data_end, "patient_id")
-    months = tpl.cycle.period_months
-    per = per.mutate(start_ts=per.index_ts + (per.k * months).as_interval("M"))
-    per = per.filter(per.start_ts <= per.until_ts)
-    per = per.mutate(end_ts=per.start_ts + ibis.interval(months=months))
+    per = per.mutate(start_ts=per._anchor + (per.k * months).as_interval("M"))
+    per = per.filter((per.start_ts <= per.until_ts) & (per._stop.isnull() | (per.start_ts < per._stop)))
+    full = per.start_ts + ibis.interval(months=months)
+    per = per.mutate(end_ts=ibis.cases((per._stop.notnull() & (per._stop < full), per._stop), else_=full))
     label = per.start_ts.year().cast(_S)
+    # Two observation periods can start cycles in one calendar year: the later gets a suffix.
+    n = ibis.row_number().over(ibis.window(group_by=[per.patient_id, label], order_by=per.start_ts))
+    ident = _cycle_id(tpl, per.patient_id, label) + ibis.cases((n > 0, ":" + (n + 1).cast(_S)), else_="")
     return per.select(
-        cycle_id=_cycle_id(tpl, per.patient_id, label), patient_id=per.patient_id,
+        cycle_id=ident, patient_id=per.patient_id,
         condition=ibis.literal(tpl.id), cycle_type=ibis.literal("chronic"),
-        start_ts=per.start_ts, end_ts=per.end_ts, trigger_table=per.trigger_table,
+        start_ts=per.start_ts.cast(per.index_ts.type()), end_ts=per.end_ts.cast(per.index_ts.type()),
+        trigger_table=per.trigger_table,
         trigger_id=per.trigger_id, trigger_org=per.organization_id,
         period_label=label, index_ts=per.index_ts,
     )
 
 
-def data_end(con: BaseBackend, ev: ir.Table) -> ir.Table:
+def data_end(con: BaseBackend, ev: ir.Table, rules: RecordRules | None = None) -> ir.Table:
     """Per patient: the last date cycles run to — death, else the last event anywhere in the store."""
     last = ev.aggregate(_end=ev.event_ts.max())
-    pts = con.table("patients").select("patient_id", "death_date")
+    pts = counting(con, "patients", rules).select("patient_id", "death_date")
     j = pts.cross_join(last)
     return j.select("patient_id", until_ts=j.death_date.cast("timestamp").coalesce(j._end))
 
@@ -314,7 +334,7 @@ def _attribute(cycles: ir.Table, cev: ir.Table, tpls: Sequence[ConditionTemplate
     c = c.mutate(organization_id=ibis.cases(
         (c.condition.isin(by_trigger or ["\x00"]), c.trigger_org.coalesce(c._morg)),
         else_=c._morg.coalesce(c.trigger_org)))
-    teams = con.table("care_teams") if "care_teams" in con.list_tables() else None
+    teams = counting(con, "care_teams") if "care_teams" in con.list_tables() else None
     if teams is not None and "condition_template" in teams.columns:
         ipu = teams.filter(teams.category_code == "ipu").group_by(
             ["condition_template", "organization_id"]).aggregate(_ipu=teams.care_team_id.min())
@@ -340,13 +360,16 @@ def cost_bearing(cev: ir.Table, cycles: ir.Table) -> ir.Table:
 
 
 def build(con: BaseBackend, templates: Sequence[ConditionTemplate],
-          ev: ir.Table | None = None) -> tuple[ir.Table, ir.Table]:
+          ev: ir.Table | None = None, rules: RecordRules | None = None,
+          periods: ir.Table | None = None) -> tuple[ir.Table, ir.Table]:
     """(care_cycles, cycle_events) expressions for all templates."""
-    ev = events(con) if ev is None else ev
-    until = data_end(con, ev)
+    ev = events(con, rules) if ev is None else ev
+    until = data_end(con, ev, rules)
+    periods = periods_or_none(con) if periods is None else periods
     cyc_parts, ev_parts = [], []
     for tpl in templates:
-        cyc = acute_cycles(ev, tpl) if tpl.cycle.kind == "acute" else chronic_cycles(ev, tpl, until)
+        cyc = acute_cycles(ev, tpl) if tpl.cycle.kind == "acute" else chronic_cycles(
+            ev, tpl, until, periods=periods)
         cyc_parts.append(cyc)
         ev_parts.append(cycle_events_for(ev, cyc, tpl))
     cycles = ibis.union(*cyc_parts) if len(cyc_parts) > 1 else cyc_parts[0]
@@ -354,15 +377,20 @@ def build(con: BaseBackend, templates: Sequence[ConditionTemplate],
     return cycles, cev
 
 
-def run(con: BaseBackend, templates: Sequence[ConditionTemplate]) -> dict[str, int]:
+def run(con: BaseBackend, templates: Sequence[ConditionTemplate], rules: RecordRules | None = None,
+        periods: ir.Table | None = None) -> dict[str, int]:
     """Build and write ``care_cycles`` and ``cycle_events`` into the store; returns row counts.
 
+    ``rules`` default to content/record-rules/default; ``periods`` to the store's
+    ``observation_periods`` table when it has one (write it first with engine.observation.run).
     Intermediate results are materialised step by step (events, cycles, per-template windows):
     one nested query over all templates is far slower for the database optimiser to plan.
     """
-    ev = write_table(con, "_cv_events", events(con))
-    until = write_table(con, "_cv_until", data_end(con, ev))
-    parts = [acute_cycles(ev, t) if t.cycle.kind == "acute" else chronic_cycles(ev, t, until) for t in templates]
+    ev = write_table(con, "_cv_events", events(con, rules))
+    until = write_table(con, "_cv_until", data_end(con, ev, rules))
+    periods = periods_or_none(con) if periods is None else periods
+    parts = [acute_cycles(ev, t) if t.cycle.kind == "acute" else chronic_cycles(ev, t, until, periods=periods)
+             for t in templates]
     raw = write_table(con, "_cv_cycles", ibis.union(*parts) if len(parts) > 1 else parts[0])
     temps = ["_cv_events", "_cv_until", "_cv_cycles"]
     ce_parts = []

@@ -5,8 +5,12 @@ Binary measures (deaths, complications, readmissions) use a logistic case-mix mo
 model with the time point as horizon gives each patient's expected events over their own
 follow-up. Continuous measures (PROM scores, clinical values, length of stay) use a linear model:
 observed minus expected mean per provider. Each provider gets O, E, O/E (or O-E) with a CI,
-funnel flags at 95% and 99.8%, the SRTR Bayesian flag and the crude (unadjusted) flags beside
-them. A measure that cannot be compared yields one status row with a readable message.
+flags at 95% and 99.8% that agree with the stated intervals (risk.intervals), the SRTR review
+flag and the crude (unadjusted) flags beside them. Minimum information: fewer than 10 events per
+case-mix parameter drops variables (or falls back to crude rates), and says which; one provider or
+too few events is "insufficient data"; a time point beyond the data's follow-up or with fewer than
+11 patients still at risk is "not estimable" with the number at risk. A measure that cannot be
+compared yields one status row with a readable reason.
 """
 
 from __future__ import annotations
@@ -16,40 +20,49 @@ from collections.abc import Sequence
 import ibis
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from carevalue.engine.risk import compare_providers, fit_casemix
-from carevalue.engine.risk.casemix import CaseMixModel, expected_events, observed_events
-from carevalue.engine.risk.compare import observed_expected
-from carevalue.engine.risk.flags import (
-    AS_EXPECTED,
-    BETTER,
-    WORSE,
-    empirical_bayes_ratio,
-    funnel_flags,
-    srtr_flags,
+from carevalue.engine.risk.assess import (
+    INSUFFICIENT,
+    MIN_PROVIDERS,
+    compare_providers,
+    flag_providers,
 )
-from carevalue.engine.risk.funnel import Overdispersion, funnel
+from carevalue.engine.risk.casemix import (
+    CaseMixModel,
+    InformationCheck,
+    check_information,
+    expected_events,
+    fit_casemix,
+    observed_events,
+)
+from carevalue.engine.risk.flags import AS_EXPECTED
+from carevalue.engine.risk.intervals import estimate_dispersion, mean_flags, ratio_flags
 from carevalue.engine.risk.scoring import score_expression
+from carevalue.engine.risk.validation import DECILE_COLUMNS
 
 COMPARISON_COLUMNS = [
     "condition", "measure", "time_point", "scale", "organization_id", "n", "observed", "expected",
-    "oe", "ci_low", "ci_high", "observed_rate", "adjusted_rate", "crude_flag_95", "crude_flag_998",
-    "flag_95", "flag_998", "srtr_flag", "shrunk_oe", "statistic", "model", "variables",
-    "c_statistic", "calibration", "phi", "status", "message",
+    "oe", "ci_low", "ci_high", "ci_low_998", "ci_high_998", "observed_rate", "adjusted_rate",
+    "crude_flag_95", "crude_flag_998", "flag_95", "flag_998", "not_assessable", "at_risk",
+    "srtr_flag", "shrunk_oe", "statistic", "model", "variables", "adjustment", "events",
+    "parameters", "c_statistic", "c_low", "c_high", "calibration", "calibration_intercept",
+    "calibration_slope", "validation", "phi", "overdispersion", "status", "reason", "message",
 ]
-# With fewer providers than this, overdispersion cannot be told apart from the very provider
-# effects the comparison looks for, so funnel limits are the plain binomial/Poisson ones.
-MIN_PROVIDERS_FOR_OVERDISPERSION = 20
+CALIBRATION_COLUMNS = ["condition", "measure", "time_point", "scale", *DECILE_COLUMNS, "validation"]
+MIN_AT_RISK = 11  # a time point with fewer patients still followed is "not estimable"
 MIN_COVERAGE = 0.5  # a case-mix variable known for fewer of the patients is left out of the model
 FIT_SAMPLE = 200_000
 PROVIDER = "organization_id"
+NOT_ESTIMABLE = "not estimable"
 
 
-def status_row(key: dict[str, object], status: str, message: str, model: str | None = None) -> pd.DataFrame:
+def status_row(key: dict[str, object], status: str, message: str, model: str | None = None,
+               **extra: object) -> pd.DataFrame:
+    """One row saying why a measure / time point has no comparison (status and reason)."""
     row: dict[str, object] = {c: None for c in COMPARISON_COLUMNS}
     row.update(key)
-    row.update({"status": status, "message": message, "model": model})
+    row.update({"status": status, "reason": message, "message": message, "model": model})
+    row.update(extra)
     return pd.DataFrame([row], columns=COMPARISON_COLUMNS)
 
 
@@ -75,11 +88,7 @@ def usable_variables(rows: ibis.Table, variables: Sequence[str]) -> tuple[list[s
     return keep, notes
 
 
-def _overdispersion(n_providers: int) -> Overdispersion:
-    return "multiplicative" if n_providers >= MIN_PROVIDERS_FOR_OVERDISPERSION else "none"
-
-
-def _crude_flags(counts: pd.DataFrame, higher_is_better: bool, od: Overdispersion) -> pd.DataFrame:
+def _crude_flags(counts: pd.DataFrame, higher_is_better: bool) -> pd.DataFrame:
     """Flags against the overall rate, without case-mix: what a league table would show."""
     c = counts[["provider", "n", "observed"]].copy()
     total_n = float(c["n"].sum())
@@ -88,137 +97,184 @@ def _crude_flags(counts: pd.DataFrame, higher_is_better: bool, od: Overdispersio
     if rate <= 0:
         return pd.DataFrame({"provider": c["provider"], "crude_flag_95": AS_EXPECTED,
                              "crude_flag_998": AS_EXPECTED})
-    f = funnel_flags(funnel(c, "ratio", overdispersion=od), higher_is_better=higher_is_better)
-    return f[["provider", "flag_95", "flag_99_8"]].rename(
-        columns={"flag_95": "crude_flag_95", "flag_99_8": "crude_flag_998"})
+    disp = estimate_dispersion(c["observed"].to_numpy(float), c["expected"].to_numpy(float))
+    f = ratio_flags(c["observed"], c["expected"], higher_is_better=higher_is_better, dispersion=disp)
+    return pd.DataFrame({"provider": c["provider"].to_numpy(), "crude_flag_95": f["flag_95"],
+                         "crude_flag_998": f["flag_998"]})
 
 
 def flag_counts(counts: pd.DataFrame, higher_is_better: bool) -> pd.DataFrame:
-    """From per-provider n, observed and expected events: O/E with exact CI, rates, funnel flags,
-    SRTR flag, empirical-Bayes O/E and crude flags (columns of COMPARISON_COLUMNS)."""
-    od = _overdispersion(len(counts))
-    oe = observed_expected(counts)
-    fun = funnel(counts, "ratio", overdispersion=od)
-    flags = funnel_flags(fun, higher_is_better=higher_is_better)
-    srtr = srtr_flags(counts["observed"], counts["expected"])
-    srtr_flag = srtr["flag"]
-    if higher_is_better:
-        srtr_flag = srtr_flag.map({WORSE: BETTER, BETTER: WORSE}).fillna(srtr_flag)
-    eb = empirical_bayes_ratio(counts["observed"], counts["expected"])
-    out = oe.merge(flags[["provider", "flag_95", "flag_99_8"]], on="provider", how="left")
-    out = out.merge(_crude_flags(counts, higher_is_better, od), on="provider", how="left")
-    out["srtr_flag"] = srtr_flag.to_numpy()
-    out["shrunk_oe"] = eb["shrunk_ratio"].to_numpy() if len(eb) == len(out) else np.nan
-    out["phi"] = fun.phi
-    return out.rename(columns={"provider": PROVIDER, "oe_ratio": "oe", "oe_lower": "ci_low",
-                               "oe_upper": "ci_high", "flag_99_8": "flag_998"})
+    """From per-provider n, observed and expected events: O/E with its stated 95% and 99.8%
+    intervals, rates, the flags those intervals imply, SRTR flag, empirical-Bayes O/E and crude flags."""
+    table, _fun, disp = flag_providers(counts, higher_is_better=higher_is_better,
+                                       overdispersion="multiplicative")
+    out = table.merge(_crude_flags(counts, higher_is_better), on="provider", how="left")
+    out["phi"] = disp.phi
+    out["overdispersion"] = disp.note
+    return out.rename(columns={"provider": PROVIDER, "oe_ratio": "oe", "ci_low_95": "ci_low",
+                               "ci_high_95": "ci_high", "flag_99_8": "flag_998",
+                               "shrunk_ratio": "shrunk_oe"})
 
 
 def _finish(table: pd.DataFrame, key: dict[str, object], model: CaseMixModel, statistic: str,
-            variables: Sequence[str], notes: Sequence[str]) -> pd.DataFrame:
+            info: InformationCheck, notes: Sequence[str]) -> pd.DataFrame:
     out = table.copy()
     for k, v in key.items():
         out[k] = v  # type: ignore[call-overload]
     out["statistic"] = statistic
     out["model"] = model.kind
-    out["variables"] = ",".join(variables)
+    out["variables"] = ",".join(info.kept)
+    out["adjustment"] = info.adjustment
+    out["events"] = info.events
+    out["parameters"] = model.parameters
     out["c_statistic"] = model.c_statistic
+    out["c_low"], out["c_high"] = model.c_low, model.c_high
     out["calibration"] = model.calibration_in_the_large
+    out["calibration_intercept"] = model.calibration_in_the_large
+    out["calibration_slope"] = model.calibration_slope
+    out["validation"] = model.validation
     out["status"] = "ok"
-    out["message"] = "; ".join([model.message, *notes])
+    out["reason"] = None
+    out["message"] = "; ".join(x for x in [model.message, info.note, *notes,
+                                            str(out["overdispersion"].iloc[0]) if "overdispersion" in out
+                                            and len(out) else ""] if x)
     for c in COMPARISON_COLUMNS:
         if c not in out.columns:
             out[c] = None
-    return out[COMPARISON_COLUMNS]
+    out = out[COMPARISON_COLUMNS]
+    out.attrs["deciles"] = model.deciles
+    return out
+
+
+def _follow_up(rows: ibis.Table, horizon: float) -> tuple[int, int, float, int]:
+    """(patients, still at risk at the horizon, longest follow-up in days, censored before it)."""
+    agg = rows.aggregate(n=rows.count(), at_risk=(rows.time_days >= horizon).cast("int64").sum(),
+                         longest=rows.time_days.max(),
+                         censored=rows.censored.cast("int64").sum()).to_pandas().iloc[0]
+    longest = float(agg["longest"]) if pd.notna(agg["longest"]) else 0.0
+    return (int(agg["n"]), int(agg["at_risk"] or 0), longest, int(agg["censored"] or 0))
+
+
+def _at_risk(rows: ibis.Table, horizon: float) -> pd.DataFrame:
+    return rows.group_by(rows[PROVIDER]).aggregate(
+        at_risk=(rows.time_days >= horizon).cast("int64").sum()).to_pandas()
 
 
 def compare_binary(rows: ibis.Table, key: dict[str, object], variables: Sequence[str],
                    categorical: Sequence[str], higher_is_better: bool, horizon: float) -> pd.DataFrame:
     """``rows``: one per cycle with organization_id, event, censored, time_days and the variables."""
-    n_all = int(rows.count().to_pyarrow().as_py())
+    n_all, at_risk, longest, n_censored = _follow_up(rows, horizon)
     if n_all == 0:
         return status_row(key, "empty", f"no eligible patients for measure '{key['measure']}' at "
                           f"'{key['time_point']}'")
-    n_censored = int(rows.filter(rows.censored).count().to_pyarrow().as_py())
+    if n_censored and (at_risk < MIN_AT_RISK or longest < horizon):
+        return status_row(key, NOT_ESTIMABLE, f"{at_risk} of {n_all} patients still followed at "
+                          f"'{key['time_point']}' (day {horizon:g}; longest follow-up {longest:g} days, "
+                          f"{n_censored} censored before it); at least {MIN_AT_RISK} are needed",
+                          at_risk=at_risk, n=n_all)
+    n_providers = int(rows[PROVIDER].nunique().to_pyarrow().as_py())
+    if n_providers < MIN_PROVIDERS:
+        return status_row(key, INSUFFICIENT, f"{n_providers} provider: a comparison needs at least "
+                          f"{MIN_PROVIDERS}", n=n_all)
     if n_censored:
         return _compare_cox(rows, key, variables, categorical, higher_is_better, horizon, n_censored)
     keep, notes = usable_variables(rows, variables)
-    n_providers = int(rows[PROVIDER].nunique().to_pyarrow().as_py())
     result = compare_providers(
         rows.filter(rows[PROVIDER].notnull()), measure=str(key["measure"]), provider=PROVIDER,
         outcome="event", variables=keep, categorical=[c for c in categorical if c in keep],
-        overdispersion=_overdispersion(n_providers), higher_is_better=higher_is_better,
-        fit_sample=FIT_SAMPLE)
-    if result.status != "ok" or result.model is None:
-        return status_row(key, result.status, "; ".join([result.message, *notes]), "logistic")
-    p = result.providers
-    counts = p[["provider", "n", "observed", "expected"]]
+        higher_is_better=higher_is_better, fit_sample=FIT_SAMPLE)
+    if result.status != "ok" or result.model is None or result.information is None:
+        extra = {"events": result.information.events} if result.information else {}
+        return status_row(key, result.status, "; ".join([result.message, *notes]), "logistic",
+                          n=n_all, **extra)
+    counts = result.providers[["provider", "n", "observed", "expected"]]
     table = flag_counts(counts, higher_is_better)
-    # compare_providers' own flags use the same funnel settings; keep its per-provider numbers.
-    return _finish(table, key, result.model, "O/E events", keep, notes)
+    table = table.merge(_at_risk(rows, horizon), on=PROVIDER, how="left")
+    return _finish(table, key, result.model, "O/E events", result.information, notes)
 
 
 def _compare_cox(rows: ibis.Table, key: dict[str, object], variables: Sequence[str],
                  categorical: Sequence[str], higher_is_better: bool, horizon: float,
                  n_censored: int) -> pd.DataFrame:
     keep, notes = usable_variables(rows, variables)
-    notes = [*notes, f"{n_censored} patients censored before '{key['time_point']}': Cox model"]
+    notes = [*notes, f"{n_censored} patients censored before '{key['time_point']}': Cox model "
+             "with each patient's own follow-up"]
     frame = rows.select(PROVIDER, "event", "time_days", *keep).to_pandas()
-    frame = frame.dropna(subset=[PROVIDER, "event", "time_days"])
+    frame = frame.dropna(subset=[PROVIDER, "event", "time_days", *keep])
     frame["time_days"] = frame["time_days"].clip(lower=0.0) + 1e-6
-    model = fit_casemix(frame, "event", keep, "cox", categorical=[c for c in categorical if c in keep],
+    events = float((frame["event"] * (frame["time_days"] <= horizon)).sum())
+    cats = [c for c in categorical if c in keep]
+    info = check_information(frame, keep, cats, events)
+    if info.adjustment == INSUFFICIENT:
+        return status_row(key, INSUFFICIENT, "; ".join([info.note, *notes]), "cox", n=len(frame),
+                          events=events)
+    kept = list(info.kept)
+    model = fit_casemix(frame, "event", kept, "cox", categorical=[c for c in cats if c in kept],
                         duration="time_days", horizon=horizon)
     if not model.usable:
-        return status_row(key, model.status, "; ".join([model.message, *notes]), "cox")
-    data = frame.dropna(subset=keep)
-    data = data.assign(__o=observed_events(data, model), __e=expected_events(data, model))
+        return status_row(key, model.status, "; ".join([model.message, *notes]), "cox", n=len(frame),
+                          events=events)
+    data = frame.assign(__o=observed_events(frame, model), __e=expected_events(frame, model),
+                        __r=(frame["time_days"] >= horizon).astype("int64"))
     counts = data.groupby(PROVIDER, sort=True).agg(n=("__o", "size"), observed=("__o", "sum"),
-                                                   expected=("__e", "sum")).reset_index()
-    counts = counts.rename(columns={PROVIDER: "provider"})
-    return _finish(flag_counts(counts, higher_is_better), key, model, "O/E events (Cox)", keep, notes)
+                                                   expected=("__e", "sum"), at_risk=("__r", "sum"))
+    counts = counts.reset_index().rename(columns={PROVIDER: "provider"})
+    table = flag_counts(counts[["provider", "n", "observed", "expected"]], higher_is_better)
+    table = table.merge(counts[["provider", "at_risk"]].rename(columns={"provider": PROVIDER}),
+                        on=PROVIDER, how="left")
+    return _finish(table, key, model, "O/E events (Cox)", info, notes)
 
 
 def compare_continuous(rows: ibis.Table, key: dict[str, object], variables: Sequence[str],
                        categorical: Sequence[str], higher_is_better: bool) -> pd.DataFrame:
-    """Observed minus expected mean per provider from a linear case-mix model; flags where the
-    95% / 99.8% interval of the mean residual excludes 0."""
+    """Observed minus expected mean per provider from a linear case-mix model; flagged where the
+    95% / 99.8% t interval of the mean residual (the interval printed) excludes 0."""
     rows = rows.filter(rows.value.notnull() & rows[PROVIDER].notnull())
     n_all = int(rows.count().to_pyarrow().as_py())
     if n_all == 0:
         return status_row(key, "empty", f"no eligible patients for measure '{key['measure']}' at "
                           f"'{key['time_point']}'", "linear")
+    n_providers = int(rows[PROVIDER].nunique().to_pyarrow().as_py())
+    if n_providers < MIN_PROVIDERS:
+        return status_row(key, INSUFFICIENT, f"{n_providers} provider: a comparison needs at least "
+                          f"{MIN_PROVIDERS}", "linear", n=n_all)
     keep, notes = usable_variables(rows, variables)
     complete = rows.filter([rows[v].notnull() for v in keep]) if keep else rows
     sample = complete.select("value", *keep)
     if n_all > FIT_SAMPLE:
         sample = sample.order_by(ibis.random()).limit(FIT_SAMPLE)
-    model = fit_casemix(sample.to_pandas(), "value", keep, "linear",
-                        categorical=[c for c in categorical if c in keep])
+    frame = sample.to_pandas()
+    cats = [c for c in categorical if c in keep]
+    info = check_information(frame, keep, cats, float(len(frame)))
+    if info.adjustment == INSUFFICIENT:
+        return status_row(key, INSUFFICIENT, "; ".join([f"{len(frame)} patients: fewer than 10", *notes]),
+                          "linear", n=n_all)
+    kept = list(info.kept)
+    complete = rows.filter([rows[v].notnull() for v in kept]) if kept else rows
+    model = fit_casemix(frame, "value", kept, "linear", categorical=[c for c in cats if c in kept])
     if not model.usable:
-        return status_row(key, model.status, "; ".join([model.message, *notes]), "linear")
+        return status_row(key, model.status, "; ".join([model.message, *notes]), "linear", n=n_all)
     scored = complete.mutate(__exp=score_expression(complete, model))
     resid = scored.value - scored.__exp
     agg = scored.group_by(scored[PROVIDER]).aggregate(
         n=scored.count(), observed=scored.value.mean(), expected=scored.__exp.mean(),
         diff=resid.mean(), diff_sd=resid.std(), crude_sd=scored.value.std()).to_pandas()
     grand = float(complete.value.mean().to_pyarrow().as_py())
-    n = agg["n"].astype("float64")
-    se = agg["diff_sd"].fillna(0.0) / np.sqrt(n)
-    t95 = stats.t.ppf(0.975, np.maximum(n - 1, 1))
+    n = agg["n"].astype("float64").to_numpy()
+    se = agg["diff_sd"].astype("float64").to_numpy() / np.sqrt(n)
+    crude_se = agg["crude_sd"].astype("float64").to_numpy() / np.sqrt(n)
+    adj = mean_flags(agg["diff"].to_numpy(float), se, n, higher_is_better=higher_is_better)
+    crude = mean_flags(agg["observed"].to_numpy(float) - grand, crude_se, n,
+                       higher_is_better=higher_is_better)
     agg["oe"] = agg["diff"]
-    agg["ci_low"], agg["ci_high"] = agg["diff"] - t95 * se, agg["diff"] + t95 * se
+    agg["ci_low"], agg["ci_high"] = adj["ci_low_95"].to_numpy(), adj["ci_high_95"].to_numpy()
+    agg["ci_low_998"], agg["ci_high_998"] = adj["ci_low_998"].to_numpy(), adj["ci_high_998"].to_numpy()
+    agg["flag_95"], agg["flag_998"] = adj["flag_95"].to_numpy(), adj["flag_998"].to_numpy()
+    agg["not_assessable"] = adj["not_assessable"].to_numpy()
+    agg["crude_flag_95"], agg["crude_flag_998"] = crude["flag_95"].to_numpy(), crude["flag_998"].to_numpy()
     agg["observed_rate"] = agg["observed"]
     agg["adjusted_rate"] = grand + agg["diff"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(se > 0, agg["diff"] / se, 0.0)
-        crude_se = agg["crude_sd"].fillna(0.0) / np.sqrt(n)
-        zc = np.where(crude_se > 0, (agg["observed"] - grand) / crude_se, 0.0)
-    for name, zz in (("flag", z), ("crude_flag", zc)):
-        for level, tag in ((0.95, "95"), (0.998, "998")):
-            q = stats.norm.ppf(1 - (1 - level) / 2)
-            good = zz > q if higher_is_better else zz < -q
-            bad = zz < -q if higher_is_better else zz > q
-            agg[f"{name}_{tag}"] = np.where(good, BETTER, np.where(bad, WORSE, AS_EXPECTED))
     agg["srtr_flag"] = None
     agg["shrunk_oe"] = None
-    return _finish(agg, key, model, "O-E mean", keep, notes)
+    agg["overdispersion"] = "none: t interval of the mean residual"
+    return _finish(agg, key, model, "O-E mean", info, notes)

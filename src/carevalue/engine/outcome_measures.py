@@ -10,7 +10,7 @@ cycle, the start of a chronic cycle's period. Nothing here names a condition.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import ibis
@@ -19,7 +19,13 @@ from ibis.backends import BaseBackend
 
 from carevalue.definitions.base import CodeGroup
 from carevalue.definitions.condition import ConditionTemplate
-from carevalue.definitions.outcome import OutcomeMeasure, TimePoint
+from carevalue.definitions.outcome import (
+    OutcomeComponent,
+    OutcomeExclusion,
+    OutcomeMeasure,
+    TimePoint,
+)
+from carevalue.definitions.valueset import ValueSet
 from carevalue.engine.codesets import matches
 
 VALUE_COLUMNS = ("cycle_id", "patient_id", "condition", "measure", "tier", "level", "time_point",
@@ -278,9 +284,71 @@ def _time_from_diagnosis(con: BaseBackend, tpl: ConditionTemplate, base: ir.Tabl
     return vals, _evidence(j, m, tp, j._tbl, j._id)
 
 
-def measure_tables(con: BaseBackend, tpl: ConditionTemplate, m: OutcomeMeasure, base: ir.Table
+class MissingValueSet(LookupError):
+    """A measure names a value set the library does not have."""
+
+
+def component_groups(part: OutcomeComponent | OutcomeExclusion, value_sets: Mapping[str, ValueSet]
+                     ) -> list[CodeGroup]:
+    """The code groups of a component or exclusion: inline codes plus its value set's."""
+    groups = list(part.codes)
+    if part.value_set:
+        if part.value_set not in value_sets:
+            raise MissingValueSet(f"{part.id}: value set '{part.value_set}' is not in the library")
+        groups += list(value_sets[part.value_set].codes)
+    return groups
+
+
+def excluded_cycles(con: BaseBackend, base: ir.Table, exclusions: Sequence[OutcomeExclusion],
+                    value_sets: Mapping[str, ValueSet]) -> ir.Table | None:
+    """Cycle ids with an exclusion code recorded from `from_day` to `to_day` of the anchor (whole days)."""
+    parts = []
+    for ex in exclusions:
+        rec = coded_records(con, component_groups(ex, value_sets))
+        j = base.inner_join(rec, base.patient_id == rec._pid)
+        d = days_between(j._ts.truncate("D"), j.anchor_ts.truncate("D"))
+        parts.append(j.filter((d >= ex.from_day) & (d <= ex.to_day)).select(_xc=j.cycle_id))
+    if not parts:
+        return None
+    return (ibis.union(*parts) if len(parts) > 1 else parts[0]).distinct()
+
+
+def _composite(con: BaseBackend, base: ir.Table, m: OutcomeMeasure, tp: TimePoint,
+               value_sets: Mapping[str, ValueSet]) -> tuple[ir.Table, ir.Table]:
+    """Any component first recorded after the anchor within its own window (capped at the time
+    point); death components use patients.death_date. Excluded cycles get no value."""
+    ex = excluded_cycles(con, base, m.exclusions, value_sets)
+    if ex is not None:
+        base = base.anti_join(ex, base.cycle_id == ex._xc)
+    hits_parts = []
+    for comp in m.components:
+        if comp.death:
+            rec = base.filter(base.death_ts.notnull()).select(
+                _pid=base.patient_id, _tbl=ibis.literal("patients"), _id=base.patient_id.cast("string"),
+                _ts=base.death_ts).distinct()
+        else:
+            rec = coded_records(con, component_groups(comp, value_sets),
+                                encounter_classes=comp.encounter_classes)
+        j = base.inner_join(rec, base.patient_id == rec._pid)
+        window = min(comp.within_days, tp.day)
+        # death is dated by day: a death on the index day counts; coded records count after the index
+        after = (j._ts.truncate("D") >= j.anchor_ts.truncate("D")) if comp.death else (j._ts > j.anchor_ts)
+        hit = j.filter(after & (j._ts <= j.anchor_ts + ibis.interval(days=window)))
+        hits_parts.append(hit.select("cycle_id", "condition", _tbl=hit._tbl.cast("string"),
+                                     _id=hit._id.cast("string"), _ts=hit._ts.cast("timestamp")))
+    hits = ibis.union(*hits_parts) if len(hits_parts) > 1 else hits_parts[0]
+    first = hits.group_by(_fc="cycle_id").aggregate(_first=hits._ts.min())
+    b = base.mutate(_start=base.anchor_ts)
+    t = b.left_join(first, b.cycle_id == first._fc)
+    good = m.direction == "higher-better"
+    return _binary_from_first(t, m, tp, good_event=good), _evidence(hits, m, tp, hits._tbl, hits._id)
+
+
+def measure_tables(con: BaseBackend, tpl: ConditionTemplate, m: OutcomeMeasure, base: ir.Table,
+                   value_sets: Mapping[str, ValueSet] | None = None
                    ) -> list[tuple[TimePoint, ir.Table, ir.Table]]:
-    """(time point, values, evidence) expressions of one measure, one per time point."""
+    """(time point, values, evidence) expressions of one measure, one per time point. A
+    composite-event measure's value sets come from `value_sets` (the library's)."""
     calc = m.resolved_calculation()
     have = set(con.list_tables())
     out = []
@@ -303,6 +371,8 @@ def measure_tables(con: BaseBackend, tpl: ConditionTemplate, m: OutcomeMeasure, 
             pair = _readmission(con, base, m, tp)
         elif calc == "time-from-diagnosis":
             pair = _time_from_diagnosis(con, tpl, base, m, tp)
+        elif calc == "composite-event":
+            pair = _composite(con, base, m, tp, value_sets or {})
         else:  # pragma: no cover - the definition's Literal forbids it
             raise ValueError(f"unknown calculation {calc!r} for measure {m.id}")
         out.append((tp, *pair))

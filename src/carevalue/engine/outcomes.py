@@ -8,7 +8,7 @@ case-mix variables; nothing here names a condition or a measure.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import ibis
 import ibis.expr.types as ir
@@ -19,8 +19,10 @@ from carevalue.backends import write_table
 from carevalue.definitions.condition import ConditionTemplate
 from carevalue.definitions.loader import Library
 from carevalue.definitions.outcome import OutcomeMeasure
+from carevalue.definitions.valueset import ValueSet
 from carevalue.engine import casemix_frame
 from carevalue.engine.outcome_comparison import (
+    CALIBRATION_COLUMNS,
     COMPARISON_COLUMNS,
     compare_binary,
     compare_continuous,
@@ -50,14 +52,16 @@ def run_proms(con: BaseBackend, lib: Library | None = None) -> int:
     return int(out.count().execute())
 
 
-def outcome_values(con: BaseBackend, templates: Sequence[ConditionTemplate]) -> tuple[ir.Table | None, ir.Table | None]:
-    """(outcome_values, outcome_evidence) expressions for all templates' measures."""
+def outcome_values(con: BaseBackend, templates: Sequence[ConditionTemplate],
+                   value_sets: Mapping[str, ValueSet] | None = None) -> tuple[ir.Table | None, ir.Table | None]:
+    """(outcome_values, outcome_evidence) expressions for all templates' measures; `value_sets`
+    (the library's) resolve the code sets composite measures name."""
     end = data_end(con)
     vals, evs = [], []
     for tpl in templates:
         base = cycle_base(con, tpl, end)
         for m in tpl.outcomes:
-            for _tp, v, e in measure_tables(con, tpl, m, base):
+            for _tp, v, e in measure_tables(con, tpl, m, base, value_sets):
                 vals.append(v)
                 evs.append(e)
     if not vals:
@@ -69,9 +73,10 @@ def _empty_frame(columns: Sequence[str], types: dict[str, str]) -> ir.Table:
     return ibis.memtable({c: [] for c in columns}, schema={c: types.get(c, "string") for c in columns})
 
 
-def run_values(con: BaseBackend, templates: Sequence[ConditionTemplate]) -> dict[str, int]:
+def run_values(con: BaseBackend, templates: Sequence[ConditionTemplate],
+               value_sets: Mapping[str, ValueSet] | None = None) -> dict[str, int]:
     """Write outcome_values, outcome_evidence and casemix_values."""
-    vals, evs = outcome_values(con, templates)
+    vals, evs = outcome_values(con, templates, value_sets)
     if vals is None or evs is None:
         vals = _empty_frame(VALUE_COLUMNS, {"tier": "int64", "level": "int64", "time_point_day": "int64",
                                             "value": "float64", "event": "int64", "time_days": "float64",
@@ -200,25 +205,56 @@ def compare_measure(con: BaseBackend, tpls: Sequence[ConditionTemplate], measure
             if scale is not None:
                 r = r.filter(r.scale == scale)
             out.append(compare_rows(r, key, m, tp.day, use, text_vars, [*notes, *extra]))
-    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=COMPARISON_COLUMNS)
+    calibration = [calibration_frame(t) for t in out]
+    table = pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=COMPARISON_COLUMNS)
+    # records, not a frame: pandas compares attrs when concatenating tables
+    table.attrs["calibration"] = [r for c in calibration for r in c.to_dict("records")]
+    return table
+
+
+def calibration_frame(table: pd.DataFrame) -> pd.DataFrame:
+    """Observed vs expected by decile of predicted risk for one comparison (what a calibration
+    plot draws), from the deciles the comparison kept; empty when the model has none."""
+    deciles = table.attrs.get("deciles") or ()
+    if not deciles or table.empty:
+        return pd.DataFrame(columns=CALIBRATION_COLUMNS)
+    first = table.iloc[0]
+    frame = pd.DataFrame(list(deciles), columns=["decile", "n", "observed", "expected", "mean_predicted"])
+    for c in ("condition", "measure", "time_point", "scale", "validation"):
+        frame[c] = first[c]
+    return frame[CALIBRATION_COLUMNS]
 
 
 def run_comparison(con: BaseBackend, templates: Sequence[ConditionTemplate]) -> pd.DataFrame:
     """Compare providers on every measure and write ``outcome_comparison``."""
     frames: list[pd.DataFrame] = []
+    calibration: list[pd.DataFrame] = []
     for tpl in templates:
         wides = {tpl.id: casemix_wide(con, tpl.id)}
         for m in tpl.outcomes:
-            frames.append(compare_measure(con, [tpl], m.id, wides=wides))
+            t = compare_measure(con, [tpl], m.id, wides=wides)
+            frames.append(t)
+            calibration.append(pd.DataFrame(t.attrs.get("calibration", []), columns=CALIBRATION_COLUMNS))
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COMPARISON_COLUMNS)
-    table = table.astype({c: "float64" for c in ("n", "observed", "expected", "oe", "ci_low", "ci_high",
-                                                   "observed_rate", "adjusted_rate", "shrunk_oe",
-                                                   "c_statistic", "calibration", "phi")})
+    table = table.astype({c: "float64" for c in COMPARISON_FLOATS})
+    table = table.astype({c: "Int64" for c in ("at_risk", "parameters")})
     for c in COMPARISON_COLUMNS:
         if table[c].dtype == object:
             table[c] = table[c].astype("string")
     write_table(con, "outcome_comparison", ibis.memtable(table))
+    cal = pd.concat([c for c in calibration if not c.empty] or [pd.DataFrame(columns=CALIBRATION_COLUMNS)],
+                    ignore_index=True)
+    cal = cal.astype({"decile": "int64", "n": "int64", "observed": "float64", "expected": "float64",
+                      "mean_predicted": "float64"})
+    for c in ("condition", "measure", "time_point", "scale", "validation"):
+        cal[c] = cal[c].astype("string")
+    write_table(con, "outcome_calibration", ibis.memtable(cal))
     return table
+
+
+COMPARISON_FLOATS = ("n", "observed", "expected", "oe", "ci_low", "ci_high", "ci_low_998", "ci_high_998",
+                     "observed_rate", "adjusted_rate", "shrunk_oe", "events", "c_statistic", "c_low",
+                     "c_high", "calibration", "calibration_intercept", "calibration_slope", "phi")
 
 
 def outcome_trend(con: BaseBackend, tpls: Sequence[ConditionTemplate], measure: str, time_point: str,

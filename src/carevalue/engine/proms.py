@@ -130,10 +130,19 @@ def _resolve(item: Item, value: Any) -> tuple[str, float | None, str | None]:
     return "invalid", None, f"answer {_fmt(num)} not allowed for item {item.link_id}"
 
 
+class UnknownItemError(KeyError):
+    """An answer names an item id that is neither a linkId nor an alias of the instrument."""
+
+
 def _canonical_answers(instrument: Instrument, answers: Mapping[str, Any]) -> dict[str, Any]:
+    """Answers keyed by linkId; an id that is neither a linkId nor an alias is an error, never dropped."""
     names = {i.link_id: i.link_id for i in instrument.items}
     names.update({a: i.link_id for i in instrument.items for a in i.aliases})
-    return {names[k]: v for k, v in answers.items() if k in names}
+    unknown = sorted(k for k in answers if k not in names)
+    if unknown:
+        raise UnknownItemError(f"{instrument.id}: unknown item id(s) {', '.join(map(repr, unknown))}; "
+                               f"known linkIds and aliases: {', '.join(sorted(names))}")
+    return {names[k]: v for k, v in answers.items()}
 
 
 def _finish(scale: Scale, raw: float) -> tuple[float | None, str]:
@@ -150,6 +159,7 @@ def _finish(scale: Scale, raw: float) -> tuple[float | None, str]:
 
 def score_one(instrument: Instrument | str, answers: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Score one response: ``answers`` maps linkId (or alias) to a number, an answer code or None.
+    An id the instrument does not know raises UnknownItemError.
 
     Returns ``{scale_id: {"score", "band", "items_answered", "status"}}``.
     """

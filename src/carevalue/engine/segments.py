@@ -6,6 +6,11 @@ crossing an age threshold, a condition's onset or abatement, an encounter or pro
 leaving its look-back window, a new observation — so the rules are evaluated on exactly those
 dates (plus birth) and the results collapsed into intervals: ``segments`` (valid_from inclusive,
 valid_to exclusive, null = open; no gaps, no overlaps from birth on) and ``segment_transitions``.
+
+Only records that count are read (engine/record_filter.py: a refuted diagnosis moves nobody into a
+chronic segment). With observation periods (engine/observation.py) the intervals are cut to them:
+a patient has a segment only while the data can see them; an interval stays open (null valid_to)
+only when its period reaches the data's last date.
 """
 
 from __future__ import annotations
@@ -18,9 +23,12 @@ import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
 from carevalue.backends import write_table
+from carevalue.definitions.record_rule import RecordRules
 from carevalue.definitions.segment import Rule, Segment
 from carevalue.definitions.valueset import ValueSet
 from carevalue.engine.codesets import matches
+from carevalue.engine.observation import periods_or_none
+from carevalue.engine.record_filter import counting
 
 SEGMENT_COLUMNS = ("patient_id", "segment", "valid_from", "valid_to")
 TRANSITION_COLUMNS = ("patient_id", "from_segment", "to_segment", "transition_date")
@@ -60,32 +68,36 @@ def _expr(rule: Rule, t: ir.Table, leaves: _Leaves) -> ir.BooleanValue:
 
 
 class Inputs:
-    """The store's tables and the value sets the rules name."""
+    """The store's tables (only records that count) and the value sets the rules name."""
 
-    def __init__(self, con: BaseBackend, value_sets: dict[str, ValueSet]) -> None:
+    def __init__(self, con: BaseBackend, value_sets: dict[str, ValueSet], rules: RecordRules | None = None) -> None:
         self.con = con
         self.vs = value_sets
+        self.rules = rules
+
+    def table(self, name: str) -> ir.Table:
+        return counting(self.con, name, self.rules)
 
     def in_set(self, t: ir.Table, name: str) -> ir.BooleanValue:
         return matches(t.code_system, t.code, self.vs[name].codes)
 
     def conditions(self, name: str) -> ir.Table:
-        c = self.con.table("conditions")
+        c = self.table("conditions")
         c = c.filter(self.in_set(c, name) & c.onset_ts.notnull())
         return c.select("patient_id", "code", on=c.onset_ts.date(), off=c.abatement_ts.date())
 
     def encounters(self, classes: list[str]) -> ir.Table:
-        e = self.con.table("encounters")
+        e = self.table("encounters")
         e = e.filter(e.class_code.isin(classes))
         return e.select("patient_id", at=e.start_ts.date())
 
     def procedures(self, name: str) -> ir.Table:
-        p = self.con.table("procedures")
+        p = self.table("procedures")
         p = p.filter(self.in_set(p, name) & p.start_ts.notnull())
         return p.select("patient_id", at=p.start_ts.date())
 
     def observations(self, name: str) -> ir.Table:
-        o = self.con.table("observations")
+        o = self.table("observations")
         o = o.filter(self.in_set(o, name) & o.effective_ts.notnull())
         return o.select("patient_id", "observation_id", "value_num", "value_code", "effective_ts",
                         at=o.effective_ts.date())
@@ -116,7 +128,7 @@ def change_dates(inp: Inputs, rules: Sequence[Rule], until: date | None = None) 
     Dates after ``until`` (default: today) and after death are not evaluated: the history does not
     project future birthdays; the last interval stays open.
     """
-    pts = inp.con.table("patients")
+    pts = inp.table("patients")
     parts: list[ir.Table] = []
     for r in _leaf_rules(rules):
         if r.active:
@@ -137,7 +149,7 @@ def change_dates(inp: Inputs, rules: Sequence[Rule], until: date | None = None) 
         b = pts.filter(pts.birth_date.notnull())
         parts.append(b.select("patient_id", d=b.birth_date + ibis.interval(years=age)))
     # The history starts at birth, or at the first record when the birth date is unknown.
-    enc = inp.con.table("encounters")
+    enc = inp.table("encounters")
     first = enc.group_by("patient_id").aggregate(_first=enc.start_ts.min().date())
     start = pts.left_join(first, "patient_id")
     start = start.select("patient_id", d=start.birth_date.coalesce(start._first))
@@ -209,11 +221,32 @@ def histories(at_dates: ir.Table) -> tuple[ir.Table, ir.Table]:
     return segs, trans
 
 
+def within_periods(segs: ir.Table, periods: ir.Table) -> ir.Table:
+    """Segment intervals cut to observation periods (one piece per overlapping period)."""
+    p = periods.select(_pp="patient_id", _ps="period_start", _pe=periods.period_end + ibis.interval(days=1),
+                       _open="at_data_end")
+    j = segs.inner_join(p, [segs.patient_id == p._pp, segs.valid_from < p._pe,
+                            segs.valid_to.isnull() | (segs.valid_to > p._ps)])
+    to = ibis.cases((j.valid_to.isnull() & j._open, ibis.null().cast("date")),
+                    else_=ibis.least(j.valid_to.coalesce(j._pe), j._pe))
+    return j.select("patient_id", "segment", valid_from=ibis.greatest(j.valid_from, j._ps), valid_to=to)
+
+
 def run(con: BaseBackend, segments: Sequence[Segment], value_sets: dict[str, ValueSet],
-        until: date | None = None) -> dict[str, int]:
-    """Build and write ``segments`` and ``segment_transitions``; returns row counts."""
-    at = write_table(con, "_segment_dates", segment_at_dates(Inputs(con, value_sets), segments, until))
+        until: date | None = None, rules: RecordRules | None = None,
+        periods: ir.Table | None = None) -> dict[str, int]:
+    """Build and write ``segments`` and ``segment_transitions``; returns row counts.
+
+    ``periods`` defaults to the store's ``observation_periods`` table when it has one."""
+    at = write_table(con, "_segment_dates", segment_at_dates(Inputs(con, value_sets, rules), segments, until))
     segs, trans = histories(at)
+    periods = periods_or_none(con) if periods is None else periods
+    if periods is not None:
+        segs = within_periods(segs, periods)
+        # A transition counts only when the data could see the patient on that day.
+        pr = periods.select(_tp="patient_id", _ts="period_start", _te="period_end")
+        trans = trans.semi_join(pr, [trans.patient_id == pr._tp, trans.transition_date >= pr._ts,
+                                     trans.transition_date <= pr._te])
     s = write_table(con, "segments", segs)
     tr = write_table(con, "segment_transitions", trans)
     con.raw_sql("DROP TABLE IF EXISTS _segment_dates")

@@ -43,6 +43,7 @@ class Reason:
     BUNDLE_WITHOUT_ENTRIES = "bundle without entries"
     WRONG_RESOURCE_TYPE = "unexpected resource type"
     OUT_OF_RANGE = "value out of range"
+    SUPERSEDED = "superseded by a later version"
 
 
 class Batch:
@@ -58,6 +59,8 @@ class Batch:
         self._key_idx: dict[str, tuple[int, ...]] = {}
         self._names: dict[str, list[str]] = {}
         self.quarantine_rows: list[tuple[Any, ...]] = []
+        # Main-row key -> (locator, meta.lastUpdated) of the record that produced it.
+        self._version: dict[tuple[str, Any], tuple[str, Any]] = {}
 
     def _ensure(self, name: str) -> list[list[Any]]:
         cols = self.columns.get(name)
@@ -88,12 +91,61 @@ class Batch:
         return row[idx[0]] if len(idx) == 1 else tuple(row[i] for i in idx)
 
     def accept(self, locator: str, rows: list[tuple[str, tuple[Any, ...]]], raw: str | None = None,
-               record_type: str = "") -> bool:
+               record_type: str = "", version: Any = None) -> bool:
         """Store the rows of one record (each row in table column order, source last).
 
         A row whose key was already produced by this file is dropped when identical and makes the
-        whole record quarantined when different. Returns whether the record was accepted.
+        whole record quarantined when different — unless both versions carry ``version``
+        (FHIR meta.lastUpdated) and they differ: then the later version is kept and the earlier
+        one is quarantined as superseded (one fact, not two). Returns whether the record was accepted.
         """
+        if rows and version is not None:
+            name, row = rows[0]
+            self._ensure(name)
+            key = (name, self._key(name, row))
+            prev = self._seen.get(key)
+            old = self._version.get(key)
+            if prev is not None and prev[:-1] != row[:-1] and old is not None and old[1] is not None \
+                    and old[1] != version:
+                kv = key[1] if isinstance(key[1], tuple) else (key[1],)
+                rid = "/".join(map(str, kv))
+                if version < old[1]:
+                    self.reject(locator, record_type or name, str(kv[0]), "meta.lastUpdated", Reason.SUPERSEDED,
+                                f"{name} {rid}: this version (lastUpdated {version:%Y-%m-%dT%H:%M:%SZ}) is older "
+                                f"than the one at {old[0]} (lastUpdated {old[1]:%Y-%m-%dT%H:%M:%SZ})", raw)
+                    return False
+                self._drop_record(old[0])
+                self.reject(old[0], record_type or name, str(kv[0]), "meta.lastUpdated", Reason.SUPERSEDED,
+                            f"{name} {rid}: replaced by the later version at {locator} (lastUpdated "
+                            f"{version:%Y-%m-%dT%H:%M:%SZ} > {old[1]:%Y-%m-%dT%H:%M:%SZ})")
+            fresh = key not in self._seen  # first time, or the earlier version was just dropped
+            accepted = self._accept(locator, rows, raw, record_type)
+            if accepted and fresh:
+                self._version[key] = (locator, version)
+            return accepted
+        if rows:
+            name, row = rows[0]
+            self._ensure(name)
+            key = (name, self._key(name, row))
+            fresh = key not in self._seen
+        accepted = self._accept(locator, rows, raw, record_type)
+        if accepted and rows and fresh:
+            self._version[key] = (locator, None)
+        return accepted
+
+    def _drop_record(self, locator: str) -> None:
+        """Remove every row an earlier record (by locator) produced, and forget its keys."""
+        for name, cols in self.columns.items():
+            loc = cols[-1]
+            idx = [i for i, x in enumerate(loc) if x == locator]
+            for i in reversed(idx):
+                row = tuple(c[i] for c in cols[:-1])
+                self._seen.pop((name, self._key(name, row)), None)
+                for c in cols:
+                    del c[i]
+
+    def _accept(self, locator: str, rows: list[tuple[str, tuple[Any, ...]]], raw: str | None,
+                record_type: str) -> bool:
         if len(rows) == 1:  # fast path: a record of one row
             name, row = rows[0]
             if name not in self._width:

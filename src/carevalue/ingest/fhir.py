@@ -19,7 +19,7 @@ import orjson
 
 from carevalue.ingest.batch import MAX_CONTENT, Batch, Reason
 from carevalue.ingest.fhir_resources import MAPPERS, Context, raw
-from carevalue.ingest.fhir_values import Reject, concept
+from carevalue.ingest.fhir_values import Reject, concept, instant
 from carevalue.ingest.references import References
 
 MAX_LINE_BYTES = 64 * 1024 * 1024
@@ -126,12 +126,23 @@ class _Reader:
             self.reject(locator, rtype, rid, "", Reason.WRONG_TYPE,
                         f"{rtype}/{rid}: unexpected structure ({type(e).__name__}: {e})", raw_text)
             return
-        self.batch.accept(locator, rows, None, rtype)
+        self.batch.accept(locator, rows, None, rtype, _last_updated(res))
         if self.batch.quarantine_rows and self.batch.quarantine_rows[-1][1] == locator and raw_text is not None:
             # accept() quarantined a duplicate: give the entry its content.
             q = self.batch.quarantine_rows[-1]
             if q[7] is None:
                 self.batch.quarantine_rows[-1] = (*q[:7], (raw_text() if callable(raw_text) else raw_text)[:10_000])
+
+
+def _last_updated(res: dict[str, Any]) -> Any:
+    """meta.lastUpdated as a UTC datetime, or None when absent or unreadable (then no versioning)."""
+    meta = res.get("meta")
+    if type(meta) is not dict or meta.get("lastUpdated") is None:
+        return None
+    try:
+        return instant(meta["lastUpdated"], "meta.lastUpdated")
+    except Reject:
+        return None
 
 
 def parse_ndjson(path: Path, batch: Batch, refs: References | None = None) -> None:

@@ -53,6 +53,7 @@ STATUS: dict[str, frozenset[str]] = {
     "Observation": frozenset(["registered", "preliminary", "final", "amended", "corrected", "cancelled", "entered-in-error", "unknown"]),
     "Procedure": frozenset(["preparation", "in-progress", "not-done", "on-hold", "stopped", "completed", "entered-in-error", "unknown"]),
     "MedicationRequest": frozenset(["active", "on-hold", "cancelled", "completed", "entered-in-error", "stopped", "draft", "unknown"]),
+    "MedicationRequest.intent": frozenset(["proposal", "plan", "order", "original-order", "reflex-order", "filler-order", "instance-order", "option"]),
     "Immunization": frozenset(["completed", "entered-in-error", "not-done"]),
     "Claim": frozenset(["active", "cancelled", "draft", "entered-in-error"]),
     "ExplanationOfBenefit": frozenset(["active", "cancelled", "draft", "entered-in-error"]),
@@ -60,8 +61,15 @@ STATUS: dict[str, frozenset[str]] = {
     "QuestionnaireResponse": frozenset(["in-progress", "completed", "amended", "entered-in-error", "stopped"]),
     "Questionnaire": frozenset(["draft", "active", "retired", "unknown"]),
 }
-# Status is 1..1 in R4 for these.
-STATUS_REQUIRED = frozenset(STATUS) - {"CareTeam"}
+# Status is 1..1 in R4 for these. MedicationRequest.intent is 1..1 too, but older exports omit it:
+# a missing intent is stored as null (and counts, content/record-rules), a wrong one is quarantined.
+STATUS_REQUIRED = frozenset(STATUS) - {"CareTeam", "MedicationRequest.intent"}
+# Condition's two status elements are CodeableConcepts (0..1) bound to these required value sets.
+CONDITION_STATUS: dict[str, frozenset[str]] = {
+    "clinicalStatus": frozenset(["active", "recurrence", "relapse", "inactive", "remission", "resolved"]),
+    "verificationStatus": frozenset(["unconfirmed", "provisional", "differential", "confirmed", "refuted",
+                                     "entered-in-error"]),
+}
 GENDERS = frozenset(("male", "female", "other", "unknown"))
 ORDINAL_URLS = (
     "http://hl7.org/fhir/StructureDefinition/ordinalValue",
@@ -107,18 +115,31 @@ class Context:
         return rid
 
 
-def _status(r: dict[str, Any], rtype: str) -> str | None:
-    st = r.get("status")
+def _status(r: dict[str, Any], rtype: str, element: str = "status") -> str | None:
+    """A required-binding code element (``status``, ``intent``) checked against its R4 value set."""
+    key = rtype if element == "status" else f"{rtype}.{element}"
+    st = r.get(element)
     if st is None:
-        if rtype in STATUS_REQUIRED:
-            raise Reject("status", Reason.MISSING_FIELD, f"{rtype}.status is required and missing")
+        if key in STATUS_REQUIRED:
+            raise Reject(element, Reason.MISSING_FIELD, f"{rtype}.{element} is required and missing")
         return None
     if type(st) is not str:
-        raise Reject("status", Reason.WRONG_TYPE, f"status should be a code, got {type(st).__name__}")
-    allowed = STATUS.get(rtype)
+        raise Reject(element, Reason.WRONG_TYPE, f"{element} should be a code, got {type(st).__name__}")
+    allowed = STATUS.get(key)
     if allowed is not None and st not in allowed:
-        raise Reject("status", Reason.INVALID_STATUS, f"{rtype}.status {st!r} is not one of {', '.join(sorted(allowed))}")
+        raise Reject(element, Reason.INVALID_STATUS,
+                     f"{rtype}.{element} {st!r} is not one of {', '.join(sorted(allowed))}")
     return st
+
+
+def _condition_status(r: dict[str, Any], element: str) -> str | None:
+    """Condition.clinicalStatus / verificationStatus: the code, checked against its R4 value set."""
+    code = code_of(r.get(element), element)
+    allowed = CONDITION_STATUS[element]
+    if code is not None and code not in allowed:
+        raise Reject(element, Reason.INVALID_STATUS,
+                     f"Condition.{element} {code!r} is not one of {', '.join(sorted(allowed))}")
+    return code
 
 
 def _required_concept(r: dict[str, Any], field: str, rtype: str) -> tuple[Any, Any, Any, list[Any]]:
@@ -299,8 +320,8 @@ def condition(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
         encounter_id=ctx.ref_id(r.get("encounter"), "encounter", "Encounter"),
         code_system=system, code=code, display=display,
         category=code_of(first(r.get("category"), "category"), "category[0]"),
-        clinical_status=code_of(r.get("clinicalStatus"), "clinicalStatus"),
-        verification_status=code_of(r.get("verificationStatus"), "verificationStatus"),
+        clinical_status=_condition_status(r, "clinicalStatus"),
+        verification_status=_condition_status(r, "verificationStatus"),
         onset_ts=onset, abatement_ts=abatement, recorded_ts=instant(r.get("recordedDate"), "recordedDate")))]
     return rows + _codings(ctx.source, "conditions", rid, more) if more else rows
 
@@ -368,6 +389,7 @@ def observation(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
 def medication_request(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
     pid = ctx.patient(r.get("subject"), "subject")
     status = _status(r, "MedicationRequest")
+    intent = _status(r, "MedicationRequest", "intent")
     if "medicationCodeableConcept" in r:
         system, code, display, more = _required_concept(r, "medicationCodeableConcept", "MedicationRequest")
     elif "medicationReference" in r:
@@ -382,7 +404,7 @@ def medication_request(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
     rows: list[Row] = [("medications", ROW["medications"](
         ctx.source, medication_id=rid, patient_id=pid,
         encounter_id=ctx.ref_id(r.get("encounter"), "encounter", "Encounter"),
-        code_system=system, code=code, display=display, status=status,
+        code_system=system, code=code, display=display, status=status, intent=intent,
         authored_ts=instant(r.get("authoredOn"), "authoredOn"), end_ts=validity[1],
         practitioner_id=ctx.ref_id(r.get("requester"), "requester", "Practitioner"),
         dispenses=None if repeats is None else repeats + 1))]
@@ -391,12 +413,12 @@ def medication_request(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
 
 def immunization(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
     pid = ctx.patient(r.get("patient"), "patient")
-    _status(r, "Immunization")
+    status = _status(r, "Immunization")
     system, code, display, more = _required_concept(r, "vaccineCode", "Immunization")
     rows: list[Row] = [("immunizations", ROW["immunizations"](
         ctx.source, immunization_id=rid, patient_id=pid,
         encounter_id=ctx.ref_id(r.get("encounter"), "encounter", "Encounter"),
-        code_system=system, code=code, display=display,
+        code_system=system, code=code, display=display, status=status,
         occurrence_ts=instant(r.get("occurrenceDateTime"), "occurrenceDateTime")))]
     return rows + _codings(ctx.source, "immunizations", rid, more) if more else rows
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
+from carevalue.definitions.plausibility_rule import PlausibilityRules
 from carevalue.ingest.batch import Batch
 from carevalue.ingest.references import References
 from carevalue.ingest.sources import SourceFile, discover
@@ -34,10 +36,17 @@ class FileReport:
 class IngestReport:
     files: list[FileReport]
     skipped: list[tuple[str, str]]
+    # Plausibility violations in the whole store after this ingest: "reason (action)" -> records.
+    implausible: dict[str, int] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, object]:
         return {"files": [f.as_json() for f in self.files],
-                "skipped": [{"source": s, "why": w} for s, w in self.skipped]}
+                "skipped": [{"source": s, "why": w} for s, w in self.skipped],
+                "implausible": self.implausible}
+
+    def lines(self) -> list[str]:
+        """The plausibility summary, one line per reason (empty when everything is plausible)."""
+        return [f"{n:,} record(s): {why}" for why, n in self.implausible.items()]
 
 
 def _sha256(path: Path) -> str:
@@ -63,9 +72,25 @@ def parse_file(src: SourceFile, batch: Batch, refs: References | None = None) ->
         raise ValueError(f"{src.label}: unknown format {src.format}")
 
 
+def check_plausibility(store: Store, rules: PlausibilityRules | None = None,
+                       as_of: date | None = None) -> dict[str, int]:
+    """Re-derive ``plausibility_flags`` over the whole store (content/plausibility-rules/default
+    unless ``rules``); returns the violations per reason."""
+    import ibis
+
+    from carevalue.ingest.plausibility import flag
+
+    if rules is None:
+        from carevalue.definitions.loader import CONTENT, load
+        rules = load(CONTENT / "plausibility-rules").get("plausibility-rules", "default")
+    return flag(ibis.duckdb.from_connection(store.con), rules, as_of)
+
+
 def ingest(paths: list[Path], store: Store,
-           on_file: Callable[[SourceFile, int, int], None] | None = None) -> IngestReport:
-    """Ingest every data file under ``paths``; each file is one transaction."""
+           on_file: Callable[[SourceFile, int, int], None] | None = None,
+           plausibility: PlausibilityRules | None = None) -> IngestReport:
+    """Ingest every data file under ``paths``; each file is one transaction. Then the plausibility
+    rules are checked over the whole store (flags, never deletions)."""
     files, skipped = discover(paths)
     reports: list[FileReport] = []
     refs = References(store)
@@ -88,4 +113,5 @@ def ingest(paths: list[Path], store: Store,
             [src.label]).fetchall())
         reports.append(FileReport(src.label, src.format, counts["read"], counts["stored"],
                                   counts["quarantined"], {str(k): int(v) for k, v in reasons.items()}))
-    return IngestReport(reports, skipped)
+    implausible = check_plausibility(store, plausibility) if files else {}
+    return IngestReport(reports, skipped, implausible)

@@ -154,7 +154,7 @@ def map_medications(r: CsvRecords) -> list[Emit]:
         "medication_id": hash_ids(r), "patient_id": r.text("PATIENT", required=True),
         "encounter_id": r.text("ENCOUNTER"), "code_system": code_systems(r, RXNORM),
         "code": r.text("CODE", required=True), "display": r.text("DESCRIPTION"),
-        "status": ["stopped" if e is not None else "active" for e in end],
+        "status": ["stopped" if e is not None else "active" for e in end], "intent": "order",
         "authored_ts": start, "end_ts": end, "dispenses": r.number("DISPENSES"),
         "charge_amount": r.number("TOTALCOST"),
     })]
@@ -164,7 +164,7 @@ def map_immunizations(r: CsvRecords) -> list[Emit]:
     return [Emit("immunizations", {
         "immunization_id": hash_ids(r), "patient_id": r.text("PATIENT", required=True),
         "encounter_id": r.text("ENCOUNTER"), "code_system": code_systems(r, CVX),
-        "code": r.text("CODE", required=True), "display": r.text("DESCRIPTION"),
+        "code": r.text("CODE", required=True), "display": r.text("DESCRIPTION"), "status": "completed",
         "occurrence_ts": r.timestamp("DATE", required=True), "charge_amount": r.number("BASE_COST"),
     })]
 

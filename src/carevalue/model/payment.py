@@ -38,7 +38,7 @@ PAYMENT_LEDGER = Table("payment_ledger", "One row per patient × care cycle: cos
     _c("episode_target", "DOUBLE", "The cycle's risk-adjusted episode target price."),
     _c("episode_reconciliation", "DOUBLE", "The cycle's share of its provider's reconciliation payment (+) or repayment (−)."),
     _c("episode_paid", "DOUBLE", "FFS payment plus the reconciliation share."),
-))
+), stage="payment")
 
 BUNDLE_PRICES = Table("bundle_prices", "Proposed price per bundle: expected included cost + warranty reserve + margin.", ("bundle_id",), (
     _c("bundle_id", "VARCHAR", "Bundle.", True),
@@ -52,7 +52,7 @@ BUNDLE_PRICES = Table("bundle_prices", "Proposed price per bundle: expected incl
     _c("p50", "DOUBLE", "Median."),
     _c("p90", "DOUBLE", "90th percentile."),
     _c("status", "VARCHAR", "ok, or why the price is not estimable."),
-))
+), stage="payment")
 
 EPISODE_RECONCILIATION = Table("episode_reconciliation", "CMS episode-model reconciliation per provider and episode category.",
     ("model", "category", "organization_id"), (
@@ -68,6 +68,6 @@ EPISODE_RECONCILIATION = Table("episode_reconciliation", "CMS episode-model reco
     _c("quality_adjusted", "DOUBLE", "Amount after the quality adjustment."),
     _c("reconciliation", "DOUBLE", "Amount paid (+) or repaid (−) after stop-gain / stop-loss."),
     _c("limit_applied", "VARCHAR", "stop-gain, stop-loss or empty."),
-))
+), stage="payment")
 
 TABLES: tuple[Table, ...] = (PAYMENT_LEDGER, BUNDLE_PRICES, EPISODE_RECONCILIATION)

@@ -1,19 +1,17 @@
 """The payment stage: simulate every payment model on the store's care cycles and write the
-declared payment tables. ``pipeline/stage.py`` (the Stage protocol) is not in main yet, so this is
-the plain function ``run_payment(con, library) -> dict[str, int]``."""
+declared payment tables (the ledger, bundle prices, episode reconciliation)."""
 
 from __future__ import annotations
 
-import ibis
+from dataclasses import dataclass
+
 from ibis.backends import BaseBackend
 
 from carevalue.backends import write_table
 from carevalue.definitions.loader import Library
-from carevalue.engine.payment.run import simulate_store, tables
+from carevalue.engine.payment.run import as_tables, simulate_store, tables
 from carevalue.engine.payment.simulate import Options
-from carevalue.model.payment import TABLES
-
-_IBIS_TYPES = {"VARCHAR": "string", "DOUBLE": "float64", "BIGINT": "int64", "BOOLEAN": "boolean"}
+from carevalue.pipeline.stage import StageContext, StageError, StageResult
 
 NAME = "payment"
 READS = ("cycle_cost_totals", "care_cycles", "cycle_events", "activity_costs", "claims", "procedures",
@@ -26,13 +24,23 @@ def run_payment(con: BaseBackend, library: Library, opt: Options | None = None) 
     missing = [t for t in ("cycle_cost_totals", "activity_costs", "cycle_events", "claims")
                if t not in set(con.list_tables())]
     if missing:
-        raise RuntimeError(f"payment needs {missing}: run `carevalue run --store ...` (costing) first")
+        raise StageError(f"payment needs {missing}: run `carevalue run --store ...` (costing) first")
     out = tables(simulate_store(con, library, opt))
-    declared = {t.name: t for t in TABLES}
-    for name, frame in out.items():
-        schema = {c.name: _IBIS_TYPES[c.type] for c in declared[name].columns}
-        frame = frame.astype({c: ("Int64" if t == "int64" else "boolean" if t == "boolean" else
-                                  "float64" if t == "float64" else "object") for c, t in schema.items()})
-        frame = frame.astype(object).where(frame.notna(), None)
-        write_table(con, name, ibis.memtable(frame, schema=schema))
+    for name, table in as_tables(out).items():
+        write_table(con, name, table)
     return {name: len(frame) for name, frame in out.items()}
+
+
+@dataclass
+class PaymentStage:
+    name: str = NAME
+    reads: tuple[str, ...] = ("cycle_cost_totals", "care_cycles", "cycle_events", "activity_costs",
+                              "patient_risk_scores", "outcome_values")
+    writes: tuple[str, ...] = WRITES
+
+    def run(self, ctx: StageContext) -> StageResult:
+        rows = run_payment(ctx.con, ctx.library)
+        return StageResult(self.name, rows, [f"payment: {n} {k:,}" for n, k in rows.items()])
+
+
+STAGE = PaymentStage()

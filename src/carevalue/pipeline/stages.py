@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import ibis
 
+from carevalue.pipeline import payment_stage
 from carevalue.pipeline.stage import Stage, StageContext, StageError, StageResult
 
 CORE_EVENTS = ("patients", "encounters", "conditions", "procedures", "observations")
@@ -15,16 +17,36 @@ def _count(ctx: StageContext, names: tuple[str, ...]) -> dict[str, int]:
     return {n: int(ctx.con.table(n).count().execute()) for n in names}
 
 
+def record_rules(ctx: StageContext) -> Any:
+    """The library's rule of which records count (content/record-rules/default)."""
+    return ctx.library.get("record-rules", "default")
+
+
+@dataclass
+class ObservationStage:
+    name: str = "observation"
+    reads: tuple[str, ...] = ("patients", "encounters", "claims")
+    writes: tuple[str, ...] = ("observation_periods",)
+
+    def run(self, ctx: StageContext) -> StageResult:
+        from carevalue.engine import observation
+
+        rule = ctx.library.get("observation-periods", "default")
+        n = observation.run(ctx.con, rule, record_rules(ctx))["observation_periods"]
+        return StageResult(self.name, {"observation_periods": n}, [f"observation: {n:,} observation periods"])
+
+
 @dataclass
 class CyclesStage:
     name: str = "cycles"
-    reads: tuple[str, ...] = CORE_EVENTS
+    reads: tuple[str, ...] = (*CORE_EVENTS, "observation_periods")
     writes: tuple[str, ...] = ("care_cycles", "cycle_events")
 
     def run(self, ctx: StageContext) -> StageResult:
         from carevalue.engine import cycles
 
-        counts = cycles.run(ctx.con, ctx.library.conditions())
+        counts = cycles.run(ctx.con, ctx.library.conditions(), rules=record_rules(ctx),
+                            periods=ctx.con.table("observation_periods"))
         t = ctx.con.table("care_cycles")
         per = t.group_by("condition").aggregate(n=t.count()).order_by("condition").execute()
         lines = [f"cycles: {counts['care_cycles']:,} care cycles, {counts['cycle_events']:,} cycle events"]
@@ -35,14 +57,15 @@ class CyclesStage:
 @dataclass
 class SegmentsStage:
     name: str = "segments"
-    reads: tuple[str, ...] = CORE_EVENTS
+    reads: tuple[str, ...] = (*CORE_EVENTS, "observation_periods")
     writes: tuple[str, ...] = ("segments", "segment_transitions")
 
     def run(self, ctx: StageContext) -> StageResult:
         from carevalue.engine import segments
 
         lib = ctx.library
-        counts = segments.run(ctx.con, lib.segments(), lib.kind("value-sets"))
+        counts = segments.run(ctx.con, lib.segments(), lib.kind("value-sets"), rules=record_rules(ctx),
+                              periods=ctx.con.table("observation_periods"))
         return StageResult(self.name, {k: counts[k] for k in self.writes},
                            [f"segments: {counts['segments']:,} intervals, "
                             f"{counts['segment_transitions']:,} transitions"])
@@ -53,7 +76,7 @@ class CostingStage:
     name: str = "costing"
     reads: tuple[str, ...] = ("resources", "activities", "care_cycles", "cycle_events")
     writes: tuple[str, ...] = ("capacity_cost_rates", "activity_costs", "cycle_costs", "cycle_cost_totals",
-                               "capacity_use", "cost_opportunities")
+                               "cost_periods", "capacity_use", "cost_opportunities")
 
     def run(self, ctx: StageContext) -> StageResult:
         from carevalue.engine.costing_run import run_costing
@@ -106,7 +129,8 @@ class PromsStage:
 class OutcomesStage:
     name: str = "outcomes"
     reads: tuple[str, ...] = ("care_cycles", "cycle_events", "prom_scores")
-    writes: tuple[str, ...] = ("outcome_values", "outcome_evidence", "casemix_values", "outcome_comparison")
+    writes: tuple[str, ...] = ("outcome_values", "outcome_evidence", "casemix_values", "outcome_comparison",
+                               "outcome_calibration")
 
     def run(self, ctx: StageContext) -> StageResult:
         from carevalue.engine import outcomes
@@ -114,18 +138,22 @@ class OutcomesStage:
 
         con = ctx.con
         templates = ctx.library.conditions()
-        counts = outcomes.run_values(con, templates)
+        counts = outcomes.run_values(con, templates, ctx.library.kind("value-sets"))
         table = outcomes.run_comparison(con, templates)
         # Patients behind each comparison row (n counts cycles; a chronic patient has one a year).
         with_patients = comparison_patients(con.table("outcome_comparison"), con.table("outcome_values"))
         ctx.write("outcome_comparison", ibis.memtable(with_patients.execute(), schema=with_patients.schema()))
         ok = table[table.status == "ok"]
+        bad = table[table.status != "ok"]
         flagged = ok[ok.flag_998.isin(["better", "worse"])]
+        blind = ok[ok.flag_998.fillna("").str.startswith("not assessable")]
+        statuses = ", ".join(f"{k} {v}" for k, v in bad.status.value_counts().sort_index().items())
         n_cmp = ok.groupby(["condition", "measure", "time_point", "scale"], dropna=False).ngroups
         lines = [f"outcomes: {counts['outcome_values']:,} values, {counts['outcome_evidence']:,} evidence "
                  f"rows, {counts['casemix_values']:,} case-mix values",
-                 f"outcomes: {n_cmp} comparisons, {len(flagged)} provider flags at 99.8%, "
-                 f"{len(table) - len(ok)} measures not compared"]
+                 f"outcomes: {n_cmp} comparisons, {len(flagged)} provider flags at 99.8%, {len(blind)} "
+                 f"providers not assessable at 99.8%, {len(bad)} measures not compared"
+                 + (f" ({statuses})" if statuses else "")]
         rows = {k: counts[k] for k in self.writes if k in counts}
         rows["outcome_comparison"] = len(table)
         return StageResult(self.name, rows, lines)
@@ -146,8 +174,8 @@ class ValueStage:
         return StageResult(self.name, {"value": n}, [f"value: {n:,} provider × measure rows with cost beside"])
 
 
-STAGES: tuple[Stage, ...] = (CyclesStage(), SegmentsStage(), CostingStage(), RiskScoresStage(),
-                             PromsStage(), OutcomesStage(), ValueStage())
+STAGES: tuple[Stage, ...] = (ObservationStage(), CyclesStage(), SegmentsStage(), CostingStage(), RiskScoresStage(),
+                             PromsStage(), OutcomesStage(), ValueStage(), payment_stage.STAGE)
 
 
 def stage_names() -> list[str]:

@@ -5,21 +5,28 @@ from __future__ import annotations
 
 from typing import Any
 
+import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends import BaseBackend
 
 from carevalue.definitions.loader import Library
-from carevalue.engine.privacy import suppress_small_cells
+from carevalue.queries.base import needs, rows_of
+from carevalue.queries.privacy import suppress
 
 MODELS = ("ffs", "bundle", "tb", "capitation", "episode")
 NEEDS = ("payment_ledger",)
 
 
+def _rounded(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()} for r in rows]
+
+
+@needs("payment_ledger")
 def provider_comparison(con: BaseBackend, library: Library, condition: str | None = None,
-                        bundle_eligible_only: bool = True) -> list[dict[str, Any]]:
+                        bundle_eligible_only: bool = True, ledger: ir.Table | None = None) -> list[dict[str, Any]]:
     """Per provider (and condition): patients, cycles, cost, and revenue and margin per cycle under
     each model. With ``bundle_eligible_only`` the bundle conditions show eligible cycles only."""
-    t = con.table("payment_ledger")
+    t = ledger if ledger is not None else con.table("payment_ledger")
     if condition:
         t = t.filter(t.condition == condition)
     if bundle_eligible_only:
@@ -34,19 +41,32 @@ def provider_comparison(con: BaseBackend, library: Library, condition: str | Non
         frame[f"{m}_margin_per_cycle"] = (frame[f"{m}_revenue"] - frame["cost"]) / frame["cycles"]
     values = ["cycles", "cost", "complication_rate"] + [f"{m}_revenue" for m in MODELS] + \
              [f"{m}_margin_per_cycle" for m in MODELS]
-    frame = suppress_small_cells(frame, "patients", values)
-    return [{str(k): (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()}
-            for r in frame.to_dict(orient="records")]
+    return _rounded(suppress(rows_of(frame), ("patients",), values=values, group_by=["condition"]))
 
 
-def bundle_prices(con: BaseBackend, library: Library) -> list[dict[str, Any]]:
-    rows = con.table("bundle_prices").execute().to_dict(orient="records")
-    return [{str(k): (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()} for r in rows]
+@needs("bundle_prices")
+def bundle_prices(con: BaseBackend, library: Library, prices: ir.Table | None = None) -> list[dict[str, Any]]:
+    return _rounded(rows_of(prices if prices is not None else con.table("bundle_prices")))
 
 
-def episode_reconciliation(con: BaseBackend, library: Library) -> list[dict[str, Any]]:
-    frame = con.table("episode_reconciliation").execute()
-    frame = frame.rename(columns={"episodes": "patients"})
-    frame = suppress_small_cells(frame, "patients", ["target", "spending", "raw", "quality_adjusted", "reconciliation"])
-    return [{str(k): (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()}
-            for r in frame.to_dict(orient="records")]
+@needs("episode_reconciliation")
+def episode_reconciliation(con: BaseBackend, library: Library,
+                           reconciliation: ir.Table | None = None) -> list[dict[str, Any]]:
+    t = reconciliation if reconciliation is not None else con.table("episode_reconciliation")
+    rows = [{("patients" if k == "episodes" else k): v for k, v in r.items()} for r in rows_of(t)]
+    return _rounded(suppress(rows, ("patients",), values=["target", "spending", "raw", "quality_adjusted",
+                                                           "reconciliation"]))
+
+
+@needs("cycle_cost_totals", "activity_costs", "cycle_events")
+def what_if(con: BaseBackend, library: Library, options: Any = None, episode_model: str = "cms-team",
+            condition: str | None = None) -> dict[str, list[dict[str, Any]]]:
+    """The payment comparison re-simulated with other terms (margin, warranty, stop-loss, track ...),
+    in memory: nothing is written to the store."""
+    from carevalue.engine.payment.run import as_tables, simulate_store, tables
+
+    mem = as_tables(tables(simulate_store(con, library, options, episode_model_id=episode_model)))
+    return {"providers": provider_comparison(con, library, condition, ledger=mem["payment_ledger"]),
+            "bundle_prices": bundle_prices(con, library, prices=mem["bundle_prices"]),
+            "episode_reconciliation": episode_reconciliation(con, library,
+                                                             reconciliation=mem["episode_reconciliation"])}

@@ -22,13 +22,15 @@ def test_srtr_flag_matches_gamma_posterior(o, e):
 
 
 def test_srtr_known_cases():
-    f = srtr_flags([0, 12, 30], [3.2, 6.0, 10.0]).set_index("observed")
+    f = srtr_flags([0, 12, 30], [3.2, 6.0, 10.0], better_threshold=(1 / 1.2, 0.75)).set_index("observed")
     # 0 of 3.2: posterior Gamma(2, 5.2) puts 0.93 below 1/1.2, so the mirrored rule says better;
     # the worse-side rule is the SRTR one and is not triggered
     assert f.loc[0, "flag"] == "better" and f.loc[0, "p_hr_gt_1.2"] < 0.02
     assert f.loc[12, "flag"] == "worse"
     assert f.loc[30, "flag"] == "worse"
-    assert srtr_flags([3], [10.0], better_threshold=None).flag.iloc[0] == "as expected"
+    assert srtr_flags([3], [10.0]).flag.iloc[0] == "as expected"
+    # the mirrored 'better' rule is not SRTR's and is off by default
+    assert srtr_flags([0], [3.2]).flag.iloc[0] == "as expected"
 
 
 def test_funnel_flags_direction():

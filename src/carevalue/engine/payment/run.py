@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+import ibis
+import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends import BaseBackend
 
@@ -49,4 +51,20 @@ def tables(result: Result) -> dict[str, pd.DataFrame]:
     for table, frame in ((PAYMENT_LEDGER, ledger), (BUNDLE_PRICES, prices), (EPISODE_RECONCILIATION, recs)):
         frame = frame.reindex(columns=table.column_names)
         out[table.name] = frame
+    return out
+
+
+_IBIS_TYPES = {"VARCHAR": "string", "DOUBLE": "float64", "BIGINT": "int64", "BOOLEAN": "boolean"}
+
+
+def as_tables(frames: dict[str, pd.DataFrame]) -> dict[str, ir.Table]:
+    """The frames of :func:`tables` as Ibis tables typed by their declarations (null-only columns too)."""
+    decl = {t.name: t for t in (PAYMENT_LEDGER, BUNDLE_PRICES, EPISODE_RECONCILIATION)}
+    out = {}
+    for name, frame in frames.items():
+        schema = {c.name: _IBIS_TYPES[c.type] for c in decl[name].columns}
+        typed = frame.astype({c: ("Int64" if t == "int64" else "boolean" if t == "boolean" else
+                                  "float64" if t == "float64" else "object") for c, t in schema.items()})
+        typed = typed.astype(object).where(typed.notna(), None)
+        out[name] = ibis.memtable(typed, schema=schema)
     return out

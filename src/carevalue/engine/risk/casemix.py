@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from carevalue.engine.risk.validation import validate_counts, validate_logistic
+
 ModelKind = Literal["logistic", "linear", "cox"]
 ModelStatus = Literal["ok", "empty", "no-variation", "separation", "not-converged", "error"]
 
@@ -58,6 +60,11 @@ class CaseMixModel:
     observed_total: float | None = None
     expected_total: float | None = None
     residual_sd: float | None = None
+    c_low: float | None = None
+    c_high: float | None = None
+    parameters: int = 0
+    validation: str = ""
+    deciles: tuple[tuple[int, int, float, float, float], ...] = ()
 
     @property
     def usable(self) -> bool:
@@ -83,7 +90,11 @@ class CaseMixModel:
             "message": self.message,
             "n": self.n,
             "n_events": self.n_events,
+            "parameters": self.parameters,
             "c_statistic": self.c_statistic,
+            "c_low": self.c_low,
+            "c_high": self.c_high,
+            "validation": self.validation,
             "calibration_in_the_large": self.calibration_in_the_large,
             "calibration_slope": self.calibration_slope,
             "observed_total": self.observed_total,
@@ -235,34 +246,28 @@ def _fit_glm(X, terms, y, w, kind, outcome, variables, n, n_events, note) -> Cas
     fitted = np.asarray(result.fittedvalues, dtype=float)
     yv, wv = y.to_numpy(), w.to_numpy()
     obs_total, exp_total = float((yv * wv).sum()), float((fitted * wv).sum())
-    cstat = citl = slope = resid_sd = None
+    cstat = citl = slope = resid_sd = c_lo = c_hi = None
+    method = ""
+    dec: tuple[tuple[int, int, float, float, float], ...] = ()
     if kind == "logistic":
-        cstat = c_statistic(yv, fitted, wv)
-        citl, slope = _logistic_calibration(yv, fitted, wv)
+        if X.shape[1] == 0:
+            method = "crude rates: no case-mix model, so no discrimination or calibration to report"
+        else:
+            v = validate_logistic(np.asarray(design, float), yv, wv)
+            cstat, c_lo, c_hi = v.c_statistic, v.c_low, v.c_high
+            citl, slope, method, dec = v.calibration_intercept, v.calibration_slope, v.method, v.deciles
     else:
         resid_sd = float(np.sqrt(np.average((yv - fitted) ** 2, weights=wv)))
         citl = float((obs_total - exp_total) / wv.sum())
+        method = "apparent (in-sample) mean residual"
     return CaseMixModel(
         kind=kind, outcome=outcome, variables=tuple(variables), status="ok",
         message="fitted" + note, coefficients=coefs, std_errors=ses, terms=terms, n=n,
         n_events=n_events, c_statistic=cstat, calibration_in_the_large=citl,
         calibration_slope=slope, observed_total=obs_total, expected_total=exp_total,
-        residual_sd=resid_sd,
+        residual_sd=resid_sd, c_low=c_lo, c_high=c_hi, parameters=X.shape[1], validation=method,
+        deciles=dec,
     )
-
-
-def _logistic_calibration(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> tuple[float, float]:
-    """Calibration-in-the-large (intercept with logit(p) as offset) and calibration slope."""
-    import statsmodels.api as sm
-
-    lp = np.log(np.clip(p, 1e-12, 1 - 1e-12) / np.clip(1 - p, 1e-12, 1))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        a = sm.GLM(y, np.ones((len(y), 1)), family=sm.families.Binomial(), offset=lp,
-                   freq_weights=w).fit().params[0]
-        b = sm.GLM(y, sm.add_constant(lp), family=sm.families.Binomial(),
-                   freq_weights=w).fit().params[1]
-    return float(a), float(b)
 
 
 def _fit_cox(data, X, terms, events, w, outcome, variables, duration, horizon, note) -> CaseMixModel:
@@ -317,8 +322,15 @@ def _fit_cox(data, X, terms, events, w, outcome, variables, duration, horizon, n
     exp_events = expected_events(data, model)
     c = concordance_index(df["__t"], -cph.predict_partial_hazard(df), df["__e"])
     obs, exp = n_events, float((exp_events * w).sum())
+    v = validate_counts(df["__e"].to_numpy() * w.to_numpy(), exp_events.to_numpy() * w.to_numpy(),
+                        linear_predictor(data, model).to_numpy(), "apparent")
+    # In-sample, the Cox score equations make the Poisson recalibration intercept 0 and slope 1 by
+    # construction, so they are not reported as calibration (no cross-validated Cox yet).
     return CaseMixModel(**{**model.__dict__, "c_statistic": float(c),
-                           "calibration_in_the_large": float(obs / exp) if exp else None,
+                           "calibration_in_the_large": None, "calibration_slope": None,
+                           "validation": "apparent (in-sample) Harrell's C; calibration not reported "
+                           "(in-sample it is perfect by construction); deciles apparent",
+                           "deciles": v.deciles, "parameters": X.shape[1],
                            "observed_total": obs, "expected_total": exp})
 
 
@@ -383,6 +395,9 @@ def _require(model: CaseMixModel) -> None:
         )
 
 
+MIN_AT_RISK = 11
+
+
 def kaplan_meier_at(
     frame: pd.DataFrame,
     duration: str,
@@ -391,10 +406,16 @@ def kaplan_meier_at(
     *,
     by: str | None = None,
     alpha: float = 0.05,
+    min_at_risk: int = MIN_AT_RISK,
 ) -> pd.DataFrame:
-    """Kaplan-Meier survival at the template's time points, overall or per group, with
-    log(-log) confidence limits; censored patients count in the risk set until they leave."""
-    cols = ["group", "time", "n", "events", "at_risk", "survival", "lower", "upper"]
+    """Kaplan-Meier survival at the template's time points, overall or per group, with log(-log)
+    confidence limits; each patient counts in the risk set until their own follow-up ends.
+
+    A time point with fewer than `min_at_risk` patients still at risk, or beyond the longest
+    follow-up, is "not estimable": survival and limits are null and `at_risk` and `censored` (patients
+    whose follow-up ended before it without the event) say why."""
+    cols = ["group", "time", "n", "events", "censored", "at_risk", "survival", "lower", "upper",
+            "status", "reason"]
     data = frame[[duration, event] + ([by] if by else [])].dropna()
     if data.empty:
         return pd.DataFrame(columns=cols)
@@ -413,6 +434,7 @@ def kaplan_meier_at(
         surv = np.cumprod(1 - d / r)
         with np.errstate(divide="ignore", invalid="ignore"):
             gw = np.cumsum(d / (r * (r - d)))
+        longest = float(t.max())
         for tp in times:
             k = np.searchsorted(event_times, tp, side="right") - 1
             s = float(surv[k]) if k >= 0 else 1.0
@@ -422,6 +444,68 @@ def kaplan_meier_at(
                 lo, hi = s ** math.exp(z * se), s ** math.exp(-z * se)
             else:
                 lo = hi = s
+            at_risk = int((t >= tp).sum())
+            censored = int(((t < tp) & (e == 0)).sum())
+            status, reason = "ok", None
+            if tp > longest:
+                status, reason = "not estimable", (f"beyond the data's follow-up (longest {longest:g}); "
+                                                   f"{at_risk} at risk, {censored} censored before it")
+            elif at_risk < min_at_risk:
+                status, reason = "not estimable", (f"{at_risk} at risk (< {min_at_risk}); "
+                                                   f"{censored} censored before it")
+            if status != "ok":
+                s = lo = hi = float("nan")
             rows.append({"group": key, "time": tp, "n": len(t), "events": int(e[t <= tp].sum()),
-                         "at_risk": int((t >= tp).sum()), "survival": s, "lower": lo, "upper": hi})
+                         "censored": censored, "at_risk": at_risk, "survival": s, "lower": lo,
+                         "upper": hi, "status": status, "reason": reason})
     return pd.DataFrame(rows, columns=cols)
+
+
+MIN_EVENTS_PER_PARAMETER = 10
+
+
+@dataclass(frozen=True)
+class InformationCheck:
+    """Which case-mix variables the data can support at MIN_EVENTS_PER_PARAMETER events each.
+
+    `events` is the limiting count: the smaller of events and non-events for a binary outcome, the
+    patients for a continuous one. `adjustment` is 'case-mix', 'reduced case-mix', 'crude' (no
+    variable supported: expected = the overall rate) or 'insufficient data' (fewer events than one
+    parameter needs)."""
+
+    kept: tuple[str, ...]
+    dropped: tuple[str, ...]
+    events: float
+    parameters: int
+    adjustment: str
+    note: str
+
+
+def check_information(frame: pd.DataFrame, variables: Sequence[str], categorical: Sequence[str],
+                      events: float, *, min_epv: int = MIN_EVENTS_PER_PARAMETER) -> InformationCheck:
+    """Drop variables from the end of the measure's list (its least important, by content order)
+    until every case-mix parameter has at least `min_epv` events; say which were dropped."""
+    from carevalue.engine.risk.validation import parameters_per_variable
+
+    cost = parameters_per_variable(frame, variables, categorical)
+    kept = list(variables)
+    while kept and sum(cost[v] for v in kept) * min_epv > events:
+        kept.pop()
+    dropped = tuple(v for v in variables if v not in kept)
+    params = sum(cost[v] for v in kept)
+    ev = f"{events:g} events"
+    if events < min_epv:
+        return InformationCheck((), tuple(variables), events, 0, "insufficient data",
+                                f"{ev}: fewer than {min_epv}, too few for any comparison")
+    if not variables:
+        return InformationCheck((), (), events, 0, "crude", "no case-mix variables: crude rates")
+    if not kept:
+        return InformationCheck((), dropped, events, 0, "crude",
+                                f"{ev} support no case-mix parameter at {min_epv} per parameter: crude "
+                                f"rates (left out: {', '.join(dropped)})")
+    if dropped:
+        return InformationCheck(tuple(kept), dropped, events, params, "reduced case-mix",
+                                f"{ev} for {params} parameters ({min_epv} per parameter): left out "
+                                f"{', '.join(dropped)}")
+    return InformationCheck(tuple(kept), (), events, params, "case-mix",
+                            f"{ev} for {params} case-mix parameters")

@@ -19,7 +19,7 @@ from ibis.backends import BaseBackend
 
 from carevalue.backends import write_table
 from carevalue.engine.riskscores import reference
-from carevalue.engine.riskscores.diagnoses import icd10_diagnoses
+from carevalue.engine.riskscores.diagnoses import DEFAULT, icd10_diagnoses, scored_on
 from carevalue.engine.riskscores.hcc import age_at
 
 FOLDER = "comorbidity"
@@ -53,8 +53,9 @@ def comorbidity_flags(dx: ir.Table, index: str = "charlson") -> ir.Table:
 
 def comorbidity_from(dx: ir.Table, patients: ir.Table, as_of: date, index: str = "charlson",
                      weighting: str | None = None) -> ir.Table:
-    """One row per patient: patient_id, as_of, index, weighting, one 0/1 column per category,
-    score, and (Charlson) age_adjusted_score."""
+    """One row per patient: patient_id, as_of (the date, or the date of death if earlier),
+    deceased, index, weighting, one 0/1 column per category, score, and (Charlson)
+    age_adjusted_score with the age on that date."""
     cats = categories(index)
     weighting = weighting or DEFAULT_WEIGHTING[index]
     known = set(reference.arrow(FOLDER, f"{index}_weights").column("weighting").to_pylist())
@@ -71,8 +72,11 @@ def comorbidity_from(dx: ir.Table, patients: ir.Table, as_of: date, index: str =
     wide = flags.group_by("patient_id").aggregate(
         **{c: (flags.category == c).any().cast("int8") for c in cats})
 
-    base = patients.select("patient_id", age=age_at(patients.birth_date, as_of))
-    j = base.left_join(wide, "patient_id").select(base.patient_id, base.age, *[wide[c] for c in cats])
+    on = scored_on(patients, as_of)
+    pt = patients.join(on, "patient_id")
+    base = pt.select("patient_id", "as_of", "deceased", age=age_at(pt.birth_date, pt.as_of))
+    j = base.left_join(wide, "patient_id").select(base.patient_id, base.as_of, base.deceased, base.age,
+                                                  *[wide[c] for c in cats])
     j = j.left_join(score, "patient_id").select(j, score.score)
     cols: dict[str, Any] = {c: j[c].fill_null(0).cast("int8") for c in cats}
     score_col = j.score.fill_null(0).cast("int64")
@@ -83,7 +87,8 @@ def comorbidity_from(dx: ir.Table, patients: ir.Table, as_of: date, index: str =
         extra["age_adjusted_score"] = score_col + pts.cast("int64")
     out = j.select(
         patient_id=j.patient_id,
-        as_of=ibis.literal(as_of),
+        as_of=j.as_of,
+        deceased=j.deceased,
         index=ibis.literal(index),
         weighting=ibis.literal(weighting),
         **cols,
@@ -94,19 +99,21 @@ def comorbidity_from(dx: ir.Table, patients: ir.Table, as_of: date, index: str =
 
 
 def comorbidity_scores(conditions: ir.Table, codings: ir.Table | None, patients: ir.Table, as_of: date, *,
-                index: str = "charlson", weighting: str | None = None,
-                lookback_days: int | None = 365) -> ir.Table:
-    """The index for every patient from the diagnoses present in the look-back window."""
-    dx = icd10_diagnoses(conditions, codings, as_of, lookback_days)
+                       index: str = "charlson", weighting: str | None = None,
+                       lookback_days: int | None = 365, crosswalk: ir.Table | str | None = DEFAULT) -> ir.Table:
+    """The index for every patient from the diagnoses present in the look-back window (ending at
+    death for the deceased; SNOMED CT conditions through ``crosswalk``)."""
+    dx = icd10_diagnoses(conditions, codings, as_of, lookback_days, crosswalk=crosswalk, patients=patients)
     return comorbidity_from(dx, patients, as_of, index, weighting)
 
 
 def run(con: BaseBackend, as_of: date, *, index: str = "charlson", weighting: str | None = None,
-        lookback_days: int | None = 365, table: str | None = None) -> dict[str, Any]:
+        lookback_days: int | None = 365, table: str | None = None,
+        crosswalk: ir.Table | str | None = DEFAULT) -> dict[str, Any]:
     """Write ``patient_<index>`` (e.g. ``patient_charlson``) from the store's core tables."""
     table = table or f"patient_{index}"
     codings = con.table("codings") if "codings" in con.list_tables() else None
     expr = comorbidity_scores(con.table("conditions"), codings, con.table("patients"), as_of, index=index,
-                       weighting=weighting, lookback_days=lookback_days)
+                              weighting=weighting, lookback_days=lookback_days, crosswalk=crosswalk)
     write_table(con, table, expr)
     return {"table": table, "rows": int(con.table(table).count().execute())}

@@ -2,7 +2,10 @@
 
 A condition's own code counts when its system is ICD-10(-CM); so do its extra codings in the
 ``codings`` table (synthetic and many real FHIR sources put SNOMED CT first and ICD-10-CM second).
-Codes are compared upper-case without dots (``E11.9`` = ``E119``).
+A SNOMED CT condition with no ICD-10 code of its own gets the crosswalk's targets
+(:mod:`carevalue.engine.riskscores.crosswalk`), so SNOMED-only data (Synthea) is scored too.
+Codes are compared upper-case without dots (``E11.9`` = ``E119``). With ``patients`` given, a
+deceased patient's window ends at the date of death.
 """
 
 from __future__ import annotations
@@ -13,9 +16,12 @@ import ibis
 import ibis.expr.types as ir
 
 from carevalue.definitions.base import CODE_SYSTEM_ALIASES
+from carevalue.engine.riskscores.crosswalk import crosswalk_table
 
 ICD10_SYSTEMS = tuple(sorted({s.lower() for s in CODE_SYSTEM_ALIASES["ICD-10-CM"]}))
+SNOMED_SYSTEMS = tuple(sorted({s.lower() for s in CODE_SYSTEM_ALIASES["SNOMED CT"]}))
 NOT_A_DIAGNOSIS = ("refuted", "entered-in-error")
+DEFAULT = "shipped"
 
 
 def normalised(code: ir.StringValue) -> ir.StringValue:
@@ -27,36 +33,74 @@ def is_icd10(system: ir.StringValue) -> ir.BooleanValue:
     return system.lower().isin(ICD10_SYSTEMS)
 
 
-def in_window(conditions: ir.Table, as_of: date, lookback_days: int | None) -> ir.Table:
-    """Conditions present at some time in [as_of - lookback_days, as_of] (whole days).
+def is_snomed(system: ir.StringValue) -> ir.BooleanValue:
+    return system.lower().isin(SNOMED_SYSTEMS)
+
+
+def scored_on(patients: ir.Table, as_of: date) -> ir.Table:
+    """patient_id, as_of (the date, never after death) and deceased (died on or before ``as_of``)."""
+    day = ibis.literal(as_of)
+    dead = patients.death_date.notnull() & (patients.death_date <= day)
+    return patients.select("patient_id", as_of=ibis.ifelse(dead, patients.death_date, day), deceased=dead)
+
+
+def in_window(conditions: ir.Table, as_of: date, lookback_days: int | None,
+              patients: ir.Table | None = None) -> ir.Table:
+    """Conditions present at some time in [end - lookback_days, end] (whole days), where end is
+    ``as_of`` or, for a patient who died before it, the date of death.
 
     Start is the onset, else the recorded time; a condition with neither counts (its timing is
     unknown, not absent). Refuted and entered-in-error conditions never count. ``lookback_days``
-    None counts every condition that started by ``as_of``.
+    None counts every condition that started by the end.
     """
-    end = ibis.literal(datetime.combine(as_of + timedelta(days=1), datetime.min.time()))
-    start = conditions.onset_ts.coalesce(conditions.recorded_ts)
+    if patients is None:
+        end: ir.Value = ibis.literal(datetime.combine(as_of + timedelta(days=1), datetime.min.time()))
+        c = conditions
+    else:
+        on = scored_on(patients, as_of).select(_pid="patient_id", _on="as_of")
+        c = conditions.join(on, conditions.patient_id == on._pid)
+        end = (c._on + ibis.interval(days=1)).cast("timestamp")
+    start = c.onset_ts.coalesce(c.recorded_ts)
     keep = (start.isnull() | (start < end)) & (
-        conditions.verification_status.isnull()
-        | ~conditions.verification_status.lower().isin(NOT_A_DIAGNOSIS))
+        c.verification_status.isnull() | ~c.verification_status.lower().isin(NOT_A_DIAGNOSIS))
     if lookback_days is not None:
-        begin = ibis.literal(datetime.combine(as_of - timedelta(days=lookback_days), datetime.min.time()))
-        keep = keep & (conditions.abatement_ts.isnull() | (conditions.abatement_ts >= begin))
-    return conditions.filter(keep)
+        begin = end - ibis.interval(days=lookback_days + 1)
+        keep = keep & (c.abatement_ts.isnull() | (c.abatement_ts >= begin))
+    out = c.filter(keep)
+    return out.drop("_pid", "_on") if patients is not None else out
+
+
+def diagnosis_codes(conditions: ir.Table, codings: ir.Table | None, as_of: date,
+                    lookback_days: int | None = 365, crosswalk: ir.Table | str | None = DEFAULT,
+                    patients: ir.Table | None = None) -> ir.Table:
+    """(patient_id, icd10, origin) of the conditions in the window; origin is ``own`` (the record's
+    ICD-10 code or coding) or ``mapped`` (crosswalk target of a SNOMED CT code, used only for
+    conditions without an ICD-10 code of their own). ``crosswalk`` None maps nothing."""
+    cond = in_window(conditions, as_of, lookback_days, patients)
+    own = cond.filter(is_icd10(cond.code_system) & cond.code.notnull()).select(
+        "condition_id", patient_id=cond.patient_id, icd10=normalised(cond.code))
+    if codings is not None:
+        extra = codings.filter((codings.record_table == "conditions") & is_icd10(codings.code_system)
+                               & codings.code.notnull())
+        linked = extra.join(cond.select("condition_id", "patient_id"), extra.record_id == cond.condition_id)
+        own = own.union(linked.select(condition_id=linked.record_id, patient_id=linked.patient_id,
+                                      icd10=normalised(linked.code)))
+    out = own.select("patient_id", "icd10", origin=ibis.literal("own"))
+    if crosswalk is None:
+        return out
+    xw = crosswalk_table() if isinstance(crosswalk, str) else crosswalk
+    sn = cond.filter(is_snomed(cond.code_system) & cond.code.notnull())
+    ids = own.select(_cid=own.condition_id)
+    sn = sn.anti_join(ids, sn.condition_id == ids._cid)
+    m = sn.join(xw, sn.code.strip() == xw.snomed_code)
+    return out.union(m.select(patient_id=m.patient_id, icd10=m.icd10, origin=ibis.literal("mapped")))
 
 
 def icd10_diagnoses(conditions: ir.Table, codings: ir.Table | None, as_of: date,
-                    lookback_days: int | None = 365, distinct: bool = True) -> ir.Table:
-    """(patient_id, icd10) of the conditions in the window, from both code places; distinct
-    unless the caller de-duplicates later itself (``distinct=False`` saves a hash aggregation)."""
-    cond = in_window(conditions, as_of, lookback_days)
-    own = cond.filter(is_icd10(cond.code_system) & cond.code.notnull()).select(
-        patient_id=cond.patient_id, icd10=normalised(cond.code))
-    if codings is None:
-        return own.distinct() if distinct else own
-    extra = codings.filter((codings.record_table == "conditions") & is_icd10(codings.code_system)
-                           & codings.code.notnull())
-    linked = extra.join(cond.select("condition_id", "patient_id"),
-                        extra.record_id == cond.condition_id)
-    more = linked.select(patient_id=linked.patient_id, icd10=normalised(linked.code))
-    return own.union(more, distinct=distinct)
+                    lookback_days: int | None = 365, distinct: bool = True,
+                    crosswalk: ir.Table | str | None = DEFAULT, patients: ir.Table | None = None) -> ir.Table:
+    """(patient_id, icd10) of the conditions in the window, own and mapped (see
+    :func:`diagnosis_codes`); distinct unless the caller de-duplicates later itself."""
+    dx = diagnosis_codes(conditions, codings, as_of, lookback_days, crosswalk, patients).select(
+        "patient_id", "icd10")
+    return dx.distinct() if distinct else dx

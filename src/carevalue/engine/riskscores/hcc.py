@@ -19,10 +19,10 @@ from ibis.backends import BaseBackend
 
 from carevalue.backends import write_table
 from carevalue.engine.riskscores import hccmask, reference
-from carevalue.engine.riskscores.diagnoses import icd10_diagnoses
+from carevalue.engine.riskscores.diagnoses import DEFAULT, icd10_diagnoses, scored_on
 
 MODELS: Mapping[str, str] = {"cms-hcc-v24": "cms_hcc_v24"}
-SCORE_COLUMNS = ("patient_id", "model", "score", "hcc_count", "as_of")
+SCORE_COLUMNS = ("patient_id", "model", "score", "hcc_count", "as_of", "deceased")
 ENROLMENT_COLUMNS = ("patient_id", "segment", "orec", "medicaid")
 
 
@@ -32,27 +32,34 @@ def _folder(model: str) -> str:
     return MODELS[model]
 
 
-def age_at(birth_date: ir.DateValue, as_of: date) -> ir.IntegerValue:
-    """Whole years completed on ``as_of``."""
-    before_birthday = (birth_date.month() > as_of.month) | (
-        (birth_date.month() == as_of.month) & (birth_date.day() > as_of.day))
-    return (as_of.year - birth_date.year() - before_birthday.cast("int64")).cast("int64")
+def age_at(birth_date: ir.DateValue, as_of: date | ir.DateValue) -> ir.IntegerValue:
+    """Whole years completed on ``as_of`` (a date, or a date column such as a per-patient as-of)."""
+    on: ir.DateValue = ibis.literal(as_of) if isinstance(as_of, date) else as_of
+    before_birthday = (birth_date.month() > on.month()) | (
+        (birth_date.month() == on.month()) & (birth_date.day() > on.day()))
+    return (on.year() - birth_date.year() - before_birthday.cast("int64")).cast("int64")
 
 
 def people(patients: ir.Table, as_of: date, model: str = "cms-hcc-v24",
            enrolment: ir.Table | None = None) -> ir.Table:
-    """patient_id, age, sex (M/F), segment, orec, medicaid, disabled, origds for each patient.
+    """patient_id, as_of, deceased, age, sex (M/F), segment, orec, medicaid, disabled, origds per patient.
 
+    ``as_of`` is the given date, or the date of death for a patient who died before it; the age is
+    the age on that date.
     ``enrolment`` (patient_id, segment, orec, medicaid; any may be null) overrides the defaults,
     which are the model's aged segment from ``default_aged_from`` and its disabled segment below.
     Sex other than male scores as F, as in hccpy.
     """
     cfg = reference.settings(_folder(model))
-    age = age_at(patients.birth_date, as_of)
-    p = patients.select(
-        patient_id=patients.patient_id,
+    on = scored_on(patients, as_of)
+    pt = patients.join(on, "patient_id")
+    age = age_at(pt.birth_date, pt.as_of)
+    p = pt.select(
+        patient_id=pt.patient_id,
+        as_of=pt.as_of,
+        deceased=pt.deceased,
         age=age,
-        sex=ibis.ifelse(patients.sex.lower().strip() == "male", "M", "F"),
+        sex=ibis.ifelse(pt.sex.lower().strip() == "male", "M", "F"),
         aged=age >= cfg["default_aged_from"],
     )
     seg = ibis.ifelse(p.aged, cfg["default_segment"]["aged"], cfg["default_segment"]["disabled"])
@@ -65,7 +72,7 @@ def people(patients: ir.Table, as_of: date, model: str = "cms-hcc-v24",
                              e_medicaid=enrolment.medicaid.cast("boolean"))
         j = p.left_join(e, p.patient_id == e.e_id)
         p = j.select(
-            "patient_id", "age", "sex", "aged",
+            "patient_id", "as_of", "deceased", "age", "sex", "aged",
             segment=j.e_segment.coalesce(seg), orec=j.e_orec.coalesce(orec),
             medicaid=j.e_medicaid.coalesce(False),
         )
@@ -166,25 +173,31 @@ def scores_from(mapped: ir.Table, person: ir.Table, as_of: date, model: str = "c
 
 def hcc_scores(conditions: ir.Table, codings: ir.Table | None, patients: ir.Table, as_of: date, *,
                model: str = "cms-hcc-v24", lookback_days: int | None = 365,
-               enrolment: ir.Table | None = None) -> ir.Table:
-    """One row per patient: patient_id, model, score, hcc_count, as_of.
+               enrolment: ir.Table | None = None, crosswalk: ir.Table | str | None = DEFAULT) -> ir.Table:
+    """One row per patient: patient_id, model, score, hcc_count, as_of, deceased.
 
     ``score`` is the sum of the relative factors rounded as hccpy/CMS do (unnormalised, no coding
-    intensity adjustment); ``hcc_count`` counts payment HCCs after hierarchies. Patients without a
-    birth date get a null score (their demographic cell is unknown).
+    intensity adjustment); ``hcc_count`` counts payment HCCs after hierarchies. A patient who died
+    before ``as_of`` is scored as of the date of death (age and diagnoses then), never at an age
+    they did not reach. Patients without a birth date get a null score. SNOMED CT conditions
+    without an ICD-10 code count through ``crosswalk`` (the shipped one by default; None: not).
     """
-    dx = icd10_diagnoses(conditions, codings, as_of, lookback_days, distinct=False)
+    dx = icd10_diagnoses(conditions, codings, as_of, lookback_days, distinct=False, crosswalk=crosswalk,
+                         patients=patients)
     return scores_from(mapped_diagnoses(dx, model), people(patients, as_of, model, enrolment), as_of, model)
 
 
 def run(con: BaseBackend, as_of: date, *, model: str = "cms-hcc-v24", lookback_days: int | None = 365,
-        enrolment: ir.Table | None = None, table: str = "patient_risk_scores") -> dict[str, Any]:
+        enrolment: ir.Table | None = None, table: str = "patient_risk_scores",
+        crosswalk: ir.Table | str | None = DEFAULT) -> dict[str, Any]:
     """Compute the scores from the store's core tables and write them to ``table``."""
     codings = con.table("codings") if "codings" in con.list_tables() else None
     # Mapped diagnoses and people each feed two joins: materialise them once, not twice.
-    dx = icd10_diagnoses(con.table("conditions"), codings, as_of, lookback_days, distinct=False)
+    patients = con.table("patients")
+    dx = icd10_diagnoses(con.table("conditions"), codings, as_of, lookback_days, distinct=False,
+                         crosswalk=crosswalk, patients=patients)
     mapped = write_table(con, "_hcc_mapped", mapped_diagnoses(dx, model))
-    person = write_table(con, "_hcc_people", people(con.table("patients"), as_of, model, enrolment))
+    person = write_table(con, "_hcc_people", people(patients, as_of, model, enrolment))
     expr = scores_from(mapped, person, as_of, model)
     write_table(con, table, expr)
     return {"table": table, "rows": int(con.table(table).count().execute())}

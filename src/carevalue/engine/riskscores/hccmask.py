@@ -138,7 +138,8 @@ def _any(t: ir.Table, mask: list[int]) -> ir.BooleanValue:
 
 def score_expression(masks: ir.Table, person: ir.Table, as_of: Any, model: str, folder: str,
                      decimals: int) -> ir.Table:
-    """patient_id, model, score, hcc_count, as_of for every person (masks may lack patients)."""
+    """patient_id, model, score, hcc_count, as_of, deceased for every person (masks may lack
+    patients); as_of and deceased come from the person table (:func:`hcc.people`)."""
     lay = layout(folder)
     coef = ibis.memtable(_coefficient_table(folder))
     demo = ibis.memtable(_demographic_table(folder))
@@ -181,5 +182,6 @@ def score_expression(masks: ir.Table, person: ir.Table, as_of: Any, model: str, 
         model=ibis.literal(model),
         score=ibis.ifelse(m.age.isnull(), ibis.null("float64"), total.round(decimals)).cast("float64"),
         hcc_count=count.cast("int64"),
-        as_of=ibis.literal(as_of),
+        as_of=m.as_of,
+        deceased=m.deceased,
     )

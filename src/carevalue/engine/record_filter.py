@@ -1,0 +1,104 @@
+"""What counts: every stage reads core tables through :func:`counting`, the one place status
+semantics (content/record-rules) and plausibility exclusions (``plausibility_flags``) apply.
+
+Nothing is deleted from the store; a record that does not count is simply not in the view.
+:func:`excluded` lists each record left out with its reason, for reports and tests.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import ibis
+import ibis.expr.types as ir
+from ibis.backends import BaseBackend
+
+from carevalue.definitions.record_rule import RecordRules
+from carevalue.model import table as declared
+
+# Key column of each table a rule can name (the table's first key column).
+FLAGS = "plausibility_flags"
+
+
+@cache
+def default_rules() -> RecordRules:
+    """The packaged ``record-rules/default`` (used when a caller passes no rules)."""
+    from carevalue.definitions.loader import CONTENT, load
+
+    rules: RecordRules = load(CONTENT / "record-rules").get("record-rules", "default")
+    return rules
+
+
+def _key(name: str) -> str:
+    return declared(name).key[0]
+
+
+def _status_ok(t: ir.Table, rules: RecordRules, name: str) -> ir.BooleanValue:
+    ok: ir.BooleanValue = ibis.literal(True)
+    for r in rules.for_table(name):
+        if r.column not in t.columns:
+            continue
+        col = t[r.column]
+        known = col.isin(r.codes())
+        keep = col.isin(r.counts) if r.counts else ibis.literal(False)
+        if r.other_counts:
+            keep = keep | ~known
+        ok = ok & ibis.cases((col.isnull(), ibis.literal(r.missing_counts)), else_=keep)
+    return ok
+
+
+def _excluded_by_flags(con: BaseBackend, name: str) -> tuple[ir.Table | None, ir.Table | None]:
+    """(record ids, patient ids) excluded by plausibility flags, when the store has flags."""
+    if FLAGS not in con.list_tables():
+        return None, None
+    f = con.table(FLAGS).filter(lambda f: f.action == "exclude")
+    rec = f.filter(f.record_table == name).select(_xid="record_id").distinct()
+    pat = f.filter(f.record_table == "patients").select(_xpid="record_id").distinct()
+    return rec, pat
+
+
+def counting(con: BaseBackend, name: str, rules: RecordRules | None = None) -> ir.Table:
+    """The rows of core table ``name`` that count, with closing rules applied (same columns)."""
+    rules = rules or default_rules()
+    t = con.table(name)
+    cols = t.columns
+    t = t.filter(_status_ok(t, rules, name))
+    if rules.follow_encounter and name != "encounters" and "encounter_id" in cols \
+            and "encounters" in con.list_tables():
+        e = con.table("encounters")
+        gone = e.filter(~_status_ok(e, rules, "encounters")).select(_xeid="encounter_id")
+        t = t.anti_join(gone, t.encounter_id == gone._xeid)
+    rec, pat = _excluded_by_flags(con, name)
+    if rec is not None and pat is not None:
+        t = t.anti_join(rec, t[_key(name)] == rec._xid)
+        if "patient_id" in cols and name != "patients":
+            t = t.anti_join(pat, t.patient_id == pat._xpid)
+    for c in rules.closing:
+        if c.table == name and c.end_column in cols:
+            fill = ibis.coalesce(*[t[f] for f in c.fill_from]).cast(t[c.end_column].type())
+            t = t.mutate(**{c.end_column: ibis.cases(
+                (t[c.column].isin(c.values) & t[c.end_column].isnull(), fill), else_=t[c.end_column])})
+    return t.select(*cols)
+
+
+def excluded(con: BaseBackend, name: str, rules: RecordRules | None = None) -> ir.Table:
+    """(record_id, reason) of each record of ``name`` that does not count, with the first reason."""
+    rules = rules or default_rules()
+    t = con.table(name)
+    key = t[_key(name)]
+    reasons: list[tuple[ir.BooleanValue, ir.StringValue]] = []
+    for r in rules.for_table(name):
+        if r.column not in t.columns:
+            continue
+        col = t[r.column]
+        for code, why in r.excluded.items():
+            reasons.append((col == code, ibis.literal(f"{r.element} {why}")))
+        if not r.missing_counts:
+            reasons.append((col.isnull(), ibis.literal(f"{r.element} missing")))
+        if not r.other_counts:
+            reasons.append((col.notnull() & ~col.isin(r.codes()), ibis.literal(f"{r.element} not in {r.value_set}")))
+    why = ibis.cases(*reasons, else_=ibis.null().cast("string")) if reasons else ibis.null().cast("string")
+    out = t.select(record_id=key.cast("string"), reason=why)
+    kept = counting(con, name, rules).select(_k=lambda x: x[_key(name)].cast("string"))
+    out = out.anti_join(kept, out.record_id == kept._k)
+    return out.mutate(reason=out.reason.fill_null("follows an excluded encounter, or fails a plausibility rule"))
