@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
 if TYPE_CHECKING:
     from carevalue.workspace import Workspace
+
+T = TypeVar("T")
 
 STORE = typer.Option(Path("carevalue.duckdb"), "--store", help="DuckDB store written by `carevalue ingest`.")
 CONTENT = typer.Option(None, "--content", help="A content folder layered over the packaged definitions "
@@ -22,3 +24,17 @@ def workspace(store: Path, content: Sequence[Path] | None = None, must_exist: bo
     from carevalue.workspace import Workspace
 
     return Workspace.open(store, content=list(content or []), must_exist=must_exist)
+
+
+def asked(call: Callable[[], T], check: Callable[[], Any]) -> T:
+    """The façade's answer; when it fails (a missing table, an id the store does not have), ``check``
+    runs first, so an id the definitions library does not know either is reported as the typo it is,
+    with close matches. An id the store has but the library does not (another --content) still works."""
+    from carevalue.queries.base import QueryError
+    from carevalue.workspace import WorkspaceError
+
+    try:
+        return call()
+    except (QueryError, WorkspaceError):
+        check()
+        raise

@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from carevalue.cli import app
-from carevalue.cli.common import CONTENT, JSON, STORE, workspace
+from carevalue.cli.common import CONTENT, JSON, STORE, asked, workspace
 from carevalue.cli.output import emit, note
 
 CONDITION = typer.Option(None, "--condition", help="Condition template id (`carevalue list conditions`).")
@@ -24,9 +24,8 @@ def costs_cmd(store: Path = STORE, condition: str | None = CONDITION, content: l
     from carevalue.queries.catalog import require_condition_or_segment
 
     ws = workspace(store, content)
-    if condition is not None:
-        require_condition_or_segment(ws.library, condition)
-    rows = ws.costs(condition)
+    rows = asked(lambda: ws.costs(condition),
+                 lambda: condition is None or require_condition_or_segment(ws.library, condition))
     emit(rows, "Cost per care cycle by provider (TDABC; charges in --json, never used)", as_json,
          columns=["condition", "facility", "patients", "cycles", "cost_per_cycle", "currency"])
 

@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from carevalue.cli import app
-from carevalue.cli.common import CONTENT, JSON, STORE, workspace
+from carevalue.cli.common import CONTENT, JSON, STORE, asked, workspace
 from carevalue.cli.output import cell, emit, note, print_json, table
 
 
@@ -24,8 +24,8 @@ def outcomes_cmd(
     from carevalue.queries.catalog import require_measure
 
     ws = workspace(store, content)
-    require_measure(ws.library, condition, measure, time_point)
-    rows = ws.outcomes(condition, measure, time_point)
+    rows = asked(lambda: ws.outcomes(condition, measure, time_point),
+                 lambda: require_measure(ws.library, condition, measure, time_point))
     title = f"{condition} · {measure}" + (f" · {time_point}" if time_point else "")
     if as_json:
         print_json(rows)
@@ -60,7 +60,6 @@ def value_cmd(
     from carevalue.queries.catalog import require_condition
 
     ws = workspace(store, content)
-    if condition is not None:
-        require_condition(ws.library, condition)
-    emit(ws.value(condition), "Value: risk-adjusted outcome (O/E) beside cost per cycle", as_json,
+    rows = asked(lambda: ws.value(condition), lambda: condition is None or require_condition(ws.library, condition))
+    emit(rows, "Value: risk-adjusted outcome (O/E) beside cost per cycle", as_json,
          columns=["condition", "measure", "facility", "outcome_patients", "oe", "flag_998", "cost_per_cycle"])
