@@ -21,9 +21,15 @@ JSON = typer.Option(False, "--json", help="Print one JSON document instead of a 
 
 def workspace(store: Path, content: Sequence[Path] | None = None, must_exist: bool = True) -> Workspace:
     """``Workspace.open(store, content=...)``: the façade every command makes its one call into."""
+    import click
+
     from carevalue.workspace import Workspace
 
-    return Workspace.open(store, content=list(content or []), must_exist=must_exist)
+    ws = Workspace.open(store, content=list(content or []), must_exist=must_exist)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:  # the read connection closes with the command, even when it fails
+        ctx.call_on_close(ws.close)
+    return ws
 
 
 def asked(call: Callable[[], T], check: Callable[[], Any]) -> T:
