@@ -163,3 +163,18 @@ def test_store_held_by_another_process(tmp_path: Path) -> None:
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_readers_are_closed_after_each_command(store: Path) -> None:
+    """A command that fails after opening the store leaves no connection behind: the next one works."""
+    from carevalue.cli.common import OPENED
+
+    for _ in range(3):
+        fails(["cycles", "--store", str(store), "--patient", "nobody"], "no patient 'nobody'")
+        fails(["costs", "--store", str(store), "--condition", "hip"], "hip-osteoarthritis")
+    assert OPENED == []
+
+
+def test_usage_errors_stay_clicks_own(store: Path) -> None:
+    res = CliRunner().invoke(app, ["segments", "--store", str(store), "--bogus-flag"])
+    assert res.exit_code == 2 and "No such option" in res.stderr and "Traceback" not in res.stderr

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from carevalue.workspace import Workspace
 
 T = TypeVar("T")
+OPENED: list[Workspace] = []
 
 STORE = typer.Option(Path("carevalue.duckdb"), "--store", help="DuckDB store written by `carevalue ingest`.")
 CONTENT = typer.Option(None, "--content", help="A content folder layered over the packaged definitions "
@@ -21,15 +22,17 @@ JSON = typer.Option(False, "--json", help="Print one JSON document instead of a 
 
 def workspace(store: Path, content: Sequence[Path] | None = None, must_exist: bool = True) -> Workspace:
     """``Workspace.open(store, content=...)``: the façade every command makes its one call into."""
-    import click
-
     from carevalue.workspace import Workspace
 
     ws = Workspace.open(store, content=list(content or []), must_exist=must_exist)
-    ctx = click.get_current_context(silent=True)
-    if ctx is not None:  # the read connection closes with the command, even when it fails
-        ctx.call_on_close(ws.close)
+    OPENED.append(ws)  # closed when the command ends, also when it fails (cli/errors.guarded)
     return ws
+
+
+def close_opened() -> None:
+    """Close every workspace a command opened (its read connection), newest first."""
+    while OPENED:
+        OPENED.pop().close()
 
 
 def asked(call: Callable[[], T], check: Callable[[], Any]) -> T:

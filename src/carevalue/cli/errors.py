@@ -11,10 +11,12 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-import click
 import typer
 
 USAGE, FAILED, LOCKED, INTERRUPTED = 2, 1, 3, 130
+# typer vendors click: take its exception classes from typer, whichever click that is
+CLICK_EXCEPTIONS: tuple[type[BaseException], ...] = tuple(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException" and issubclass(c, BaseException))
 
 
 def _first_line(text: str) -> str:
@@ -90,15 +92,19 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kw: Any) -> Any:
+        from carevalue.cli.common import close_opened
+
         try:
             return fn(*args, **kw)
-        except (typer.Exit, typer.Abort, click.exceptions.ClickException, click.exceptions.Exit):
+        except (typer.Exit, typer.Abort, *CLICK_EXCEPTIONS):
             raise
         except (Exception, KeyboardInterrupt) as e:
             if os.environ.get("CAREVALUE_DEBUG"):
                 raise
             message, code = describe(e)
             fail(message, code, bool(kw.get("as_json")))
+        finally:
+            close_opened()
 
     wrapper.__carevalue_guarded__ = True  # type: ignore[attr-defined]
     return wrapper
