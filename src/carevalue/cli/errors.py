@@ -17,6 +17,7 @@ USAGE, FAILED, LOCKED, INTERRUPTED = 2, 1, 3, 130
 # typer vendors click: take its exception classes from typer, whichever click that is
 CLICK_EXCEPTIONS: tuple[type[BaseException], ...] = tuple(
     c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException" and issubclass(c, BaseException))
+PASS_THROUGH: tuple[type[BaseException], ...] = (typer.Exit, typer.Abort, *CLICK_EXCEPTIONS)
 
 
 def _first_line(text: str) -> str:
@@ -96,7 +97,7 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
 
         try:
             return fn(*args, **kw)
-        except (typer.Exit, typer.Abort, *CLICK_EXCEPTIONS):
+        except PASS_THROUGH:
             raise
         except (Exception, KeyboardInterrupt) as e:
             if os.environ.get("CAREVALUE_DEBUG"):
