@@ -11,7 +11,7 @@ from costing_store import make_store
 
 from carevalue.backends import connect
 from carevalue.definitions.process_map import CostingPolicy, ProcessMap
-from carevalue.engine.costing import run_costing
+from carevalue.engine.costing_run import run_costing
 
 POLICY = CostingPolicy(id="t", title="t", min_unused_share=0.1)
 MAP = ProcessMap.model_validate({

@@ -11,7 +11,8 @@ from costing_store import make_store
 
 from carevalue.backends import connect
 from carevalue.definitions.process_map import CostingPolicy, ProcessMap
-from carevalue.engine.costing import cost_source_shares, run_costing
+from carevalue.engine.costing import cost_source_shares
+from carevalue.engine.costing_run import run_costing
 
 POLICY = CostingPolicy(id="t", title="t")
 HIP = ProcessMap.model_validate({
