@@ -7,7 +7,6 @@ at ``/dashboard`` and gets the signed-in user from :func:`carevalue.api.auth.get
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -51,7 +50,7 @@ def create_app(store: str | Path, content: Sequence[str | Path] = (), *, ops: st
         v1.include_router(module.router)
     app.include_router(v1)
     if dashboard:
-        _mount_dashboard(app)
+        _mount_dashboard(app, state)
     return app
 
 
@@ -62,12 +61,11 @@ def recover(state: ApiState) -> None:
             state.prom_inbox.ingest(ws, rid)
 
 
-def _mount_dashboard(app: FastAPI) -> None:
-    """Mount ``carevalue.web.router`` at /dashboard where the web package is installed."""
-    try:
-        web = importlib.import_module("carevalue.web")
-    except ModuleNotFoundError as e:
-        if e.name not in ("carevalue.web",):
-            raise
-        return
-    app.include_router(web.router, prefix="/dashboard")
+def _mount_dashboard(app: FastAPI, state: ApiState) -> None:
+    """The web dashboard at /dashboard, on the same workspace and behind the same sign-in."""
+    from carevalue.web import deps
+    from carevalue.web.router import router
+
+    app.state.workspace = state.workspace
+    state._lock = deps.QUERY_LOCK  # one connection: API and dashboard requests take turns on it
+    app.include_router(router, prefix="/dashboard")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from carevalue.web import deps
 from carevalue.web.router import router
 from carevalue.workspace import Workspace
 
@@ -18,5 +19,7 @@ def create_dashboard_app(store: str | Path | Workspace, content: Sequence[str | 
     ws = store if isinstance(store, Workspace) else Workspace.open(store, content)
     app = FastAPI(title="carevalue dashboard", docs_url=None, redoc_url=None)
     app.state.workspace = ws
+    app.state.local_principal = True
+    app.dependency_overrides[deps.get_principal] = deps.local_principal
     app.include_router(router)
     return app

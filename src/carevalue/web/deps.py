@@ -1,20 +1,19 @@
 """What the dashboard's routes depend on: the workspace the app holds, and the signed-in user.
 
-``get_principal`` is the API's (``carevalue.api.auth.get_principal``) when that package is
-installed; until then a local fallback stands in, which the API app overrides through
-``app.dependency_overrides[deps.get_principal]``. The fallback is a single local user: the
-standalone dashboard binds to 127.0.0.1 only for that reason.
+``get_principal`` is the API's (``carevalue.api.auth.get_principal``); the standalone dashboard
+(``web.app.create_dashboard_app``) overrides it with a single local user, and binds to 127.0.0.1
+only for that reason.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import HTTPException, Request
 
+from carevalue.api.auth import get_principal as get_principal
 from carevalue.workspace import Workspace
 
 # One DuckDB connection is not safe to share between threads: the routes take turns on it.
@@ -37,16 +36,11 @@ class LocalPrincipal:
     roles: tuple[str, ...] = field(default=("analyst",))
 
 
-def _fallback_principal(request: Request) -> Any:
+def local_principal(request: Request) -> Any:
+    """The standalone dashboard's one local user (no sign-in; it binds to 127.0.0.1 only)."""
     return LocalPrincipal()
 
 
-get_principal: Callable[..., Any]
-try:  # the API branch provides the real dependency
-    from carevalue.api.auth import get_principal as _api_principal  # type: ignore[import-not-found]
-
-    get_principal = _api_principal
-    FALLBACK_PRINCIPAL = False
-except ImportError:
-    get_principal = _fallback_principal
-    FALLBACK_PRINCIPAL = True
+def is_local(request: Request) -> bool:
+    """True when the app serving the request is the standalone dashboard (no sign-in)."""
+    return bool(getattr(request.app.state, "local_principal", False))

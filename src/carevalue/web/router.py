@@ -59,7 +59,7 @@ def _answer(ws: Workspace, build: Callable[[], dict[str, Any]]) -> dict[str, Any
 
 def _html(request: Request, template: str, data: dict[str, Any], principal: Any, **extra: Any) -> HTMLResponse:
     return templates.TemplateResponse(request, template, {
-        "data": data, "principal": principal, "fallback_principal": deps.FALLBACK_PRINCIPAL,
+        "data": data, "principal": principal, "fallback_principal": deps.is_local(request),
         "json_url": str(request.url.path) + ".json" + (f"?{request.url.query}" if request.url.query else ""),
         **extra})
 
