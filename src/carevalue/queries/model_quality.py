@@ -56,6 +56,8 @@ def _comparison_row(group: Rows) -> dict[str, Any]:
     if row.get("status") != OK:
         for k in SUPPORTED_ONLY:
             row[k] = None
+    if "not estimable" in str(row.get("overdispersion") or ""):
+        row["phi"] = None  # too few providers: the note says so, φ is not used
     if str(row.get("validation") or "").startswith(APPARENT):
         row["calibration_intercept"] = row["calibration_slope"] = None  # 0 and 1 by construction
     row["reason"] = scrub_text(row.get("reason")) or None

@@ -33,9 +33,9 @@ COLUMNS = ("measure_key", "status", "reason", "model", "adjustment", "events", "
 STYLE = ("<style>#model-quality td:nth-child(3){min-width:18em} #model-quality td:nth-child(1){min-width:11em}"
          " #model-quality td:nth-child(17){min-width:16em} #model-quality td:nth-child(18){min-width:16em}</style>")
 HEADERS = {"measure_key": "measure", "n": "cycles (n)", "events": "events (limiting)",
-           "events_per_parameter": "events per parameter", "c_statistic": "c-statistic (95% CI)",
+           "events_per_parameter": "EPV", "c_statistic": "c-statistic (95% CI)",
            "calibration_intercept": "calibration intercept", "calibration_slope": "calibration slope",
-           "overdispersion": "overdispersion (φ)", "at_risk": "at risk"}
+           "at_risk": "at risk"}
 FORMATS: dict[str, Formatter] = {"providers": count, "n": count, "at_risk": count, "events": count, "parameters": count,
                                  "events_per_parameter": lambda v: v if isinstance(v, str) else (
                                      "" if is_missing(v) else f"{float(v):.1f}"),
@@ -43,8 +43,8 @@ FORMATS: dict[str, Formatter] = {"providers": count, "n": count, "at_risk": coun
 HOW_TO_READ = (
     "One row per comparison (condition × measure × time point × scale). The case-mix model is "
     "fitted only where the data carry enough information: events (limiting) is the smaller of events "
-    "and non-events (for continuous measures the patients); with fewer than 10 events per case-mix "
-    "parameter variables are left out (adjustment “reduced case-mix”) or none is kept (“crude”: "
+    "and non-events (for continuous measures the patients), EPV the events per case-mix parameter; "
+    "below ten events per case-mix parameter, variables are left out (adjustment “reduced case-mix”) or none is kept (“crude”: "
     "expected = the overall rate); with too few events or a single provider the comparison is "
     "“insufficient data”, and a time point beyond the data's follow-up or with fewer than 11 "
     "patients still at risk is “not estimable”. Such rows show their status and reason and no "
@@ -77,13 +77,6 @@ def _c_statistic(r: dict[str, Any]) -> str:
     return f"{float(c):.2f}{ci}"
 
 
-def _overdispersion(r: dict[str, Any]) -> str:
-    phi: Any = r.get("phi")
-    note = r.get("overdispersion")
-    shown = f"φ = {float(phi):.2f}" if not is_missing(phi) and r.get("status") == mq.OK else ""
-    return "; ".join(x for x in (shown, str(note or "")) if x)
-
-
 def _calibration(r: dict[str, Any], col: str) -> Any:
     """The value, or 'not reported' where a supported model has none (in-sample or not measured)."""
     v = r.get(col)
@@ -91,11 +84,11 @@ def _calibration(r: dict[str, Any], col: str) -> Any:
 
 
 def display_rows(rows: Rows) -> Rows:
-    """The query's rows with the measure label, the c-statistic with its interval and φ as text."""
+    """The query's rows with the measure label and the c-statistic with its interval as text."""
     return [{**r, "measure_key": measure_label(r), "c_statistic": _c_statistic(r),
              "calibration_intercept": _calibration(r, "calibration_intercept"),
              "calibration_slope": _calibration(r, "calibration_slope"),
-             "overdispersion": _overdispersion(r), "variables": (r.get("variables") or "").replace(",", ", ")}
+             "variables": (r.get("variables") or "").replace(",", ", ")}
             for r in rows]
 
 
