@@ -104,6 +104,7 @@ def calibration_figure(points: Rows, label: str) -> go.Figure:
                              textposition="top left", marker={"size": 9, "color": "#1f3a5f"}, name="risk group",
                              hovertemplate="deciles %{text}: expected %{x:.3f}, observed %{y:.3f}<extra></extra>"))
     fig.update_layout(template="plotly_white", title={"text": label, "font": {"size": 12}}, showlegend=False,
+                      modebar={"orientation": "v"},
                       width=380, height=340, margin={"l": 55, "r": 15, "t": 45, "b": 45},
                       xaxis={"title": "expected rate", "range": [0, top]},
                       yaxis={"title": "observed rate", "range": [0, top]})

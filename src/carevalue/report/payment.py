@@ -119,7 +119,7 @@ def _episode_block(ws: Workspace, rep: Report, cur: str) -> Block:
     rec = with_facility(ws.ask(payment.episode_reconciliation), ws.con)
     models = {str(r["model"]) for r in rec}
     em = {k: v for k, v in ws.library.kind("episode-models").items() if k in models}
-    text = " ".join(f"{e.title}: episode = {e.anchor.lower()} + {e.post_anchor_days} days; target = blend of "
+    text = " ".join(f"{e.title}: episode = {e.anchor[:1].lower() + e.anchor[1:]} + {e.post_anchor_days} days; target = blend of "
                     f"hospital ({e.hospital_blend:.0%}) and regional baseline, less the category's discount, "
                     "× the episode's case mix; reconciliation = target − FFS spending, cut by the quality "
                     "adjustment and held within the track's stop-gain / stop-loss." for e in em.values())
