@@ -62,7 +62,8 @@ def _sql_str(path: Path) -> str:
 
 def attach_core(con: BaseBackend, core: Path) -> list[str]:
     """Make the core store's tables readable by name in ``con`` (read-only, as temp views)."""
-    con.raw_sql(f"ATTACH {_sql_str(core)} AS core (READ_ONLY)")
+    # IF NOT EXISTS: a second reader of the same run file in one process shares its database instance
+    con.raw_sql(f"ATTACH IF NOT EXISTS {_sql_str(core)} AS core (READ_ONLY)")
     present = {r[0] for r in con.raw_sql(
         "SELECT table_name FROM duckdb_tables() WHERE database_name = 'core'").fetchall()}
     names = [t.name for t in TABLES if t.name in present]
