@@ -120,14 +120,16 @@ def suppress(rows: Iterable[Row], counts: Sequence[str] = ("patients",), *,
     return out
 
 
-SMALL_IN_TEXT = re.compile(r"\b([1-9]|10) (patients?|cycles?|events?|providers?|people|persons?|deaths?)\b")
+SMALL_IN_TEXT = re.compile(
+    r"\b([1-9]|10)( of [\d,]+)? (patients?|cycles?|events?|providers?|people|persons?|deaths?|censored)\b")
 
 
 def scrub_text(message: Any) -> str:
-    """A message with any count of 1..10 patients, cycles or events replaced by ``<11``."""
+    """A message with any count of 1..10 patients, cycles or events ("4 patients", "4 of 21
+    patients", "8 censored") replaced by ``<11``."""
     if message is None:
         return ""
-    return SMALL_IN_TEXT.sub(lambda m: f"{MARK} {m.group(2)}", str(message))
+    return SMALL_IN_TEXT.sub(lambda m: f"{MARK}{m.group(2) or ''} {m.group(3)}", str(message))
 
 
 def keep_large(rows: Iterable[Row]) -> list[Row]:

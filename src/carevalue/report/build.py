@@ -9,120 +9,38 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import pandas as pd
-import plotly.graph_objects as go
 import plotly.offline
 
 from carevalue import __version__
 from carevalue.queries import costs, data, organise, outcomes, value
-from carevalue.queries.privacy import MARK, THRESHOLD, keep_large
+from carevalue.queries.privacy import MARK, THRESHOLD
 from carevalue.report import figures
-from carevalue.workspace import MissingTable, Workspace
-
-Formatter = Callable[[Any], str]
-Rows = list[dict[str, Any]]
-HIDDEN = "—"  # a value hidden because its row describes a small cell
-
-
-def _missing(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA or v is pd.NaT
-
-
-def money(v: Any) -> str:
-    return v if isinstance(v, str) else ("" if _missing(v) else f"{float(v):,.0f}")
-
-
-def count(v: Any) -> str:
-    return v if isinstance(v, str) else ("" if _missing(v) else f"{int(v):,}")
-
-
-def ratio(v: Any) -> str:
-    return v if isinstance(v, str) else ("" if _missing(v) else f"{float(v):.2f}")
-
-
-def pct(v: Any) -> str:
-    return v if isinstance(v, str) else ("" if _missing(v) else f"{float(v):.0%}")
-
-
-def text(v: Any) -> str:
-    return "" if _missing(v) else str(v)
-
-
-def html_table(rows: Rows, formats: dict[str, Formatter] | None = None,
-               columns: Sequence[str] | None = None, headers: dict[str, str] | None = None) -> str:
-    """A plain HTML table of rows already through the privacy module; numbers right-aligned, values
-    hidden in a suppressed row shown as a dash."""
-    if not rows:
-        return "<p class='empty'>No rows.</p>"
-    formats, headers = formats or {}, headers or {}
-    cols = [c for c in (columns or list(rows[0])) if any(c in r for r in rows)]
-    head = "".join(f"<th>{html.escape(headers.get(c, c.replace('_', ' ')))}</th>" for c in cols)
-    body = []
-    for r in rows:
-        cells = []
-        for c in cols:
-            v, f = r.get(c), formats.get(c, text)
-            s = HIDDEN if r.get("suppressed") and _missing(v) and c in formats else f(v)
-            cls = " class='num'" if f is not text or s == MARK else ""
-            cells.append(f"<td{cls}>{html.escape(s)}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
-@dataclass
-class Block:
-    """A titled part of a section: optional intro text, figures and tables, in order."""
-
-    title: str
-    intro: str = ""
-    parts: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Section:
-    id: str
-    title: str
-    computed: bool = True
-    note: str = ""
-    blocks: list[Block] = field(default_factory=list)
-
-
-@dataclass
-class Report:
-    """Everything the template renders; kept so tests can inspect figures and tables."""
-
-    sections: list[Section] = field(default_factory=list)
-    figures: dict[str, go.Figure] = field(default_factory=dict)
-    tables: dict[str, Rows] = field(default_factory=dict)
-
-    def figure(self, key: str, fig: go.Figure) -> str:
-        self.figures[key] = fig
-        return fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"fig-{key}",
-                           config={"displaylogo": False, "responsive": True})
-
-    def table(self, key: str, rows: Rows, **kw: Any) -> str:
-        self.tables[key] = rows
-        return html_table(rows, **kw)
-
-
-def _frame(rows: Rows) -> pd.DataFrame:
-    return pd.DataFrame(keep_large(rows), columns=list(rows[0]) if rows else None)
-
-
-def _missing_note(ws: Workspace, *tables: str) -> str | None:
-    """None when the store has every table, else the message naming the command that builds one."""
-    try:
-        ws.require(*tables)
-    except MissingTable as e:
-        return f"Not computed: {e}."
-    return None
+from carevalue.report import model_quality as model_quality_page
+from carevalue.report import payment as payment_page
+from carevalue.report.layout import (  # noqa: F401  (html_table, money, pct, HIDDEN: re-exported)
+    HIDDEN,
+    Block,
+    Formatter,
+    Report,
+    Rows,
+    Section,
+    count,
+    html_table,
+    measure_label,
+    money,
+    pct,
+    ratio,
+    text,
+)
+from carevalue.report.layout import frame_of as _frame
+from carevalue.report.layout import is_missing as _missing
+from carevalue.report.layout import missing_note as _missing_note
+from carevalue.workspace import Workspace
 
 
 # --------------------------------------------------------------------------- 1 · data
@@ -273,12 +191,6 @@ def _opportunity_block(ws: Workspace, rep: Report, cur: str) -> Block:
 
 
 # --------------------------------------------------------------------------- 4 · outcomes, 5 · value
-def measure_label(r: dict[str, Any]) -> str:
-    """A readable key for one measure at one time point and scale (display only)."""
-    return str(r["measure"]) + (f" @ {r['time_point']}" if r.get("time_point") else "") + (
-        f" ({r['scale']})" if r.get("scale") else "")
-
-
 def _key(r: dict[str, Any]) -> tuple[str, ...]:
     return tuple(str(r.get(k) or "") for k in outcomes.MEASURE_KEY)
 
@@ -430,6 +342,7 @@ def assemble(ws: Workspace) -> Report:
     rep = Report()
     rep.sections += [data_section(ws, rep), organise_section(ws, rep), cost_section(ws, rep)]
     rep.sections += outcomes_sections(ws, rep)
+    rep.sections += [model_quality_page.section(ws, rep), payment_page.section(ws, rep)]
     return rep
 
 
