@@ -30,6 +30,18 @@ def costs_cmd(store: Path = STORE, condition: str | None = CONDITION, content: l
          columns=["condition", "facility", "patients", "cycles", "cost_per_cycle", "currency"])
 
 
+@app.command("cost-sources")
+def cost_sources_cmd(store: Path = STORE, condition: str | None = CONDITION, content: list[Path] | None = CONTENT,
+                     as_json: bool = JSON) -> None:
+    """Share of care cycles costed from recorded minutes, standard times, charges only, or not costed."""
+    from carevalue.queries.costs import cost_sources
+
+    ws = workspace(store, content)
+    rows = ws.ask(cost_sources, condition=condition)
+    emit(rows, "Where the costs come from (share of cycles per condition)", as_json,
+         columns=["condition", "cost_source", "cycles", "patients", "share"])
+
+
 @app.command("capacity")
 def capacity_cmd(store: Path = STORE, content: list[Path] | None = CONTENT, as_json: bool = JSON) -> None:
     """Used vs practical capacity per resource group, with the cost of unused capacity."""

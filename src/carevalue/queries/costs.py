@@ -131,6 +131,19 @@ def minutes_coverage(con: BaseBackend, library: Library) -> Rows:
     return rows_of(t.order_by("minutes_source"))
 
 
+@needs("cycle_cost_totals")
+def cost_sources(con: BaseBackend, library: Library, condition: str | None = None) -> Rows:
+    """Share of cycles per cost source (recorded minutes, standard times, charges only, not
+    costed) for each condition: how much of a cost table rests on data, and how much is missing."""
+    from carevalue.engine.costing import cost_source_shares
+
+    t = con.table("cycle_cost_totals")
+    if condition:
+        t = t.filter(t.condition == condition)
+    return suppress(rows_of(cost_source_shares(t, by=("condition",))), ("patients", "cycles"),
+                    values=["share"], group_by=["condition"])
+
+
 @needs("capacity_use")
 def resource_utilisation(con: BaseBackend, library: Library, organization_id: str | None = None) -> Rows:
     """Used vs practical minutes and unused capacity cost per resource and year (resource facts)."""

@@ -130,6 +130,14 @@ def cost_section(ws: Workspace, rep: Report) -> Section:
         "maps' standard times. A provider with fewer than 11 patients for a condition shows <11 (with the "
         "next-smallest provider, so it cannot be recovered from the condition's total) and is left out "
         "of the charts."))
+    src = ws.ask(costs.cost_sources)
+    cb = Block("Where the costs come from", "Per condition, the share of care cycles costed from "
+               "minutes recorded in the data, from the process maps' standard times, from charges only "
+               "(no cost: a bill is not a cost), or not costed at all (no activity or process-map data; "
+               "shown as no cost, never 0).")
+    cb.parts.append(rep.table("cost-sources", src, formats={"cycles": count, "patients": count, "share": pct},
+                              columns=["condition", "cost_source", "cycles", "patients", "share"]))
+    sec.blocks.append(cb)
     kinds = {"acute": 0, "chronic": 1, "segment": 2}
     conds = sorted({r["condition"] for r in pc},
                    key=lambda c: (kinds.get(next(r["cycle_type"] for r in pc if r["condition"] == c), 3), c))
