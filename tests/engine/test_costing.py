@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from carevalue.backends import connect
 from carevalue.cli import app
+from carevalue.definitions.loader import load
 from carevalue.definitions.process_map import CostingPolicy, ProcessMap, load_process_maps
 from carevalue.engine.costing import (
     minutes_coverage,
@@ -19,6 +20,8 @@ from carevalue.engine.costing import (
     resource_utilisation,
 )
 from carevalue.engine.costing_run import run_costing
+
+RULES = load().get("record-rules", "default")
 
 T = datetime(2024, 5, 1, 10)
 POLICY = CostingPolicy(id="t", title="t", min_unused_share=0.5, max_wait_days=30, cost_per_wait_day=10.0)
@@ -90,7 +93,7 @@ def store(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
         "segments": [{"patient_id": "P3", "segment": "healthy", "valid_from": date(2020, 1, 1), "valid_to": None}],
     }, engine_tables=("care_cycles", "cycle_events", "segments"))
     con = connect(path)
-    counts = run_costing(con, maps=[MAP, SEG_MAP], policy=POLICY)
+    counts = run_costing(con, maps=[MAP, SEG_MAP], policy=POLICY, rules=RULES)
     assert counts["activity_costs"] == 6
     return path
 

@@ -33,9 +33,11 @@ def _costed(store: Path, recompute: bool, quiet: bool) -> BaseBackend:
         raise typer.Exit(2)
     con = connect(store)
     if recompute or not set(OUTPUT_TABLES) <= set(con.list_tables()):
+        from carevalue.definitions.loader import load
         from carevalue.engine.costing_run import run_costing
 
-        counts = run_costing(con)
+        lib = load()
+        counts = run_costing(con, lib.process_maps(), lib.costing_policy(), lib.get("record-rules", "default"))
         if not quiet:
             console.print("costing: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
     return con

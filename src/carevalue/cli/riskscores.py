@@ -44,7 +44,11 @@ def risk_scores_cmd(
             stage_risk_scores(con, load())
         frame = risk_by_segment(con).to_pandas()
         as_of = con.table("patient_risk_scores").as_of.max().execute()
-        coverage = icd10_coverage(con, as_of.date() if hasattr(as_of, "date") else as_of).to_pandas()
+        from carevalue.engine.riskscores.crosswalk import from_library
+
+        lib = load()
+        coverage = icd10_coverage(con, as_of.date() if hasattr(as_of, "date") else as_of,
+                                  rules=lib.get("record-rules", "default"), crosswalk=from_library(lib)).to_pandas()
     finally:
         con.disconnect()
     frame = suppress_small_cells(frame, "patients", ["mean_hcc", "p90_hcc", "mean_charlson"])
