@@ -53,8 +53,8 @@ EXPECTED: dict[tuple[str, str], dict[str, bool]] = {
                                          "entered-in-error": False},
     ("CareTeam", "status"): {"proposed": True, "active": True, "suspended": True, "inactive": True,
                              "entered-in-error": False},
-    ("QuestionnaireResponse", "status"): {"in-progress": True, "completed": True, "amended": True,
-                                          "entered-in-error": False, "stopped": True},
+    ("QuestionnaireResponse", "status"): {"in-progress": False, "completed": True, "amended": True,
+                                          "entered-in-error": False, "stopped": False},
     ("Questionnaire", "status"): {"draft": True, "active": True, "retired": True, "unknown": True},
 }
 TABLE = {"Encounter": "encounters", "Condition": "conditions", "Procedure": "procedures",
