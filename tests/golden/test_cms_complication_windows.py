@@ -18,11 +18,11 @@ import duckdb
 import ibis
 import pandas as pd
 import pytest
-from carevalue.store import Store
 
 from carevalue.backends import connect
 from carevalue.definitions.loader import load
 from carevalue.engine import outcomes
+from carevalue.ingest.store import Store
 
 RULES = load().get("record-rules", "default")
 

@@ -39,6 +39,8 @@ from carevalue.engine.outcome_measures import (
 )
 from carevalue.engine.record_filter import Counted, counting
 
+# The core tables outcome values and case-mix variables read (only the records that count).
+READS = ("patients", "encounters", "conditions", "procedures", "observations", "questionnaire_responses")
 CONTINUOUS_CALCULATIONS = ("prom-score", "latest-value", "length-of-stay", "time-from-diagnosis")
 
 
@@ -84,7 +86,15 @@ def run_values(con: BaseBackend, templates: Sequence[ConditionTemplate],
     """Write outcome_values, outcome_evidence and casemix_values from the records that count by
     ``rules`` (the library's); code sets written in ICD-10-CM also match SNOMED CT records through
     ``crosswalk`` (the library's, None: no mapping)."""
-    src = Counted(con, rules, crosswalk)
+    src = Counted(con, rules, crosswalk).materialised(READS)
+    try:
+        return _write_values(con, src, templates, value_sets)
+    finally:
+        src.drop()
+
+
+def _write_values(con: BaseBackend, src: Counted, templates: Sequence[ConditionTemplate],
+                  value_sets: Mapping[str, ValueSet] | None) -> dict[str, int]:
     vals, evs = outcome_values(src, templates, value_sets)
     if vals is None or evs is None:
         vals = _empty_frame(VALUE_COLUMNS, {"tier": "int64", "level": "int64", "time_point_day": "int64",

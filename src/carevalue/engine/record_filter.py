@@ -9,7 +9,8 @@ always come from the caller (the run's definitions library); engine code never l
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import ibis
 import ibis.expr.types as ir
@@ -106,9 +107,31 @@ class Counted:
     con: BaseBackend
     rules: RecordRules
     crosswalk: CodeMap | None = None
+    written: dict[str, str] = field(default_factory=dict)
 
     def table(self, name: str) -> ir.Table:
+        if name in self.written:
+            return self.con.table(self.written[name])
         return counting(self.con, name, self.rules) if name in CORE else self.con.table(name)
+
+    def materialised(self, names: Sequence[str], prefix: str = "_counted_") -> Counted:
+        """The same view with the counting rows of ``names`` written once as scratch tables (a stage
+        that queries them many times then does not re-apply the rules each time); drop them with
+        :meth:`drop`."""
+        from carevalue.backends import write_table
+
+        have = set(self.con.list_tables())
+        written = dict(self.written)
+        for n in names:
+            if n in CORE and n in have:
+                write_table(self.con, prefix + n, counting(self.con, n, self.rules))
+                written[n] = prefix + n
+        return Counted(self.con, self.rules, self.crosswalk, written)
+
+    def drop(self) -> None:
+        """Drop the scratch tables :meth:`materialised` wrote."""
+        for scratch in self.written.values():
+            self.con.raw_sql(f"DROP TABLE IF EXISTS {scratch}")
 
     def list_tables(self) -> list[str]:
         return list(self.con.list_tables())
