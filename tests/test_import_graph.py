@@ -13,7 +13,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "carevalue"
 LAYER = {
     "__init__": 0, "model": 0, "definitions": 0, "backends": 0,
     "engine": 1, "ingest": 1, "synth": 1,
-    "queries": 2, "pipeline": 2, "planted_truth": 2,
+    "queries": 2, "pipeline": 2, "planted_truth": 2, "interop": 2,
     "workspace": 3,
     "cli": 4, "report": 4, "api": 4, "web": 4,
 }

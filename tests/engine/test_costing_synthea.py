@@ -7,13 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from carevalue.store import Store
 
 from carevalue.backends import connect
 from carevalue.definitions.loader import load
 from carevalue.engine import cycles, segments
 from carevalue.engine.costing import COST_SOURCES, cost_source_shares
 from carevalue.engine.costing_run import run_costing
+from carevalue.ingest.store import Store
 
 RULES = load().get("record-rules", "default")
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from carevalue.engine.outcome_comparison import compare_binary, compare_continuous
-from carevalue.engine.privacy import suppress_small_cells
+from carevalue.queries.privacy import suppress
 
 KEY = {"condition": "c", "measure": "m", "time_point": "90 days", "scale": None}
 
@@ -123,10 +123,11 @@ def test_continuous_measure_adjusts_for_case_mix() -> None:
 
 
 def test_suppress_small_cells_hides_counts_below_eleven() -> None:
-    frame = pd.DataFrame({"organization_id": ["a", "b", "c"], "n": [10, 11, None],
-                          "observed": [3, 4, None], "oe": [1.2, 0.8, None], "flag_95": ["worse", "x", None]})
-    out = suppress_small_cells(frame, "n", ["observed", "oe"])
-    assert out.loc[0, "n"] == "<11" and out.loc[0, "observed"] is None and out.loc[0, "oe"] is None
-    assert out.loc[0, "flag_95"] == "worse"  # not listed: kept
-    assert out.loc[1, "n"] == 11 and out.loc[1, "observed"] == 4
-    assert frame.loc[0, "n"] == 10  # the input is not changed
+    rows = [{"organization_id": "a", "n": 10, "observed": 3, "oe": 1.2, "flag_95": "worse"},
+            {"organization_id": "b", "n": 11, "observed": 4, "oe": 0.8, "flag_95": "x"},
+            {"organization_id": "c", "n": None, "observed": None, "oe": None, "flag_95": None}]
+    out = suppress(rows, ("n",), values=["observed", "oe"])
+    assert out[0]["n"] == "<11" and out[0]["observed"] is None and out[0]["oe"] is None
+    assert out[0]["flag_95"] == "worse"  # not listed: kept
+    assert out[1]["n"] == 11 and out[1]["observed"] == 4
+    assert rows[0]["n"] == 10  # the input is not changed

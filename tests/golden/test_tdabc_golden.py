@@ -20,8 +20,8 @@ from costing_store import make_store  # noqa: E402
 from carevalue.backends import connect  # noqa: E402
 from carevalue.definitions.loader import load
 from carevalue.definitions.process_map import CostingPolicy, ProcessMap  # noqa: E402
-from carevalue.engine.costing import phase_waterfall  # noqa: E402
 from carevalue.engine.costing_run import run_costing  # noqa: E402
+from carevalue.queries.costs import _waterfall  # noqa: E402
 
 RULES = load().get("record-rules", "default")
 
@@ -173,8 +173,10 @@ def test_full_small_cycle(con) -> None:  # type: ignore[no-untyped-def]
     assert c1.recorded_share == pytest.approx(445 / 535)
     # By phase: diagnosing 337.50 + 11.25 = 348.75; intervening 750 + 2,600 + 200 + 3,050 = 6,600.00;
     # recovering-rehabbing 112.50.
-    w = {r["phase"]: r["cost_per_cycle"] for r in phase_waterfall(con, "hip-osteoarthritis")}
-    assert w == pytest.approx({"diagnosing": 348.75, "intervening": 6600.00, "recovering-rehabbing": 112.50})
+    # (the waterfall before the privacy module: one cycle would show <11)
+    w = {r["phase"]: r["cost_per_cycle"] for r in _waterfall(con, load(), "hip-osteoarthritis", None)}
+    assert w == pytest.approx({"diagnosing": 348.75, "intervening": 6600.00, "recovering-rehabbing": 112.50,
+                               "total": 7061.25})
 
 
 def test_skill_mismatch_money(con) -> None:  # type: ignore[no-untyped-def]

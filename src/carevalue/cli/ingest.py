@@ -4,54 +4,60 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from carevalue.cli import app
-from carevalue.cli.output import console, emit
-from carevalue.ingest.run import IngestReport, ingest
-from carevalue.ingest.store import Store
+from carevalue.cli.common import JSON, STORE, workspace
+from carevalue.cli.output import console, emit, note
 
 
-def run_ingest(paths: list[Path], store_path: Path, quiet: bool = False) -> IngestReport:
-    with Store(store_path) as store, Progress(
-        TextColumn("[bold]ingest"), BarColumn(), TextColumn("{task.completed}/{task.total} files"),
-        TextColumn("{task.description}"), TimeElapsedColumn(), console=console, disable=quiet,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("", total=None)
-
-        def on_file(src, i, n):  # type: ignore[no-untyped-def]
-            progress.update(task, total=n, completed=i, description=src.label)
-
-        report = ingest(paths, store, on_file)
-        progress.update(task, completed=len(report.files))
-    return report
+def _rows(report: Any) -> list[dict[str, Any]]:
+    return [{"source": f.source, "read": f.read, "stored": f.stored, "quarantined": f.quarantined,
+             "reasons": "; ".join(f"{k}: {v}" for k, v in f.reasons.items())} for f in report.files]
 
 
 @app.command("ingest")
 def ingest_cmd(
     paths: list[Path] = typer.Argument(..., help="Files or folders: FHIR NDJSON/Bundles, Synthea CSV."),
-    store: Path = typer.Option(Path("carevalue.duckdb"), "--store", help="DuckDB file to write."),
+    store: Path = STORE,
     report_json: Path | None = typer.Option(None, "--report-json", help="Write the per-file report as JSON."),
-    as_json: bool = typer.Option(False, "--json", help="Print the table rows as JSON."),
+    as_json: bool = JSON,
 ) -> None:
     """Read every record; store it or quarantine it with a reason. Re-running is idempotent."""
-    try:
-        report = run_ingest(paths, store, quiet=as_json)
-    except FileNotFoundError as e:
-        console.print(f"[red]{e}[/red]")
-        raise typer.Exit(2) from None
-    rows = [{"source": f.source, "read": f.read, "stored": f.stored, "quarantined": f.quarantined,
-             "reasons": "; ".join(f"{k}: {v}" for k, v in f.reasons.items())} for f in report.files]
-    emit(rows, f"Ingest into {store}", as_json)
+    from carevalue.queries.base import QueryError
+
+    for p in paths:
+        if not p.exists():
+            raise QueryError(f"no such file or folder: {p}")
+    ws = workspace(store, must_exist=False)
+    if as_json or not console.is_terminal:
+        report = ws.ingest(paths)
+    else:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(TextColumn("[bold]ingest"), BarColumn(), TextColumn("{task.completed}/{task.total} files"),
+                      TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
+                      transient=True) as progress:
+            task = progress.add_task("", total=None)
+
+            def on_file(src: Any, i: int, n: int) -> None:
+                progress.update(task, total=n, completed=i, description=src.label)
+
+            report = ws.ingest(paths, on_file)
+    if not report.files:
+        found = "; ".join(f"{s}: {why}" for s, why in report.skipped[:5]) or "no files at all"
+        raise QueryError(f"nothing to ingest in {', '.join(map(str, paths))}: no FHIR NDJSON/Bundle, Synthea "
+                         f"CSV or carevalue costing file found ({found})")
     if report_json:
         report_json.write_text(json.dumps(report.as_json(), indent=1))
+    rows = _rows(report)
+    emit(rows, f"Ingest into {store}", as_json, columns=["source", "read", "stored", "quarantined", "reasons"])
     if not as_json:
         for s, why in report.skipped:
-            console.print(f"[yellow]skipped[/yellow] {s}: {why}")
+            console.print(f"[yellow]skipped[/yellow] {s}: {why}", highlight=False)
         tot = [sum(getattr(f, k) for f in report.files) for k in ("read", "stored", "quarantined")]
-        console.print(f"total: read {tot[0]:,}  stored {tot[1]:,}  quarantined {tot[2]:,}")
+        note(f"total: read {tot[0]:,}  stored {tot[1]:,}  quarantined {tot[2]:,}")
         for line in report.lines():
-            console.print(f"[yellow]implausible[/yellow] {line}")
+            console.print(f"[yellow]implausible[/yellow] {line}", highlight=False)

@@ -7,19 +7,17 @@ from pathlib import Path
 import typer
 
 from carevalue.cli import app
-from carevalue.cli.output import console
+from carevalue.cli.common import CONTENT, STORE, workspace
+from carevalue.cli.output import note
 
-STORE = typer.Option(Path("carevalue.duckdb"), "--store", help="DuckDB store written by ingest/run.")
 OUT = typer.Option(Path("report.html"), "--out", help="HTML file to write.")
 
 
 @app.command("report")
-def report_cmd(store: Path = STORE, out: Path = OUT) -> None:
+def report_cmd(store: Path = STORE, out: Path = OUT, content: list[Path] | None = CONTENT) -> None:
     """Data, care cycles and segments, TDABC cost, risk-adjusted outcomes and value in one HTML file."""
     from carevalue.report import build_report
 
-    if not store.exists():
-        console.print(f"[red]no store at {store}[/red]")
-        raise typer.Exit(2)
-    path = build_report(store, out)
-    console.print(f"Report: {path}")
+    with workspace(store, content) as ws:
+        path = build_report(ws, out)
+    note(f"Report: {path}")

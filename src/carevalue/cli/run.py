@@ -1,149 +1,116 @@
-"""`carevalue run | cycles | segments`: build the engine tables; read one patient's care cycles
-as a timeline by phase, or the segment counts."""
+"""`carevalue run | runs | cycles | segments`: build the engine tables as one published run, list
+the runs, read one patient's care cycles as a timeline by phase, or the segment counts."""
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from carevalue.cli import app
-from carevalue.cli.output import console, emit, stage_progress
+from carevalue.cli.common import CONTENT, JSON, STORE, workspace
+from carevalue.cli.output import console, emit, note, print_json, stage_progress
 
-STORE = typer.Option(Path("carevalue.duckdb"), "--store", help="DuckDB store written by ingest.")
-JSON = typer.Option(False, "--json", help="Print the rows as JSON.")
-OUT = typer.Option(None, "--out", help="Folder for run-summary.txt.")
-ONLY = typer.Option(None, "--only", help="Run only these stages (cycles, segments, costing).")
-PATIENT = typer.Option(..., "--patient", help="patient_id")
-ON = typer.Option(None, "--on", help="Date (YYYY-MM-DD); default today.")
-
-
-def _con(store: Path):  # type: ignore[no-untyped-def]
-    from carevalue.backends import connect
-
-    if not store.exists():
-        console.print(f"[red]no store at {store}[/red]")
-        raise typer.Exit(2)
-    return connect(store)
-
-
-def _need(con: Any, table: str, stage: str) -> None:
-    if table not in con.list_tables():
-        con.disconnect()
-        console.print(f"[red]the store has no {table} table yet: run `carevalue run --store ...` "
-                      f"(stage {stage}) first[/red]")
-        raise typer.Exit(2)
+OUT = typer.Option(None, "--out", help="Also write the run summary to OUT/run-summary.txt.")
+ONLY = typer.Option(None, "--only", help="Run only this stage (repeatable); `carevalue run --help` "
+                    "lists them: cycles, segments, costing, risk-scores, proms, outcomes, value.")
+PATIENT = typer.Option(..., "--patient", help="patient_id (`carevalue list patients` shows some).")
+ON = typer.Option(None, "--on", help="Date YYYY-MM-DD (default: the data's last encounter date).")
 
 
 @app.command("run")
-def run_cmd(
-    store: Path = STORE,
-    out: Path | None = OUT,
-    only: list[str] | None = ONLY,
-) -> None:
-    """Run the engine stages (care cycles, segments, costing ...) on the store."""
-    from carevalue.engine.pipeline import run_all
+def run_cmd(store: Path = STORE, content: list[Path] | None = CONTENT, only: list[str] | None = ONLY,
+            out: Path | None = OUT, as_json: bool = JSON) -> None:
+    """Run the engine stages on the store and publish them as one run (readers keep seeing the last one)."""
+    ws = workspace(store, content)
+    ws.require("patients", "encounters")  # an empty or foreign store: say so before any stage starts
+    _ = ws.library  # invalid definitions fail here, before the run is recorded
+    with stage_progress("run", quiet=as_json) as on_stage:
+        result = ws.run(only=list(only) if only else None, on_stage=on_stage)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "run-summary.txt").write_text("\n".join(result.lines) + "\n", encoding="utf-8")
+    if as_json:
+        print_json(result.as_dict())
+        return
+    for line in result.lines:
+        note(line)
+    for s in result.stages:
+        for w in s.warnings:
+            console.print(f"[yellow]warning[/yellow] {s.name}: {w}", highlight=False)
+    note(f"run {result.run_id} {result.status}" +
+         (f"; carried over from the previous run: {', '.join(result.carried_over)}" if result.carried_over else ""))
 
-    if not store.exists():
-        console.print(f"[red]no store at {store}[/red]")
-        raise typer.Exit(2)
-    with stage_progress("run") as on_stage:
-        lines = run_all(store, out, only, on_stage=on_stage)
-    for line in lines:
-        console.print(line, highlight=False)
+
+@app.command("runs")
+def runs_cmd(store: Path = STORE, as_json: bool = JSON) -> None:
+    """Every run recorded on the store (the run registry), oldest first, with its status."""
+    rows = workspace(store).runs()
+    if as_json:
+        print_json(rows)
+        return
+    shown = [{**r, "started": (r["started"] or "")[:19].replace("T", " "),
+              "finished": (r["finished"] or "")[:19].replace("T", " ")} for r in rows]
+    emit(shown, f"Runs of {store} (times UTC)", False, columns=["run_id", "status", "started", "finished", "stages"])
+    for r in rows:
+        if r.get("message"):
+            note(f"{r['run_id']}: {r['message']}")
+    if not rows and not as_json:
+        note("no runs yet: `carevalue run --store ...` builds the engine tables")
+
+
+def _timeline(cycles: list[dict[str, Any]]) -> None:
+    """One block per cycle, events grouped by phase; activities and claims summarised on their encounter."""
+    from carevalue.definitions.condition import PHASES
+
+    followers = ("activities", "claims")
+    for c in cycles:
+        note(f"[bold]{c['condition_name']}[/bold] ({c['condition']}, {c['cycle_type']}) "
+             f"{(c['start_ts'] or '')[:10]} → {(c['end_ts'] or '')[:10]}")
+        note(f"  index {c['trigger_table']}/{c['trigger_id']} {(c['index_ts'] or '')[:10]} · "
+             f"provider {c['facility'] or c['organization_id'] or '-'} · IPU {c['ipu_id'] or '-'}")
+        extra: dict[str, dict[str, int]] = {}
+        for e in c["events"]:
+            if e["event_table"] in followers:
+                kinds = extra.setdefault(e["encounter_id"] or "", {})
+                kinds[e["event_table"]] = kinds.get(e["event_table"], 0) + 1
+        phases = [*PHASES, *sorted({e["phase"] or "(none)" for e in c["events"]} - set(PHASES))]
+        for phase in phases:
+            mine = [e for e in c["events"] if (e["phase"] or "(none)") == phase]
+            if not mine:
+                continue
+            note(f"  [cyan]{phase}[/cyan] ({len(mine)} records)")
+            for e in mine:
+                if e["event_table"] in followers:
+                    continue
+                more = ""
+                if e["event_table"] == "encounters":
+                    n = extra.get(e["event_id"], {})
+                    more = ("  +" + ", ".join(f"{v} {k}" for k, v in sorted(n.items()))) if n else ""
+                mark = "" if e["cost_bearing"] else "  (cost counted in another cycle)"
+                where = e["facility"] or e["organization_id"] or ""
+                note(f"    {(e['event_ts'] or '')[:16]}  {e['event_table']}/{e['event_id']}  {where}{more}{mark}")
 
 
 @app.command("cycles")
-def cycles_cmd(
-    patient: str = PATIENT,
-    store: Path = STORE,
-    as_json: bool = JSON,
-) -> None:
+def cycles_cmd(patient: str = PATIENT, store: Path = STORE, content: list[Path] | None = CONTENT,
+               as_json: bool = JSON) -> None:
     """One patient's care cycles as a timeline by phase (to check the grouping by eye)."""
-    from carevalue.definitions.condition import PHASES
-
-    con = _con(store)
-    _need(con, "cycle_events", "cycles")
-    cyc = con.table("care_cycles")
-    ev = con.table("cycle_events")
-    cycles = cyc.filter(cyc.patient_id == patient).order_by(["start_ts", "condition"]).execute()
-    events = ev.filter(ev.patient_id == patient).order_by(["event_ts", "event_table"]).execute()
-    con.disconnect()
-    rows: list[dict[str, Any]] = []
-    for c in cycles.to_dict("records"):
-        mine = events[events.cycle_id == c["cycle_id"]]
-        for e in mine.to_dict("records"):
-            rows.append({"cycle_id": c["cycle_id"], "condition": c["condition"], "phase": e["phase"],
-                         "date": str(e["event_ts"])[:16], "event": f"{e['event_table']}/{e['event_id']}",
-                         "facility": e["organization_id"], "clinician": e["practitioner_id"],
-                         "cost_bearing": bool(e["cost_bearing"])})
+    rows = workspace(store, content).cycles(patient)
     if as_json:
-        out = [dict(c, start_ts=str(c["start_ts"]), end_ts=str(c["end_ts"]), index_ts=str(c["index_ts"]),
-                    events=[r for r in rows if r["cycle_id"] == c["cycle_id"]])
-               for c in cycles.to_dict("records")]
-        emit(out, "cycles", True)
-        return
-    if cycles.empty:
-        console.print(f"patient {patient}: no care cycles")
-        return
-    followers = ("activities", "claims")
-    for c in cycles.to_dict("records"):
-        ipu = c["ipu_id"] if isinstance(c["ipu_id"], str) and c["ipu_id"] else "-"
-        head = (f"[bold]{c['condition']}[/bold] {c['cycle_type']} {str(c['start_ts'])[:10]} → "
-                f"{str(c['end_ts'])[:10]}  index {c['trigger_table']}/{c['trigger_id']} {str(c['index_ts'])[:10]}"
-                f"  facility {c['organization_id']}  IPU {ipu}")
-        console.print(head, highlight=False)
-        mine = [r for r in rows if r["cycle_id"] == c["cycle_id"]]
-        for phase in PHASES:
-            ph = [r for r in mine if r["phase"] == phase]
-            if not ph:
-                continue
-            console.print(f"  [cyan]{phase}[/cyan] ({len(ph)} records)", highlight=False)
-            # Activities and claims are summarised on their encounter's line.
-            extra: dict[str, dict[str, int]] = {}
-            for r in ph:
-                if r["event"].split("/")[0] in followers:
-                    kind = r["event"].split("/")[0]
-                    enc = events.loc[(events.cycle_id == c["cycle_id"])
-                                     & (events.event_id == r["event"].split("/", 1)[1]), "encounter_id"]
-                    key = str(enc.iloc[0]) if len(enc) else ""
-                    extra.setdefault(key, {}).setdefault(kind, 0)
-                    extra[key][kind] += 1
-            for r in ph:
-                if r["event"].split("/")[0] in followers:
-                    continue
-                more = ""
-                if r["event"].startswith("encounters/"):
-                    n = extra.get(r["event"].split("/", 1)[1], {})
-                    more = "  +" + ", ".join(f"{v} {k}" for k, v in sorted(n.items())) if n else ""
-                mark = "" if r["cost_bearing"] else "  (cost counted in another cycle)"
-                console.print(f"    {r['date']}  {r['event']:<36} {r['facility'] or '':<10} "
-                              f"{r['clinician'] or '':<8}{more}{mark}", highlight=False)
+        print_json(rows)
+    elif not rows:
+        note(f"patient {patient}: no care cycles (the patient is in the store, but no condition template matched)")
+    else:
+        _timeline(rows)
 
 
 @app.command("segments")
-def segments_cmd(
-    store: Path = STORE,
-    on: str | None = ON,
-    as_json: bool = JSON,
-) -> None:
-    """Patients per primary-care segment on a date (alive on it), and transitions recorded."""
-    from carevalue.definitions.loader import load
-    from carevalue.engine.segments import segment_on
-
-    con = _con(store)
-    _need(con, "segments", "segments")
-    day = on or date.today().isoformat()
-    s = segment_on(con, day)
-    per = s.group_by("segment").aggregate(patients=s.count()).execute()
-    tr = con.table("segment_transitions")
-    moves = tr.group_by("to_segment").aggregate(n=tr.count()).execute()
-    con.disconnect()
-    into = {r.to_segment: int(r.n) for r in moves.itertuples()}
-    counts = {r.segment: int(r.patients) for r in per.itertuples()}
-    order = sorted(load().kind("segments").values(), key=lambda x: x.priority)
-    rows = [{"segment": sg.id, "patients": counts.get(sg.id, 0), "transitions_into": into.get(sg.id, 0)}
-            for sg in order]
-    emit(rows, f"Segments on {day}", as_json)
+def segments_cmd(store: Path = STORE, on: str | None = ON, content: list[Path] | None = CONTENT,
+                 as_json: bool = JSON) -> None:
+    """Living patients per primary-care segment on a date (default: the data's last date)."""
+    rows = workspace(store, content).segments(on)
+    day = rows[0]["as_of"] if rows else on
+    emit(rows, f"Segments on {day} (cells under 11 patients shown as <11)", as_json,
+         columns=["segment", "name", "patients", "patients_moved_in"])

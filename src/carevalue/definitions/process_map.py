@@ -127,6 +127,8 @@ class ProcessMap(Definition):
 class CostingPolicy(Definition):
     """How capacity and opportunities are computed; ``default`` is used unless another is named."""
 
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$", description=(
+        "ISO 4217 code of every cost: resources' annual_cost, consumables and charges are read in it."))
     practical_share: float = Field(default=0.8, gt=0, le=1, description=(
         "Share of paid time available for patient work after breaks, training and admin (~0.80-0.85)."))
     paid_time_resource_types: list[str] = Field(default_factory=list, description=(

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
 from carevalue.definitions.process_map import (
-    PHASES,
     CostingPolicy,
     ProcessMap,
 )
@@ -514,82 +512,3 @@ def build(con: BaseBackend, maps: Sequence[ProcessMap], policy: CostingPolicy,
             "cycle_cost_totals": cycle_cost_totals(acts, cons, chg, inp.care_cycles)}
 
 
-# --------------------------------------------------------------------------- read-outs
-def rows_of(t: ir.Table) -> list[dict[str, Any]]:
-    df = t.execute()
-    return [{k: (None if v != v else v) if isinstance(v, float) else v for k, v in r.items()}
-            for r in df.to_dict(orient="records")]
-
-
-def minutes_coverage(con: BaseBackend) -> list[dict[str, Any]]:
-    """Share of costed minutes and activities that were recorded vs filled from standard times."""
-    a = con.table("activity_costs")
-    t = a.group_by("minutes_source").aggregate(activities=a.count(), minutes=a.minutes.sum())
-    t = t.mutate(minutes_share=t.minutes / t.minutes.sum().over(),
-                 activity_share=t.activities / t.activities.sum().over())
-    return rows_of(t.order_by("minutes_source"))
-
-
-def provider_costs(con: BaseBackend, condition: str | None = None) -> list[dict[str, Any]]:
-    """Mean cost per cycle by condition and provider, with a mean per phase and charges beside it."""
-    tot = con.table("cycle_cost_totals")
-    cc = con.table("cycle_costs")
-    if condition:
-        tot, cc = tot.filter(tot.condition == condition), cc.filter(cc.condition == condition)
-    head = tot.group_by("condition", "organization_id").aggregate(
-        cycles=tot.total_cost.count(), cycles_not_costed=tot.total_cost.isnull().sum(),
-        cost_per_cycle=tot.total_cost.mean(),
-        labour_per_cycle=tot.labour_cost.mean(), consumables_per_cycle=tot.consumables_cost.mean(),
-        charges_per_cycle=tot.charges.mean(),
-        recorded_share=tot.recorded_minutes.sum() / tot.minutes.sum())
-    costed = tot.filter(tot.total_cost.notnull())
-    ph = cc.join(costed.select("cycle_id", cycle_org="organization_id"), "cycle_id")
-    ph = ph.group_by("condition", org=ph.cycle_org, phase=ph.phase).aggregate(cost=ph.total_cost.sum())
-    phases = rows_of(ph)
-    rows = rows_of(head.order_by("condition", "cost_per_cycle"))
-    by = {(p["condition"], p["org"], p["phase"]): p["cost"] for p in phases}
-    out = []
-    for r in rows:
-        n = r["cycles"]
-        row = dict(r)
-        for phase in (*PHASES, "unassigned"):
-            v = by.get((r["condition"], r["organization_id"], phase))
-            if v is not None or phase != "unassigned":
-                row[phase] = (v or 0.0) / n if n else None   # no costed cycle: not costed, not 0
-        out.append(row)
-    return out
-
-
-def phase_waterfall(con: BaseBackend, condition: str, organization_id: str | None = None) -> list[dict[str, Any]]:
-    """Data for a waterfall chart: mean cost per cycle added by each phase, in care-cycle order."""
-    tot = con.table("cycle_cost_totals")
-    tot = tot.filter((tot.condition == condition) & tot.total_cost.notnull())
-    if organization_id:
-        tot = tot.filter(tot.organization_id == organization_id)
-    n = int(tot.count().execute())
-    cc = con.table("cycle_costs")
-    cc = cc.filter(cc.cycle_id.isin(tot.cycle_id))
-    ph = {r["phase"]: r for r in rows_of(cc.group_by("phase").aggregate(
-        labour=cc.labour_cost.sum(), consumables=cc.consumables_cost.sum(), charges=cc.charges.sum()))}
-    out, running = [], 0.0
-    for phase in (*PHASES, "unassigned"):
-        if phase not in ph:
-            continue
-        p = ph[phase]
-        step = (p["labour"] + p["consumables"]) / max(n, 1)
-        out.append({"phase": phase, "start": running, "cost_per_cycle": step, "end": running + step,
-                    "labour_per_cycle": p["labour"] / max(n, 1),
-                    "consumables_per_cycle": p["consumables"] / max(n, 1),
-                    "charges_per_cycle": p["charges"] / max(n, 1), "cycles": n})
-        running += step
-    return out
-
-
-def resource_utilisation(con: BaseBackend, organization_id: str | None = None) -> list[dict[str, Any]]:
-    """Data for a resource-utilisation chart: used vs practical minutes and unused cost per resource."""
-    u = con.table("capacity_use")
-    if organization_id:
-        u = u.filter(u.organization_id == organization_id)
-    return rows_of(u.select("resource_id", "name", "role", "organization_id", "year", "used_minutes",
-                          "practical_capacity_minutes", "utilisation", "unused_capacity_cost",
-                          "over_capacity").order_by("organization_id", "role", "resource_id", "year"))

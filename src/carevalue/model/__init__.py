@@ -1,11 +1,11 @@
 """The common data model: core tables (written by ingest) and measure tables (written by stages)."""
 
-from carevalue.model import observation, payment
+from carevalue.model import network, observation, payment
 from carevalue.model.measures import MEASURE_TABLES as _ENGINE_TABLES
 from carevalue.model.schema import BY_NAME, TABLES, Column, Table, table
 
 # What the engine stages write, by area.
-MEASURE_TABLES: tuple[Table, ...] = (*observation.TABLES, *_ENGINE_TABLES, *payment.TABLES)
+MEASURE_TABLES: tuple[Table, ...] = (*observation.TABLES, *_ENGINE_TABLES, *payment.TABLES, *network.TABLES)
 
 __all__ = ["ALL_TABLES", "BY_NAME", "MEASURE_TABLES", "TABLES", "Column", "Table", "declared", "table"]
 

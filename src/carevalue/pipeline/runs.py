@@ -25,7 +25,7 @@ import ibis
 from ibis.backends import BaseBackend
 
 from carevalue.backends import write_table
-from carevalue.model import TABLES
+from carevalue.model import ALL_TABLES, TABLES
 
 
 class RunLocked(RuntimeError):
@@ -60,12 +60,18 @@ def _sql_str(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def attach_core(con: BaseBackend, core: Path) -> list[str]:
-    """Make the core store's tables readable by name in ``con`` (read-only, as temp views)."""
-    con.raw_sql(f"ATTACH {_sql_str(core)} AS core (READ_ONLY)")
+def attach_core(con: BaseBackend, core: Path, legacy: bool = False) -> list[str]:
+    """Make the core store's tables readable by name in ``con`` (read-only, as temp views).
+
+    With ``legacy`` the measure tables found in the store file itself are readable too: a store
+    written before runs existed (or by an engine function directly) is read as it is until its
+    first run is published.
+    """
+    # IF NOT EXISTS: a second reader of the same run file in one process shares its database instance
+    con.raw_sql(f"ATTACH IF NOT EXISTS {_sql_str(core)} AS core (READ_ONLY)")
     present = {r[0] for r in con.raw_sql(
         "SELECT table_name FROM duckdb_tables() WHERE database_name = 'core'").fetchall()}
-    names = [t.name for t in TABLES if t.name in present]
+    names = [t.name for t in (ALL_TABLES if legacy else TABLES) if t.name in present]
     for name in names:
         con.raw_sql(f"CREATE OR REPLACE TEMP VIEW {_quote(name)} AS SELECT * FROM core.main.{_quote(name)}")
     return names
@@ -205,7 +211,7 @@ class RunStore:
             con = ibis.duckdb.connect(":memory:")
         else:
             con = ibis.duckdb.connect(str(self.run_file(rid)), read_only=True)
-        attach_core(con, self.core)
+        attach_core(con, self.core, legacy=rid is None)
         return con
 
 

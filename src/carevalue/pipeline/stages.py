@@ -7,7 +7,7 @@ from typing import Any
 
 import ibis
 
-from carevalue.pipeline import payment_stage
+from carevalue.pipeline import network_stage, payment_stage
 from carevalue.pipeline.stage import Stage, StageContext, StageError, StageResult
 
 CORE_EVENTS = ("patients", "encounters", "conditions", "procedures", "observations")
@@ -187,7 +187,8 @@ class ValueStage:
 
 
 STAGES: tuple[Stage, ...] = (ObservationStage(), CyclesStage(), SegmentsStage(), CostingStage(), RiskScoresStage(),
-                             PromsStage(), OutcomesStage(), ValueStage(), payment_stage.STAGE)
+                             PromsStage(), OutcomesStage(), ValueStage(), payment_stage.STAGE,
+                             network_stage.STAGE)
 
 
 def stage_names() -> list[str]:

@@ -46,7 +46,10 @@ def provider_comparison(con: BaseBackend, library: Library, condition: str | Non
 
 @needs("bundle_prices")
 def bundle_prices(con: BaseBackend, library: Library, prices: ir.Table | None = None) -> list[dict[str, Any]]:
-    return _rounded(rows_of(prices if prices is not None else con.table("bundle_prices")))
+    """Proposed price per bundle; a price estimated from 1..10 cycles shows <11 and hides its amounts."""
+    return _rounded(suppress(rows_of(prices if prices is not None else con.table("bundle_prices")), ("cycles",),
+                             values=["expected_included_cost", "warranty_reserve", "proposed_price", "p10", "p50",
+                                     "p90"]))
 
 
 @needs("episode_reconciliation")

@@ -1,15 +1,18 @@
-"""The one privacy module: no shown number may describe fewer than 11 patients.
+"""The one privacy module: no shown number may describe 1 to 10 patients or events.
 
-Primary suppression: a row whose patient count is 1..10 shows ``<11`` for its counts and hides its
-values (the CMS cell-size rule; a count of 0 describes no one and is shown). Complementary
+Primary suppression: a row whose patient (or event) count is 1..10 shows ``<11`` for its counts and
+hides its values (the CMS cell-size rule; a count of 0 describes no one and is shown). Complementary
 suppression: when rows add up to a published total (the rows of one group, e.g. the providers of a
 condition), a single suppressed row could be recovered by subtraction, so the next-smallest row of
-the group is suppressed too. Which columns are patient counts comes from the declared schema
-(``Table.counts``) or is named by the query.
+the group is suppressed too (a zero cell when no other is left); with several groupings (rows and
+columns of a cross-table) this repeats until every group of two or more rows hides none or at least
+two. A one-row group's total is its row: a total shown for it must go through this module too. Which columns are patient counts comes from the
+declared schema (``Table.counts``) or is named by the query.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -19,6 +22,7 @@ THRESHOLD = 11
 MARK = f"<{THRESHOLD}"
 
 Row = dict[str, Any]
+Grouping = Sequence[str]
 
 
 def count_columns(table: str) -> tuple[str, ...]:
@@ -56,36 +60,78 @@ def _mask(row: Row, counts: Sequence[str], values: Sequence[str] | None, keep: S
     return out
 
 
+def _groupings(group_by: Grouping | Sequence[Grouping] | None) -> list[tuple[str, ...]]:
+    if group_by is None:
+        return []
+    items = list(group_by)
+    if items and all(isinstance(g, list | tuple) for g in items):
+        return [tuple(g) for g in items]
+    return [tuple(str(g) for g in items)]
+
+
+def _complete(rows: list[Row], small: list[bool], counts: Sequence[str],
+              groupings: list[tuple[str, ...]]) -> None:
+    """Pull in complementary cells until no group hides exactly one row beside shown ones."""
+    size = [_num(r.get(counts[0])) or 0.0 for r in rows]
+    changed = True
+    while changed:
+        changed = False
+        for keys in groupings:
+            groups: dict[tuple[Any, ...], list[int]] = {}
+            for i, r in enumerate(rows):
+                groups.setdefault(tuple(r.get(k) for k in keys), []).append(i)
+            for idx in groups.values():
+                hidden = [i for i in idx if small[i]]
+                shown = [i for i in idx if not small[i]]
+                if len(hidden) == 1 and shown:  # the smallest non-zero cell, else a zero one
+                    small[min(shown, key=lambda i: (size[i] == 0, size[i], i))] = True
+                    changed = True
+
+
 def suppress(rows: Iterable[Row], counts: Sequence[str] = ("patients",), *,
              values: Sequence[str] | None = None, keep: Sequence[str] = (),
-             group_by: Sequence[str] | None = None, threshold: int = THRESHOLD) -> list[Row]:
+             group_by: Grouping | Sequence[Grouping] | None = None, threshold: int = THRESHOLD,
+             extra_small: Sequence[bool] | None = None, cells: Sequence[str] = ()) -> list[Row]:
     """Rows safe to show: small cells masked, and complementary cells when ``group_by`` is given.
 
-    ``counts`` are the patient-count columns (a row is small when any is 1..threshold-1);
+    ``counts`` are the patient- or event-count columns (a row is small when any is 1..threshold-1);
     ``values`` the columns to hide in a masked row (default: every numeric column not in ``keep``);
     ``group_by`` the columns whose rows sum to a shown total (e.g. ``["condition"]`` for providers
-    of one condition) — within such a group, a lone suppressed row pulls the smallest other row in.
-    Every row gets ``suppressed`` (True/False) so a reader can tell a hidden value from a missing one.
+    of one condition; ``[]`` when all rows sum to one total), or several such groupings (the rows and
+    the columns of a cross-table); ``extra_small`` marks rows small for a reason the query knows
+    (e.g. 1..10 non-events); ``cells`` are secondary counts shown as ``<11`` where 1..10 without
+    hiding the row. Every row gets ``suppressed`` so a hidden value reads differently from a missing
+    one.
     """
     rows = list(rows)
     small = [any(is_small(r.get(c), threshold) for c in counts) for r in rows]
-    if group_by is not None:
-        groups: dict[tuple[Any, ...], list[int]] = {}
-        for i, r in enumerate(rows):
-            groups.setdefault(tuple(r.get(k) for k in group_by), []).append(i)
-        for idx in groups.values():
-            hidden = [i for i in idx if small[i]]
-            shown = [i for i in idx if not small[i] and (_num(rows[i].get(counts[0])) or 0) > 0]
-            if len(hidden) == 1 and shown:
-                nxt = min(shown, key=lambda i: _num(rows[i].get(counts[0])) or 0)
-                small[nxt] = True
-    out = []
-    for r, s in zip(rows, small, strict=True):
-        out.append(_mask(r, counts, values, [*keep, *(group_by or ())]) if s else {**r, "suppressed": False})
+    if extra_small is not None:
+        small = [a or bool(b) for a, b in zip(small, extra_small, strict=True)]
+    groupings = _groupings(group_by)
+    if groupings:
+        _complete(rows, small, counts, groupings)
+    held = [*keep, *(k for g in groupings for k in g)]
+    out = [_mask(r, counts, values, held) if s else {**r, "suppressed": False}
+           for r, s in zip(rows, small, strict=True)]
+    for r in out:
+        for c in cells:
+            if is_small(r.get(c), threshold):
+                r[c] = MARK
     return out
 
 
-def keep_large(rows: Iterable[Row], counts: Sequence[str] = ("patients",),
-               threshold: int = THRESHOLD) -> list[Row]:
-    """Rows safe to plot as points: those describing no small cell."""
-    return [r for r in rows if not any(is_small(r.get(c), threshold) for c in counts)]
+SMALL_IN_TEXT = re.compile(
+    r"\b([1-9]|10)( of [\d,]+)? (patients?|cycles?|events?|providers?|people|persons?|deaths?|censored)\b")
+
+
+def scrub_text(message: Any) -> str:
+    """A message with any count of 1..10 patients, cycles or events ("4 patients", "4 of 21
+    patients", "8 censored") replaced by ``<11``."""
+    if message is None:
+        return ""
+    return SMALL_IN_TEXT.sub(lambda m: f"{MARK}{m.group(2) or ''} {m.group(3)}", str(message))
+
+
+def keep_large(rows: Iterable[Row]) -> list[Row]:
+    """Rows safe to plot as points: those :func:`suppress` left shown."""
+    return [r for r in rows if not r.get("suppressed")]

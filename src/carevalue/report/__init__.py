@@ -1,5 +1,5 @@
-"""The static HTML report: one self-contained file built from the store's engine tables."""
+"""The static HTML report: one self-contained file built from a Workspace's queries."""
 
-from carevalue.report.build import build_report
+from carevalue.report.build import assemble, build_report
 
-__all__ = ["build_report"]
+__all__ = ["assemble", "build_report"]

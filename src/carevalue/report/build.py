@@ -1,367 +1,333 @@
-"""Build the static HTML report: one self-contained file (plotly.js inline once, no CDN).
+"""Build the static HTML report from a :class:`Workspace`: one self-contained file (plotly.js inline).
 
-Numbers come from engine read-outs (engine/readouts.py, engine/costing.py, engine/risk); this
-module only suppresses small cells, formats and lays out. Sections whose tables are absent say
-"not computed" instead of failing.
+Every number comes from a query in ``carevalue.queries`` (already through the privacy module); this
+module only formats and lays out. A section whose tables no run has built says which command
+builds them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import html
-import math
-import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import pandas as pd
-import plotly.graph_objects as go
 import plotly.offline
 
 from carevalue import __version__
-from carevalue.backends import connect
-from carevalue.engine import readouts as ro
+from carevalue.queries import costs, data, organise, outcomes, value
+from carevalue.queries.privacy import MARK, THRESHOLD
 from carevalue.report import figures
-from carevalue.report.suppression import MARK, THRESHOLD, keep_large, suppress_small_cells
-
-Formatter = Callable[[Any], str]
-
-
-def money(v: Any) -> str:
-    return v if isinstance(v, str) else ("" if _missing(v) else f"{float(v):,.0f}")
-
-
-def count(v: Any) -> str:
-    return v if isinstance(v, str) else ("" if _missing(v) else f"{int(v):,}")
-
-
-def ratio(v: Any) -> str:
-    return v if isinstance(v, str) else ("" if _missing(v) else f"{float(v):.2f}")
-
-
-def pct(v: Any) -> str:
-    return v if isinstance(v, str) else ("" if _missing(v) else f"{float(v):.0%}")
-
-
-def text(v: Any) -> str:
-    return "" if _missing(v) else str(v)
+from carevalue.report import model_quality as model_quality_page
+from carevalue.report import payment as payment_page
+from carevalue.report.layout import (  # noqa: F401  (html_table, money, pct, HIDDEN: re-exported)
+    HIDDEN,
+    Block,
+    Formatter,
+    Report,
+    Rows,
+    Section,
+    count,
+    html_table,
+    measure_label,
+    money,
+    pct,
+    ratio,
+    text,
+)
+from carevalue.report.layout import frame_of as _frame
+from carevalue.report.layout import is_missing as _missing
+from carevalue.report.layout import missing_note as _missing_note
+from carevalue.workspace import Workspace
 
 
-def _missing(v: Any) -> bool:
-    if v is None or v is pd.NA:
-        return True
-    try:
-        return bool(isinstance(v, float) and math.isnan(v)) or bool(pd.isna(v))
-    except (TypeError, ValueError):
-        return False
-
-
-def html_table(df: pd.DataFrame, formats: dict[str, Formatter] | None = None,
-               columns: Sequence[str] | None = None, headers: dict[str, str] | None = None) -> str:
-    """A plain HTML table of already-suppressed rows; numbers right-aligned."""
-    if df.empty:
-        return "<p class='empty'>No rows.</p>"
-    formats, headers = formats or {}, headers or {}
-    cols = [c for c in (columns or df.columns) if c in df.columns]
-    head = "".join(f"<th>{html.escape(headers.get(c, c))}</th>" for c in cols)
-    body = []
-    for row in df[cols].itertuples(index=False):
-        cells = []
-        for c, v in zip(cols, row, strict=True):
-            f = formats.get(c, text)
-            s = f(v)
-            cls = " class='num'" if f is not text or s == MARK else ""
-            cells.append(f"<td{cls}>{html.escape(s)}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
-@dataclass
-class Block:
-    """A titled part of a section: optional intro text, figures and tables, in order."""
-
-    title: str
-    intro: str = ""
-    parts: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Section:
-    id: str
-    title: str
-    computed: bool = True
-    note: str = ""
-    blocks: list[Block] = field(default_factory=list)
-
-
-@dataclass
-class Report:
-    """Everything the template renders; kept so tests can inspect figures and tables."""
-
-    sections: list[Section] = field(default_factory=list)
-    figures: dict[str, go.Figure] = field(default_factory=dict)
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-
-    def figure(self, key: str, fig: go.Figure) -> str:
-        self.figures[key] = fig
-        return fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"fig-{key}",
-                           config={"displaylogo": False, "responsive": True})
-
-    def table(self, key: str, df: pd.DataFrame, **kw: Any) -> str:
-        self.tables[key] = df
-        return html_table(df, **kw)
-
-
-# --------------------------------------------------------------------------- sections
-def data_section(con: Any, rep: Report) -> Section:
+# --------------------------------------------------------------------------- 1 · data
+def data_section(ws: Workspace, rep: Report) -> Section:
     sec = Section("data", "1 · Data: ingest reconciliation and quarantine")
-    if not ro.has_tables(con, ["ingest_files", "quarantine"]):
-        return Section(sec.id, sec.title, False, "No ingest bookkeeping in this store.")
-    rec = ro.ingest_reconciliation(con)
-    tot = rec[["read", "stored", "quarantined"]].sum()
-    intro = (f"{len(rec):,} source files; {int(tot['read']):,} records read, {int(tot['stored']):,} stored, "
-             f"{int(tot['quarantined']):,} quarantined. Every file reconciles (read = stored + quarantined): "
-             f"{'yes' if rec['reconciled'].all() else 'NO — see rows marked False'}. "
-             "These are counts of records, not of patients.")
-    b = Block("Reconciliation per source file", intro)
+    if note := _missing_note(ws, "ingest_files", "quarantine"):
+        return Section(sec.id, sec.title, False, note)
+    rec = ws.ask(data.reconciliation)
+    tot = {k: sum(int(r[k] or 0) for r in rec) for k in ("read", "stored", "quarantined")}
+    ok = all(r["reconciled"] for r in rec)
+    b = Block("Reconciliation per source file", (
+        f"{len(rec):,} source files; {tot['read']:,} records read, {tot['stored']:,} stored, "
+        f"{tot['quarantined']:,} quarantined. Every file reconciles (read = stored + quarantined): "
+        f"{'yes' if ok else 'NO — see rows marked False'}. These are counts of records, not of patients."))
     b.parts.append(rep.table("ingest", rec, formats={"read": count, "stored": count, "quarantined": count}))
     sec.blocks.append(b)
-    q = ro.quarantine_reasons(con)
-    b2 = Block("Quarantine reasons", "Records that could not be stored, by reason; each keeps its raw content "
-               "and a detail message in the quarantine table.")
-    b2.parts.append(rep.table("quarantine", q, formats={"records": count}) if not q.empty
+    q = ws.ask(data.quarantine_reasons)
+    b2 = Block("Quarantine reasons", "Records that could not be stored, by reason; each keeps its raw "
+               "content and a detail message in the quarantine table.")
+    b2.parts.append(rep.table("quarantine", q, formats={"records": count}) if q
                     else "<p>Nothing was quarantined.</p>")
     sec.blocks.append(b2)
     return sec
 
 
-def organise_section(con: Any, rep: Report) -> Section:
+# --------------------------------------------------------------------------- 2 · organise
+def organise_section(ws: Workspace, rep: Report) -> Section:
     sec = Section("organise", "2 · Organize around the patient")
-    if not ro.has_tables(con, ["care_cycles"]):
-        sec.computed, sec.note = False, "Care cycles not computed (run `carevalue run`)."
+    if note := _missing_note(ws, "care_cycles"):
+        sec.computed, sec.note = False, note
     else:
-        cyc = ro.cycles_by_condition_facility(con)
+        cyc = ws.ask(organise.cycles_by_facility)
         b = Block("Care cycles per condition and facility",
                   "A care cycle is one patient's full cycle of care for one condition (acute: from the "
                   "trigger event's window; chronic: one cycle per 12-month period), attributed to a facility.")
-        b.parts.append(rep.figure("cycles", figures.cycles_by_facility(keep_large(cyc))))
-        b.parts.append(rep.table("cycles", suppress_small_cells(cyc, value_cols=["cycles"]),
-                                 formats={"cycles": count, "patients": count},
+        if not _frame(cyc).empty:
+            b.parts.append(rep.figure("cycles", figures.cycles_by_facility(_frame(cyc))))
+        b.parts.append(rep.table("cycles", cyc, formats={"cycles": count, "patients": count},
                                  columns=["condition", "cycle_type", "facility", "cycles", "patients"]))
         sec.blocks.append(b)
-    if ro.has_tables(con, ["segments", "segment_transitions"]):
-        as_of = ro.data_as_of(con) or dt.date.today().isoformat()
-        seg = ro.segment_counts(con, as_of)
-        b = Block("Primary-care segments",
-                  f"Each patient's segment on {as_of} (the last encounter date in the data); "
-                  "first matching rule wins.")
-        b.parts.append(rep.figure("segments", figures.segment_bars(keep_large(seg), as_of)))
-        b.parts.append(rep.table("segments", suppress_small_cells(seg), formats={"patients": count}))
-        sec.blocks.append(b)
-        tr = ro.segment_transition_counts(con)
-        b = Block("Segment transitions", "Moves between segments over the whole history, with the patients who "
-                  "made each move. Pairs describing fewer than 11 patients are blank in the chart.")
-        b.parts.append(rep.figure("transitions", figures.transition_heatmap(keep_large(tr))))
-        b.parts.append(rep.table("transitions", suppress_small_cells(tr),
-                                 formats={"transitions": count, "patients": count}))
-        sec.blocks.append(b)
-    elif sec.computed:
-        sec.blocks.append(Block("Primary-care segments", "Segments not computed."))
+    if note := _missing_note(ws, "segments", "segment_transitions"):
+        sec.blocks.append(Block("Primary-care segments", note))
+        return sec
+    seg = ws.ask(organise.segment_counts)
+    as_of = seg[0]["as_of"] if seg else ""
+    b = Block("Primary-care segments", f"Each living patient's segment on {as_of} (the last encounter date "
+              "in the data); first matching rule wins.")
+    if not _frame(seg).empty:
+        b.parts.append(rep.figure("segments", figures.segment_bars(_frame(seg), as_of)))
+    b.parts.append(rep.table("segments", seg, formats={"patients": count}, columns=["segment", "patients"]))
+    sec.blocks.append(b)
+    tr = ws.ask(organise.segment_transitions)
+    b = Block("Segment transitions", "Moves between segments over the whole history, with the patients who "
+              "made each move. Pairs describing fewer than 11 patients (and, so that they cannot be "
+              "recovered from the totals, the next-smallest pair of the same row or column) are blank.")
+    if not _frame(tr).empty:
+        b.parts.append(rep.figure("transitions", figures.transition_heatmap(_frame(tr))))
+    b.parts.append(rep.table("transitions", tr, formats={"transitions": count, "patients": count},
+                             columns=["from_segment", "to_segment", "transitions", "patients"]))
+    sec.blocks.append(b)
     return sec
 
 
-def cost_section(con: Any, rep: Report) -> Section:
+# --------------------------------------------------------------------------- 3 · cost
+COST_TABLES = ("cycle_cost_totals", "cycle_costs", "capacity_use", "cost_opportunities", "activity_costs",
+               "capacity_cost_rates")
+
+
+def cost_section(ws: Workspace, rep: Report) -> Section:
     sec = Section("cost", "3 · Cost (time-driven activity-based costing)")
-    need = ["cycle_cost_totals", "cycle_costs", "capacity_use", "cost_opportunities", "activity_costs"]
-    if not ro.has_tables(con, need):
-        return Section(sec.id, sec.title, False, "Costing not computed (run `carevalue run`).")
-    pc = ro.provider_cost_table(con)
-    phases = ro.phase_columns(pc)
-    value_cols = ["cycles", "cost_per_cycle", "labour_per_cycle", "consumables_per_cycle",
-                  "charges_per_cycle", "recorded_share", *phases]
-    fm: dict[str, Formatter] = {c: money for c in value_cols}
-    fm.update(cycles=count, patients=count, recorded_share=pct)
+    if note := _missing_note(ws, *COST_TABLES):
+        return Section(sec.id, sec.title, False, note)
+    cur = costs.currency(ws.library)
+    pc = ws.ask(costs.provider_costs)
+    phases = [p for p in costs.PHASE_KEYS if any(p in r for r in pc)]
+    money_cols = ["cost_per_cycle", "charges_per_cycle", "labour_per_cycle", "consumables_per_cycle", *phases]
+    fm: dict[str, Formatter] = {c: money for c in money_cols}
+    fm.update(cycles=count, cycles_not_costed=count, patients=count, recorded_share=pct)
+    heads = {c: f"{c.replace('_', ' ')} ({cur})" for c in money_cols}
+    cov = ws.ask(costs.minutes_coverage)
+    recorded = next((r["minutes_share"] for r in cov if r["minutes_source"] == "recorded"), 0.0) or 0.0
     sec.blocks.append(Block(
-        "How to read", "Cost = Σ minutes × capacity cost rate of each resource + consumables at acquisition "
-        "cost, over every cost-bearing event of the cycle. Charges (what was billed) are shown beside costs "
-        "and are never used to derive them. Mean per cycle; a provider with fewer than 11 patients for a "
-        "condition shows <11 and is left out of the charts."))
+        "How to read", f"All costs in {cur}. Cost = Σ minutes × capacity cost rate of each resource + "
+        "consumables at acquisition cost, over every cost-bearing event of the cycle. Charges (what was "
+        "billed) are shown beside costs and are never used to derive them. Mean per cycle; "
+        f"{recorded:.0%} of costed minutes were recorded in the data, the rest filled from the process "
+        "maps' standard times. A provider with fewer than 11 patients for a condition shows <11 (with the "
+        "next-smallest provider, so it cannot be recovered from the condition's total) and is left out "
+        "of the charts."))
     kinds = {"acute": 0, "chronic": 1, "segment": 2}
-    conds = sorted(pc["condition"].unique(),
-                   key=lambda c: (kinds.get(pc.loc[pc["condition"] == c, "cycle_type"].iloc[0], 3), c))
+    conds = sorted({r["condition"] for r in pc},
+                   key=lambda c: (kinds.get(next(r["cycle_type"] for r in pc if r["condition"] == c), 3), c))
     for cond in conds:
-        g = pc[pc["condition"] == cond].sort_values("cost_per_cycle")
+        g = [r for r in pc if r["condition"] == cond]
         b = Block(f"{cond}: cost per cycle by provider")
-        big = keep_large(g)
+        big = _frame(g)
         if not big.empty:
-            b.parts.append(rep.figure(f"cost-{cond}", figures.cost_by_provider(big, str(cond), phases)))
-        b.parts.append(rep.table(f"cost-{cond}", suppress_small_cells(g, value_cols=value_cols), formats=fm,
-                                 columns=["facility", "patients", "cycles", "cost_per_cycle", "charges_per_cycle",
-                                          "labour_per_cycle", "consumables_per_cycle", "recorded_share",
-                                          *phases]))
-        wf, n = ro.waterfall(con, str(cond))
-        if not wf.empty and n >= THRESHOLD:
-            b.parts.append(rep.figure(f"waterfall-{cond}", figures.phase_waterfall(wf, str(cond))))
-        elif not wf.empty:
+            b.parts.append(rep.figure(f"cost-{cond}", figures.cost_by_provider(big, cond, phases, cur)))
+        b.parts.append(rep.table(f"cost-{cond}", g, formats=fm, headers=heads, columns=[
+            "facility", "patients", "cycles", "cycles_not_costed", "cost_per_cycle", "charges_per_cycle", "labour_per_cycle",
+            "consumables_per_cycle", "recorded_share", *phases]))
+        wf = ws.ask(costs.phase_waterfall, condition=cond)
+        if wf and not wf[0]["suppressed"]:
+            b.parts.append(rep.figure(f"waterfall-{cond}", figures.phase_waterfall(pd.DataFrame(wf), cond, cur)))
+        elif wf:
             b.parts.append(f"<p>Waterfall suppressed: {html.escape(MARK)} patients.</p>")
         sec.blocks.append(b)
-    ut, year = ro.utilisation_by_facility_role(con)
-    b = Block("Resource utilisation", "Minutes used vs practical capacity (capacity supplied after breaks, "
-              "training and admin) per facility and role, for the last full year of data; the chart shows the 40 "
-              "costliest. Unused capacity is paid for and not used.")
-    if year is not None:
-        chart = keep_large(ut).nlargest(40, "capacity_cost")
-        b.parts.append(rep.figure("utilisation", figures.utilisation(chart, year)))
-        b.parts.append(rep.table(
-            "utilisation", suppress_small_cells(ut, value_cols=["used_minutes", "utilisation",
-                                                                "unused_capacity_cost", "patients"]),
-            formats={"resources": count, "used_minutes": count, "practical_capacity_minutes": count,
-                     "capacity_cost": money, "unused_capacity_cost": money, "utilisation": pct,
-                     "patients": count},
-            columns=["facility", "role", "resources", "patients", "used_minutes", "practical_capacity_minutes",
-                     "utilisation", "capacity_cost", "unused_capacity_cost"]))
-    else:
-        b.parts.append("<p>No dated activity.</p>")
-    sec.blocks.append(b)
-    tot = ro.opportunity_totals(con)
-    top = ro.top_opportunities(con)
-    b = Block("Cost-reduction opportunities", "Money at stake per kind, and the five largest opportunities of each kind. "
-              "Unused capacity is a resource-level fact; the others describe a provider's patients for a "
-              "condition and are suppressed when those are fewer than 11.")
-    b.parts.append(rep.table("opportunity-kinds", tot, formats={"opportunities": count, "money_at_stake": money}))
-    b.parts.append(rep.table(
-        "opportunities", suppress_small_cells(top, value_cols=["count", "minutes", "money_at_stake",
-                                                               "explanation"]),
-        formats={"count": count, "minutes": count, "money_at_stake": money},
-        columns=["kind", "facility", "condition", "step_code", "count", "minutes", "money_at_stake",
-                 "explanation"]))
-    sec.blocks.append(b)
+    sec.blocks.append(_utilisation_block(ws, rep, cur))
+    sec.blocks.append(_opportunity_block(ws, rep, cur))
     return sec
 
 
-def _measure_info() -> tuple[dict[str, list[str]], dict[tuple[str, str], Any]]:
-    from carevalue.definitions.loader import load
+def _utilisation_block(ws: Workspace, rep: Report, cur: str) -> Block:
+    ut = ws.ask(costs.capacity)
+    year = ut[0]["year"] if ut else None
+    b = Block("Resource utilisation", f"Minutes used vs practical capacity (capacity supplied after breaks, "
+              f"training and admin) per facility and role, for {year or 'the last full year'}; the chart shows "
+              f"the 40 costliest. Unused capacity is paid for and not used; costs in {cur}.")
+    if year is None:
+        b.parts.append("<p>No dated activity.</p>")
+        return b
+    chart = _frame(ut).nlargest(40, "capacity_cost")
+    b.parts.append(rep.figure("utilisation", figures.utilisation(chart, int(year))))
+    b.parts.append(rep.table(
+        "utilisation", ut, formats={"resources": count, "used_minutes": count, "practical_capacity_minutes": count,
+                                    "capacity_cost": money, "unused_capacity_cost": money, "utilisation": pct,
+                                    "patients": count},
+        headers={"capacity_cost": f"capacity cost ({cur})", "unused_capacity_cost": f"unused capacity cost ({cur})"},
+        columns=["facility", "role", "resources", "patients", "used_minutes", "practical_capacity_minutes",
+                 "utilisation", "capacity_cost", "unused_capacity_cost"]))
+    return b
 
-    order: dict[str, list[str]] = {}
-    info: dict[tuple[str, str], Any] = {}
-    for cid, tpl in load().kind("conditions").items():
-        ms = sorted(tpl.outcomes, key=lambda m: (m.tier, m.level))
-        order[cid] = [m.id for m in ms]
-        info.update({(cid, m.id): m for m in ms})
-    return order, info
+
+def _opportunity_block(ws: Workspace, rep: Report, cur: str) -> Block:
+    tot = ws.ask(costs.opportunity_totals)
+    top = [r for k in tot for r in ws.ask(costs.opportunities, top=5, kind=k["kind"])]
+    b = Block("Cost-reduction opportunities", f"Money at stake ({cur}) per kind, and the five largest "
+              "opportunities of each kind. Unused capacity is a resource-level fact; the others describe a "
+              "provider's patients for a condition and are suppressed when those are fewer than 11.")
+    mh = {"money_at_stake": f"money at stake ({cur})"}
+    b.parts.append(rep.table("opportunity-kinds", tot, formats={"opportunities": count, "money_at_stake": money},
+                             headers=mh, columns=["kind", "opportunities", "money_at_stake"]))
+    b.parts.append(rep.table("opportunities", top, formats={"count": count, "minutes": count,
+                                                           "money_at_stake": money}, headers=mh,
+                             columns=["kind", "facility", "condition", "step_code", "count", "minutes",
+                                      "money_at_stake", "explanation"]))
+    return b
 
 
-SMALL_IN_TEXT = re.compile(r"\b([0-9]|10) (patients?|cycles?|events?|providers?)\b")
+# --------------------------------------------------------------------------- 4 · outcomes, 5 · value
+def _key(r: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(str(r.get(k) or "") for k in outcomes.MEASURE_KEY)
 
 
-def _sanitise(message: Any) -> str:
-    """A status message with any count of 1-10 patients/cycles/events replaced by <11."""
-    return SMALL_IN_TEXT.sub(lambda m: f"{MARK} {m.group(2)}" if m.group(1) != "0" else m.group(0),
-                             text(message))
+CMP_COLS = ("n", "observed", "expected", "oe", "ci_low", "ci_high", "adjusted_rate")
+FLAG_COLS = ("flag_95", "flag_998", "srtr_flag", "crude_flag_998")
+CMP_HEADERS = {"n": "cycles (n)", "oe": "O/E or O−E", "ci_low": "lower", "ci_high": "upper",
+               "adjusted_rate": "adjusted rate", "flag_95": "flag 95%", "flag_998": "flag 99.8%",
+               "srtr_flag": "Bayesian flag", "crude_flag_998": "crude flag 99.8%"}
 
 
-def outcomes_sections(con: Any, rep: Report) -> list[Section]:
+def _censoring(summary: Rows) -> dict[tuple[str, ...], str]:
+    """Per measure key, a sentence about censored values (survival and other time-to-event measures)."""
+    out = {}
+    for r in summary:
+        c = r.get("censored")
+        if r.get("method") == "Kaplan-Meier" or c == MARK or (isinstance(c, int | float) and c > 0):
+            known = isinstance(c, int | float) or (c == MARK and not _missing(r.get("values")))
+            some = f"{count(c)} of {count(r.get('values'))} values are" if known else "Some values are"
+            out[_key(r)] = (f"{some} censored (follow-up ended before the time point): a crude share would "
+                            "not be an estimate; the O/E comes from a model that accounts for censoring.")
+    return out
+
+
+def outcomes_sections(ws: Workspace, rep: Report) -> list[Section]:
     out = Section("outcomes", "4 · Outcomes (risk-adjusted)")
-    value = Section("value", "5 · Value: outcomes beside cost")
-    if not ro.has_tables(con, ["outcome_comparison"]):
-        out.computed, out.note = False, ("Outcomes not computed: the store has no outcome_comparison "
-                                         "table (run the outcomes stage).")
-        value.computed, value.note = False, "Not computed: needs outcomes (outcome_comparison) and costs."
-        if ro.has_tables(con, ["prom_scores"]):
-            out.blocks.append(_prom_block(con, rep))
-        return [out, value]
-    comp = ro.outcome_comparison(con)
-    order, info = _measure_info()
-    head = ro.headline_measures(comp, order)
-    out.blocks.append(Block(
-        "How to read", "Per provider after case-mix adjustment: for events (deaths, complications, "
-        "readmissions) observed / expected events, O/E, 1 = as expected; for continuous measures (PROM "
-        "scores, clinical values, length of stay) observed minus expected mean, O-E, 0 = as expected; "
-        "each with its confidence interval. n counts care cycles (a chronic patient has one a year); "
-        "patients counts people, and suppression uses it. Flags: outside the funnel's 95% / 99.8% control limits "
-        "(overdispersion-corrected), the registry Bayesian flag, and the crude (unadjusted) flag beside "
-        "them. Providers with fewer than 11 patients show <11 and are left out of the charts."))
-    status = comp[comp["provider"].isna()].copy()
-    prov = comp[comp["provider"].notna()]
-    flag_cols = [c for c in ("flag_95", "flag_99_8", "srtr_flag", "crude_flag_99_8") if c in comp.columns]
-    num = [c for c in ("n", "observed", "expected", "oe_ratio", "oe_lower", "oe_upper", "adjusted_rate")
-           if c in comp.columns]
-    fm: dict[str, Formatter] = {c: ratio for c in num}
+    val = Section("value", "5 · Value: outcomes beside cost")
+    if note := _missing_note(ws, "outcome_comparison", "outcome_values"):
+        out.computed, out.note = False, note
+        val.computed, val.note = False, note
+        if not _missing_note(ws, "prom_scores"):
+            out.blocks.append(_prom_block(ws, rep))
+        return [out, val]
+    comp = ws.ask(outcomes.all_comparisons)
+    summary = ws.ask(outcomes.value_summary)
+    cens = _censoring(summary)
+    head = {r["condition"]: _key(r) for r in ws.ask(outcomes.headline)}
+    lib = ws.library
+    info = {(cid, m.id): m for cid, tpl in lib.kind("conditions").items() for m in tpl.outcomes}
+    order = outcomes.measure_order(lib)
+    out.blocks.append(Block("How to read", (
+        "Per provider after case-mix adjustment: for events (deaths, complications, readmissions) observed / "
+        "expected events, O/E, 1 = as expected; for continuous measures (PROM scores, clinical values, length "
+        "of stay) observed minus expected mean, O−E, 0 = as expected; each with its confidence interval. n "
+        "counts care cycles (a chronic patient has one a year); patients counts people. Flags: outside the "
+        "funnel's 95% / 99.8% control limits (overdispersion-corrected), the registry Bayesian flag, and the "
+        "crude flag. A provider row is hidden (<11, values —) when it describes fewer than 11 patients or, "
+        "for event measures, 1–10 events or non-events; the next-smallest provider of the measure is hidden "
+        "with it so the hidden one cannot be recovered from the measure's total.")))
+    prov = [r for r in comp if r.get("organization_id") is not None]
+    groups: dict[tuple[str, ...], Rows] = {}
+    for r in prov:
+        groups.setdefault(_key(r), []).append(r)
+
+    def rank(k: tuple[str, ...]) -> tuple[Any, ...]:
+        ids = order.get(k[0], [])
+        return (k[0], ids.index(k[1]) if k[1] in ids else len(ids), k[1], k[2], k[3])
+
+    fm: dict[str, Formatter] = {c: ratio for c in CMP_COLS}
     fm.update(n=count, patients=count)
-    for (cond, key), gm in prov.groupby(["condition", "measure_key"], sort=True):
-        meas = str(gm["measure"].iloc[0])
-        m = info.get((str(cond), meas))
-        title = f"{cond}: {m.title if m else meas} — {key}"
-        first = gm.iloc[0]
+    for k in sorted(groups, key=rank):
+        rows = groups[k]
+        cond, meas = k[0], k[1]
+        m, first = info.get((cond, meas)), rows[0]
+        label = measure_label(first)
         intro = (f"Tier {m.tier}, {m.direction}. " if m else "") + (
             f"Statistic: {text(first.get('statistic'))}; model {text(first.get('model'))}"
             + (f", c-statistic {ratio(first.get('c_statistic'))}" if not _missing(first.get("c_statistic")) else "")
-            + ".")
-        b = Block(title, intro)
-        disp = ro.with_facility_names(con, gm, "provider").sort_values("provider")
-        b.parts.append(rep.table(f"outcome-{cond}-{key}",
-                                 suppress_small_cells(disp, "patients", value_cols=[*num, *flag_cols]),
-                                 formats=fm, columns=["facility", "patients", *num, *flag_cols]))
-        if head.get(str(cond)) == key:
+            + ". " + cens.get(k, ""))
+        b = Block(f"{cond}: {m.title if m else meas} — {label}", intro.strip())
+        b.parts.append(rep.table(f"outcome-{cond}-{label}", rows, formats=fm, headers=CMP_HEADERS,
+                                 columns=["facility", "patients", *CMP_COLS, *FLAG_COLS]))
+        shown = _frame(rows)
+        if head.get(cond) == k and not shown.empty and outcomes.counts_events(first.get("statistic")):
             from carevalue.engine.risk.funnel import funnel
 
-            cnt = gm[["provider", "n", "observed", "expected"]].dropna()
-            fun = funnel(cnt, "ratio")
-            keep = keep_large(gm, "patients")["provider"].tolist()
-            b.parts.append(rep.figure(f"funnel-{cond}",
-                                      figures.funnel_figure(fun, keep, f"{cond}: {key} — funnel plot (O/E)")))
+            cnt = shown.assign(provider=shown["facility"])[["provider", "n", "observed", "expected"]].dropna()
+            if len(cnt) >= 2:
+                b.parts.append(rep.figure(f"funnel-{cond}", figures.funnel_figure(
+                    funnel(cnt, "ratio"), f"{cond}: {label} — funnel plot (O/E)")))
         out.blocks.append(b)
-    if not status.empty:
-        status["message"] = status["message"].map(_sanitise)
+    status = [r for r in comp if r.get("organization_id") is None]
+    if status:
         b = Block("Measures not compared", "Measure-level status from the outcomes engine (e.g. no events, "
                   "a model that cannot be fitted).")
-        b.parts.append(rep.table("outcome-status", status, columns=["condition", "measure_key", "model",
-                                                                    "status", "message"]))
+        b.parts.append(rep.table("outcome-status", [{**r, "measure_key": measure_label(r)} for r in status],
+                                 columns=["condition", "measure_key", "model", "status", "message"]))
         out.blocks.append(b)
-    if ro.has_tables(con, ["outcome_values"]):
-        ov = ro.outcome_value_summary(con)
-        b = Block("Outcome values recorded", "Per condition, measure and time point: values computed, "
-                  "patients, mean value, events.")
-        b.parts.append(rep.table("outcome-values", suppress_small_cells(ov), formats={
-            "values": count, "patients": count, "mean_value": ratio, "events": count}))
-        out.blocks.append(b)
-    if ro.has_tables(con, ["prom_scores"]):
-        out.blocks.append(_prom_block(con, rep))
-    pts = ro.value_points(con, comp, head)
-    if pts.empty:
-        value.computed, value.note = False, "Not computed: no provider has both a headline O/E and a cost."
-        return [out, value]
-    value.blocks.append(Block("How to read", "Each point is a provider: its risk-adjusted headline outcome "
-                              "(O/E of the counted events, 1 = as expected, below 1 = fewer events than "
-                              "expected) against its mean TDABC cost per cycle. Points describing fewer than "
-                              "11 patients are left out."))
-    for cond_v, g in pts.groupby("condition", sort=True):
-        cond = str(cond_v)
-        key = head[cond]
-        b = Block(f"{cond}: {key} vs cost per cycle")
-        big = keep_large(g)
+    b = Block("Outcome values recorded", "Per condition, measure and time point: values computed, patients, "
+              "events and censored values, and the estimate — the mean value, or for binary measures with "
+              "censored values the Kaplan–Meier estimate at the time point (a mean over the uncensored values "
+              "alone would be biased); “not estimable” where even that cannot be made.")
+    b.parts.append(rep.table("outcome-values", summary, formats={
+        "values": count, "patients": count, "events": count, "censored": count, "estimate": ratio},
+        columns=["condition", "measure", "time_point", "scale", "values", "patients", "events", "censored",
+                 "estimate", "method"]))
+    out.blocks.append(b)
+    if not _missing_note(ws, "prom_scores"):
+        out.blocks.append(_prom_block(ws, rep))
+    _value_section(ws, rep, val, head)
+    return [out, val]
+
+
+def _value_section(ws: Workspace, rep: Report, sec: Section, head: dict[str, tuple[str, ...]]) -> None:
+    if note := _missing_note(ws, "value", "outcome_comparison"):
+        sec.computed, sec.note = False, note
+        return
+    rows = [r for r in ws.ask(value.value_rows) if head.get(r["condition"]) == _key(r)]
+    if not rows:
+        sec.computed, sec.note = False, "Not computed: no provider has both a headline O/E and a cost."
+        return
+    cur = costs.currency(ws.library)
+    sec.blocks.append(Block("How to read", (
+        "Each point is a provider: its risk-adjusted headline outcome (O/E of the counted events, 1 = as "
+        f"expected, below 1 = fewer events than expected) against its mean TDABC cost per cycle in {cur}, "
+        "read from the stored value table. Points describing fewer than 11 patients (or 1–10 events) are "
+        "left out.")))
+    for cond in sorted({r["condition"] for r in rows}):
+        g = [r for r in rows if r["condition"] == cond]
+        label = measure_label(g[0])
+        b = Block(f"{cond}: {label} vs cost per cycle")
+        big = _frame(g)
         if not big.empty:
-            b.parts.append(rep.figure(f"value-{cond}", figures.value_scatter(big, str(cond), key)))
-        b.parts.append(rep.table(f"value-{cond}", suppress_small_cells(
-            g, value_cols=[c for c in ("n", "oe_ratio", "oe_lower", "oe_upper", "adjusted_rate",
-                                       "cost_per_cycle", "flag_99_8") if c in g.columns]),
-            formats={"patients": count, "n": count, "oe_ratio": ratio, "oe_lower": ratio,
-                     "oe_upper": ratio, "adjusted_rate": ratio, "cost_per_cycle": money},
-            columns=["facility", "patients", "oe_ratio", "oe_lower", "oe_upper", "cost_per_cycle",
-                     "flag_99_8"]))
-        value.blocks.append(b)
-    return [out, value]
+            b.parts.append(rep.figure(f"value-{cond}", figures.value_scatter(big, cond, label, cur)))
+        b.parts.append(rep.table(f"value-{cond}", g, formats={
+            "patients": count, "oe": ratio, "ci_low": ratio, "ci_high": ratio, "cost_per_cycle": money},
+            headers={**CMP_HEADERS, "cost_per_cycle": f"cost per cycle ({cur})"},
+            columns=["facility", "patients", "oe", "ci_low", "ci_high", "cost_per_cycle", "flag_998"]))
+        sec.blocks.append(b)
 
 
-def _prom_block(con: Any, rep: Report) -> Block:
-    ps = ro.prom_summary(con)
+def _prom_block(ws: Workspace, rep: Report) -> Block:
+    ps = ws.ask(outcomes.prom_summary)
     b = Block("PROM scores", "Scored questionnaires per instrument (published scoring algorithms).")
-    b.parts.append(rep.table("prom-scores", suppress_small_cells(ps),
-                             formats={"scores": count, "patients": count, "mean_score": ratio})
-                   if not ps.empty else "<p>No PROM scores.</p>")
+    b.parts.append(rep.table("prom-scores", ps, formats={"scores": count, "patients": count, "mean_score": ratio},
+                             columns=["instrument", "scale", "scores", "patients", "mean_score"])
+                   if ps else "<p>No PROM scores.</p>")
     return b
 
 
@@ -371,15 +337,12 @@ def _env() -> jinja2.Environment:
                               autoescape=jinja2.select_autoescape(["html"]))
 
 
-def assemble(store_path: str | Path) -> Report:
-    """Read the store and lay out every section (no file written)."""
-    con = connect(store_path)
+def assemble(ws: Workspace) -> Report:
+    """Lay out every section from the workspace's queries (no file written)."""
     rep = Report()
-    try:
-        rep.sections += [data_section(con, rep), organise_section(con, rep), cost_section(con, rep)]
-        rep.sections += outcomes_sections(con, rep)
-    finally:
-        con.disconnect()
+    rep.sections += [data_section(ws, rep), organise_section(ws, rep), cost_section(ws, rep)]
+    rep.sections += outcomes_sections(ws, rep)
+    rep.sections += [model_quality_page.section(ws, rep), payment_page.section(ws, rep)]
     return rep
 
 
@@ -387,13 +350,12 @@ def render(rep: Report, store_name: str) -> str:
     """The HTML page for an assembled report."""
     return _env().get_template("report.html.j2").render(
         sections=rep.sections, plotly_js=plotly.offline.get_plotlyjs(), version=__version__,
-        store=store_name, generated=dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
-        threshold=THRESHOLD)
+        store=store_name, generated=dt.datetime.now().strftime("%Y-%m-%d %H:%M"), threshold=THRESHOLD)
 
 
-def build_report(store_path: str | Path, out_html: str | Path) -> Path:
-    """Write the self-contained HTML report for a store; returns its absolute path."""
-    page = render(assemble(store_path), Path(store_path).name)
+def build_report(ws: Workspace, out_html: str | Path) -> Path:
+    """Write the self-contained HTML report for a workspace's store; returns its absolute path."""
+    page = render(assemble(ws), ws.store.name if ws.store is not None else ws.backend)
     out = Path(out_html)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")

@@ -1,6 +1,6 @@
-"""Plotly figures for the report, drawn from read-out frames that are already small-cell safe.
+"""Plotly figures for the report, drawn from query rows that are already small-cell safe.
 
-Callers pass frames with suppressed rows removed (suppression.keep_large); the figures only draw.
+Callers pass frames with suppressed rows removed (queries.privacy.keep_large); the figures only draw.
 Values are passed as plain lists so the HTML holds readable JSON numbers, not binary arrays.
 """
 
@@ -55,29 +55,33 @@ def transition_heatmap(df: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def cost_by_provider(df: pd.DataFrame, condition: str, phases: list[str]) -> go.Figure:
+def cost_by_provider(df: pd.DataFrame, condition: str, phases: list[str], currency: str) -> go.Figure:
     """Stacked bars of mean TDABC cost per cycle by phase for each provider, charges beside."""
     fig = go.Figure()
     labels = _l(df["facility"])
-    for p in phases:
-        fig.add_trace(go.Bar(x=labels, y=_l(df[p].astype(float).round(2)), name=p,
+    for p in (p for p in phases if p in df.columns):
+        fig.add_trace(go.Bar(x=labels, y=_l(df[p].astype(float).fillna(0.0).round(2)), name=p,
                              marker_color=PHASE_COLOURS.get(p)))
     fig.add_trace(go.Scatter(x=labels, y=_l(df["charges_per_cycle"].astype(float).round(2)),
                              mode="markers", marker={"symbol": "diamond", "size": 12, "color": "black"},
                              name="charges per cycle (not cost)"))
     fig.update_layout(barmode="stack", title=f"{condition}: mean cost per cycle by provider and phase",
-                      yaxis_title="cost per cycle", **LAYOUT)
+                      yaxis_title=f"cost per cycle ({currency})", **LAYOUT)
     return fig
 
 
-def phase_waterfall(df: pd.DataFrame, condition: str) -> go.Figure:
-    """Waterfall: mean cost per cycle added by each care-cycle phase, ending at the total."""
-    x = [*_l(df["phase"]), "total"]
-    y = [*_l(df["cost_per_cycle"].astype(float).round(2)), None]
-    fig = go.Figure(go.Waterfall(x=x, y=y, measure=["relative"] * len(df) + ["total"],
-                                 texttemplate="%{y:,.0f}", textposition="outside"))
-    fig.update_layout(title=f"{condition}: cost per cycle by phase (all providers)",
-                      yaxis_title="cost per cycle", **LAYOUT)
+def phase_waterfall(df: pd.DataFrame, condition: str, currency: str) -> go.Figure:
+    """Waterfall: mean cost per cycle added by each care-cycle phase, ending at the total, every bar
+    labelled with its own amount (the total bar with the total, not the step)."""
+    phases = df[df["kind"] == "phase"]
+    total = float(df.loc[df["kind"] == "total", "cost_per_cycle"].iloc[0])
+    x = [*_l(phases["phase"]), "total"]
+    y = [*_l(phases["cost_per_cycle"].astype(float).round(2)), round(total, 2)]
+    labels = [f"{v:,.0f}" for v in y]
+    fig = go.Figure(go.Waterfall(x=x, y=y, measure=["relative"] * len(phases) + ["total"],
+                                 text=labels, textposition="outside"))
+    fig.update_layout(title=f"{condition}: cost per cycle by phase (all providers, {currency})",
+                      yaxis_title=f"cost per cycle ({currency})", **LAYOUT)
     return fig
 
 
@@ -96,10 +100,9 @@ def utilisation(df: pd.DataFrame, year: int) -> go.Figure:
     return fig
 
 
-def funnel_figure(fun: Funnel, keep: list[str], title: str) -> go.Figure:
-    """The engine's funnel figure with only the providers in ``keep`` drawn as points."""
-    pts = fun.points[fun.points["provider"].isin(keep)].reset_index(drop=True)
-    shown = dataclasses.replace(fun, points=pts.astype({"precision": float, "value": float}))
+def funnel_figure(fun: Funnel, title: str) -> go.Figure:
+    """The engine's funnel figure (points already limited to providers safe to show)."""
+    shown = dataclasses.replace(fun, points=fun.points.astype({"precision": float, "value": float}))
     fig = shown.figure(title=title)
     for tr in fig.data:
         tr.x = _l(pd.Series(tr.x)) if tr.x is not None else None
@@ -108,18 +111,16 @@ def funnel_figure(fun: Funnel, keep: list[str], title: str) -> go.Figure:
     return fig
 
 
-def value_scatter(df: pd.DataFrame, condition: str, measure: str) -> go.Figure:
+def value_scatter(df: pd.DataFrame, condition: str, measure: str, currency: str) -> go.Figure:
     """Risk-adjusted outcome (O/E, 1 = as expected) against mean cost per cycle, one point per provider."""
-    err = None
-    if {"oe_lower", "oe_upper"} <= set(df.columns):
-        err = {"type": "data", "symmetric": False,
-               "array": _l((df["oe_upper"] - df["oe_ratio"]).round(3)),
-               "arrayminus": _l((df["oe_ratio"] - df["oe_lower"]).round(3))}
+    oe, lo, hi = (df[c].astype(float) for c in ("oe", "ci_low", "ci_high"))
+    err = {"type": "data", "symmetric": False, "array": _l((hi - oe).round(3)),
+           "arrayminus": _l((oe - lo).round(3))}
     fig = go.Figure(go.Scatter(
-        x=_l(df["cost_per_cycle"].round(2)), y=_l(df["oe_ratio"].round(3)), error_y=err,
-        mode="markers+text", text=_l(df["facility"]), textposition="top center",
-        marker={"size": 11}))
+        x=_l(df["cost_per_cycle"].astype(float).round(2)), y=_l(oe.round(3)), error_y=err,
+        mode="markers+text", text=_l(df["facility"]), textposition="top center", marker={"size": 11}))
     fig.add_hline(y=1.0, line_dash="dot", line_color="grey")
-    fig.update_layout(title=f"{condition}: {measure} O/E vs cost per cycle", xaxis_title="mean cost per cycle",
+    fig.update_layout(title=f"{condition}: {measure} O/E vs cost per cycle",
+                      xaxis_title=f"mean cost per cycle ({currency})",
                       yaxis_title=f"{measure}: observed / expected", **LAYOUT)
     return fig

@@ -1,0 +1,123 @@
+"""Profile the whole pipeline: synth → ingest → every stage, per population size, on DuckDB.
+
+Prints one table per size with wall time, CPU time and peak RSS per step and the rows each stage
+wrote, then the scaling ratios between consecutive sizes (1.0 per doubling would be linear).
+
+    python benchmarks/pipeline.py --patients 20000 100000 1000000 [--seed 7] [--work DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from carevalue.synth import generate
+from carevalue.workspace import Workspace
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class Sampler:
+    """Peak resident memory of this process while a step runs (sampled every 50 ms)."""
+
+    def __init__(self) -> None:
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, _rss_mib())
+            time.sleep(0.05)
+
+    def __enter__(self) -> Sampler:
+        self.peak = _rss_mib()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@contextmanager
+def measured(rows: list[dict[str, object]], step: str) -> Iterator[Callable[[int], None]]:
+    written = {"rows": 0}
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    with Sampler() as s:
+        yield lambda n: written.__setitem__("rows", n)
+    rows.append({"step": step, "wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - cpu0,
+                 "peak_rss_mib": s.peak, "rows": written["rows"]})
+
+
+def profile(patients: int, seed: int, work: Path) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    pop, store = work / f"pop-{patients}", work / f"s-{patients}.duckdb"
+    with measured(rows, "synth") as wrote:
+        generate(patients=patients, seed=seed, out=pop)
+        wrote(patients)
+    ws = Workspace.open(store, must_exist=False)
+    with measured(rows, "ingest") as wrote:
+        report = ws.ingest([pop / "source"])
+        wrote(sum(f.stored for f in report.files))
+    # One run, timed stage by stage through the stage hook: each stage ends where the next begins.
+    marks: list[tuple[str, float, float, float]] = []
+    sampler = Sampler()
+    with sampler:
+        def hook(name: str, i: int, n: int) -> None:
+            marks.append((name, time.perf_counter(), time.process_time(), sampler.peak))
+            sampler.peak = _rss_mib()
+        result = ws.run(on_stage=hook)
+        marks.append(("(end)", time.perf_counter(), time.process_time(), sampler.peak))
+    per_stage = {s.name: sum(s.rows.values()) for s in result.stages}
+    for (name, t0, c0, _), (_, t1, c1, peak) in zip(marks, marks[1:], strict=False):
+        rows.append({"step": f"stage {name}", "wall_s": t1 - t0, "cpu_s": c1 - c0,
+                     "peak_rss_mib": peak, "rows": per_stage.get(name, 0)})
+    return rows
+
+
+def _print(patients: int, rows: list[dict[str, object]]) -> None:
+    print(f"\n## {patients:,} patients (DuckDB, {Path(tempfile.gettempdir())})")
+    print(f"{'step':<24}{'wall s':>10}{'CPU s':>10}{'peak RSS MiB':>14}{'rows':>14}")
+    for r in rows:
+        print(f"{r['step']:<24}{r['wall_s']:>10.1f}{r['cpu_s']:>10.1f}{r['peak_rss_mib']:>14.0f}{r['rows']:>14,}")
+    total = sum(float(r["wall_s"]) for r in rows if str(r["step"]).startswith("stage"))  # type: ignore[arg-type]
+    print(f"{'engine total':<24}{total:>10.1f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--patients", type=int, nargs="+", default=[20000])
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--work", type=Path, default=None)
+    args = ap.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="carevalue-bench-"))
+    results = {}
+    for n in args.patients:
+        results[n] = profile(n, args.seed, work)
+        _print(n, results[n])
+    sizes = sorted(results)
+    for a, b in zip(sizes, sizes[1:], strict=False):
+        wa = {r["step"]: float(r["wall_s"]) for r in results[a]}  # type: ignore[arg-type]
+        wb = {r["step"]: float(r["wall_s"]) for r in results[b]}  # type: ignore[arg-type]
+        print(f"\n## scaling {b:,} / {a:,} patients (x{b / a:.0f} patients): wall-time ratio per step")
+        for step in wa:
+            if step in wb and wa[step] > 0:
+                print(f"{step:<24}{wb[step] / wa[step]:>10.2f}")
+    print(f"\npeak RSS of the whole process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

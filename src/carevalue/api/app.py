@@ -1,0 +1,71 @@
+"""The API application: ``create_app(store, content)`` serves one Workspace under ``/api/v1``.
+
+Users and the audit log live in their own SQLite files (default: the folder ``<store>.ops/``
+beside the store), never in the analytic store. The dashboard router, when installed, is mounted
+at ``/dashboard`` and gets the signed-in user from :func:`carevalue.api.auth.get_principal`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+
+from carevalue.api import admin, aggregates, fhir_routes, problems, proms, records, signin
+from carevalue.api.audit import AuditLog
+from carevalue.api.prom_intake import PromInbox
+from carevalue.api.state import ApiState
+from carevalue.api.users import UserStore
+from carevalue.workspace import Workspace
+
+VERSION = "v1"
+PREFIX = f"/api/{VERSION}"
+
+
+def ops_folder(store: str | Path) -> Path:
+    """Where a store's operational files (users, audit log) live by default."""
+    p = Path(store)
+    return p.with_name(p.name + ".ops")
+
+
+def create_app(store: str | Path, content: Sequence[str | Path] = (), *, ops: str | Path | None = None,
+               token_ttl: timedelta = timedelta(hours=8), signin_limit: int = 5,
+               signin_window: timedelta = timedelta(minutes=15), dashboard: bool = True) -> FastAPI:
+    """An app over the store at ``store`` (opened read-only per run) with its definitions ``content``."""
+    folder = Path(ops) if ops is not None else ops_folder(store)
+    state = ApiState(Workspace.open(store, content), UserStore(folder / "users.sqlite", token_ttl),
+                     AuditLog(folder / "audit.sqlite"), PromInbox(folder / "prom-inbox"), signin_limit,
+                     signin_window)
+    recover(state)
+    app = FastAPI(title="carevalue API", version=VERSION,
+                  description="Outcomes that matter ÷ the cost of the full care cycle: definitions, care "
+                              "cycles, outcomes, costs, value and payment of one carevalue store. Sign in "
+                              "at POST /api/v1/auth/token. Errors are RFC 9457 problem details.")
+    app.state.carevalue = state
+    problems.install(app)
+    v1 = APIRouter(prefix=PREFIX)
+    for module in (signin, aggregates, records, proms, admin, fhir_routes):
+        v1.include_router(module.router)
+    app.include_router(v1)
+    if dashboard:
+        _mount_dashboard(app, state)
+    return app
+
+
+def recover(state: ApiState) -> None:
+    """Ingest the PROM responses accepted before a crash whose ingest did not finish."""
+    with state.reading() as ws:
+        for rid in state.prom_inbox.pending(ws):
+            state.prom_inbox.ingest(ws, rid)
+
+
+def _mount_dashboard(app: FastAPI, state: ApiState) -> None:
+    """The web dashboard at /dashboard, on the same workspace and behind the same sign-in."""
+    from carevalue.web import deps
+    from carevalue.web.router import router
+
+    app.state.workspace = state.workspace
+    state._lock = deps.QUERY_LOCK  # one connection: API and dashboard requests take turns on it
+    app.include_router(router, prefix="/dashboard")

@@ -1,0 +1,5 @@
+"""`python -m carevalue.cli` runs the `carevalue` command."""
+
+from carevalue.cli import main
+
+main()

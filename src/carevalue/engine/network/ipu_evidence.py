@@ -1,0 +1,55 @@
+"""Structural evidence per service (organization x condition) for the IPU assessment, aggregated
+from the store with Ibis: the service's standing team, each clinician's share of time on the
+condition, where each phase's minutes were spent, and whether outcomes are compared."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+from ibis.backends import BaseBackend
+
+
+@dataclass
+class ServiceEvidence:
+    services: pd.DataFrame     # condition, organization_id, cycles, ipu_cycles
+    teams: pd.DataFrame        # care_team_id, organization_id, condition, member_id, role_code, member_org
+    clinicians: pd.DataFrame   # condition, organization_id, practitioner_id, role, clinician_org, minutes, all_minutes
+    phases: pd.DataFrame       # condition, organization_id, phase, facility_id, minutes
+    compared: pd.DataFrame     # condition, organization_id, measures
+
+
+def gather(con: BaseBackend, min_cycles: int = 1) -> ServiceEvidence:
+    cc = con.table("care_cycles")
+    services = cc.group_by(["condition", "organization_id"]).aggregate(
+        cycles=cc.count(), ipu_cycles=cc.ipu_id.notnull().sum()).execute()
+    services = services[services.cycles >= min_cycles]
+    ct, cm = con.table("care_teams"), con.table("care_team_members")
+    p0, roles = con.table("practitioners"), con.table("practitioner_roles")
+    role_org = roles.group_by("practitioner_id").aggregate(role_org=roles.organization_id.min())
+    pr = p0.left_join(role_org, p0.practitioner_id == role_org.practitioner_id).select(
+        practitioner_id=p0.practitioner_id, organization_id=p0.organization_id.fill_null(role_org.role_org))
+    ipu = ct.filter((ct.category_code == "ipu") & ct.condition_template.notnull())
+    m = ipu.join(cm, ipu.care_team_id == cm.care_team_id).select(
+        ipu.care_team_id, ipu.organization_id, condition=ipu.condition_template, member_id=cm.member_id,
+        role_code=cm.role_code)
+    teams = m.left_join(pr, m.member_id == pr.practitioner_id).select(
+        *[m[c] for c in m.columns], member_org=pr.organization_id).execute()
+    ac, act = con.table("activity_costs"), con.table("activities")
+    a = ac.join(act.select("activity_id", "practitioner_id"), "activity_id")
+    a = a.filter(a.practitioner_id.notnull())
+    total = a.group_by("practitioner_id").aggregate(all_minutes=a.minutes.sum())
+    on = a.filter(a.cycle_id.notnull()).group_by(
+        [a.condition, a.cycle_organization_id.name("organization_id"), a.practitioner_id]).aggregate(
+        minutes=a.minutes.sum(), role=a.role.mode())
+    cl = on.join(total, "practitioner_id").join(
+        pr.select(practitioner_id=pr.practitioner_id, clinician_org=pr.organization_id), "practitioner_id")
+    clinicians = cl.select("condition", "organization_id", "practitioner_id", "role", "clinician_org",
+                           "minutes", "all_minutes").execute()
+    s = ac.filter(ac.cycle_id.notnull())
+    phases = s.group_by([s.condition, s.cycle_organization_id.name("organization_id"), s.phase, s.facility_id]).aggregate(
+        minutes=s.minutes.sum()).execute()
+    oc = con.table("outcome_comparison")
+    oc = oc.filter((oc.status == "ok") & oc.organization_id.notnull())
+    compared = oc.group_by(["condition", "organization_id"]).aggregate(measures=oc.measure.nunique()).execute()
+    return ServiceEvidence(services, teams, clinicians, phases, compared)

@@ -1,0 +1,82 @@
+"""Volume by condition: care cycles per organization, facility (site) and clinician per year, and
+the national profile Porter shows for Sweden (number of providers, average share of all cycles,
+average cycles per provider per year and per week)."""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+LEVELS = ("organization", "facility", "clinician")
+WEEKS_PER_YEAR = 52.0
+VOLUME_COLUMNS = ("condition", "level", "unit_id", "organization_id", "year", "cycles", "patients")
+PROFILE_COLUMNS = ("condition", "level", "year", "providers", "total_cycles", "mean_share",
+                   "mean_per_year", "mean_per_week", "min_per_year", "max_per_year")
+
+
+def index_events(cycles: ir.Table, procedures: ir.Table, conditions: ir.Table,
+                 encounters: ir.Table) -> ir.Table:
+    """One row per care cycle: condition, year, organization, facility (location) and clinician of
+    its index event. A trigger's own location/performer wins; its encounter's fill the gaps."""
+    s = "string"
+    p = procedures.select(tid=procedures.procedure_id, ttab=ibis.literal("procedures"),
+                          enc=procedures.encounter_id, loc=procedures.location_id,
+                          prac=procedures.practitioner_id)
+    c = conditions.select(tid=conditions.condition_id, ttab=ibis.literal("conditions"),
+                          enc=conditions.encounter_id, loc=ibis.null().cast(s), prac=ibis.null().cast(s))
+    e0 = encounters.select(tid=encounters.encounter_id, ttab=ibis.literal("encounters"),
+                           enc=encounters.encounter_id, loc=encounters.location_id,
+                           prac=encounters.practitioner_id)
+    trig = ibis.union(p, c, e0)
+    e = encounters.select(enc_id=encounters.encounter_id, e_loc=encounters.location_id,
+                          e_prac=encounters.practitioner_id, e_org=encounters.organization_id)
+    trig = trig.left_join(e, trig.enc == e.enc_id).select(
+        trig.tid, trig.ttab, loc=trig.loc.fill_null(e.e_loc), prac=trig.prac.fill_null(e.e_prac),
+        org=e.e_org)
+    cy = cycles
+    j = cy.left_join(trig, [cy.trigger_table == trig.ttab, cy.trigger_id == trig.tid])
+    when = ibis.ifelse(cy.cycle_type == "acute", cy.index_ts.fill_null(cy.start_ts), cy.start_ts)
+    return j.select(
+        cy.cycle_id, cy.patient_id, cy.condition,
+        year=when.year().cast("int64"),
+        organization_id=cy.organization_id.fill_null(trig.org),
+        facility_id=trig.loc, clinician_id=trig.prac)
+
+
+def volume(index: ir.Table) -> ir.Table:
+    """Cycles and distinct patients per condition, level, unit and year (units without an id are
+    left out of that level: a cycle with no known clinician counts for its organization only)."""
+    parts = []
+    for level, col in (("organization", "organization_id"), ("facility", "facility_id"),
+                       ("clinician", "clinician_id")):
+        t = index.filter(index[col].notnull() & index.year.notnull())
+        parts.append(t.group_by(["condition", t[col].name("unit_id"), "year"]).aggregate(
+            level=ibis.literal(level), organization_id=t.organization_id.mode(),
+            cycles=t.count(), patients=t.patient_id.nunique()))
+    u = ibis.union(*parts)
+    return u.select(*VOLUME_COLUMNS)
+
+
+def profile(vol: ir.Table, weeks_per_year: float = WEEKS_PER_YEAR) -> ir.Table:
+    """Per condition, level and year: how many units provide it and how much each does on average.
+
+    mean_share = mean over providers of (provider's cycles / all cycles) = 1 / providers;
+    mean_per_year = all cycles / providers; mean_per_week = mean_per_year / weeks_per_year.
+    """
+    g = vol.group_by(["condition", "level", "year"]).aggregate(
+        providers=vol.count(), total_cycles=vol.cycles.sum(),
+        min_per_year=vol.cycles.min(), max_per_year=vol.cycles.max())
+    n, tot = g.providers.cast("float64"), g.total_cycles.cast("float64")
+    share = vol.join(g, ["condition", "level", "year"]).select(
+        "condition", "level", "year", s=vol.cycles.cast("float64") / g.total_cycles.cast("float64"))
+    ms = share.group_by(["condition", "level", "year"]).aggregate(mean_share=share.s.mean())
+    out = g.join(ms, ["condition", "level", "year"]).select(
+        g.condition, g.level, g.year, g.providers, g.total_cycles, ms.mean_share,
+        mean_per_year=tot / n, mean_per_week=tot / n / weeks_per_year,
+        min_per_year=g.min_per_year, max_per_year=g.max_per_year)
+    return out.select(*PROFILE_COLUMNS)
+
+
+def display_per_week(x: float) -> str:
+    """Cycles per week as the Swedish table prints it: a whole number, '<1' below one half."""
+    return "<1" if x < 0.5 else str(int(x + 0.5))

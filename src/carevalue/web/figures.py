@@ -1,0 +1,74 @@
+"""Plotly figures of the dashboard, as JSON the page draws with the packaged plotly.js.
+
+Figures take the rows a page shows and draw only the shown (not suppressed) ones; axis labels get
+automatic margins so provider names are never cut.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import plotly.graph_objects as go
+
+PHASE_COLOURS = {
+    "monitoring-preventing": "#8da0cb", "diagnosing": "#66c2a5", "preparing": "#a6d854",
+    "intervening": "#fc8d62", "recovering-rehabbing": "#e78ac3", "monitoring-managing": "#ffd92f",
+}
+LAYOUT: dict[str, Any] = {"template": "plotly_white", "height": 380,
+                          "margin": {"l": 20, "r": 20, "t": 50, "b": 20},
+                          "xaxis": {"automargin": True}, "yaxis": {"automargin": True}}
+
+
+def _shown(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in rows if not r.get("suppressed")]
+
+
+def cost_bars(costs: list[dict[str, Any]]) -> str | None:
+    """TDABC cost per cycle beside charges per cycle, per provider."""
+    rows = [r for r in _shown(costs) if r.get("cost_per_cycle") is not None]
+    if not rows:
+        return None
+    orgs = [str(r["organization_id"]) for r in rows]
+    fig = go.Figure([
+        go.Bar(name="TDABC cost per cycle", x=orgs, y=[r["cost_per_cycle"] for r in rows], marker_color="#4c72b0"),
+        go.Bar(name="charges per cycle (not a cost)", x=orgs, y=[r["charges_per_cycle"] for r in rows],
+               marker_color="#c0c0c0")])
+    fig.update_layout(title="Cost and charges per care cycle", barmode="group", yaxis_title="per cycle",
+                      **LAYOUT)
+    return str(fig.to_json())
+
+
+def phase_stack(phases: list[dict[str, Any]]) -> str | None:
+    """Cost per cycle split by care-cycle phase, one stacked bar per provider."""
+    rows = [r for r in _shown(phases) if r.get("cost_per_cycle") is not None]
+    if not rows:
+        return None
+    fig = go.Figure()
+    for phase in dict.fromkeys(r["phase"] for r in rows):
+        ps = [r for r in rows if r["phase"] == phase]
+        fig.add_trace(go.Bar(name=str(phase), x=[str(r["organization_id"]) for r in ps],
+                             y=[r["cost_per_cycle"] for r in ps],
+                             marker_color=PHASE_COLOURS.get(str(phase), "#b3b3b3")))
+    fig.update_layout(title="Cost per cycle by phase", barmode="stack", yaxis_title="per cycle", **LAYOUT)
+    return str(fig.to_json())
+
+
+def forest(rows: list[dict[str, Any]], statistic: str | None) -> str | None:
+    """Each provider's risk-adjusted result with its 95% interval and the target line."""
+    shown = [r for r in _shown(rows) if r.get("oe") is not None]
+    if not shown:
+        return None
+    ratio = bool(statistic and str(statistic).startswith("O/E"))
+    target = 1.0 if ratio else 0.0
+    y = [str(r["organization_id"]) for r in shown]
+    fig = go.Figure(go.Scatter(
+        x=[r["oe"] for r in shown], y=y, mode="markers", marker={"size": 10, "color": "#4c72b0"},
+        error_x={"type": "data", "symmetric": False,
+                 "array": [(r["ci_high"] or r["oe"]) - r["oe"] for r in shown],
+                 "arrayminus": [r["oe"] - (r["ci_low"] if r["ci_low"] is not None else r["oe"]) for r in shown]},
+        name="95% interval"))
+    fig.add_vline(x=target, line_dash="dash", line_color="#888")
+    layout = {**LAYOUT, "height": max(260, 60 + 40 * len(shown))}
+    fig.update_layout(title=f"{'O/E' if ratio else 'O − E'} with 95% interval (target {target:g})",
+                      xaxis_title="observed ÷ expected" if ratio else "observed − expected", **layout)
+    return str(fig.to_json())

@@ -1,0 +1,88 @@
+"""The data behind each page: one function per page, from the Workspace to the rows it shows.
+
+A page's HTML and its ``.json`` twin both come from the same function, so the twin returns exactly
+the rows the page shows. No page computes a measure of its own: every number comes from a query.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from carevalue.queries import comparison as cmp
+from carevalue.queries import like_you as ly
+from carevalue.queries import scorecard as sc
+from carevalue.queries.base import rows_of
+from carevalue.queries.privacy import suppress
+from carevalue.workspace import Workspace
+
+Page = dict[str, Any]
+
+
+def overview(ws: Workspace) -> Page:
+    """Conditions (cycles, providers) and primary-care segments (patients) in the store."""
+    lib, con = ws.library, ws.con
+    have = ws.tables()
+    conditions: list[dict[str, Any]] = []
+    if "care_cycles" in have:
+        c = con.table("care_cycles")
+        agg = c.group_by("condition").aggregate(cycles=c.count(), patients=c.patient_id.nunique(),
+                                                providers=c.organization_id.nunique())
+        counts = {r["condition"]: r for r in rows_of(agg)}
+        for cid, tpl in sorted(lib.kind("conditions").items()):
+            r = counts.get(cid, {"cycles": 0, "patients": 0, "providers": 0})
+            conditions.append({"condition": cid, "title": tpl.title, "cycles": r["cycles"],
+                               "patients": r["patients"], "providers": r["providers"]})
+    segments: list[dict[str, Any]] = []
+    if "segments" in have:
+        s = con.table("segments")
+        agg = s.group_by("segment").aggregate(patients=s.patient_id.nunique())
+        counts = {r["segment"]: r["patients"] for r in rows_of(agg)}
+        for sid, seg in sorted(lib.kind("segments").items(), key=lambda kv: kv[1].priority):
+            exhibit, why = sc.exhibits(lib).for_segment(sid)
+            segments.append({"segment": sid, "title": seg.title, "patients": counts.get(sid, 0),
+                             "exhibit": exhibit.id if exhibit else None, "exhibit_source": why})
+    return {"conditions": suppress(conditions, ("patients",), keep=("condition", "title")),
+            "segments": suppress(segments, ("patients",), keep=("segment", "title", "exhibit", "exhibit_source"))}
+
+
+def condition(ws: Workspace, condition: str, provider: str | None = None) -> Page:
+    """The condition's value scorecard (or one provider's): outcomes by tier, costs, phases, trend."""
+    page = ws.ask(sc.scorecard, condition=condition, provider=provider)
+    page["provider"] = provider
+    page["measures"] = ws.ask(cmp.comparison_measures, condition=condition)
+    return page  # type: ignore[no-any-return]
+
+
+def comparison(ws: Workspace, condition: str, measure: str | None, time_point: str | None,
+               scale: str | None, level: float) -> Page:
+    """Provider comparison of one measure: band, tier, rank with its interval, and the methods."""
+    measures = ws.ask(cmp.comparison_measures, condition=condition)
+    if measure is None:
+        first = next((m for m in measures if m["ok"]), measures[0] if measures else None)
+        if first is not None:
+            measure, time_point, scale = first["measure"], first["time_point"], first["scale"]
+    rows = [] if measure is None else ws.ask(cmp.provider_comparison, condition=condition, measure=measure,
+                                             time_point=time_point, scale=scale, level=level)
+    return {"condition": condition, "title": ws.library.get("conditions", condition).title,
+            "measure": measure, "time_point": time_point, "scale": scale, "level": level,
+            "measures": measures, "rows": rows, "methods": cmp.METHODS}
+
+
+def like_you(ws: Workspace, condition: str, person: dict[str, Any]) -> Page:
+    """The case-mix form of the condition and, when a person is given, each provider's expected
+    outcomes for that person and the cycle's cost and payments per provider."""
+    form = ws.ask(ly.like_you_form, condition=condition)
+    given = {k: v for k, v in person.items() if v not in (None, "")}
+    rows = ws.ask(ly.like_you, condition=condition, person=given) if given else []
+    costs = ws.ask(ly.like_you_costs, condition=condition) if given else []
+    return {"condition": condition, "title": ws.library.get("conditions", condition).title,
+            "person": given, "form": form, "rows": rows, "costs": costs}
+
+
+def segment(ws: Workspace, segment: str) -> Page:
+    """The primary-care segment's scorecard (its Health Affairs exhibit) and its cost by period."""
+    seg = ws.library.get("segments", segment)
+    return {"segment": segment, "title": seg.title, "description": seg.description,
+            "rows": ws.ask(sc.segment_scorecard, segment=segment),
+            "costs": ws.ask(sc.segment_costs, segment=segment),
+            "source": sc.exhibits(ws.library).source}

@@ -1,0 +1,126 @@
+"""Patients report outcomes: PROMs due from the template, a QuestionnaireResponse validated, scored at
+once with the published algorithm, stored once through ingest, and scored the same by the next run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from carevalue.api.app import create_app
+from carevalue.definitions.instrument import load_instruments
+from carevalue.engine.proms import score_one
+
+F = "/api/v1/fhir"
+PHQ9 = load_instruments()["phq-9"]
+
+
+def phq9(patient: str, ident: str, answer_index: int = 1, authored: str = "2025-03-01T10:00:00Z",
+         items: int = 9) -> dict[str, Any]:
+    return {"resourceType": "QuestionnaireResponse", "identifier": {"system": "urn:test", "value": ident},
+            "questionnaire": "https://carevalue.org/fhir/Questionnaire/phq-9", "status": "completed",
+            "subject": {"reference": f"Patient/{patient}"}, "authored": authored,
+            "item": [{"linkId": i.link_id, "answer": [{"valueCoding": {"system": "http://loinc.org",
+                                                                       "code": i.options[answer_index].code}}]}
+                     for i in PHQ9.items[:items]]}
+
+
+def stored(sql, response_id: str) -> tuple[int, int]:
+    (n,), = sql(f"SELECT count(*) FROM questionnaire_responses WHERE response_id = '{response_id}'")
+    (a,), = sql(f"SELECT count(*) FROM questionnaire_answers WHERE response_id = '{response_id}'")
+    return n, a
+
+
+def test_a_response_is_scored_at_once_and_a_resubmission_is_stored_once(client, as_, people, sql) -> None:
+    qr = phq9(people["patient"], "once")
+    r = client.post(f"{F}/QuestionnaireResponse", json=qr, headers=as_("pat"))
+    assert r.status_code == 201, r.text
+    body = r.json()
+    # PHQ-9: nine items answered "several days" (1 point each): total 9, band "mild" (5-9)
+    assert body["scores"] == [{"scale": "total", "score": 9.0, "band": "mild", "items_answered": 9, "status": "scored"}]
+    expected = score_one(PHQ9, {i.link_id: i.options[1].code for i in PHQ9.items})["total"]
+    assert body["scores"][0]["score"] == expected["score"] and body["duplicate"] is False
+    again = client.post(f"{F}/QuestionnaireResponse", json=qr, headers=as_("pat"))
+    assert again.status_code == 200 and again.json()["duplicate"] is True
+    assert again.json()["response_id"] == body["response_id"]
+    assert stored(sql, body["response_id"]) == (1, 9)
+    other = client.post(f"{F}/QuestionnaireResponse", json=phq9(people["patient"], "once", answer_index=2),
+                        headers=as_("pat"))
+    assert other.status_code == 409 and "different response" in other.json()["detail"]
+    assert stored(sql, body["response_id"]) == (1, 9)
+
+
+@pytest.mark.parametrize(("change", "field", "words"), [
+    (lambda q: q["item"][0]["answer"][0]["valueCoding"].update(code="LA9999-9"), "item[0].answer[0]", "unknown answer code"),
+    (lambda q: q["item"].append({"linkId": "nope", "answer": [{"valueInteger": 1}]}), "item[9].linkId", "not an item"),
+    (lambda q: q.update(item=q["item"][:5]), "scale total", "unanswered"),
+    (lambda q: q.pop("identifier"), "identifier", "identifier.value"),
+    (lambda q: q.update(status="in-progress"), "status", "completed"),
+    (lambda q: q.update(questionnaire="https://example.org/Questionnaire/x"), "questionnaire", "not a PROM"),
+    (lambda q: q["item"][1]["answer"].append({"valueInteger": 0}), "item[1].answer", "one answer"),
+    (lambda q: q.update(authored="yesterday"), "authored", ""),
+])
+def test_an_invalid_or_incomplete_response_gets_field_errors_and_nothing_is_stored(
+        client, as_, people, sql, change, field, words) -> None:
+    qr = phq9(people["patient"], f"bad-{field}")
+    change(qr)
+    r = client.post(f"{F}/QuestionnaireResponse", json=qr, headers=as_("pat"))
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    errors = r.json()["errors"]
+    assert any(e["field"] == field and words in e["message"] for e in errors), errors
+    (n,), = sql("SELECT count(*) FROM questionnaire_responses WHERE source LIKE '%prom-inbox%bad%'")
+    assert n == 0
+    log = client.app.state.carevalue.audit.entries(limit=10_000)
+    assert any(e["action"] == "submit PROM" and e["outcome"] == "rejected" for e in log)
+
+
+def test_a_patient_cannot_answer_for_another_patient(client, as_, people) -> None:
+    r = client.post(f"{F}/QuestionnaireResponse", json=phq9(people["neighbour"], "theirs"), headers=as_("pat"))
+    assert r.status_code == 403
+    log = client.app.state.carevalue.audit.entries(patient_id=people["neighbour"], limit=1000)
+    assert any(e["action"] == "submit PROM" and e["outcome"] == "denied" for e in log)
+
+
+def test_proms_due_come_from_the_template_and_an_answer_closes_one(client, as_, people) -> None:
+    due = client.get(f"{F.rsplit('/', 1)[0]}/proms/due?as_of=2020-01-01", headers=as_("pat")).json()
+    assert due and all(d["status"] in ("answered", "upcoming") for d in due)
+    open_ = next(d for d in due if d["status"] == "upcoming" and d["instrument"] != "eq-5d-5l")
+    inst = load_instruments()[open_["instrument"]]
+    qr = {"resourceType": "QuestionnaireResponse", "identifier": {"system": "urn:test", "value": "due-1"},
+          "questionnaire": open_["questionnaire"], "status": "completed",
+          "subject": {"reference": f"Patient/{people['patient']}"}, "authored": f"{open_['due']}T09:00:00Z",
+          "item": [{"linkId": i.link_id, "answer": [{"valueCoding": {"code": i.options[0].code}} if i.options[0].code
+                                                    else {"valueInteger": int(i.options[0].value)}]}
+                   for i in inst.items if i.options]}
+    r = client.post(f"{F}/QuestionnaireResponse", json=qr, headers=as_("pat"))
+    assert r.status_code == 201, r.text
+    after = client.get(f"{F.rsplit('/', 1)[0]}/proms/due?as_of={open_['due']}", headers=as_("pat")).json()
+    same = next(d for d in after if (d["cycle_id"], d["measure"], d["time_point"]) ==
+                (open_["cycle_id"], open_["measure"], open_["time_point"]))
+    assert same["status"] == "answered" and r.json()["response_id"] in same["response_ids"]
+
+
+def test_accepted_answers_are_scored_the_same_by_the_next_run(client, as_, people, sql) -> None:
+    r = client.post(f"{F}/QuestionnaireResponse", json=phq9(people["patient"], "run", answer_index=3), headers=as_("pat"))
+    assert r.status_code == 201
+    rid, score = r.json()["response_id"], r.json()["scores"][0]["score"]
+    assert score == 27.0  # nine items "nearly every day" = 3 points each
+    with client.app.state.carevalue.reading() as ws:
+        ws.run(only=["proms"])
+    rows = sql(f"SELECT scale, score, band FROM prom_scores WHERE response_id = '{rid}'")
+    assert rows == [("total", 27.0, "severe")]
+
+
+def test_a_response_kept_before_a_crash_is_ingested_at_the_next_start(client, store, people, tmp_path) -> None:
+    from carevalue.api.prom_intake import PromInbox
+
+    inbox = PromInbox(tmp_path / "prom-inbox")
+    qr = phq9(people["patient"], "crash")
+    assert inbox.put("prom-crash-test", qr) == "new"  # kept, then the server died before ingest
+    client.app.state.carevalue.workspace.close()  # one reader per store in a process (DuckDB)
+    app = create_app(store, ops=tmp_path)
+    with app.state.carevalue.reading() as ws:
+        assert inbox.pending(ws) == []
+        (n,), = ws.con.raw_sql("SELECT count(*) FROM questionnaire_answers WHERE response_id = 'prom-crash-test'").fetchall()
+    app.state.carevalue.workspace.close()
+    assert n == 9
