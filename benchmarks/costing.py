@@ -18,6 +18,7 @@ from pathlib import Path
 
 import ibis
 
+from carevalue.definitions.loader import load
 from carevalue.definitions.process_map import load_costing_policy, load_process_maps
 from carevalue.engine.costing import build, map_tables, write_table
 from carevalue.model import TABLES
@@ -118,7 +119,7 @@ def main() -> None:
     runs["hand-written DuckDB SQL"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    totals = build(con, maps, policy)["cycle_cost_totals"]
+    totals = build(con, maps, policy, load().get("record-rules", "default"))["cycle_cost_totals"]
     write_table(con, "ibis_totals", totals.select("cycle_id", "labour_cost", "minutes"))
     runs["carevalue Ibis pipeline"] = time.perf_counter() - t0
 

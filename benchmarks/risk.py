@@ -22,7 +22,9 @@ from pathlib import Path
 import pyarrow as pa
 
 from carevalue.backends import connect
+from carevalue.definitions.loader import load as load_definitions
 from carevalue.engine.riskscores import hcc, reference
+from carevalue.engine.riskscores.crosswalk import from_library
 from carevalue.ingest.store import Store
 
 warnings.filterwarnings("ignore")
@@ -89,8 +91,9 @@ def main() -> None:
         con = connect(path)
         con.raw_sql(f"SET threads = {args.threads}")
         con.raw_sql("SET enable_progress_bar = false")
+        lib = load_definitions()
         t = time.perf_counter()
-        hcc.run(con, AS_OF, lookback_days=None)
+        hcc.run(con, AS_OF, rules=lib.get("record-rules", "default"), crosswalk=from_library(lib), lookback_days=None)
         backend_s = time.perf_counter() - t
         scores = dict(con.raw_sql("SELECT patient_id, score FROM patient_risk_scores").fetchall())
 

@@ -32,9 +32,10 @@ def outcome_store(patients: int, seed: int, out: Path, conditions: Sequence[str]
     lib = load()
     templates = [lib.get("conditions", c) for c in conditions]
     con = connect(out / "store.duckdb")
-    cycles.run(con, templates)
-    outcomes.run_proms(con, lib)
-    outcomes.run_values(con, templates, lib.kind("value-sets"))
+    rules = lib.get("record-rules", "default")
+    cycles.run(con, templates, rules)
+    outcomes.run_proms(con, list(lib.instruments().values()), rules)
+    outcomes.run_values(con, templates, lib.kind("value-sets"), rules)
     return con, templates
 
 

@@ -159,7 +159,10 @@ def test_deceased_charlson_as_of_death_and_snomed_mapped() -> None:
                               "abatement_ts": "timestamp", "verification_status": "string"})
     p = ibis.memtable([{"patient_id": "P1", "birth_date": dt.date(1930, 3, 15), "sex": "male",
                         "death_date": dt.date(2020, 1, 1)}])
-    r = comorbidity_scores(c, None, p, dt.date(2024, 6, 30)).execute().iloc[0]
+    from carevalue.definitions.loader import load
+    from carevalue.engine.riskscores.crosswalk import from_library
+
+    r = comorbidity_scores(c, None, p, dt.date(2024, 6, 30), crosswalk=from_library(load())).execute().iloc[0]
     # Heart failure (SNOMED 84114007 -> I50.9) is Charlson CHF, weight 2 in Quan 2011; aged 89 at
     # death: 4 age points (capped), so age-adjusted 6. Alive at 94 would also be 4 points, but the
     # diagnosis of 2019 would have left the one-year window.

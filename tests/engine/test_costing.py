@@ -21,6 +21,8 @@ from carevalue.queries.costs import (
     resource_utilisation,
 )
 
+RULES = load().get("record-rules", "default")
+
 T = datetime(2024, 5, 1, 10)
 POLICY = CostingPolicy(id="t", title="t", min_unused_share=0.5, max_wait_days=30, cost_per_wait_day=10.0)
 MAP = ProcessMap.model_validate({
@@ -91,7 +93,7 @@ def store(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
         "segments": [{"patient_id": "P3", "segment": "healthy", "valid_from": date(2020, 1, 1), "valid_to": None}],
     }, engine_tables=("care_cycles", "cycle_events", "segments"))
     con = connect(path)
-    counts = run_costing(con, maps=[MAP, SEG_MAP], policy=POLICY)
+    counts = run_costing(con, maps=[MAP, SEG_MAP], policy=POLICY, rules=RULES)
     assert counts["activity_costs"] == 6
     return path
 

@@ -10,8 +10,11 @@ import pytest
 from costing_store import make_store
 
 from carevalue.backends import connect
+from carevalue.definitions.loader import load
 from carevalue.definitions.process_map import CostingPolicy, ProcessMap
 from carevalue.engine.costing_run import run_costing
+
+RULES = load().get("record-rules", "default")
 
 POLICY = CostingPolicy(id="t", title="t", min_unused_share=0.1)
 MAP = ProcessMap.model_validate({
@@ -46,7 +49,7 @@ def con(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-de
                           "cost_bearing": True}],
     })
     c = connect(path)
-    run_costing(c, maps=[MAP], policy=POLICY)
+    run_costing(c, maps=[MAP], policy=POLICY, rules=RULES)
     return c
 
 

@@ -10,9 +10,12 @@ import pytest
 from costing_store import make_store
 
 from carevalue.backends import connect
+from carevalue.definitions.loader import load
 from carevalue.definitions.process_map import CostingPolicy, ProcessMap
 from carevalue.engine.costing import cost_source_shares
 from carevalue.engine.costing_run import run_costing
+
+RULES = load().get("record-rules", "default")
 
 POLICY = CostingPolicy(id="t", title="t")
 HIP = ProcessMap.model_validate({
@@ -70,7 +73,7 @@ def store(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
              "event_ts": SURGERY, "phase": "recovering-rehabbing", "cost_bearing": True}
             for c, p, e in (("C1", "P1", "E1"), ("C2", "P2", "E2"))],
     })
-    run_costing(connect(path), maps=[HIP], policy=POLICY)
+    run_costing(connect(path), maps=[HIP], policy=POLICY, rules=RULES)
     return path
 
 

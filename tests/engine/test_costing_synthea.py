@@ -15,6 +15,8 @@ from carevalue.engine.costing import COST_SOURCES, cost_source_shares
 from carevalue.engine.costing_run import run_costing
 from carevalue.ingest.store import Store
 
+RULES = load().get("record-rules", "default")
+
 ingest_run = pytest.importorskip("carevalue.ingest.run")
 SAMPLES = ("dbt-synthea-v3.0", "mcode-v2", "unmc-crane-v3.0")
 
@@ -26,9 +28,9 @@ def costed(request: pytest.FixtureRequest, shared_data: Path, tmp_path_factory: 
     with Store(store) as s:
         ingest_run.ingest([shared_data / "synthea-csv" / request.param], s)
     con = connect(store)
-    cycles.run(con, list(lib.kind("conditions").values()))
-    segments.run(con, list(lib.kind("segments").values()), lib.kind("value-sets"))
-    run_costing(con)
+    cycles.run(con, list(lib.kind("conditions").values()), RULES)
+    segments.run(con, list(lib.kind("segments").values()), lib.kind("value-sets"), rules=RULES)
+    run_costing(con, lib.process_maps(), lib.costing_policy(), RULES)
     return con
 
 

@@ -33,8 +33,10 @@ def costed(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
     with Store(db) as s:
         ingest([out / "source"], s)
     con = connect(db)
-    cycles.run(con, list(load().kind("conditions").values()))
-    run_costing(con)
+    lib = load()
+    rules = lib.get("record-rules", "default")
+    cycles.run(con, list(lib.kind("conditions").values()), rules)
+    run_costing(con, lib.process_maps(), lib.costing_policy(), rules)
     return con, out
 
 

@@ -12,10 +12,12 @@ import pytest
 
 from carevalue.definitions.crosswalk import CONFIDENCE, CROSSWALK_COLUMNS
 from carevalue.definitions.loader import load
-from carevalue.engine.riskscores.crosswalk import SHIPPED, load_nlm_map, shipped
+from carevalue.engine.riskscores.crosswalk import csv_path, load_nlm_map, read_csv
 from carevalue.synth.codes import COMORBIDITIES, COMPLICATIONS, CONDITIONS
 
 FIXTURE = Path(__file__).parent / "fixtures" / "nlm-extended-map-tiny.txt"
+LIB = load()
+SHIPPED = csv_path(LIB, LIB.get("crosswalks", "snomed-icd10cm"))
 
 
 def _rows() -> list[dict[str, str]]:
@@ -51,8 +53,8 @@ def test_synth_pairings_agree_with_crosswalk_up_to_laterality() -> None:
 
 
 def test_needs_review_rows_can_be_left_out() -> None:
-    assert shipped(include_needs_review=True).num_rows > 0
-    assert shipped(include_needs_review=False).num_rows == sum(
+    assert read_csv(SHIPPED, include_needs_review=True).num_rows > 0
+    assert read_csv(SHIPPED, include_needs_review=False).num_rows == sum(
         1 for r in _rows() if r["icd10cm_code"] and r["needs_review"] == "false")
 
 

@@ -13,6 +13,7 @@ from carevalue.engine import cycles
 from carevalue.ingest.store import Store
 
 LIB = load()
+RULES = load().get("record-rules", "default")
 TPL = LIB.kind("conditions")
 SNOMED = "http://snomed.info/sct"
 
@@ -58,7 +59,7 @@ def store_path(tmp_path: Path) -> Path:
 
 def build(path: Path, ids: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     con = connect(path)
-    cycles.run(con, [TPL[i] for i in ids])
+    cycles.run(con, [TPL[i] for i in ids], RULES)
     cyc = con.table("care_cycles").order_by("cycle_id").execute().to_dict("records")
     ev = con.table("cycle_events").order_by(["event_table", "event_id"]).execute().to_dict("records")
     con.disconnect()

@@ -18,6 +18,7 @@ from carevalue.engine import cycles, observation, segments
 from carevalue.ingest.store import Store
 
 LIB = load()
+RULES = load().get("record-rules", "default")
 RULE = LIB.get("observation-periods", "default")  # collapse 548 days, persistence 60, death + 60
 DIABETES = LIB.get("conditions", "type-2-diabetes")
 HF = LIB.get("conditions", "heart-failure")
@@ -58,9 +59,9 @@ def test_gap_rule_golden(tmp_path: Path) -> None:
         put(s, "claims", claim_id="c0", kind="Claim", patient_id="c", status="active",
             service_start="2021-05-01 00:00", service_end="2021-05-03 00:00")
     con = connect(path)
-    observation.run(con, RULE)
+    observation.run(con, RULE, RULES)
     per = con.table("observation_periods").order_by(["patient_id", "period_start"]).execute()
-    cycles.run(con, [DIABETES])
+    cycles.run(con, [DIABETES], RULES)
     cyc = con.table("care_cycles").order_by("start_ts").execute()
     con.disconnect()
     got = [(r.patient_id, _d(r.period_start), _d(r.period_end), bool(r.at_data_end), r.records)
@@ -86,8 +87,8 @@ def test_segments_are_cut_to_observation_periods(tmp_path: Path) -> None:
         for i, d in enumerate(("2015-01-10", "2015-03-01", "2020-01-01")):
             put(s, "encounters", encounter_id=f"a{i}", patient_id="a", status="finished", start_ts=f"{d} 09:00")
     con = connect(path)
-    observation.run(con, RULE)
-    segments.run(con, list(LIB.kind("segments").values()), LIB.kind("value-sets"), until=date(2020, 1, 1))
+    observation.run(con, RULE, RULES)
+    segments.run(con, list(LIB.kind("segments").values()), LIB.kind("value-sets"), until=date(2020, 1, 1), rules=RULES)
     seg = con.table("segments").order_by("valid_from").execute()
     con.disconnect()
     # Without periods the history would run from birth (1950). With them: 2015-01-10 .. 2015-04-30
@@ -141,9 +142,9 @@ def test_no_cycle_or_segment_interval_outside_an_observation_period(pop: list[di
         path = Path(tmp) / "s.duckdb"
         make_store(path, pop)
         con = connect(path)
-        observation.run(con, RULE)
-        cycles.run(con, [DIABETES, HF])
-        segments.run(con, list(LIB.kind("segments").values()), LIB.kind("value-sets"), until=date(2030, 1, 1))
+        observation.run(con, RULE, RULES)
+        cycles.run(con, [DIABETES, HF], RULES)
+        segments.run(con, list(LIB.kind("segments").values()), LIB.kind("value-sets"), until=date(2030, 1, 1), rules=RULES)
         per = con.table("observation_periods").execute()
         cyc = con.table("care_cycles").execute()
         seg = con.table("segments").execute()

@@ -20,6 +20,7 @@ from carevalue.engine import cycles, segments
 from carevalue.ingest.store import Store
 
 LIB = load()
+RULES = load().get("record-rules", "default")
 TEMPLATES = [LIB.get("conditions", t) for t in ("hip-osteoarthritis", "knee-osteoarthritis", "type-2-diabetes",
                                                  "heart-failure")]
 SNOMED = "http://snomed.info/sct"
@@ -96,7 +97,7 @@ def test_cycle_invariants(pop: list[dict[str, Any]]) -> None:
         path = Path(tmp) / "s.duckdb"
         make_store(path, pop)
         con = connect(path)
-        cycles.run(con, TEMPLATES)
+        cycles.run(con, TEMPLATES, RULES)
         cyc = con.table("care_cycles").execute()
         ev = con.table("cycle_events").execute()
         con.disconnect()
@@ -125,7 +126,7 @@ def test_segment_history_has_no_gaps_or_overlaps(pop: list[dict[str, Any]]) -> N
         path = Path(tmp) / "s.duckdb"
         make_store(path, pop)
         con = connect(path)
-        segments.run(con, list(LIB.kind("segments").values()), LIB.kind("value-sets"))
+        segments.run(con, list(LIB.kind("segments").values()), LIB.kind("value-sets"), rules=RULES)
         seg = con.table("segments").execute()
         tr = con.table("segment_transitions").execute()
         con.disconnect()

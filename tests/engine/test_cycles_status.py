@@ -14,6 +14,7 @@ from carevalue.engine import cycles, segments
 from carevalue.ingest.store import Store
 
 LIB = load()
+RULES = load().get("record-rules", "default")
 SNOMED = "http://snomed.info/sct"
 
 
@@ -46,8 +47,8 @@ def store(tmp_path: Path) -> Path:
 
 def test_a_refuted_diagnosis_opens_no_cycle_and_no_chronic_segment(store: Path) -> None:
     con = connect(store)
-    cycles.run(con, [LIB.get("conditions", "type-2-diabetes")])
-    segments.run(con, list(LIB.kind("segments").values()), LIB.kind("value-sets"))
+    cycles.run(con, [LIB.get("conditions", "type-2-diabetes")], RULES)
+    segments.run(con, list(LIB.kind("segments").values()), LIB.kind("value-sets"), rules=RULES)
     cyc = con.table("care_cycles").execute()
     seg = con.table("segments").execute()
     stored = con.table("conditions").count().execute()

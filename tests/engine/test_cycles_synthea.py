@@ -19,6 +19,7 @@ from carevalue.ingest.store import Store
 
 ingest_run = pytest.importorskip("carevalue.ingest.run")
 LIB = load()
+RULES = load().get("record-rules", "default")
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +29,8 @@ def unmc(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[P
     with Store(store) as s:
         ingest_run.ingest([src], s)
     con = connect(store)
-    cycles.run(con, list(LIB.kind("conditions").values()))
-    segments.run(con, list(LIB.kind("segments").values()), LIB.kind("value-sets"))
+    cycles.run(con, list(LIB.kind("conditions").values()), RULES)
+    segments.run(con, list(LIB.kind("segments").values()), LIB.kind("value-sets"), rules=RULES)
     con.disconnect()
     return store, src
 

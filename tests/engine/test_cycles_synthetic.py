@@ -17,6 +17,8 @@ from carevalue.definitions.loader import load
 from carevalue.engine import cycles, segments
 from carevalue.ingest.store import Store
 
+RULES = load().get("record-rules", "default")
+
 synth = pytest.importorskip("carevalue.synth")
 ingest_run = pytest.importorskip("carevalue.ingest.run")
 
@@ -30,8 +32,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         ingest_run.ingest([root / "pop" / "source"], s)
     lib = load()
     con = connect(store)
-    cycles.run(con, list(lib.kind("conditions").values()))
-    segments.run(con, list(lib.kind("segments").values()), lib.kind("value-sets"))
+    cycles.run(con, list(lib.kind("conditions").values()), RULES)
+    segments.run(con, list(lib.kind("segments").values()), lib.kind("value-sets"), rules=RULES)
     con.disconnect()
     return store, root / "pop" / "truth"
 

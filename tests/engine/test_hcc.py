@@ -18,13 +18,18 @@ import pyarrow as pa
 import pytest
 
 from carevalue.backends import connect
+from carevalue.definitions.loader import load as load_definitions
 from carevalue.engine.riskscores import hcc, reference
+from carevalue.engine.riskscores.crosswalk import from_library
 from carevalue.ingest.store import Store
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 hccpy_hcc = pytest.importorskip("hccpy.hcc")
 
 AS_OF = date(2024, 6, 30)
+LIB = load_definitions()
+RULES = LIB.get("record-rules", "default")
+XW = from_library(LIB)
 ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
 SNOMED = "http://snomed.info/sct"
 SEGMENTS = ("CNA", "CND", "CFA", "CFD", "CPA", "CPD", "INS")
@@ -152,8 +157,8 @@ def test_worked_example_by_hand(tmp_path: Path) -> None:
 
 
 def test_window_refuted_and_missing_birth_date(tmp_path: Path) -> None:
-    """Only conditions present in the look-back year count; refuted ones never; no birth date,
-    no score."""
+    """Only conditions present in the look-back year count; refuted ones never (the library's
+    record rules); no birth date, no score."""
     with Store(tmp_path / "s.duckdb") as s:
         put(s, "patients", [{"patient_id": "a", "birth_date": birth_for(70), "sex": "male"},
                             {"patient_id": "b", "birth_date": None, "sex": "male"}])
@@ -171,7 +176,7 @@ def test_window_refuted_and_missing_birth_date(tmp_path: Path) -> None:
              "onset_ts": None, "abatement_ts": None, "verification_status": None},
         ])
     con = connect(tmp_path / "s.duckdb")
-    out = hcc.run(con, AS_OF)
+    out = hcc.run(con, AS_OF, rules=RULES, crosswalk=None)
     assert out == {"table": "patient_risk_scores", "rows": 2}
     df = con.table("patient_risk_scores").order_by("patient_id").execute()
     assert list(df.columns) == list(hcc.SCORE_COLUMNS)
@@ -228,7 +233,7 @@ def test_snomed_only_conditions_score_through_the_crosswalk() -> None:
     c, p = _tables([("c1", "P1", SNOMED, "44054006", "2024-01-10"), ("c2", "P1", "SNOMED-CT", "84114007", "2024-02-01"),
                     ("c3", "P2", ICD10, "E11.9", "2024-01-10")],
                    [("P1", birth_for(70), None), ("P2", birth_for(70), None)])
-    with_xw = hcc.hcc_scores(c, None, p, AS_OF).execute().set_index("patient_id")
+    with_xw = hcc.hcc_scores(c, None, p, AS_OF, crosswalk=XW).execute().set_index("patient_id")
     without = hcc.hcc_scores(c, None, p, AS_OF, crosswalk=None).execute().set_index("patient_id")
     assert with_xw.loc["P1", "hcc_count"] == 2 and without.loc["P1", "hcc_count"] == 0
     assert with_xw.loc["P1", "score"] > without.loc["P1", "score"]

@@ -16,6 +16,8 @@ from carevalue.definitions.loader import load
 from carevalue.engine import outcomes
 from carevalue.ingest.store import Store
 
+RULES = load().get("record-rules", "default")
+
 TPL = "hip-osteoarthritis"
 SCT = "http://snomed.info/sct"
 
@@ -79,7 +81,7 @@ def store(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
                            "authored_ts": pd.to_datetime(["2024-02-10 10:00", "2024-09-02 10:00"])})
     con.create_table("prom_scores", ibis.memtable(scores))
     lib = load()
-    outcomes.run_values(con, [lib.get("conditions", TPL)], lib.kind("value-sets"))
+    outcomes.run_values(con, [lib.get("conditions", TPL)], lib.kind("value-sets"), RULES)
     yield con
     con.disconnect()
 

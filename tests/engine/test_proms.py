@@ -13,6 +13,8 @@ from carevalue.definitions.instrument import load_instruments
 from carevalue.engine import proms
 from carevalue.engine.proms import score_one, score_proms
 
+INSTRUMENTS = load_instruments()
+
 ANSWER_SCHEMA = {"response_id": "string", "link_id": "string", "value_num": "float64",
                  "value_code": "string", "value_text": "string"}
 RESPONSE_SCHEMA = {"response_id": "string", "patient_id": "string", "questionnaire": "string",
@@ -54,7 +56,7 @@ def _tables(responses: dict[str, tuple[str, dict]]):
 
 def _run(con, responses, instruments=None):
     a, r = _tables(responses)
-    return con.execute(score_proms(a, r, instruments))
+    return con.execute(score_proms(a, r, INSTRUMENTS.values() if instruments is None else instruments))
 
 
 def _row(df, rid, scale):
@@ -97,7 +99,7 @@ def test_engine_agrees_with_score_one_on_random_responses(con):
     n_scored = 0
     for rid, (_, answers) in responses.items():
         inst_id = rid.rsplit("-", 1)[0]
-        expected = score_one(inst_id, answers)
+        expected = score_one(insts[inst_id], answers)
         for scale, exp in expected.items():
             row = _row(df, rid, scale)
             assert row.status == exp["status"], (rid, scale)
@@ -175,7 +177,7 @@ def test_unknown_answer_codes_and_values_are_refused_with_a_reason(con):
     for rid in responses:  # the plain-Python scorer gives the same verdicts
         q, answers = responses[rid]
         inst = q.rsplit("/", 1)[-1]
-        for scale, exp in score_one(inst, answers).items():
+        for scale, exp in score_one(INSTRUMENTS[inst], answers).items():
             assert _row(df, rid, scale).status == exp["status"]
 
 
@@ -247,10 +249,10 @@ def test_unknown_item_id_is_an_error_not_dropped() -> None:
     from carevalue.engine.proms import UnknownItemError
 
     answers = {f"Global{i:02d}": 3 for i in range(1, 11)}
-    assert score_one("promis-global-10", answers)  # the PROMIS ids are the linkIds
+    assert score_one(INSTRUMENTS["promis-global-10"], answers)  # the PROMIS ids are the linkIds
     # an awell-style id that the YAML does not list as an alias is refused, naming the id
     with _pytest.raises(UnknownItemError, match="'global01'"):
-        score_one("promis-global-10", {**answers, "global01": 3})
+        score_one(INSTRUMENTS["promis-global-10"], {**answers, "global01": 3})
     # listed aliases are accepted (EQ-5D-5L: MO and awell's eq5d_5l_mobility for eq5d5l-mobility)
     eq = {"MO": 1, "SC": 1, "UA": 1, "PD": 1, "AD": 1}
-    assert score_one("eq-5d-5l", eq) == score_one("eq-5d-5l", {**eq, "eq5d_5l_mobility": 1} | {"MO": 1})
+    assert score_one(INSTRUMENTS["eq-5d-5l"], eq) == score_one(INSTRUMENTS["eq-5d-5l"], {**eq, "eq5d_5l_mobility": 1} | {"MO": 1})

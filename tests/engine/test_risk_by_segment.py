@@ -66,13 +66,15 @@ def synthea(request: pytest.FixtureRequest, shared_data: Path, tmp_path_factory:
 
 
 def test_snomed_only_synthea_gets_icd10_through_the_crosswalk(synthea: Path) -> None:
+    from carevalue.engine.riskscores.crosswalk import from_library
     from carevalue.engine.riskscores.summary import icd10_coverage
 
     with Workspace.open(synthea) as ws:
         con = ws.con
+        rules = ws.library.get("record-rules", "default")
         as_of = con.table("patient_risk_scores").as_of.max().execute().date()
-        with_xw = icd10_coverage(con, as_of).to_pandas()
-        without = icd10_coverage(con, as_of, crosswalk=None).to_pandas()
+        with_xw = icd10_coverage(con, as_of, rules=rules, crosswalk=from_library(ws.library)).to_pandas()
+        without = icd10_coverage(con, as_of, rules=rules, crosswalk=None).to_pandas()
         hccs = con.table("patient_risk_scores").execute()
     # Synthea codes conditions in SNOMED CT only: no patient has an ICD-10 code of their own, so
     # without the crosswalk every segment is flagged as low coverage.

@@ -12,6 +12,7 @@ from carevalue.engine import segments
 from carevalue.ingest.store import Store
 
 LIB = load()
+RULES = load().get("record-rules", "default")
 SNOMED = "http://snomed.info/sct"
 
 
@@ -23,7 +24,7 @@ def put(store: Store, table: str, **cols: Any) -> None:
 
 def run(path: Path) -> tuple[dict[str, list[tuple[Any, ...]]], list[tuple[Any, ...]]]:
     con = connect(path)
-    segments.run(con, list(LIB.kind("segments").values()), LIB.kind("value-sets"))
+    segments.run(con, list(LIB.kind("segments").values()), LIB.kind("value-sets"), rules=RULES)
     rows = con.table("segments").order_by(["patient_id", "valid_from"]).execute()
     hist: dict[str, list[tuple[Any, ...]]] = {}
     for r in rows.itertuples():

@@ -24,6 +24,8 @@ from carevalue.definitions.loader import load
 from carevalue.engine import outcomes
 from carevalue.ingest.store import Store
 
+RULES = load().get("record-rules", "default")
+
 TPL = "hip-osteoarthritis"
 SCT = "http://snomed.info/sct"
 ICD = "http://hl7.org/fhir/sid/icd-10-cm"
@@ -73,7 +75,7 @@ def values(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
     con.raw_sql("DROP TABLE IF EXISTS care_cycles")
     con.create_table("care_cycles", ibis.memtable(cyc))
     lib = load()
-    outcomes.run_values(con, [lib.get("conditions", TPL)], lib.kind("value-sets"))
+    outcomes.run_values(con, [lib.get("conditions", TPL)], lib.kind("value-sets"), RULES)
     v = con.table("outcome_values").to_pandas()
     con.disconnect()
     return v

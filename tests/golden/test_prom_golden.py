@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import pytest
 
+from carevalue.definitions.loader import load
 from carevalue.engine.proms import score_one
+
+INSTRUMENTS = load().instruments()
 
 AWELL = "awell-health/awell-score"
 R_EQ5D = "fragla/eq5d tests/testthat/test-eq5d5l.R"
@@ -52,7 +55,7 @@ PROMIS_CASES = [
 
 @pytest.mark.parametrize("name,answers,gph,gmh,gph_t,gmh_t", PROMIS_CASES, ids=[c[0] for c in PROMIS_CASES])
 def test_promis_global_10_matches_awell(name, answers, gph, gmh, gph_t, gmh_t):
-    r = score_one("promis-global-10", _promis(answers))
+    r = score_one(INSTRUMENTS["promis-global-10"], _promis(answers))
     assert (r["gph-raw"]["score"], r["gmh-raw"]["score"]) == (gph, gmh)
     assert (r["gph-t"]["score"], r["gmh-t"]["score"]) == (gph_t, gmh_t)
 
@@ -69,7 +72,7 @@ HOOS_CASES = [("min", [0, 0, 0, 0, 0], 100), ("median", [2, 2, 2, 2, 2], 62.3),
 
 @pytest.mark.parametrize("name,answers,expected", HOOS_CASES, ids=[c[0] for c in HOOS_CASES])
 def test_hoos_ps_matches_awell(name, answers, expected):
-    r = score_one("hoos-ps", dict(zip(HOOS_IDS, answers, strict=True)))["score"]
+    r = score_one(INSTRUMENTS["hoos-ps"], dict(zip(HOOS_IDS, answers, strict=True)))["score"]
     assert r["status"] == "scored" and r["score"] == expected
 
 
@@ -87,7 +90,7 @@ KOOS_CASES = [("min", [0] * 7, 100), ("median", [2] * 7, 59.7), ("max", [4] * 7,
 
 @pytest.mark.parametrize("name,answers,expected", KOOS_CASES, ids=[c[0] for c in KOOS_CASES])
 def test_koos_ps_matches_awell(name, answers, expected):
-    r = score_one("koos-ps", dict(zip(KOOS_IDS, answers, strict=True)))["score"]
+    r = score_one(INSTRUMENTS["koos-ps"], dict(zip(KOOS_IDS, answers, strict=True)))["score"]
     assert r["status"] == "scored" and r["score"] == expected
 
 
@@ -107,7 +110,7 @@ DOMAINS = ["physical-limitation", "symptom-frequency", "quality-of-life", "socia
     ("random", [1, 2, 3, 2, 4, 1, 3, 1, 2, 2, 4, 5], [25, 31.25, 12.5, 66.67, 33.85]),
 ])
 def test_kccq_12_matches_awell(name, answers, expected):
-    r = score_one("kccq-12", dict(zip(KCCQ_KEYS, answers, strict=True)))
+    r = score_one(INSTRUMENTS["kccq-12"], dict(zip(KCCQ_KEYS, answers, strict=True)))
     got = [round(r[d]["score"], 2) for d in DOMAINS]
     # awell rounds each domain to 2 decimals and then averages, giving 33.86 for 'random'
     # ((25 + 31.25 + 12.5 + 66.67) / 4 = 33.855); the unrounded domain mean is 33.854 -> 33.85.
@@ -119,14 +122,14 @@ def test_kccq_12_matches_awell(name, answers, expected):
 
 def test_kccq_12_only_physical_limitation_answered_matches_awell():
     # awell KCCQ_12.test.ts: 'only one domain (KCCQ12-PL) is scored with the best response'.
-    r = score_one("kccq-12", {"KCCQ12_Q1_A": 5, "KCCQ12_Q1_B": 5, "KCCQ12_Q1_C": 5})
+    r = score_one(INSTRUMENTS["kccq-12"], {"KCCQ12_Q1_A": 5, "KCCQ12_Q1_B": 5, "KCCQ12_Q1_C": 5})
     assert r["physical-limitation"]["score"] == 100 and r["summary"]["score"] == 100
     assert all(r[d]["score"] is None for d in DOMAINS[1:4])
 
 
 def test_kccq_12_answers_6_are_missing_as_in_awell():
     # awell KCCQ_12_responses.ts 'response_with_missing_values_or_unanswered_questions': every score null.
-    r = score_one("kccq-12", {"KCCQ12_Q1_A": 6, "KCCQ12_Q1_B": 6, "KCCQ12_Q1_C": 6, "KCCQ12_Q8_A": 6})
+    r = score_one(INSTRUMENTS["kccq-12"], {"KCCQ12_Q1_A": 6, "KCCQ12_Q1_B": 6, "KCCQ12_Q1_C": 6, "KCCQ12_Q8_A": 6})
     assert all(r[d]["score"] is None for d in DOMAINS)
     assert r["physical-limitation"]["status"] == "refused: 0 of 3 items answered; needs 2"
 
@@ -151,7 +154,7 @@ PHQ_KEYS = [f"PHQ9_Q0{i}" for i in range(1, 10)]
     ([3, 3, 3, 3, 3, 2, 2, 1, 0], 20, "severe"),
 ])
 def test_phq_9_total_and_band(answers, score, band):
-    r = score_one("phq-9", dict(zip(PHQ_KEYS, answers, strict=True)))["total"]
+    r = score_one(INSTRUMENTS["phq-9"], dict(zip(PHQ_KEYS, answers, strict=True)))["total"]
     assert (r["score"], r["band"], r["status"]) == (score, band, "scored")
 
 
@@ -211,7 +214,7 @@ def _state(state: str) -> dict[str, int]:
 @pytest.mark.parametrize("country,state,expected", _r_cases(), ids=lambda v: str(v))
 def test_eq5d5l_index_matches_r_eq5d(country, state, expected):
     scale = "index-" + country.lower().replace("_", "-")
-    r = score_one("eq-5d-5l", _state(state))[scale]
+    r = score_one(INSTRUMENTS["eq-5d-5l"], _state(state))[scale]
     assert r["status"] == "scored"
     assert round(r["score"] + 1e-12, 3) == expected  # eq5d5l() rounds to 3 decimals
 
@@ -226,11 +229,11 @@ def test_eq5d5l_index_matches_r_eq5d(country, state, expected):
     ("33333", 0.576553031441399), ("15421", 0.587383672120598),
 ])
 def test_eq5d5l_belgium_matches_awell_unrounded(state, expected):
-    r = score_one("eq-5d-5l", _state(state))["index-belgium"]
+    r = score_one(INSTRUMENTS["eq-5d-5l"], _state(state))["index-belgium"]
     assert r["score"] == pytest.approx(expected, abs=1e-6)
 
 
 def test_eq_vas_is_reported_as_given():
     # awell eq5d_5l.test.ts: EQ_VAS equals the answer (0, 50, 100, 74).
     for vas in (0, 50, 100, 74):
-        assert score_one("eq-5d-5l", {"eq5d5l-vas": vas})["vas"]["score"] == vas
+        assert score_one(INSTRUMENTS["eq-5d-5l"], {"eq5d5l-vas": vas})["vas"]["score"] == vas

@@ -18,10 +18,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
 from costing_store import make_store  # noqa: E402
 
 from carevalue.backends import connect  # noqa: E402
-from carevalue.definitions.loader import load  # noqa: E402
+from carevalue.definitions.loader import load
 from carevalue.definitions.process_map import CostingPolicy, ProcessMap  # noqa: E402
 from carevalue.engine.costing_run import run_costing  # noqa: E402
 from carevalue.queries.costs import _waterfall  # noqa: E402
+
+RULES = load().get("record-rules", "default")
 
 POLICY = CostingPolicy(id="golden", title="golden", practical_share=0.8, paid_time_roles=["surgeon"])
 
@@ -114,7 +116,7 @@ def con(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-de
         "cycle_flags": [{"cycle_id": "C1", "flag": "outside_imaging"}],
     }, engine_tables=("care_cycles", "cycle_events", "cycle_flags"))
     c = connect(path)
-    run_costing(c, maps=[MAP], policy=POLICY)
+    run_costing(c, maps=[MAP], policy=POLICY, rules=RULES)
     return c
 
 

@@ -9,9 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from carevalue.backends import connect
+from carevalue.definitions.loader import load
 from carevalue.engine.record_filter import counting
 from carevalue.ingest.run import check_plausibility, ingest
 from carevalue.ingest.store import Store
+
+RULES = load().get("record-rules", "default")
 
 
 def _write(path: Path, lines: list[dict[str, Any]]) -> Path:
@@ -56,8 +59,8 @@ def test_implausible_dates_are_flagged_counted_and_not_counted(tmp_path: Path) -
     ]
     assert "encounter on 2020-03-02, died 2020-01-01" in dict(((i, d) for _, i, _, d in flags))["e-death-61"]
     con = connect(tmp_path / "s.duckdb")
-    pts = set(counting(con, "patients").execute().patient_id)
-    encs = set(counting(con, "encounters").execute().encounter_id)
+    pts = set(counting(con, "patients", RULES).execute().patient_id)
+    encs = set(counting(con, "encounters", RULES).execute().encounter_id)
     con.disconnect()
     assert pts == {"dead", "ok"}
     assert encs == {"e-birth", "e-death-59"}

@@ -21,6 +21,8 @@ from carevalue.ingest.fhir_resources import CONDITION_STATUS, STATUS
 from carevalue.ingest.run import ingest
 from carevalue.ingest.store import Store
 
+RULES = load().get("record-rules", "default")
+
 SNOMED = "http://snomed.info/sct"
 CC = {"coding": [{"system": SNOMED, "code": "44054006"}]}
 SUBJECT = {"reference": "Patient/p1"}
@@ -51,8 +53,8 @@ EXPECTED: dict[tuple[str, str], dict[str, bool]] = {
                                          "entered-in-error": False},
     ("CareTeam", "status"): {"proposed": True, "active": True, "suspended": True, "inactive": True,
                              "entered-in-error": False},
-    ("QuestionnaireResponse", "status"): {"in-progress": True, "completed": True, "amended": True,
-                                          "entered-in-error": False, "stopped": True},
+    ("QuestionnaireResponse", "status"): {"in-progress": False, "completed": True, "amended": True,
+                                          "entered-in-error": False, "stopped": False},
     ("Questionnaire", "status"): {"draft": True, "active": True, "retired": True, "unknown": True},
 }
 TABLE = {"Encounter": "encounters", "Condition": "conditions", "Procedure": "procedures",
@@ -138,8 +140,8 @@ def test_status_value_counts_as_fhir_defines(store: Path, rtype: str, element: s
            "immunizations": "immunization_id", "claims": "claim_id", "care_teams": "care_team_id",
            "questionnaire_responses": "response_id", "questionnaires": "questionnaire_id"}[name]
     stored = con.table(name).filter(lambda t: t[key] == rid).count().execute()
-    counted = counting(con, name).filter(lambda t: t[key] == rid).count().execute()
-    why = excluded(con, name).filter(lambda t: t.record_id == rid).execute()
+    counted = counting(con, name, RULES).filter(lambda t: t[key] == rid).count().execute()
+    why = excluded(con, name, RULES).filter(lambda t: t.record_id == rid).execute()
     con.disconnect()
     assert stored == 1  # always kept
     assert counted == (1 if counts else 0)
@@ -158,7 +160,7 @@ def test_a_resolved_condition_without_abatement_ends_when_recorded(tmp_path: Pat
                          ('a', 'p', '1', 'active', '2020-01-01', '2021-03-01', NULL, 'x'),
                          ('k', 'p', '1', 'resolved', '2020-01-01', '2021-03-01', '2020-06-01', 'x')""")
     con = connect(tmp_path / "s.duckdb")
-    ends = {r.condition_id: r.abatement_ts for r in counting(con, "conditions").execute().itertuples()}
+    ends = {r.condition_id: r.abatement_ts for r in counting(con, "conditions", RULES).execute().itertuples()}
     con.disconnect()
     assert str(ends["r"])[:10] == "2021-03-01"  # filled from recorded_ts
     assert ends["a"] is None or str(ends["a"]) in ("NaT", "None")  # active: stays open
@@ -174,8 +176,8 @@ def test_records_of_a_cancelled_encounter_do_not_count(tmp_path: Path) -> None:
                          ('o1', 'p', 'e-ok', 'final', 'x'), ('o2', 'p', 'e-no', 'final', 'x'),
                          ('o3', 'p', NULL, 'final', 'x')""")
     con = connect(tmp_path / "s.duckdb")
-    ids = set(counting(con, "observations").execute().observation_id)
-    why = excluded(con, "observations").execute()
+    ids = set(counting(con, "observations", RULES).execute().observation_id)
+    why = excluded(con, "observations", RULES).execute()
     con.disconnect()
     assert ids == {"o1", "o3"}
     assert list(why.record_id) == ["o2"]

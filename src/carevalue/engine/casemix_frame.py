@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import ibis
 import ibis.expr.types as ir
-from ibis.backends import BaseBackend
 
 from carevalue.definitions.base import CODE_SYSTEM_ALIASES
 from carevalue.definitions.casemix import (
@@ -36,6 +35,7 @@ from carevalue.definitions.condition import ConditionTemplate
 from carevalue.definitions.outcome import TimePoint
 from carevalue.engine.codesets import matches
 from carevalue.engine.outcome_measures import days_between
+from carevalue.engine.record_filter import Counted
 
 GRACE_DAYS = 14  # a work-up value recorded up to two weeks after the index event is still baseline
 CASEMIX_COLUMNS = ("cycle_id", "condition", "variable", "value_num", "value_text")
@@ -59,7 +59,7 @@ def _system_match(col: ir.StringValue, system: str) -> ir.BooleanValue:
     return col.isnull() | col.isin([system, *CODE_SYSTEM_ALIASES[system]])
 
 
-def _observation(con: BaseBackend, base: ir.Table, var: Observation) -> ir.Table:
+def _observation(con: Counted, base: ir.Table, var: Observation) -> ir.Table:
     o = con.table("observations")
     o = o.filter((o.code == var.code) & _system_match(o.code_system, var.system)).select(
         _pid="patient_id", _ts="effective_ts", _num="value_num", _code="value_code")
@@ -68,9 +68,9 @@ def _observation(con: BaseBackend, base: ir.Table, var: Observation) -> ir.Table
     return _row(j, var, j._num, ibis.cases((j._num.isnull(), j._code), else_=ibis.null().cast("string")))
 
 
-def _code_set_count(con: BaseBackend, tpl: ConditionTemplate, base: ir.Table, var: ConditionCount) -> ir.Table:
+def _code_set_count(con: Counted, tpl: ConditionTemplate, base: ir.Table, var: ConditionCount) -> ir.Table:
     c = con.table("conditions")
-    c = c.filter(matches(c.code_system, c.code, tpl.code_sets[var.code_set])).select(
+    c = c.filter(matches(c.code_system, c.code, tpl.code_sets[var.code_set], con.crosswalk)).select(
         _pid="patient_id", _code="code", _on=c.onset_ts.coalesce(c.recorded_ts), _off="abatement_ts")
     j = base.inner_join(c, base.patient_id == c._pid)
     j = j.filter((j._on <= j.anchor_ts) & (j._off.isnull() | (j._off > j.anchor_ts)))
@@ -79,7 +79,7 @@ def _code_set_count(con: BaseBackend, tpl: ConditionTemplate, base: ir.Table, va
     return _row(t, var, t._n.coalesce(0))
 
 
-def _prom(con: BaseBackend, tpl: ConditionTemplate, base: ir.Table, var: PromScore) -> ir.Table | None:
+def _prom(con: Counted, tpl: ConditionTemplate, base: ir.Table, var: PromScore) -> ir.Table | None:
     instrument, label = var.instrument, var.time_point
     if "prom_scores" not in con.list_tables():
         return None
@@ -103,16 +103,16 @@ def _prom(con: BaseBackend, tpl: ConditionTemplate, base: ir.Table, var: PromSco
     return _row(j, var, j._score)
 
 
-def _onset_years(con: BaseBackend, tpl: ConditionTemplate, base: ir.Table, var: OnsetYears) -> ir.Table:
+def _onset_years(con: Counted, tpl: ConditionTemplate, base: ir.Table, var: OnsetYears) -> ir.Table:
     c = con.table("conditions")
-    c = c.filter(matches(c.code_system, c.code, tpl.code_sets[var.code_set])).select(
+    c = c.filter(matches(c.code_system, c.code, tpl.code_sets[var.code_set], con.crosswalk)).select(
         _pid="patient_id", _on=c.onset_ts.coalesce(c.recorded_ts))
     first = c.group_by("_pid").aggregate(_first=c._on.min())
     t = base.inner_join(first, base.patient_id == first._pid)
     return _row(t, var, ibis.greatest(days_between(t.anchor_ts, t._first) / 365.25, 0.0))
 
 
-def _demographic(con: BaseBackend, base: ir.Table, var: Demographic) -> ir.Table | None:
+def _demographic(con: Counted, base: ir.Table, var: Demographic) -> ir.Table | None:
     if var.field == "age":
         p = con.table("patients").select(_pid="patient_id", _birth="birth_date")
         t = base.inner_join(p, base.patient_id == p._pid)
@@ -126,7 +126,7 @@ def _demographic(con: BaseBackend, base: ir.Table, var: Demographic) -> ir.Table
     return _row(t, var, t._v if numeric else None, None if numeric else t._v)
 
 
-def _risk_score(con: BaseBackend, base: ir.Table, var: RiskScore) -> ir.Table | None:
+def _risk_score(con: Counted, base: ir.Table, var: RiskScore) -> ir.Table | None:
     table, column = RISK_SCORE_TABLES[var.score]
     if table not in con.list_tables():
         return None
@@ -136,7 +136,7 @@ def _risk_score(con: BaseBackend, base: ir.Table, var: RiskScore) -> ir.Table | 
     return _row(t, var, t._score)
 
 
-def variable_table(con: BaseBackend, tpl: ConditionTemplate, base: ir.Table,
+def variable_table(con: Counted, tpl: ConditionTemplate, base: ir.Table,
                    var: CaseMixVariable) -> ir.Table | None:
     """Long rows of one case-mix variable for the template's cycles, or None when the data it needs
     is not in the store (a patients column, PROM scores, risk scores; reported by the caller)."""
@@ -153,7 +153,7 @@ def variable_table(con: BaseBackend, tpl: ConditionTemplate, base: ir.Table,
     return _risk_score(con, base, var)
 
 
-def casemix_values(con: BaseBackend, tpl: ConditionTemplate, base: ir.Table) -> tuple[ir.Table | None, list[str]]:
+def casemix_values(con: Counted, tpl: ConditionTemplate, base: ir.Table) -> tuple[ir.Table | None, list[str]]:
     """Long case-mix rows of every variable of the template, and the ids whose data is not in the store."""
     parts, unknown = [], []
     for var in tpl.case_mix:

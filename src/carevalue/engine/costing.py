@@ -20,10 +20,10 @@ from ibis.backends import BaseBackend
 from carevalue.definitions.process_map import (
     CostingPolicy,
     ProcessMap,
-    load_costing_policy,
-    load_process_maps,
 )
+from carevalue.definitions.record_rule import RecordRules
 from carevalue.engine.capacity import capacity_cost_rates
+from carevalue.engine.record_filter import counting
 
 # Schemas of the tables engine/cycles.py and engine/segments.py write (CONTRACTS.md), used when
 # they are not stored yet so costing still runs (everything then lands as unattributed).
@@ -91,7 +91,9 @@ def map_tables(maps: Sequence[ProcessMap]) -> MapTables:
 # --------------------------------------------------------------------------- inputs
 @dataclass(frozen=True)
 class Inputs:
-    """The store tables costing reads, with engine tables replaced by empty ones when absent."""
+    """The store tables costing reads: core tables hold only the records that count (the record
+    rules: an activity, consumable or claim of a cancelled encounter is not costed or charged),
+    engine tables are replaced by empty ones when absent."""
 
     con: BaseBackend
     resources: ir.Table
@@ -103,9 +105,15 @@ class Inputs:
     cycle_events: ir.Table
     segments: ir.Table | None
     cycle_flags: ir.Table | None
+    claims: ir.Table
+    claim_lines: ir.Table
+    procedures: ir.Table
+    medications: ir.Table
+    conditions: ir.Table
+    observations: ir.Table
 
     @classmethod
-    def from_backend(cls, con: BaseBackend) -> Inputs:
+    def from_backend(cls, con: BaseBackend, rules: RecordRules) -> Inputs:
         names = set(con.list_tables())
 
         def opt(name: str, schema: dict[str, str]) -> ir.Table:
@@ -117,13 +125,21 @@ class Inputs:
             t = con.table(name)
             return t if t.count().execute() > 0 else None
 
+        def core(name: str) -> ir.Table:
+            return counting(con, name, rules)
+
+        claims = core("claims")
+        lines = con.table("claim_lines")
         return cls(
-            con=con, resources=con.table("resources"), activities=con.table("activities"),
-            consumables=con.table("consumables"), encounters=con.table("encounters"),
+            con=con, resources=con.table("resources"), activities=core("activities"),
+            consumables=core("consumables"), encounters=core("encounters"),
             organizations=con.table("organizations"),
             care_cycles=opt("care_cycles", CARE_CYCLES_SCHEMA),
             cycle_events=opt("cycle_events", CYCLE_EVENTS_SCHEMA),
             segments=nonempty("segments"), cycle_flags=nonempty("cycle_flags"),
+            claims=claims, claim_lines=lines.semi_join(claims, lines.claim_id == claims.claim_id),
+            procedures=core("procedures"), medications=core("medications"),
+            conditions=core("conditions"), observations=core("observations"),
         )
 
 
@@ -171,9 +187,9 @@ def attribute(t: ir.Table, ts: ir.Value, inp: Inputs, enc_cycles: ir.Table) -> i
 
 
 # --------------------------------------------------------------------------- time equations
-def _patient_codes(con: BaseBackend) -> ir.Table:
-    """(patient_id, system, code, ts) of everything that can switch a pathway flag on."""
-    c, o, p = con.table("conditions"), con.table("observations"), con.table("procedures")
+def _patient_codes(inp: Inputs) -> ir.Table:
+    """(patient_id, system, code, ts) of everything (that counts) that can switch a pathway flag on."""
+    c, o, p = inp.conditions, inp.observations, inp.procedures
     parts = [
         c.select(c.patient_id, system=c.code_system, code=c.code, ts=c.onset_ts.fill_null(c.recorded_ts)),
         o.select(o.patient_id, system=o.code_system, code=o.code, ts=o.effective_ts),
@@ -191,7 +207,7 @@ def cycle_flag_extras(inp: Inputs, mt: MapTables) -> tuple[ir.Table, ir.Table | 
     ``cycle_flags`` says so; for segment years, when the patient has such a record at any time.
     Returns (extras by cycle, extras by patient and segment or None).
     """
-    codes = _patient_codes(inp.con)
+    codes = _patient_codes(inp)
     fc = mt.flag_codes
     hits = codes.join(fc, [codes.code == fc.code, fc.system.isnull() | (codes.system == fc.system)]).select(
         codes.patient_id, codes.ts, fc.applies_to, fc.flag)
@@ -300,14 +316,13 @@ def consumable_costs(inp: Inputs, acts: ir.Table | None = None) -> ir.Table:
 
 def charges(inp: Inputs) -> ir.Table:
     """Charges per encounter (claims; procedure/medication charges where no claim): never costs."""
-    con = inp.con
-    cl, ln = con.table("claims"), con.table("claim_lines")
+    cl, ln = inp.claims, inp.claim_lines
     lines = ln.group_by("claim_id").aggregate(line_charge=ln.charge_amount.sum())
     cl = cl.left_join(lines, cl.claim_id == lines.claim_id).select(
         cl.patient_id, cl.encounter_id, ts=cl.service_start,
         amount=cl.total_charge.fill_null(lines.line_charge))
     claimed = cl.filter(cl.encounter_id.notnull()).select(claimed_encounter=cl.encounter_id).distinct()
-    pr, md = con.table("procedures"), con.table("medications")
+    pr, md = inp.procedures, inp.medications
     other = ibis.union(
         pr.select(pr.patient_id, pr.encounter_id, ts=pr.start_ts, amount=pr.charge_amount),
         md.select(md.patient_id, md.encounter_id, ts=md.authored_ts, amount=md.charge_amount),
@@ -484,12 +499,11 @@ def cost_source_shares(totals: ir.Table, by: Sequence[str] = ()) -> ir.Table:
 
 
 # --------------------------------------------------------------------------- the stage
-def build(con: BaseBackend, maps: Sequence[ProcessMap] | None = None,
-          policy: CostingPolicy | None = None) -> dict[str, ir.Table]:
-    """The costing expressions (nothing executed except small data-presence checks)."""
-    maps = load_process_maps() if maps is None else maps
-    policy = policy or load_costing_policy()
-    inp = Inputs.from_backend(con)
+def build(con: BaseBackend, maps: Sequence[ProcessMap], policy: CostingPolicy,
+          rules: RecordRules) -> dict[str, ir.Table]:
+    """The costing expressions from the library's process maps, costing policy and record rules
+    (nothing executed except small data-presence checks)."""
+    inp = Inputs.from_backend(con, rules)
     mt = map_tables(maps)
     rates = capacity_cost_rates(inp.resources, policy)
     acts = activity_costs(inp, rates, mt)

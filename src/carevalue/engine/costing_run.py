@@ -11,9 +11,8 @@ from carevalue.backends import write_table
 from carevalue.definitions.process_map import (
     CostingPolicy,
     ProcessMap,
-    load_costing_policy,
-    load_process_maps,
 )
+from carevalue.definitions.record_rule import RecordRules
 from carevalue.engine.capacity import capacity_use, data_periods
 from carevalue.engine.cost_opportunities import cost_opportunities
 from carevalue.engine.costing import (
@@ -27,17 +26,16 @@ from carevalue.engine.costing import (
 )
 
 
-def run_costing(con: BaseBackend, maps: Sequence[ProcessMap] | None = None,
-                policy: CostingPolicy | None = None) -> dict[str, int]:
+def run_costing(con: BaseBackend, maps: Sequence[ProcessMap], policy: CostingPolicy,
+                rules: RecordRules) -> dict[str, int]:
     """Write capacity_cost_rates, activity_costs, cycle_costs, cycle_cost_totals, cost_periods,
-    capacity_use and cost_opportunities into the store; return their row counts."""
-    maps = load_process_maps() if maps is None else maps
-    policy = policy or load_costing_policy()
-    exprs = build(con, maps, policy)
+    capacity_use and cost_opportunities into the store from the library's process maps, costing
+    policy and record rules (only records that count are costed); return their row counts."""
+    exprs = build(con, maps, policy, rules)
     counts: dict[str, int] = {}
     for name in ("capacity_cost_rates", "activity_costs"):
         write_table(con, name, exprs[name])
-    inp = Inputs.from_backend(con)
+    inp = Inputs.from_backend(con, rules)
     rates, acts = con.table("capacity_cost_rates"), con.table("activity_costs")
     cons, chg = consumable_costs(inp, acts), charges(inp)
     write_table(con, "cycle_costs", cycle_costs(acts, cons, chg))

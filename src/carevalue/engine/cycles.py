@@ -60,7 +60,7 @@ def _null(type_: str = _S) -> ir.Value:
     return ibis.null().cast(type_)
 
 
-def events(con: BaseBackend, rules: RecordRules | None = None) -> ir.Table:
+def events(con: BaseBackend, rules: RecordRules) -> ir.Table:
     """Every clinical event and billable record that counts, in one shape (see ``_EVENT_COLUMNS``)."""
     have = set(con.list_tables())
     parts: list[ir.Table] = []
@@ -221,7 +221,7 @@ def chronic_cycles(ev: ir.Table, tpl: ConditionTemplate, data_end: ir.Table, max
     )
 
 
-def data_end(con: BaseBackend, ev: ir.Table, rules: RecordRules | None = None) -> ir.Table:
+def data_end(con: BaseBackend, ev: ir.Table, rules: RecordRules) -> ir.Table:
     """Per patient: the last date cycles run to — death, else the last event anywhere in the store."""
     last = ev.aggregate(_end=ev.event_ts.max())
     pts = counting(con, "patients", rules).select("patient_id", "death_date")
@@ -322,7 +322,8 @@ def collect_events(ev: ir.Table, inwin: ir.Table, tpl: ConditionTemplate) -> ir.
     return allev.mutate(condition=ibis.literal(tpl.id)).rename(cycle_id="_cid")
 
 
-def _attribute(cycles: ir.Table, cev: ir.Table, tpls: Sequence[ConditionTemplate], con: BaseBackend) -> ir.Table:
+def _attribute(cycles: ir.Table, cev: ir.Table, tpls: Sequence[ConditionTemplate], con: BaseBackend,
+               rules: RecordRules) -> ir.Table:
     """Facility (by the template's attribution rule) and IPU of each cycle."""
     enc = cev.filter((cev.event_table == "encounters") & cev.organization_id.notnull())
     counts = enc.group_by(["cycle_id", "organization_id"]).aggregate(_n=enc.count())
@@ -334,7 +335,7 @@ def _attribute(cycles: ir.Table, cev: ir.Table, tpls: Sequence[ConditionTemplate
     c = c.mutate(organization_id=ibis.cases(
         (c.condition.isin(by_trigger or ["\x00"]), c.trigger_org.coalesce(c._morg)),
         else_=c._morg.coalesce(c.trigger_org)))
-    teams = counting(con, "care_teams") if "care_teams" in con.list_tables() else None
+    teams = counting(con, "care_teams", rules) if "care_teams" in con.list_tables() else None
     if teams is not None and "condition_template" in teams.columns:
         ipu = teams.filter(teams.category_code == "ipu").group_by(
             ["condition_template", "organization_id"]).aggregate(_ipu=teams.care_team_id.min())
@@ -360,7 +361,7 @@ def cost_bearing(cev: ir.Table, cycles: ir.Table) -> ir.Table:
 
 
 def build(con: BaseBackend, templates: Sequence[ConditionTemplate],
-          ev: ir.Table | None = None, rules: RecordRules | None = None,
+          ev: ir.Table | None = None, *, rules: RecordRules,
           periods: ir.Table | None = None) -> tuple[ir.Table, ir.Table]:
     """(care_cycles, cycle_events) expressions for all templates."""
     ev = events(con, rules) if ev is None else ev
@@ -377,11 +378,11 @@ def build(con: BaseBackend, templates: Sequence[ConditionTemplate],
     return cycles, cev
 
 
-def run(con: BaseBackend, templates: Sequence[ConditionTemplate], rules: RecordRules | None = None,
+def run(con: BaseBackend, templates: Sequence[ConditionTemplate], rules: RecordRules,
         periods: ir.Table | None = None) -> dict[str, int]:
     """Build and write ``care_cycles`` and ``cycle_events`` into the store; returns row counts.
 
-    ``rules`` default to content/record-rules/default; ``periods`` to the store's
+    ``rules`` say which records count (the library's record-rules); ``periods`` default to the store's
     ``observation_periods`` table when it has one (write it first with engine.observation.run).
     Intermediate results are materialised step by step (events, cycles, per-template windows):
     one nested query over all templates is far slower for the database optimiser to plan.
@@ -400,7 +401,7 @@ def run(con: BaseBackend, templates: Sequence[ConditionTemplate], rules: RecordR
         temps += [f"_cv_inwin_{i}", f"_cv_ce_{i}"]
     cev_raw = write_table(con, "_cv_cycle_events", ibis.union(*ce_parts) if len(ce_parts) > 1 else ce_parts[0])
     temps.append("_cv_cycle_events")
-    final_cycles = write_table(con, "care_cycles", _attribute(raw, cev_raw, templates, con))
+    final_cycles = write_table(con, "care_cycles", _attribute(raw, cev_raw, templates, con, rules))
     out = write_table(con, "cycle_events", cost_bearing(cev_raw, raw))
     for name in temps:
         con.raw_sql(f"DROP TABLE IF EXISTS {name}")

@@ -25,7 +25,7 @@ OBSERVATION_COLUMNS = ("period_id", "patient_id", "period_start", "period_end", 
 _SPANS = {"encounters": ("start_ts", "end_ts"), "claims": ("service_start", "service_end")}
 
 
-def observed_spans(con: BaseBackend, rule: ObservationPeriodRule, rules: RecordRules | None = None) -> ir.Table:
+def observed_spans(con: BaseBackend, rule: ObservationPeriodRule, rules: RecordRules) -> ir.Table:
     """(patient_id, s, e): the days each counted record of the rule's sources covers."""
     have = set(con.list_tables())
     parts = []
@@ -49,7 +49,7 @@ def data_last_date(spans: ir.Table) -> ir.Scalar:
 
 
 def observation_periods(con: BaseBackend, rule: ObservationPeriodRule,
-                        rules: RecordRules | None = None) -> ir.Table:
+                        rules: RecordRules) -> ir.Table:
     """One row per patient and period (see ``OBSERVATION_COLUMNS``)."""
     spans = observed_spans(con, rule, rules)
     last_day = spans.aggregate(_last=data_last_date(spans))
@@ -74,7 +74,7 @@ def observation_periods(con: BaseBackend, rule: ObservationPeriodRule,
         at_data_end=per.period_end == per._data_end, records=per.records.cast("int64"))
 
 
-def run(con: BaseBackend, rule: ObservationPeriodRule, rules: RecordRules | None = None) -> dict[str, int]:
+def run(con: BaseBackend, rule: ObservationPeriodRule, rules: RecordRules) -> dict[str, int]:
     """Build and write ``observation_periods``; returns its row count."""
     out = write_table(con, "observation_periods", observation_periods(con, rule, rules))
     return {"observation_periods": int(out.count().execute())}

@@ -15,7 +15,6 @@ from datetime import datetime
 
 import ibis
 import ibis.expr.types as ir
-from ibis.backends import BaseBackend
 
 from carevalue.definitions.base import CodeGroup
 from carevalue.definitions.condition import ConditionTemplate
@@ -27,6 +26,7 @@ from carevalue.definitions.outcome import (
 )
 from carevalue.definitions.valueset import ValueSet
 from carevalue.engine.codesets import matches
+from carevalue.engine.record_filter import Counted
 
 VALUE_COLUMNS = ("cycle_id", "patient_id", "condition", "measure", "tier", "level", "time_point",
                  "time_point_day", "scale", "value", "value_type", "event", "time_days", "censored",
@@ -41,7 +41,7 @@ def days_between(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.Flo
     return (later.epoch_seconds() - earlier.epoch_seconds()).cast("float64") / 86400.0
 
 
-def data_end(con: BaseBackend) -> datetime:
+def data_end(con: Counted) -> datetime:
     """The last recorded time in the store: follow-up beyond it is not observed (censoring)."""
     have = set(con.list_tables())
     stamps = []
@@ -54,7 +54,7 @@ def data_end(con: BaseBackend) -> datetime:
     return max(stamps) if stamps else datetime(1970, 1, 1)
 
 
-def cycle_base(con: BaseBackend, tpl: ConditionTemplate, end: datetime) -> ir.Table:
+def cycle_base(con: Counted, tpl: ConditionTemplate, end: datetime) -> ir.Table:
     """The template's cycles with anchor, death and follow-up end (death or data end)."""
     c = con.table("care_cycles")
     c = c.filter(c.condition == tpl.id)
@@ -99,7 +99,7 @@ def _groups(tpl: ConditionTemplate, m: OutcomeMeasure, default_set: str | None =
     return list(m.codes) + (list(tpl.code_sets[name]) if name else [])
 
 
-def coded_records(con: BaseBackend, groups: Sequence[CodeGroup], *, diagnosis_time: str = "onset",
+def coded_records(con: Counted, groups: Sequence[CodeGroup], *, diagnosis_time: str = "onset",
                   encounter_classes: Sequence[str] = ()) -> ir.Table:
     """Records whose code is in ``groups``: (_pid, _tbl, _id, _ts) from conditions, procedures,
     observations and encounters (code or reason). Conditions are timed at onset, or when recorded
@@ -116,26 +116,26 @@ def coded_records(con: BaseBackend, groups: Sequence[CodeGroup], *, diagnosis_ti
             e = con.table("encounters")
             hit = e.class_code.isin(list(encounter_classes))
             if groups:
-                hit = hit & (matches(e.code_system, e.code, groups) | matches(e.reason_system, e.reason_code, groups))
+                hit = hit & (matches(e.code_system, e.code, groups, con.crosswalk) | matches(e.reason_system, e.reason_code, groups, con.crosswalk))
             part("encounters", "encounter_id", e.start_ts, hit, e)
     else:
         if "conditions" in have:
             t = con.table("conditions")
             ts = (t.recorded_ts.coalesce(t.onset_ts) if diagnosis_time == "recorded"
                   else t.onset_ts.coalesce(t.recorded_ts))
-            part("conditions", "condition_id", ts, matches(t.code_system, t.code, groups), t)
+            part("conditions", "condition_id", ts, matches(t.code_system, t.code, groups, con.crosswalk), t)
         if diagnosis_time != "recorded":
             if "procedures" in have:
                 t = con.table("procedures")
-                part("procedures", "procedure_id", t.start_ts, matches(t.code_system, t.code, groups), t)
+                part("procedures", "procedure_id", t.start_ts, matches(t.code_system, t.code, groups, con.crosswalk), t)
             if "observations" in have:
                 t = con.table("observations")
                 part("observations", "observation_id", t.effective_ts,
-                     matches(t.code_system, t.code, groups), t)
+                     matches(t.code_system, t.code, groups, con.crosswalk), t)
             if "encounters" in have:
                 t = con.table("encounters")
                 part("encounters", "encounter_id", t.start_ts,
-                     matches(t.code_system, t.code, groups) | matches(t.reason_system, t.reason_code, groups), t)
+                     matches(t.code_system, t.code, groups, con.crosswalk) | matches(t.reason_system, t.reason_code, groups, con.crosswalk), t)
     if not parts:
         return ibis.memtable({"_pid": [], "_tbl": [], "_id": [], "_ts": []},
                              schema={"_pid": "string", "_tbl": "string", "_id": "string", "_ts": "timestamp"})
@@ -193,7 +193,7 @@ def _nearest(j: ir.Table, keys: Sequence[str], target: float, ts: str) -> ir.Tab
     return j.filter(j._rank == 0)
 
 
-def _prom(con: BaseBackend, base: ir.Table, m: OutcomeMeasure, tp: TimePoint) -> tuple[ir.Table, ir.Table]:
+def _prom(con: Counted, base: ir.Table, m: OutcomeMeasure, tp: TimePoint) -> tuple[ir.Table, ir.Table]:
     ps = con.table("prom_scores")
     ps = ps.filter((ps.status == "scored") & ps.score.notnull() & (ps.instrument == m.instrument))
     if m.scales:
@@ -208,10 +208,10 @@ def _prom(con: BaseBackend, base: ir.Table, m: OutcomeMeasure, tp: TimePoint) ->
     return vals, _evidence(j, m, tp, "questionnaire_responses", j._rid)
 
 
-def _latest_value(con: BaseBackend, tpl: ConditionTemplate, base: ir.Table, m: OutcomeMeasure,
+def _latest_value(con: Counted, tpl: ConditionTemplate, base: ir.Table, m: OutcomeMeasure,
                   tp: TimePoint) -> tuple[ir.Table, ir.Table]:
     o = con.table("observations")
-    o = o.filter(matches(o.code_system, o.code, _groups(tpl, m)) & o.value_num.notnull())
+    o = o.filter(matches(o.code_system, o.code, _groups(tpl, m), con.crosswalk) & o.value_num.notnull())
     o = o.select(_pid="patient_id", _oid="observation_id", _v="value_num", _ts="effective_ts")
     j = base.inner_join(o, base.patient_id == o._pid)
     j = j.mutate(_d=days_between(j._ts, j.anchor_ts))
@@ -221,7 +221,7 @@ def _latest_value(con: BaseBackend, tpl: ConditionTemplate, base: ir.Table, m: O
     return vals, _evidence(j, m, tp, "observations", j._oid)
 
 
-def index_stays(con: BaseBackend, base: ir.Table, classes: Sequence[str], search_days: int) -> ir.Table:
+def index_stays(con: Counted, base: ir.Table, classes: Sequence[str], search_days: int) -> ir.Table:
     """Acute cycles with their index inpatient stay (_stay_id, _adm, _dis), null for a day case:
     the stay of the given classes that contains the index event or starts nearest to it."""
     e = con.table("encounters")
@@ -237,7 +237,7 @@ def index_stays(con: BaseBackend, base: ir.Table, classes: Sequence[str], search
     return acute.left_join(j, acute.cycle_id == j._sc).drop("_sc")
 
 
-def _length_of_stay(con: BaseBackend, base: ir.Table, m: OutcomeMeasure, tp: TimePoint) -> tuple[ir.Table, ir.Table]:
+def _length_of_stay(con: Counted, base: ir.Table, m: OutcomeMeasure, tp: TimePoint) -> tuple[ir.Table, ir.Table]:
     s = index_stays(con, base, m.encounter_classes or ["IMP"], max(tp.window_days, 0))
     # Midnights between admission and discharge; no inpatient stay = a day case (0 days).
     los = ibis.cases((s._stay_id.notnull(),
@@ -250,7 +250,7 @@ def _length_of_stay(con: BaseBackend, base: ir.Table, m: OutcomeMeasure, tp: Tim
     return vals, ev
 
 
-def _readmission(con: BaseBackend, base: ir.Table, m: OutcomeMeasure, tp: TimePoint) -> tuple[ir.Table, ir.Table]:
+def _readmission(con: Counted, base: ir.Table, m: OutcomeMeasure, tp: TimePoint) -> tuple[ir.Table, ir.Table]:
     classes = m.encounter_classes or ["IMP"]
     s = index_stays(con, base, ["IMP"], STAY_SEARCH_DAYS)
     s = s.mutate(_discharge=s._dis.coalesce(s._adm).coalesce(s.anchor_ts))
@@ -263,7 +263,7 @@ def _readmission(con: BaseBackend, base: ir.Table, m: OutcomeMeasure, tp: TimePo
     return vals, _evidence(hits, m, tp, hits._tbl, hits._id)
 
 
-def _event(con: BaseBackend, tpl: ConditionTemplate, base: ir.Table, m: OutcomeMeasure, tp: TimePoint,
+def _event(con: Counted, tpl: ConditionTemplate, base: ir.Table, m: OutcomeMeasure, tp: TimePoint,
            classes: Sequence[str]) -> tuple[ir.Table, ir.Table]:
     rec = coded_records(con, _groups(tpl, m), encounter_classes=classes)
     t, hits = _first_event(base, rec, None, tp.day, inclusive_start=False)
@@ -271,7 +271,7 @@ def _event(con: BaseBackend, tpl: ConditionTemplate, base: ir.Table, m: OutcomeM
     return _binary_from_first(t, m, tp, good_event=good), _evidence(hits, m, tp, hits._tbl, hits._id)
 
 
-def _time_from_diagnosis(con: BaseBackend, tpl: ConditionTemplate, base: ir.Table, m: OutcomeMeasure,
+def _time_from_diagnosis(con: Counted, tpl: ConditionTemplate, base: ir.Table, m: OutcomeMeasure,
                          tp: TimePoint) -> tuple[ir.Table, ir.Table]:
     rec = coded_records(con, _groups(tpl, m, "diagnosis"), diagnosis_time="recorded")
     j = base.inner_join(rec, base.patient_id == rec._pid)
@@ -299,7 +299,7 @@ def component_groups(part: OutcomeComponent | OutcomeExclusion, value_sets: Mapp
     return groups
 
 
-def excluded_cycles(con: BaseBackend, base: ir.Table, exclusions: Sequence[OutcomeExclusion],
+def excluded_cycles(con: Counted, base: ir.Table, exclusions: Sequence[OutcomeExclusion],
                     value_sets: Mapping[str, ValueSet]) -> ir.Table | None:
     """Cycle ids with an exclusion code recorded from `from_day` to `to_day` of the anchor (whole days)."""
     parts = []
@@ -313,7 +313,7 @@ def excluded_cycles(con: BaseBackend, base: ir.Table, exclusions: Sequence[Outco
     return (ibis.union(*parts) if len(parts) > 1 else parts[0]).distinct()
 
 
-def _composite(con: BaseBackend, base: ir.Table, m: OutcomeMeasure, tp: TimePoint,
+def _composite(con: Counted, base: ir.Table, m: OutcomeMeasure, tp: TimePoint,
                value_sets: Mapping[str, ValueSet]) -> tuple[ir.Table, ir.Table]:
     """Any component first recorded after the anchor within its own window (capped at the time
     point); death components use patients.death_date. Excluded cycles get no value."""
@@ -344,7 +344,7 @@ def _composite(con: BaseBackend, base: ir.Table, m: OutcomeMeasure, tp: TimePoin
     return _binary_from_first(t, m, tp, good_event=good), _evidence(hits, m, tp, hits._tbl, hits._id)
 
 
-def measure_tables(con: BaseBackend, tpl: ConditionTemplate, m: OutcomeMeasure, base: ir.Table,
+def measure_tables(con: Counted, tpl: ConditionTemplate, m: OutcomeMeasure, base: ir.Table,
                    value_sets: Mapping[str, ValueSet] | None = None
                    ) -> list[tuple[TimePoint, ir.Table, ir.Table]]:
     """(time point, values, evidence) expressions of one measure, one per time point. A

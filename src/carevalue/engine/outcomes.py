@@ -17,10 +17,12 @@ from ibis.backends import BaseBackend
 
 from carevalue.backends import write_table
 from carevalue.definitions.condition import ConditionTemplate
-from carevalue.definitions.loader import Library
+from carevalue.definitions.instrument import Instrument
 from carevalue.definitions.outcome import OutcomeMeasure
+from carevalue.definitions.record_rule import RecordRules
 from carevalue.definitions.valueset import ValueSet
 from carevalue.engine import casemix_frame
+from carevalue.engine.codesets import CodeMap
 from carevalue.engine.outcome_comparison import (
     CALIBRATION_COLUMNS,
     COMPARISON_COLUMNS,
@@ -35,27 +37,32 @@ from carevalue.engine.outcome_measures import (
     data_end,
     measure_tables,
 )
+from carevalue.engine.record_filter import Counted, counting
 
+# The core tables outcome values and case-mix variables read (only the records that count).
+READS = ("patients", "encounters", "conditions", "procedures", "observations", "questionnaire_responses")
 CONTINUOUS_CALCULATIONS = ("prom-score", "latest-value", "length-of-stay", "time-from-diagnosis")
 
 
-def run_proms(con: BaseBackend, lib: Library | None = None) -> int:
-    """Score every stored questionnaire response into ``prom_scores``; returns the row count."""
+def run_proms(con: BaseBackend, instruments: Sequence[Instrument], rules: RecordRules) -> int:
+    """Score every questionnaire response that counts (``rules``) into ``prom_scores``; returns the
+    row count."""
     from carevalue.engine.proms import score_proms
 
     have = set(con.list_tables())
     if not {"questionnaire_answers", "questionnaire_responses"} <= have:
         return 0
-    insts = list(lib.kind("instruments").values()) if lib is not None and lib.kind("instruments") else None
     out = write_table(con, "prom_scores", score_proms(con.table("questionnaire_answers"),
-                                                      con.table("questionnaire_responses"), insts))
+                                                      counting(con, "questionnaire_responses", rules),
+                                                      instruments))
     return int(out.count().execute())
 
 
-def outcome_values(con: BaseBackend, templates: Sequence[ConditionTemplate],
+def outcome_values(con: Counted, templates: Sequence[ConditionTemplate],
                    value_sets: Mapping[str, ValueSet] | None = None) -> tuple[ir.Table | None, ir.Table | None]:
-    """(outcome_values, outcome_evidence) expressions for all templates' measures; `value_sets`
-    (the library's) resolve the code sets composite measures name."""
+    """(outcome_values, outcome_evidence) expressions for all templates' measures, from the
+    records that count (``con``); `value_sets` (the library's) resolve the code sets composite
+    measures name."""
     end = data_end(con)
     vals, evs = [], []
     for tpl in templates:
@@ -74,9 +81,21 @@ def _empty_frame(columns: Sequence[str], types: dict[str, str]) -> ir.Table:
 
 
 def run_values(con: BaseBackend, templates: Sequence[ConditionTemplate],
-               value_sets: Mapping[str, ValueSet] | None = None) -> dict[str, int]:
-    """Write outcome_values, outcome_evidence and casemix_values."""
-    vals, evs = outcome_values(con, templates, value_sets)
+               value_sets: Mapping[str, ValueSet] | None, rules: RecordRules,
+               crosswalk: CodeMap | None = None) -> dict[str, int]:
+    """Write outcome_values, outcome_evidence and casemix_values from the records that count by
+    ``rules`` (the library's); code sets written in ICD-10-CM also match SNOMED CT records through
+    ``crosswalk`` (the library's, None: no mapping)."""
+    src = Counted(con, rules, crosswalk).materialised(READS)
+    try:
+        return _write_values(con, src, templates, value_sets)
+    finally:
+        src.drop()
+
+
+def _write_values(con: BaseBackend, src: Counted, templates: Sequence[ConditionTemplate],
+                  value_sets: Mapping[str, ValueSet] | None) -> dict[str, int]:
+    vals, evs = outcome_values(src, templates, value_sets)
     if vals is None or evs is None:
         vals = _empty_frame(VALUE_COLUMNS, {"tier": "int64", "level": "int64", "time_point_day": "int64",
                                             "value": "float64", "event": "int64", "time_days": "float64",
@@ -84,10 +103,10 @@ def run_values(con: BaseBackend, templates: Sequence[ConditionTemplate],
         evs = _empty_frame(EVIDENCE_COLUMNS, {})
     v = write_table(con, "outcome_values", vals)
     e = write_table(con, "outcome_evidence", evs.distinct())
-    end = data_end(con)
+    end = data_end(src)
     parts, unknown = [], []
     for tpl in templates:
-        long, missing = casemix_frame.casemix_values(con, tpl, cycle_base(con, tpl, end))
+        long, missing = casemix_frame.casemix_values(src, tpl, cycle_base(src, tpl, end))
         unknown += [f"{tpl.id}:{x}" for x in missing]
         if long is not None:
             parts.append(long)

@@ -15,7 +15,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from carevalue.definitions.instrument import Instrument, Item, Linear, Scale, load_instruments
+from carevalue.definitions.instrument import Instrument, Item, Linear, Scale
 
 SCORED = "scored"
 PROM_SCORES_SCHEMA = ibis.schema({
@@ -157,13 +157,13 @@ def _finish(scale: Scale, raw: float) -> tuple[float | None, str]:
     return raw, SCORED
 
 
-def score_one(instrument: Instrument | str, answers: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+def score_one(instrument: Instrument, answers: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Score one response: ``answers`` maps linkId (or alias) to a number, an answer code or None.
     An id the instrument does not know raises UnknownItemError.
 
     Returns ``{scale_id: {"score", "band", "items_answered", "status"}}``.
     """
-    inst = load_instruments()[instrument] if isinstance(instrument, str) else instrument
+    inst = instrument
     given = _canonical_answers(inst, answers)
     resolved = {i.link_id: _resolve(i, given.get(i.link_id)) for i in inst.items}
     out: dict[str, dict[str, Any]] = {}
@@ -427,11 +427,12 @@ def _score_instrument(answers: ir.Table, responses: ir.Table, inst: Instrument) 
 def score_proms(
     answers: ir.Table,
     responses: ir.Table,
-    instruments: Iterable[Instrument] | None = None,
+    instruments: Iterable[Instrument],
 ) -> ir.Table:
-    """``prom_scores``: one row per (response, scale) for every response whose questionnaire is a
-    defined instrument; status 'scored' or 'refused: <why>'."""
-    insts = list(instruments) if instruments is not None else list(load_instruments().values())
+    """``prom_scores``: one row per (response, scale) for every response in ``responses`` (the ones
+    that count: ``record_filter.counting``) whose questionnaire is one of ``instruments`` (the
+    library's); status 'scored' or 'refused: <why>'."""
+    insts = list(instruments)
     tables = [t for inst in insts if (t := _score_instrument(answers, responses, inst)) is not None]
     if not tables:
         return ibis.memtable([], schema=PROM_SCORES_SCHEMA)

@@ -2,31 +2,27 @@
 semantics (content/record-rules) and plausibility exclusions (``plausibility_flags``) apply.
 
 Nothing is deleted from the store; a record that does not count is simply not in the view.
-:func:`excluded` lists each record left out with its reason, for reports and tests.
+:func:`excluded` lists each record left out with its reason, for reports and tests. The rules
+always come from the caller (the run's definitions library); engine code never loads content.
+:class:`Counted` hands engine code a store whose core tables hold only what counts.
 """
 
 from __future__ import annotations
 
-from functools import cache
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import ibis
 import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
 from carevalue.definitions.record_rule import RecordRules
+from carevalue.engine.codesets import CodeMap
+from carevalue.model import TABLES
 from carevalue.model import table as declared
 
-# Key column of each table a rule can name (the table's first key column).
 FLAGS = "plausibility_flags"
-
-
-@cache
-def default_rules() -> RecordRules:
-    """The packaged ``record-rules/default`` (used when a caller passes no rules)."""
-    from carevalue.definitions.loader import CONTENT, load
-
-    rules: RecordRules = load(CONTENT / "record-rules").get("record-rules", "default")
-    return rules
+CORE = frozenset(t.name for t in TABLES)
 
 
 def _key(name: str) -> str:
@@ -57,9 +53,8 @@ def _excluded_by_flags(con: BaseBackend, name: str) -> tuple[ir.Table | None, ir
     return rec, pat
 
 
-def counting(con: BaseBackend, name: str, rules: RecordRules | None = None) -> ir.Table:
+def counting(con: BaseBackend, name: str, rules: RecordRules) -> ir.Table:
     """The rows of core table ``name`` that count, with closing rules applied (same columns)."""
-    rules = rules or default_rules()
     t = con.table(name)
     cols = t.columns
     t = t.filter(_status_ok(t, rules, name))
@@ -81,9 +76,8 @@ def counting(con: BaseBackend, name: str, rules: RecordRules | None = None) -> i
     return t.select(*cols)
 
 
-def excluded(con: BaseBackend, name: str, rules: RecordRules | None = None) -> ir.Table:
+def excluded(con: BaseBackend, name: str, rules: RecordRules) -> ir.Table:
     """(record_id, reason) of each record of ``name`` that does not count, with the first reason."""
-    rules = rules or default_rules()
     t = con.table(name)
     key = t[_key(name)]
     reasons: list[tuple[ir.BooleanValue, ir.StringValue]] = []
@@ -102,3 +96,42 @@ def excluded(con: BaseBackend, name: str, rules: RecordRules | None = None) -> i
     kept = counting(con, name, rules).select(_k=lambda x: x[_key(name)].cast("string"))
     out = out.anti_join(kept, out.record_id == kept._k)
     return out.mutate(reason=out.reason.fill_null("follows an excluded encounter, or fails a plausibility rule"))
+
+
+@dataclass(frozen=True)
+class Counted:
+    """A store seen through the record rules: a core table holds only its rows that count
+    (:func:`counting`); every other table (measure tables of earlier stages) reads as stored.
+    ``crosswalk`` is the library's code map that value sets match through (None: none)."""
+
+    con: BaseBackend
+    rules: RecordRules
+    crosswalk: CodeMap | None = None
+    written: dict[str, str] = field(default_factory=dict)
+
+    def table(self, name: str) -> ir.Table:
+        if name in self.written:
+            return self.con.table(self.written[name])
+        return counting(self.con, name, self.rules) if name in CORE else self.con.table(name)
+
+    def materialised(self, names: Sequence[str], prefix: str = "_counted_") -> Counted:
+        """The same view with the counting rows of ``names`` written once as scratch tables (a stage
+        that queries them many times then does not re-apply the rules each time); drop them with
+        :meth:`drop`."""
+        from carevalue.backends import write_table
+
+        have = set(self.con.list_tables())
+        written = dict(self.written)
+        for n in names:
+            if n in CORE and n in have:
+                write_table(self.con, prefix + n, counting(self.con, n, self.rules))
+                written[n] = prefix + n
+        return Counted(self.con, self.rules, self.crosswalk, written)
+
+    def drop(self) -> None:
+        """Drop the scratch tables :meth:`materialised` wrote."""
+        for scratch in self.written.values():
+            self.con.raw_sql(f"DROP TABLE IF EXISTS {scratch}")
+
+    def list_tables(self) -> list[str]:
+        return list(self.con.list_tables())

@@ -70,7 +70,7 @@ def _expr(rule: Rule, t: ir.Table, leaves: _Leaves) -> ir.BooleanValue:
 class Inputs:
     """The store's tables (only records that count) and the value sets the rules name."""
 
-    def __init__(self, con: BaseBackend, value_sets: dict[str, ValueSet], rules: RecordRules | None = None) -> None:
+    def __init__(self, con: BaseBackend, value_sets: dict[str, ValueSet], rules: RecordRules) -> None:
         self.con = con
         self.vs = value_sets
         self.rules = rules
@@ -233,7 +233,7 @@ def within_periods(segs: ir.Table, periods: ir.Table) -> ir.Table:
 
 
 def run(con: BaseBackend, segments: Sequence[Segment], value_sets: dict[str, ValueSet],
-        until: date | None = None, rules: RecordRules | None = None,
+        until: date | None = None, *, rules: RecordRules,
         periods: ir.Table | None = None) -> dict[str, int]:
     """Build and write ``segments`` and ``segment_transitions``; returns row counts.
 

@@ -22,6 +22,13 @@ def record_rules(ctx: StageContext) -> Any:
     return ctx.library.get("record-rules", "default")
 
 
+def snomed_crosswalk(ctx: StageContext) -> Any:
+    """The library's SNOMED CT -> ICD-10-CM crosswalk targets (content/crosswalks), or None."""
+    from carevalue.engine.riskscores.crosswalk import from_library
+
+    return from_library(ctx.library)
+
+
 @dataclass
 class ObservationStage:
     name: str = "observation"
@@ -81,7 +88,7 @@ class CostingStage:
     def run(self, ctx: StageContext) -> StageResult:
         from carevalue.engine.costing_run import run_costing
 
-        run_costing(ctx.con, ctx.library.process_maps(), ctx.library.costing_policy())
+        run_costing(ctx.con, ctx.library.process_maps(), ctx.library.costing_policy(), record_rules(ctx))
         rows = _count(ctx, self.writes)
         return StageResult(self.name, rows, [f"costing: {n} {k:,}" for n, k in rows.items()])
 
@@ -99,8 +106,9 @@ class RiskScoresStage:
         if last is None:
             raise StageError("risk-scores: the store has no encounters to date the scores; ingest data first")
         as_of = last.date()
-        h = hcc.run(ctx.con, as_of)
-        c = comorbidity.run(ctx.con, as_of, index="charlson")
+        xw = snomed_crosswalk(ctx)
+        h = hcc.run(ctx.con, as_of, rules=record_rules(ctx), crosswalk=xw)
+        c = comorbidity.run(ctx.con, as_of, rules=record_rules(ctx), crosswalk=xw, index="charlson")
         for scratch in ("_hcc_mapped", "_hcc_people"):
             ctx.con.raw_sql(f"DROP TABLE IF EXISTS {scratch}")
         return StageResult(self.name, {"patient_risk_scores": h["rows"], "patient_charlson": c["rows"]},
@@ -116,11 +124,13 @@ class PromsStage:
 
     def run(self, ctx: StageContext) -> StageResult:
         from carevalue.engine.proms import score_proms
+        from carevalue.engine.record_filter import counting
 
         con = ctx.con
         insts = list(ctx.library.instruments().values())
         out = ctx.write("prom_scores", score_proms(con.table("questionnaire_answers"),
-                                                   con.table("questionnaire_responses"), insts))
+                                                   counting(con, "questionnaire_responses", record_rules(ctx)),
+                                                   insts))
         n = int(out.count().execute())
         return StageResult(self.name, {"prom_scores": n}, [f"proms: {n:,} scores"])
 
@@ -134,11 +144,13 @@ class OutcomesStage:
 
     def run(self, ctx: StageContext) -> StageResult:
         from carevalue.engine import outcomes
+        from carevalue.engine.riskscores.crosswalk import code_map
         from carevalue.engine.value import comparison_patients
 
         con = ctx.con
         templates = ctx.library.conditions()
-        counts = outcomes.run_values(con, templates, ctx.library.kind("value-sets"))
+        counts = outcomes.run_values(con, templates, ctx.library.kind("value-sets"), record_rules(ctx),
+                                     code_map(snomed_crosswalk(ctx)))
         table = outcomes.run_comparison(con, templates)
         # Patients behind each comparison row (n counts cycles; a chronic patient has one a year).
         with_patients = comparison_patients(con.table("outcome_comparison"), con.table("outcome_values"))

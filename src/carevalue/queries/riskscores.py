@@ -17,13 +17,16 @@ from carevalue.queries.base import needs, rows_of
 VALUES = ("mean_hcc", "p90_hcc", "mean_charlson", "icd10_share", "low_coding_coverage")
 
 
-def _coverage(con: BaseBackend, as_of: Any) -> dict[str, dict[str, Any]]:
+def _coverage(con: BaseBackend, library: Library, as_of: Any) -> dict[str, dict[str, Any]]:
+    from carevalue.engine.riskscores.crosswalk import from_library
     from carevalue.engine.riskscores.summary import icd10_coverage
 
     if as_of is None or not {"patients", "conditions"} <= set(con.list_tables()):
         return {}
     day = as_of.date() if hasattr(as_of, "date") else as_of
-    return {r["segment"]: r for r in rows_of(icd10_coverage(con, day))}
+    rules = library.get("record-rules", "default")
+    return {r["segment"]: r for r in rows_of(icd10_coverage(con, day, rules=rules,
+                                                            crosswalk=from_library(library)))}
 
 
 @needs("patient_risk_scores", "patient_charlson", "segments")
@@ -35,7 +38,7 @@ def by_segment(con: BaseBackend, library: Library) -> list[dict[str, Any]]:
 
     names = {k: v.title for k, v in library.kind("segments").items()}
     as_of = con.table("patient_risk_scores").as_of.max().execute()
-    cover = _coverage(con, as_of)
+    cover = _coverage(con, library, as_of)
     rows = []
     for r in rows_of(risk_by_segment(con)):
         c = cover.get(r["segment"], {})

@@ -18,8 +18,10 @@ import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
 from carevalue.backends import write_table
+from carevalue.definitions.record_rule import RecordRules
+from carevalue.engine.record_filter import counting
 from carevalue.engine.riskscores import reference
-from carevalue.engine.riskscores.diagnoses import DEFAULT, icd10_diagnoses, scored_on
+from carevalue.engine.riskscores.diagnoses import Crosswalk, icd10_diagnoses, scored_on
 from carevalue.engine.riskscores.hcc import age_at
 
 FOLDER = "comorbidity"
@@ -100,20 +102,21 @@ def comorbidity_from(dx: ir.Table, patients: ir.Table, as_of: date, index: str =
 
 def comorbidity_scores(conditions: ir.Table, codings: ir.Table | None, patients: ir.Table, as_of: date, *,
                        index: str = "charlson", weighting: str | None = None,
-                       lookback_days: int | None = 365, crosswalk: ir.Table | str | None = DEFAULT) -> ir.Table:
+                       lookback_days: int | None = 365, crosswalk: Crosswalk = None) -> ir.Table:
     """The index for every patient from the diagnoses present in the look-back window (ending at
     death for the deceased; SNOMED CT conditions through ``crosswalk``)."""
     dx = icd10_diagnoses(conditions, codings, as_of, lookback_days, crosswalk=crosswalk, patients=patients)
     return comorbidity_from(dx, patients, as_of, index, weighting)
 
 
-def run(con: BaseBackend, as_of: date, *, index: str = "charlson", weighting: str | None = None,
-        lookback_days: int | None = 365, table: str | None = None,
-        crosswalk: ir.Table | str | None = DEFAULT) -> dict[str, Any]:
-    """Write ``patient_<index>`` (e.g. ``patient_charlson``) from the store's core tables."""
+def run(con: BaseBackend, as_of: date, *, rules: RecordRules, crosswalk: Crosswalk,
+        index: str = "charlson", weighting: str | None = None, lookback_days: int | None = 365,
+        table: str | None = None) -> dict[str, Any]:
+    """Write ``patient_<index>`` (e.g. ``patient_charlson``) from the store's records that count
+    (``rules``); SNOMED CT conditions count through ``crosswalk`` (the library's; None: not)."""
     table = table or f"patient_{index}"
     codings = con.table("codings") if "codings" in con.list_tables() else None
-    expr = comorbidity_scores(con.table("conditions"), codings, con.table("patients"), as_of, index=index,
+    expr = comorbidity_scores(counting(con, "conditions", rules), codings, counting(con, "patients", rules), as_of, index=index,
                               weighting=weighting, lookback_days=lookback_days, crosswalk=crosswalk)
     write_table(con, table, expr)
     return {"table": table, "rows": int(con.table(table).count().execute())}

@@ -1,9 +1,10 @@
-"""SNOMED CT -> ICD-10-CM for risk scores: the shipped crosswalk (content) or the official NLM map.
+"""SNOMED CT -> ICD-10-CM for risk scores and value sets: the library's crosswalks or the NLM map.
 
-The shipped crosswalk (``content/crosswalks/snomed-icd10cm.csv``) covers the condition codes Synthea
-and the synthetic population emit. Users holding a UMLS licence load NLM's rule-based map (RF2
-Extended Map, refset 6011000124106) with :func:`load_nlm_map`: per concept and map group the
-default target (rule ``TRUE`` / ``OTHERWISE TRUE``) is taken; rules that depend on age, sex or
+The crosswalks come from the definitions library (``crosswalks`` kind: the packaged
+``snomed-icd10cm`` covers the condition codes Synthea and the synthetic population emit; a user's
+content folder may override it or add another). Users holding a UMLS licence load NLM's rule-based
+map (RF2 Extended Map, refset 6011000124106) with :func:`load_nlm_map`: per concept and map group
+the default target (rule ``TRUE`` / ``OTHERWISE TRUE``) is taken; rules that depend on age, sex or
 other findings (``IFA ...``), inactive rows and null targets are skipped and counted.
 """
 
@@ -11,16 +12,16 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from carevalue.definitions.loader import CONTENT
+from carevalue.definitions.crosswalk import Crosswalk
+from carevalue.definitions.loader import Library
+from carevalue.engine.codesets import CodeMap
 
-SHIPPED = CONTENT / "crosswalks" / "snomed-icd10cm.csv"
 NLM_REFSET = "6011000124106"
 DEFAULT_RULES = ("TRUE", "OTHERWISE TRUE", "")
 SCHEMA = pa.schema([("snomed_code", pa.string()), ("icd10", pa.string()), ("map_group", pa.int64()),
@@ -31,11 +32,10 @@ def _norm(code: str) -> str:
     return code.strip().upper().replace(".", "")
 
 
-@lru_cache(maxsize=2)
-def shipped(include_needs_review: bool = True) -> pa.Table:
-    """The shipped crosswalk's targets: snomed_code, icd10 (dot-free), map_group, needs_review."""
+def read_csv(path: Path | str, include_needs_review: bool = True) -> pa.Table:
+    """A crosswalk CSV's targets: snomed_code, icd10 (dot-free), map_group, needs_review."""
     rows: dict[str, list[object]] = {n: [] for n in SCHEMA.names}
-    with SHIPPED.open(encoding="utf-8", newline="") as fh:
+    with Path(path).open(encoding="utf-8", newline="") as fh:
         for r in csv.DictReader(fh):
             review = r["needs_review"].strip().lower() == "true"
             if not r["icd10cm_code"].strip() or (review and not include_needs_review):
@@ -100,7 +100,36 @@ def load_nlm_map(path: Path | str) -> NlmMap:
     return NlmMap(table, read, len({k[0] for k in keys}), skipped)
 
 
-def crosswalk_table(source: pa.Table | None = None) -> ir.Table:
-    """The crosswalk as an Ibis table (snomed_code, icd10), the shipped one unless given."""
-    t = ibis.memtable(source if source is not None else shipped())
-    return t.select("snomed_code", "icd10").distinct()
+def csv_path(library: Library, xw: Crosswalk) -> Path:
+    """The CSV file of a crosswalk definition (beside the YAML it was read from)."""
+    return library.file_of("crosswalks", xw.id).parent / xw.file
+
+
+def from_library(library: Library, include_needs_review: bool = True) -> pa.Table | None:
+    """The library's SNOMED CT -> ICD-10-CM targets, None when it has no such crosswalk. When
+    several crosswalks map one SNOMED CT code, the one loaded last (a user's content folder) wins."""
+    found: dict[str, list[dict[str, object]]] = {}
+    for xw in library.kind("crosswalks").values():
+        if (xw.source_system, xw.target_system) != ("SNOMED CT", "ICD-10-CM"):
+            continue
+        mine: dict[str, list[dict[str, object]]] = {}
+        for r in read_csv(csv_path(library, xw), include_needs_review).to_pylist():
+            mine.setdefault(str(r["snomed_code"]), []).append(r)
+        found.update(mine)
+    if not found:
+        return None
+    rows = [r for code in sorted(found) for r in found[code]]
+    return pa.Table.from_pylist(rows, schema=SCHEMA)
+
+
+def code_map(source: pa.Table | None) -> CodeMap | None:
+    """The crosswalk as a :class:`CodeMap` for value-set matching (None stays None)."""
+    if source is None:
+        return None
+    return CodeMap.of(zip(source.column("snomed_code").to_pylist(), source.column("icd10").to_pylist(),
+                          strict=True))
+
+
+def crosswalk_table(source: pa.Table) -> ir.Table:
+    """The crosswalk as an Ibis table (snomed_code, icd10)."""
+    return ibis.memtable(source).select("snomed_code", "icd10").distinct()

@@ -2,26 +2,28 @@
 
 A condition's own code counts when its system is ICD-10(-CM); so do its extra codings in the
 ``codings`` table (synthetic and many real FHIR sources put SNOMED CT first and ICD-10-CM second).
-A SNOMED CT condition with no ICD-10 code of its own gets the crosswalk's targets
-(:mod:`carevalue.engine.riskscores.crosswalk`), so SNOMED-only data (Synthea) is scored too.
+A SNOMED CT condition with no ICD-10 code of its own gets the crosswalk's targets (the library's,
+:mod:`carevalue.engine.riskscores.crosswalk`), so SNOMED-only data (Synthea) is scored too.
 Codes are compared upper-case without dots (``E11.9`` = ``E119``). With ``patients`` given, a
-deceased patient's window ends at the date of death.
+deceased patient's window ends at the date of death. Which conditions count (refuted and
+entered-in-error ones do not) is the caller's: pass ``record_filter.counting(con, "conditions", rules)``.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import TypeAlias
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from carevalue.definitions.base import CODE_SYSTEM_ALIASES
 from carevalue.engine.riskscores.crosswalk import crosswalk_table
 
 ICD10_SYSTEMS = tuple(sorted({s.lower() for s in CODE_SYSTEM_ALIASES["ICD-10-CM"]}))
 SNOMED_SYSTEMS = tuple(sorted({s.lower() for s in CODE_SYSTEM_ALIASES["SNOMED CT"]}))
-NOT_A_DIAGNOSIS = ("refuted", "entered-in-error")
-DEFAULT = "shipped"
+Crosswalk: TypeAlias = ir.Table | pa.Table | None
 
 
 def normalised(code: ir.StringValue) -> ir.StringValue:
@@ -50,8 +52,7 @@ def in_window(conditions: ir.Table, as_of: date, lookback_days: int | None,
     ``as_of`` or, for a patient who died before it, the date of death.
 
     Start is the onset, else the recorded time; a condition with neither counts (its timing is
-    unknown, not absent). Refuted and entered-in-error conditions never count. ``lookback_days``
-    None counts every condition that started by the end.
+    unknown, not absent). ``lookback_days`` None counts every condition that started by the end.
     """
     if patients is None:
         end: ir.Value = ibis.literal(datetime.combine(as_of + timedelta(days=1), datetime.min.time()))
@@ -61,8 +62,7 @@ def in_window(conditions: ir.Table, as_of: date, lookback_days: int | None,
         c = conditions.join(on, conditions.patient_id == on._pid)
         end = (c._on + ibis.interval(days=1)).cast("timestamp")
     start = c.onset_ts.coalesce(c.recorded_ts)
-    keep = (start.isnull() | (start < end)) & (
-        c.verification_status.isnull() | ~c.verification_status.lower().isin(NOT_A_DIAGNOSIS))
+    keep = start.isnull() | (start < end)
     if lookback_days is not None:
         begin = end - ibis.interval(days=lookback_days + 1)
         keep = keep & (c.abatement_ts.isnull() | (c.abatement_ts >= begin))
@@ -71,7 +71,7 @@ def in_window(conditions: ir.Table, as_of: date, lookback_days: int | None,
 
 
 def diagnosis_codes(conditions: ir.Table, codings: ir.Table | None, as_of: date,
-                    lookback_days: int | None = 365, crosswalk: ir.Table | str | None = DEFAULT,
+                    lookback_days: int | None = 365, crosswalk: Crosswalk = None,
                     patients: ir.Table | None = None) -> ir.Table:
     """(patient_id, icd10, origin) of the conditions in the window; origin is ``own`` (the record's
     ICD-10 code or coding) or ``mapped`` (crosswalk target of a SNOMED CT code, used only for
@@ -88,7 +88,7 @@ def diagnosis_codes(conditions: ir.Table, codings: ir.Table | None, as_of: date,
     out = own.select("patient_id", "icd10", origin=ibis.literal("own"))
     if crosswalk is None:
         return out
-    xw = crosswalk_table() if isinstance(crosswalk, str) else crosswalk
+    xw = crosswalk_table(crosswalk) if isinstance(crosswalk, pa.Table) else crosswalk
     sn = cond.filter(is_snomed(cond.code_system) & cond.code.notnull())
     ids = own.select(_cid=own.condition_id)
     sn = sn.anti_join(ids, sn.condition_id == ids._cid)
@@ -98,7 +98,7 @@ def diagnosis_codes(conditions: ir.Table, codings: ir.Table | None, as_of: date,
 
 def icd10_diagnoses(conditions: ir.Table, codings: ir.Table | None, as_of: date,
                     lookback_days: int | None = 365, distinct: bool = True,
-                    crosswalk: ir.Table | str | None = DEFAULT, patients: ir.Table | None = None) -> ir.Table:
+                    crosswalk: Crosswalk = None, patients: ir.Table | None = None) -> ir.Table:
     """(patient_id, icd10) of the conditions in the window, own and mapped (see
     :func:`diagnosis_codes`); distinct unless the caller de-duplicates later itself."""
     dx = diagnosis_codes(conditions, codings, as_of, lookback_days, crosswalk, patients).select(

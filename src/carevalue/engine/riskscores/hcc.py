@@ -18,8 +18,10 @@ import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
 from carevalue.backends import write_table
+from carevalue.definitions.record_rule import RecordRules
+from carevalue.engine.record_filter import counting
 from carevalue.engine.riskscores import hccmask, reference
-from carevalue.engine.riskscores.diagnoses import DEFAULT, icd10_diagnoses, scored_on
+from carevalue.engine.riskscores.diagnoses import Crosswalk, icd10_diagnoses, scored_on
 
 MODELS: Mapping[str, str] = {"cms-hcc-v24": "cms_hcc_v24"}
 SCORE_COLUMNS = ("patient_id", "model", "score", "hcc_count", "as_of", "deceased")
@@ -173,28 +175,30 @@ def scores_from(mapped: ir.Table, person: ir.Table, as_of: date, model: str = "c
 
 def hcc_scores(conditions: ir.Table, codings: ir.Table | None, patients: ir.Table, as_of: date, *,
                model: str = "cms-hcc-v24", lookback_days: int | None = 365,
-               enrolment: ir.Table | None = None, crosswalk: ir.Table | str | None = DEFAULT) -> ir.Table:
+               enrolment: ir.Table | None = None, crosswalk: Crosswalk = None) -> ir.Table:
     """One row per patient: patient_id, model, score, hcc_count, as_of, deceased.
 
     ``score`` is the sum of the relative factors rounded as hccpy/CMS do (unnormalised, no coding
     intensity adjustment); ``hcc_count`` counts payment HCCs after hierarchies. A patient who died
     before ``as_of`` is scored as of the date of death (age and diagnoses then), never at an age
     they did not reach. Patients without a birth date get a null score. SNOMED CT conditions
-    without an ICD-10 code count through ``crosswalk`` (the shipped one by default; None: not).
+    without an ICD-10 code count through ``crosswalk`` (None: not). ``conditions`` are the ones
+    that count (:func:`carevalue.engine.record_filter.counting`).
     """
     dx = icd10_diagnoses(conditions, codings, as_of, lookback_days, distinct=False, crosswalk=crosswalk,
                          patients=patients)
     return scores_from(mapped_diagnoses(dx, model), people(patients, as_of, model, enrolment), as_of, model)
 
 
-def run(con: BaseBackend, as_of: date, *, model: str = "cms-hcc-v24", lookback_days: int | None = 365,
-        enrolment: ir.Table | None = None, table: str = "patient_risk_scores",
-        crosswalk: ir.Table | str | None = DEFAULT) -> dict[str, Any]:
-    """Compute the scores from the store's core tables and write them to ``table``."""
+def run(con: BaseBackend, as_of: date, *, rules: RecordRules, crosswalk: Crosswalk,
+        model: str = "cms-hcc-v24", lookback_days: int | None = 365,
+        enrolment: ir.Table | None = None, table: str = "patient_risk_scores") -> dict[str, Any]:
+    """Compute the scores from the store's records that count (``rules``) and write them to
+    ``table``; SNOMED CT conditions count through ``crosswalk`` (the library's; None: not)."""
     codings = con.table("codings") if "codings" in con.list_tables() else None
     # Mapped diagnoses and people each feed two joins: materialise them once, not twice.
-    patients = con.table("patients")
-    dx = icd10_diagnoses(con.table("conditions"), codings, as_of, lookback_days, distinct=False,
+    patients = counting(con, "patients", rules)
+    dx = icd10_diagnoses(counting(con, "conditions", rules), codings, as_of, lookback_days, distinct=False,
                          crosswalk=crosswalk, patients=patients)
     mapped = write_table(con, "_hcc_mapped", mapped_diagnoses(dx, model))
     person = write_table(con, "_hcc_people", people(patients, as_of, model, enrolment))

@@ -9,7 +9,9 @@ import ibis
 import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
-from carevalue.engine.riskscores.diagnoses import DEFAULT, diagnosis_codes, scored_on
+from carevalue.definitions.record_rule import RecordRules
+from carevalue.engine.record_filter import counting
+from carevalue.engine.riskscores.diagnoses import Crosswalk, diagnosis_codes, scored_on
 
 # Below this share of a segment's patients with any ICD-10 code, its scores are mostly demographic.
 LOW_CODING_COVERAGE = 0.5
@@ -42,14 +44,14 @@ def risk_by_segment(con: BaseBackend) -> ir.Table:
     ).order_by(ibis.desc("mean_hcc"))
 
 
-def icd10_coverage(con: BaseBackend, as_of: date, lookback_days: int | None = 365,
-                   crosswalk: ir.Table | str | None = DEFAULT) -> ir.Table:
+def icd10_coverage(con: BaseBackend, as_of: date, *, rules: RecordRules, crosswalk: Crosswalk,
+                   lookback_days: int | None = 365) -> ir.Table:
     """Per segment on ``as_of`` (living patients): patients, how many have an ICD-10 code of their
     own in the look-back window, how many only through the SNOMED CT crosswalk, how many have any,
     ``any_share`` and ``low_coverage`` (any_share below :data:`LOW_CODING_COVERAGE`)."""
     codings = con.table("codings") if "codings" in con.list_tables() else None
-    patients = con.table("patients")
-    dx = diagnosis_codes(con.table("conditions"), codings, as_of, lookback_days, crosswalk, patients)
+    patients = counting(con, "patients", rules)
+    dx = diagnosis_codes(counting(con, "conditions", rules), codings, as_of, lookback_days, crosswalk, patients)
     per = dx.group_by("patient_id").aggregate(own=(dx.origin == "own").any(), mapped=(dx.origin == "mapped").any())
     alive = scored_on(patients, as_of)
     alive = alive.filter(~alive.deceased)
