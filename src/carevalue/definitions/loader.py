@@ -203,7 +203,7 @@ def load_file(path: Path, model: type[Definition], label: str | None = None) -> 
     except yaml.YAMLError as e:
         return None, [f"{label}: not valid YAML: {e}"]
     except UnicodeDecodeError as e:
-        return None, [f"{label}: not a UTF-8 text file (byte {e.start}); save the definition as UTF-8 YAML"]
+        return None, [f"{label}: not UTF-8 text (byte {e.start}); save the definition as UTF-8 YAML"]
     if not isinstance(data, dict):
         return None, [f"{label}: (top level): expected a mapping of fields, got {type(data).__name__}"]
     try:

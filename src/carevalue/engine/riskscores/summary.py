@@ -21,7 +21,8 @@ def _segment_on(t: ir.Table, seg: ir.Table) -> ir.Table:
     """t (patient_id, as_of, ...) with the segment each patient was in on their as-of date."""
     on = [t.patient_id == seg.patient_id, seg.valid_from <= t.as_of.cast("date"),
           seg.valid_to.isnull() | (seg.valid_to > t.as_of.cast("date"))]
-    return t.left_join(seg, on).select(t, segment=seg.segment.fill_null("(no segment)"))
+    # No segment interval covers the date: the data does not observe the patient then (observation periods).
+    return t.left_join(seg, on).select(t, segment=seg.segment.fill_null("(not observed on that date)"))
 
 
 def risk_by_segment(con: BaseBackend) -> ir.Table:
