@@ -50,7 +50,8 @@ def test_planted_better_and_worse_providers_are_flagged(compared) -> None:  # ty
 def test_no_average_provider_flagged_at_99_8(compared) -> None:  # type: ignore[no-untyped-def]
     avg = compared[compared.value == 1]
     assert len(avg) >= 3
-    assert (avg.flag_998 == "as expected").all(), avg
+    # never flagged better or worse; "not assessable at 99.8%" (too few expected events) is no flag
+    assert (~avg.flag_998.isin(["better", "worse"])).all(), avg
 
 
 def test_sicker_case_mix_looks_worse_only_before_adjustment(compared) -> None:  # type: ignore[no-untyped-def]
