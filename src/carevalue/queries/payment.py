@@ -11,7 +11,7 @@ from ibis.backends import BaseBackend
 
 from carevalue.definitions.loader import Library
 from carevalue.queries.base import needs, rows_of
-from carevalue.queries.privacy import suppress
+from carevalue.queries.privacy import is_small, suppress
 
 MODELS = ("ffs", "bundle", "tb", "capitation", "episode")
 NEEDS = ("payment_ledger",)
@@ -32,7 +32,8 @@ def provider_comparison(con: BaseBackend, library: Library, condition: str | Non
     if bundle_eligible_only:
         t = t.filter(t.bundle_eligible.isnull() | t.bundle_eligible)
     aggs = {"patients": t.patient_id.nunique(), "cycles": t.count(), "cost": t.cost.sum(),
-            "complication_rate": t.complication.mean()}
+            "complication_rate": t.complication.mean(), "_events": t.complication.sum(),
+            "_measured": t.complication.count()}
     for m in MODELS:
         aggs[f"{m}_revenue"] = t[f"{m}_paid"].sum()
     g = t.group_by("condition", "organization_id").aggregate(**aggs).order_by("condition", "organization_id")
@@ -41,7 +42,14 @@ def provider_comparison(con: BaseBackend, library: Library, condition: str | Non
         frame[f"{m}_margin_per_cycle"] = (frame[f"{m}_revenue"] - frame["cost"]) / frame["cycles"]
     values = ["cycles", "cost", "complication_rate"] + [f"{m}_revenue" for m in MODELS] + \
              [f"{m}_margin_per_cycle" for m in MODELS]
-    return _rounded(suppress(rows_of(frame), ("patients",), values=values, group_by=["condition"]))
+    rows = []
+    for r in suppress(rows_of(frame), ("patients",), values=values, group_by=["condition"]):
+        # rate × cycles would give the complications away: hide a rate behind 1..10 events or non-events
+        events, measured = r.pop("_events"), r.pop("_measured")
+        if events is not None and measured and (is_small(events) or is_small(measured - events)):
+            r["complication_rate"] = None
+        rows.append(r)
+    return _rounded(rows)
 
 
 @needs("bundle_prices")
