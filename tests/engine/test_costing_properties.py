@@ -9,10 +9,12 @@ from costing_store import memory_backend
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from carevalue.definitions.loader import load_library
 from carevalue.definitions.process_map import CostingPolicy
 from carevalue.engine.capacity import capacity_use
 from carevalue.engine.costing import build
 
+RULES = load_library().get("record-rules", "default")
 POLICY = CostingPolicy(id="p", title="p")
 RESOURCES = [("R1", "surgeon", 500_000.0, 100_000.0), ("R2", "nurse", 90_000.0, 90_000.0),
              ("R3", "operating-room", 600_000.0, 30_000.0)]
@@ -43,7 +45,7 @@ def _world(acts: list[tuple[int, int, float, int]], resources=RESOURCES) -> dict
 
 def _cycle_totals(acts: list[tuple[int, int, float, int]]) -> dict[str, float]:
     be = memory_backend(_world(acts))
-    t = build(be, maps=[], policy=POLICY)["cycle_cost_totals"].execute()
+    t = build(be, maps=[], policy=POLICY, rules=RULES)["cycle_cost_totals"].execute()
     t = t[t.cost_source != "not-costed"]   # a cycle without activities has no cost (null), not 0
     return dict(zip(t.cycle_id, t.labour_cost, strict=True))
 
@@ -82,7 +84,7 @@ def test_doubling_minutes_doubles_labour_cost(acts) -> None:  # type: ignore[no-
 def test_allocated_cost_within_capacity_unless_over_capacity(acts, caps) -> None:  # type: ignore[no-untyped-def]
     resources = [(rid, role, cost, float(cap)) for (rid, role, cost, _), cap in zip(RESOURCES, caps, strict=True)]
     be = memory_backend(_world(acts, resources))
-    ex = build(be, maps=[], policy=POLICY)
+    ex = build(be, maps=[], policy=POLICY, rules=RULES)
     use = capacity_use(ex["activity_costs"], ex["capacity_cost_rates"]).execute()
     assert len(use) > 0
     for row in use.itertuples():
