@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(BIN)/carevalue demo --out $(DEMO_DIR)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not spark"
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not spark" -n auto --dist loadfile
 
 # The PySpark parity test (needs Java 17); .ci/run runs it as its own step after `make test`.
 test-spark: $(STAMP)
