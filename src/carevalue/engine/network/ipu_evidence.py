@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import pandas as pd
 from ibis.backends import BaseBackend
 
+from carevalue.engine.network.volume import most_frequent
+
 
 @dataclass
 class ServiceEvidence:
@@ -39,9 +41,12 @@ def gather(con: BaseBackend, min_cycles: int = 1) -> ServiceEvidence:
     a = ac.join(act.select("activity_id", "practitioner_id"), "activity_id")
     a = a.filter(a.practitioner_id.notnull())
     total = a.group_by("practitioner_id").aggregate(all_minutes=a.minutes.sum())
-    on = a.filter(a.cycle_id.notnull()).group_by(
-        [a.condition, a.cycle_organization_id.name("organization_id"), a.practitioner_id]).aggregate(
-        minutes=a.minutes.sum(), role=a.role.mode())
+    inc = a.filter(a.cycle_id.notnull()).mutate(organization_id=a.cycle_organization_id)
+    keys = ["condition", "organization_id", "practitioner_id"]
+    mins = inc.group_by(keys).aggregate(minutes=inc.minutes.sum())
+    roles = most_frequent(inc, keys, "role")
+    on = mins.left_join(roles, keys)
+    on = on.select(*[mins[c] for c in mins.columns], role=on.role)
     cl = on.join(total, "practitioner_id").join(
         pr.select(practitioner_id=pr.practitioner_id, clinician_org=pr.organization_id), "practitioner_id")
     clinicians = cl.select("condition", "organization_id", "practitioner_id", "role", "clinician_org",

@@ -43,16 +43,28 @@ def index_events(cycles: ir.Table, procedures: ir.Table, conditions: ir.Table,
         facility_id=trig.loc, clinician_id=trig.prac)
 
 
+def most_frequent(t: ir.Table, keys: list[str], col: str) -> ir.Table:
+    """Per ``keys``, the most frequent non-null ``col`` (ties: the smallest), as ``keys + [col]``.
+    A deterministic mode that compiles on every backend (ibis has no Mode rule for PySpark)."""
+    c = t.filter(t[col].notnull()).group_by([*keys, col]).aggregate(_n=t.count())
+    w = ibis.window(group_by=[c[k] for k in keys], order_by=[ibis.desc(c._n), c[col]])
+    r = c.mutate(_rk=ibis.row_number().over(w))
+    return r.filter(r._rk == 0).select(*keys, col)
+
+
 def volume(index: ir.Table) -> ir.Table:
     """Cycles and distinct patients per condition, level, unit and year (units without an id are
     left out of that level: a cycle with no known clinician counts for its organization only)."""
     parts = []
     for level, col in (("organization", "organization_id"), ("facility", "facility_id"),
                        ("clinician", "clinician_id")):
-        t = index.filter(index[col].notnull() & index.year.notnull())
-        parts.append(t.group_by(["condition", t[col].name("unit_id"), "year"]).aggregate(
-            level=ibis.literal(level), organization_id=t.organization_id.mode(),
-            cycles=t.count(), patients=t.patient_id.nunique()))
+        t = index.filter(index[col].notnull() & index.year.notnull()).mutate(unit_id=index[col])
+        keys = ["condition", "unit_id", "year"]
+        agg = t.group_by(keys).aggregate(level=ibis.literal(level), cycles=t.count(),
+                                         patients=t.patient_id.nunique())
+        org = most_frequent(t, keys, "organization_id")
+        j = agg.left_join(org, keys)
+        parts.append(j.select(*[agg[c] for c in agg.columns], organization_id=j.organization_id))
     u = ibis.union(*parts)
     return u.select(*VOLUME_COLUMNS)
 
