@@ -46,7 +46,8 @@ def index_events(cycles: ir.Table, procedures: ir.Table, conditions: ir.Table,
 def most_frequent(t: ir.Table, keys: list[str], col: str) -> ir.Table:
     """Per ``keys``, the most frequent non-null ``col`` (ties: the smallest), as ``keys + [col]``.
     A deterministic mode that compiles on every backend (ibis has no Mode rule for PySpark)."""
-    c = t.filter(t[col].notnull()).group_by([*keys, col]).aggregate(_n=t.count())
+    f = t.filter(t[col].notnull())
+    c = f.group_by([*keys, col]).aggregate(_n=f.count())
     w = ibis.window(group_by=[c[k] for k in keys], order_by=[ibis.desc(c._n), c[col]])
     r = c.mutate(_rk=ibis.row_number().over(w))
     return r.filter(r._rk == 0).select(*keys, col)
