@@ -1,4 +1,4 @@
-"""The in-memory dashboard store, built once for the web tests."""
+"""The dashboard store, built once for the web tests and published as a store on disk."""
 
 from __future__ import annotations
 
@@ -12,7 +12,12 @@ import dashboard_fixture  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def dashboard_ws():  # type: ignore[no-untyped-def]
+def dashboard_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return dashboard_fixture.publish(tmp_path_factory.mktemp("dashboard-store"))
+
+
+@pytest.fixture(scope="session")
+def dashboard_ws(dashboard_store: Path):  # type: ignore[no-untyped-def]
     from carevalue.workspace import Workspace
 
-    return Workspace.on_connection(dashboard_fixture.build())
+    return Workspace.open(dashboard_store)

@@ -1,10 +1,12 @@
 """A small measure store built in memory for the dashboard's tests: four hip providers (one with
 5 patients, a small cell), length of stay that depends on age exactly as written below, deaths,
-costs by phase, and segments; the comparison rows come from the real outcomes engine."""
+costs by phase, each cycle's events by phase (EVENTS), and segments; the comparison rows come from
+the real outcomes engine."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import ibis
 import numpy as np
@@ -17,6 +19,11 @@ CONDITION = "hip-osteoarthritis"
 # provider -> (cycles, extra days of stay over the case-mix expectation, deaths)
 PROVIDERS = {"org-a": (60, 0.0, 2), "org-b": (60, 1.5, 3), "org-c": (60, -1.0, 2), "org-tiny": (5, 0.0, 0)}
 PHASES = {"diagnosing": 300.0, "intervening": 6000.0, "recovering-rehabbing": 1200.0}
+# every cycle's events: (days after the cycle start, phase, table, id suffix)
+EVENTS = [(0, "diagnosing", "encounters", "visit"), (7, "diagnosing", "observations", "xray"),
+          (30, "intervening", "procedures", "thr"), (33, "recovering-rehabbing", "encounters", "rehab"),
+          (75, "recovering-rehabbing", "observations", "prom")]
+IPUS = {"org-a": "ipu-hip-a", "org-b": "ipu-hip-b", "org-c": "ipu-hip-c", "org-tiny": "ipu-tiny"}
 
 
 def stay(age: float, asa: float, effect: float) -> float:
@@ -27,7 +34,7 @@ def stay(age: float, asa: float, effect: float) -> float:
 def build(con: ibis.BaseBackend | None = None) -> ibis.BaseBackend:
     con = con or ibis.duckdb.connect()
     rng = np.random.default_rng(3)
-    values, casemix, totals, costs, cycles = [], [], [], [], []
+    values, casemix, totals, costs, cycles, events = [], [], [], [], [], []
     k = 0
     for org, (n, effect, deaths) in PROVIDERS.items():
         for i in range(n):
@@ -35,7 +42,15 @@ def build(con: ibis.BaseBackend | None = None) -> ibis.BaseBackend:
             cid, pid = f"c{k}", f"p{k}"
             age, asa = float(rng.integers(50, 85)), float(rng.integers(1, 4))
             start = datetime(2023 + i % 2, 3, 1) + timedelta(days=i)
-            cycles.append({"cycle_id": cid, "patient_id": pid, "condition": CONDITION, "organization_id": org})
+            cycles.append({"cycle_id": cid, "patient_id": pid, "condition": CONDITION, "cycle_type": "acute",
+                           "start_ts": start, "end_ts": start + timedelta(days=120),
+                           "index_ts": start + timedelta(days=30), "trigger_table": "procedures",
+                           "trigger_id": f"{cid}-thr", "organization_id": org, "ipu_id": IPUS[org],
+                           "period_label": None})
+            events += [{"cycle_id": cid, "patient_id": pid, "condition": CONDITION, "event_table": table,
+                        "event_id": f"{cid}-{suffix}", "event_ts": start + timedelta(days=day), "phase": phase,
+                        "encounter_id": None, "organization_id": org, "practitioner_id": None,
+                        "cost_bearing": True} for day, phase, table, suffix in EVENTS]
             common = {"cycle_id": cid, "patient_id": pid, "condition": CONDITION, "organization_id": org,
                       "scale": None, "time_days": 90.0, "censored": False}
             values.append({**common, "measure": "length-of-stay", "time_point": "discharge",
@@ -64,7 +79,10 @@ def build(con: ibis.BaseBackend | None = None) -> ibis.BaseBackend:
     tframe["period_label"] = tframe["period_label"].astype("string")
     con.create_table("cycle_cost_totals", ibis.memtable(tframe), overwrite=True)
     con.create_table("cycle_costs", ibis.memtable(pd.DataFrame(costs)), overwrite=True)
-    con.create_table("care_cycles", ibis.memtable(pd.DataFrame(cycles)), overwrite=True)
+    cyc = pd.DataFrame(cycles).astype({"period_label": "string"})
+    con.create_table("care_cycles", ibis.memtable(cyc), overwrite=True)
+    ev = pd.DataFrame(events).astype({"encounter_id": "string", "practitioner_id": "string"})
+    con.create_table("cycle_events", ibis.memtable(ev), overwrite=True)
     tpl = load_library().get("conditions", CONDITION)
     comp = pd.concat([compare_measure(con, [tpl], m) for m in ("length-of-stay", "mortality-90d")],
                      ignore_index=True)
@@ -85,3 +103,16 @@ def build(con: ibis.BaseBackend | None = None) -> ibis.BaseBackend:
     pts["death_date"] = pd.to_datetime(pts["death_date"])
     con.create_table("patients", ibis.memtable(pts), overwrite=True)
     return con
+
+
+def publish(folder: Path) -> Path:
+    """The fixture as a store on disk with one published run (what ``carevalue serve`` opens)."""
+    from carevalue.pipeline.runs import RunStore
+
+    store = folder / "carevalue.duckdb"
+    ibis.duckdb.connect(str(store)).disconnect()  # an empty core store
+    runs = RunStore(store)
+    rec, con = runs.begin([], "fixture")
+    build(con)
+    runs.publish(rec, con)
+    return store

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from carevalue.api.audit import AuditLog
 from carevalue.web import deps
 from carevalue.web.router import router
 from carevalue.workspace import Workspace
@@ -14,12 +15,22 @@ from carevalue.workspace import Workspace
 LOCAL_HOST = "127.0.0.1"  # no sign-in of its own: the standalone dashboard is for this machine only
 
 
-def create_dashboard_app(store: str | Path | Workspace, content: Sequence[str | Path] = ()) -> FastAPI:
-    """A FastAPI app serving the dashboard for ``store`` (a store path or an open Workspace)."""
+def create_dashboard_app(store: str | Path | Workspace, content: Sequence[str | Path] = (),
+                         audit: str | Path | None = None) -> FastAPI:
+    """A FastAPI app serving the dashboard for ``store`` (a store path or an open Workspace).
+
+    Patient-level pages are written to the audit log ``audit`` (default for a store path: the API's,
+    ``<store>.ops/audit.sqlite``); without one (a Workspace and no ``audit``) they answer 403.
+    """
     ws = store if isinstance(store, Workspace) else Workspace.open(store, content)
+    if audit is None and not isinstance(store, Workspace):
+        from carevalue.api.app import ops_folder
+
+        audit = ops_folder(store) / "audit.sqlite"
     app = FastAPI(title="carevalue dashboard", docs_url=None, redoc_url=None)
     app.state.workspace = ws
     app.state.local_principal = True
+    app.state.audit = AuditLog(audit) if audit is not None else None
     app.dependency_overrides[deps.get_principal] = deps.local_principal
     app.include_router(router)
     return app

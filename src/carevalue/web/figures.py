@@ -72,3 +72,51 @@ def forest(rows: list[dict[str, Any]], statistic: str | None) -> str | None:
     fig.update_layout(title=f"{'O/E' if ratio else 'O − E'} with 95% interval (target {target:g})",
                       xaxis_title="observed ÷ expected" if ratio else "observed − expected", **layout)
     return str(fig.to_json())
+
+
+DAY_MS = 86_400_000
+
+
+def timeline(cycles: list[dict[str, Any]]) -> str | None:
+    """One patient's care cycles as a Gantt: a bar per phase (first to last event, at least a day)
+    and a marker per event, one row per cycle × phase in the template's phase order."""
+    from datetime import datetime
+
+    bars: dict[str, dict[str, list[Any]]] = {}
+    ev_x, ev_y, ev_text = [], [], []
+    rows: list[str] = []
+    for c in cycles:
+        label = f"{c['cycle_id']} · " if len(cycles) > 1 else ""
+        for ph in c["phases"]:
+            if ph["start_ts"] is None:
+                continue
+            y = f"{label}{ph['phase']}"
+            rows.append(y)
+            start, end = datetime.fromisoformat(ph["start_ts"]), datetime.fromisoformat(ph["end_ts"])
+            b = bars.setdefault(ph["phase"], {"y": [], "base": [], "x": [], "text": []})
+            b["y"].append(y)
+            b["base"].append(ph["start_ts"])
+            b["x"].append(max((end - start).total_seconds() * 1000, DAY_MS))
+            b["text"].append(f"{ph['phase']}: {ph['events']} events, {start:%Y-%m-%d} to {end:%Y-%m-%d}")
+        for e in c["events"]:
+            if e["event_ts"] is None:
+                continue
+            ev_x.append(e["event_ts"])
+            ev_y.append(f"{label}{e['phase'] or 'unassigned'}")
+            ev_text.append(f"{e['event_table']} {e['event_id']}<br>{e['event_ts'][:10]}")
+    if not rows:
+        return None
+    fig = go.Figure()
+    for phase, b in bars.items():
+        fig.add_trace(go.Bar(name=phase, orientation="h", y=b["y"], x=b["x"], base=b["base"],
+                             hovertext=b["text"], hoverinfo="text",
+                             marker_color=PHASE_COLOURS.get(phase, "#b3b3b3"), opacity=0.55))
+    fig.add_trace(go.Scatter(name="event", x=ev_x, y=ev_y, mode="markers", hovertext=ev_text, hoverinfo="text",
+                             marker={"symbol": "diamond", "size": 9, "color": "#222"}))
+    order = list(dict.fromkeys(rows))
+    layout = {**LAYOUT, "height": max(220, 90 + 34 * len(order)),
+              "yaxis": {"automargin": True, "categoryorder": "array", "categoryarray": order[::-1]},
+              "xaxis": {"automargin": True, "type": "date"}}
+    fig.update_layout(title="Care cycle by phase (bars: first to last event; diamonds: events)",
+                      barmode="overlay", **layout)
+    return str(fig.to_json())

@@ -11,6 +11,7 @@ from typing import Any
 from carevalue.queries import comparison as cmp
 from carevalue.queries import like_you as ly
 from carevalue.queries import scorecard as sc
+from carevalue.queries import timeline as tl
 from carevalue.queries.base import rows_of
 from carevalue.queries.privacy import suppress
 from carevalue.workspace import Workspace
@@ -86,3 +87,17 @@ def segment(ws: Workspace, segment: str) -> Page:
             "rows": ws.ask(sc.segment_scorecard, segment=segment),
             "costs": ws.ask(sc.segment_costs, segment=segment),
             "source": sc.exhibits(ws.library).source}
+
+
+def provider_cycles(ws: Workspace, condition: str, provider: str, ipus: list[str] | None) -> Page:
+    """One provider's care cycles of the condition (the patient-level drill-down; ``ipus`` narrows
+    them to a clinician's IPUs)."""
+    title = ws.library.get("conditions", condition).title
+    rows = ws.ask(tl.provider_cycles, condition=condition, provider=provider, ipus=ipus)
+    return {"condition": condition, "title": title, "provider": provider, "ipus": ipus, "rows": rows,
+            "limit": 500}
+
+
+def timeline(ws: Workspace, patient: str) -> Page:
+    """One patient's care cycles by phase, with every event, the cycle's outcomes and its costs."""
+    return {"patient_id": patient, "cycles": ws.ask(tl.patient_timeline, patient=patient)}

@@ -8,11 +8,15 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
 
+from carevalue.api.problems import ApiProblem
 from carevalue.queries.base import QueryError
 from carevalue.web import deps, figures, pages
 from carevalue.workspace import MissingTable, Workspace
@@ -21,7 +25,8 @@ HERE = Path(__file__).parent
 STATIC = HERE / "static"
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.autoescape = True  # the templates end in .j2, which select_autoescape would not escape
-router = APIRouter()
+# Every form post must come from the dashboard's own pages (see deps.same_origin and docs/dashboard.md).
+router = APIRouter(dependencies=[Depends(deps.same_origin)])
 
 
 def _fmt(v: Any, digits: int = 2) -> str:
@@ -57,11 +62,21 @@ def _answer(ws: Workspace, build: Callable[[], dict[str, Any]]) -> dict[str, Any
         raise HTTPException(404, str(exc).strip("'\"")) from exc
 
 
-def _html(request: Request, template: str, data: dict[str, Any], principal: Any, **extra: Any) -> HTMLResponse:
+def _who(principal: Any) -> str | None:
+    """The name to show for the signed-in user (the API's principal has ``user``, the local ``name``)."""
+    if principal is None:
+        return None
+    name = getattr(principal, "user", None) or getattr(principal, "name", None) or str(principal)
+    role = getattr(principal, "role", None)
+    return f"{name} ({getattr(role, 'value', role)})" if role is not None else str(name)
+
+
+def _html(request: Request, template: str, data: dict[str, Any], principal: Any, status_code: int = 200,
+          **extra: Any) -> HTMLResponse:
     return templates.TemplateResponse(request, template, {
-        "data": data, "principal": principal, "fallback_principal": deps.is_local(request),
+        "data": data, "principal": principal, "who": _who(principal), "fallback_principal": deps.is_local(request),
         "json_url": str(request.url.path) + ".json" + (f"?{request.url.query}" if request.url.query else ""),
-        **extra})
+        **extra}, status_code=status_code)
 
 
 WS = Depends(deps.get_workspace)
@@ -174,3 +189,85 @@ def segment_json(segment: str, ws: Workspace = WS, who: Any = WHO) -> JSONRespon
 @router.get("/segments/{segment}", name="segment", response_class=HTMLResponse)
 def segment(request: Request, segment: str, ws: Workspace = WS, who: Any = WHO) -> HTMLResponse:
     return _html(request, "segment.html.j2", _answer(ws, lambda: pages.segment(ws, segment)), who)
+
+
+# ------------------------------------------------------------------ patient level (audited)
+def _provider_cycles(request: Request, ws: Workspace, who: Any, condition: str, provider: str) -> dict[str, Any]:
+    ipus = deps.cycle_list_access(request, who, "list cycles", f"{condition}/{provider}")
+    return _answer(ws, lambda: pages.provider_cycles(ws, condition, provider, ipus))
+
+
+@router.get("/conditions/{condition}/providers/{provider}/cycles.json", name="provider_cycles_json")
+def provider_cycles_json(request: Request, condition: str, provider: str, ws: Workspace = WS,
+                         who: Any = WHO) -> JSONResponse:
+    return JSONResponse(_provider_cycles(request, ws, who, condition, provider))
+
+
+@router.get("/conditions/{condition}/providers/{provider}/cycles", name="provider_cycles",
+            response_class=HTMLResponse)
+def provider_cycles(request: Request, condition: str, provider: str, ws: Workspace = WS,
+                    who: Any = WHO) -> HTMLResponse:
+    return _html(request, "cycles.html.j2", _provider_cycles(request, ws, who, condition, provider), who)
+
+
+def _timeline(request: Request, ws: Workspace, who: Any, patient_id: str) -> dict[str, Any]:
+    deps.patient_access(request, who, patient_id, "read timeline")  # before the query lock: it reads too
+    return _answer(ws, lambda: pages.timeline(ws, patient_id))
+
+
+@router.get("/patients/{patient_id}.json", name="timeline_json")
+def timeline_json(request: Request, patient_id: str, ws: Workspace = WS, who: Any = WHO) -> JSONResponse:
+    return JSONResponse(_timeline(request, ws, who, patient_id))
+
+
+@router.get("/patients/{patient_id}", name="timeline", response_class=HTMLResponse)
+def timeline(request: Request, patient_id: str, ws: Workspace = WS, who: Any = WHO) -> HTMLResponse:
+    data = _timeline(request, ws, who, patient_id)
+    return _html(request, "timeline.html.j2", data, who, timeline_fig=figures.timeline(data["cycles"]))
+
+
+# ------------------------------------------------------------------ sign-in
+def _safe_next(request: Request, target: str | None) -> str:
+    """Where to go after signing in: a path on this site only (never another host)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return str(request.url_for("overview").path)
+
+
+@router.get("/sign-in", name="dashboard_sign_in", response_class=HTMLResponse)
+def sign_in_page(request: Request, next: str | None = None) -> HTMLResponse:
+    return _html(request, "sign_in.html.j2", {"next": _safe_next(request, next), "error": None}, None)
+
+
+@router.post("/sign-in", name="dashboard_sign_in_post", response_class=HTMLResponse)
+async def sign_in_post(request: Request) -> Response:
+    """The sign-in form: the API's own sign-in (rate limit, audit, HttpOnly SameSite=Strict cookie)."""
+    form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
+    target = _safe_next(request, form.get("next"))
+    if deps.is_local(request):
+        return RedirectResponse(target, 303)
+    from carevalue.api import signin
+
+    done = RedirectResponse(target, 303)
+    try:
+        body = signin.SignIn(username=form.get("username", ""), password=form.get("password", ""), cookie=True)
+        await run_in_threadpool(signin.sign_in, body, request, done)
+    except ValidationError:
+        return _html(request, "sign_in.html.j2", {"next": target, "error": "enter your name and password"},
+                     None, status_code=422)
+    except ApiProblem as exc:
+        return _html(request, "sign_in.html.j2", {"next": target, "error": exc.detail}, None,
+                     status_code=exc.status)
+    return done
+
+
+@router.post("/sign-out", name="dashboard_sign_out")
+def sign_out(request: Request, who: Any = WHO) -> Response:
+    """End the session (the API's sign-out) and go back to the sign-in page."""
+    done = RedirectResponse(str(request.url_for("dashboard_sign_in").path), 303)
+    if not deps.is_local(request):
+        from carevalue.api import signin
+
+        signin.sign_out(request, who)
+        done.delete_cookie(signin.COOKIE)
+    return done
