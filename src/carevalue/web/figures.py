@@ -85,8 +85,16 @@ def timeline(cycles: list[dict[str, Any]]) -> str | None:
     bars: dict[str, dict[str, list[Any]]] = {}
     ev_x, ev_y, ev_text = [], [], []
     rows: list[str] = []
+    window: dict[str, list[Any]] = {"y": [], "base": [], "x": [], "text": []}
     for c in cycles:
         label = f"{c['cycle_id']} · " if len(cycles) > 1 else ""
+        if c.get("start_ts") and c.get("end_ts"):
+            start, end = datetime.fromisoformat(c["start_ts"]), datetime.fromisoformat(c["end_ts"])
+            rows.append(f"{label}cycle window")
+            window["y"].append(f"{label}cycle window")
+            window["base"].append(c["start_ts"])
+            window["x"].append(max((end - start).total_seconds() * 1000, DAY_MS))
+            window["text"].append(f"care cycle {c['cycle_id']}: {start:%Y-%m-%d} to {end:%Y-%m-%d}")
         for ph in c["phases"]:
             if ph["start_ts"] is None:
                 continue
@@ -107,16 +115,23 @@ def timeline(cycles: list[dict[str, Any]]) -> str | None:
     if not rows:
         return None
     fig = go.Figure()
+    if window["y"]:
+        fig.add_trace(go.Bar(name="cycle window", orientation="h", hovertext=window["text"], hoverinfo="text",
+                             marker_color="#d9d9d9", opacity=0.8, **{k: window[k] for k in ("y", "x", "base")}))
     for phase, b in bars.items():
         fig.add_trace(go.Bar(name=phase, orientation="h", y=b["y"], x=b["x"], base=b["base"],
                              hovertext=b["text"], hoverinfo="text",
                              marker_color=PHASE_COLOURS.get(phase, "#b3b3b3"), opacity=0.55))
     fig.add_trace(go.Scatter(name="event", x=ev_x, y=ev_y, mode="markers", hovertext=ev_text, hoverinfo="text",
                              marker={"symbol": "diamond", "size": 9, "color": "#222"}))
+    for c in cycles:  # the index event (surgery, diagnosis) the outcome time points count from
+        if c.get("index_ts"):
+            fig.add_shape(type="line", x0=c["index_ts"], x1=c["index_ts"], y0=0, y1=1, yref="paper",
+                          line={"dash": "dot", "color": "#555", "width": 1})
     order = list(dict.fromkeys(rows))
     layout = {**LAYOUT, "height": max(220, 90 + 34 * len(order)),
               "yaxis": {"automargin": True, "categoryorder": "array", "categoryarray": order[::-1]},
               "xaxis": {"automargin": True, "type": "date"}}
-    fig.update_layout(title="Care cycle by phase (bars: first to last event; diamonds: events)",
+    fig.update_layout(title="Care cycle by phase (bars: first to last event; diamonds: events; dotted: index event)",
                       barmode="overlay", **layout)
     return str(fig.to_json())

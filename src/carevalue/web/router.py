@@ -47,7 +47,14 @@ def _pct(v: Any) -> str:
     return "—" if v is None or isinstance(v, str) else f"{100 * float(v):.1f}%"
 
 
+def _money(v: Any) -> str:
+    """An amount of money: whole units with thousands separators (cost, charges, payments)."""
+    return "—" if v is None or isinstance(v, str | bool) else f"{float(v):,.0f}"
+
+
 templates.env.filters["fmt"] = _fmt
+templates.env.filters["money"] = _money
+templates.env.filters["whole"] = _money  # minutes and other whole amounts print the same way
 templates.env.filters["pct"] = _pct
 
 
@@ -236,7 +243,8 @@ def _safe_next(request: Request, target: str | None) -> str:
 
 @router.get("/sign-in", name="dashboard_sign_in", response_class=HTMLResponse)
 def sign_in_page(request: Request, next: str | None = None) -> HTMLResponse:
-    return _html(request, "sign_in.html.j2", {"next": _safe_next(request, next), "error": None}, None)
+    return _html(request, "sign_in.html.j2", {"next": _safe_next(request, next), "error": None}, None,
+                 json_url=None)
 
 
 @router.post("/sign-in", name="dashboard_sign_in_post", response_class=HTMLResponse)
@@ -254,10 +262,10 @@ async def sign_in_post(request: Request) -> Response:
         await run_in_threadpool(signin.sign_in, body, request, done)
     except ValidationError:
         return _html(request, "sign_in.html.j2", {"next": target, "error": "enter your name and password"},
-                     None, status_code=422)
+                     None, status_code=422, json_url=None)
     except ApiProblem as exc:
         return _html(request, "sign_in.html.j2", {"next": target, "error": exc.detail}, None,
-                     status_code=exc.status)
+                     status_code=exc.status, json_url=None)
     return done
 
 
