@@ -14,10 +14,10 @@ from typing import Any
 
 import ibis
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
 
 from carevalue.definitions.loader import Library
-from carevalue.definitions.scorecard import ScorecardSet
+from carevalue.definitions.scorecard import Composite, ScorecardSet
+from carevalue.definitions.scorecard import CompositeWeight as CompositeWeight
 from carevalue.queries.base import QueryError, needs, rows_of
 from carevalue.queries.privacy import suppress
 
@@ -162,35 +162,42 @@ def scorecard_providers(con: Any, library: Library, *, condition: str) -> list[d
 
 
 # ---------------------------------------------------------------------- composite (opt-in only)
-class CompositeWeight(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    measure: str
-    time_point: str | None = None
-    weight: float = Field(gt=0)
-    source: str = Field(min_length=3, description="Where the weight comes from (required).")
+CompositeDefinition = Composite  # the content model (definitions/scorecard.py), under its older name
 
 
-class CompositeDefinition(BaseModel):
-    """A composite of a condition's outcomes: explicit weights, each with its source."""
-
-    model_config = ConfigDict(extra="forbid")
-    id: str
-    condition: str
-    title: str
-    weights: list[CompositeWeight] = Field(min_length=1)
-    source: str = Field(min_length=3)
+def load_composite(path: str | Path) -> Composite:
+    """Read and validate one composite written outside the library (YAML: id, condition, title,
+    source, weights); the library's own are in ``scorecard-sets`` (:func:`library_composites`)."""
+    return Composite.model_validate(yaml.safe_load(Path(path).read_text()))
 
 
-def load_composite(path: str | Path) -> CompositeDefinition:
-    """Read and validate a composite definition (YAML content)."""
-    return CompositeDefinition.model_validate(yaml.safe_load(Path(path).read_text()))
+def library_composites(library: Library, condition: str | None = None) -> list[Composite]:
+    """The composites of the library's scorecard sets (of one condition when given), by id."""
+    found = [c for s in library.kind("scorecard-sets").values() for c in s.composites
+             if condition is None or c.condition == condition]
+    return sorted(found, key=lambda c: c.id)
+
+
+def _composite_of(library: Library, definition: Composite | str) -> Composite:
+    if not isinstance(definition, str):
+        return definition
+    found = {c.id: c for c in library_composites(library)}
+    if definition not in found:
+        raise QueryError(f"no composite {definition!r} in the library; known: {', '.join(sorted(found)) or 'none'}")
+    return found[definition]
 
 
 @needs("outcome_comparison")
-def composite(con: Any, library: Library, *, definition: CompositeDefinition) -> list[dict[str, Any]]:
+def composite(con: Any, library: Library, *, definition: Composite | str) -> list[dict[str, Any]]:
     """Per provider: the weighted mean of (E/O for adverse events, O/E otherwise) over the named
     measures, with the weights shown; a provider missing any measure gets no composite (never a
-    partial index presented as whole)."""
+    partial index presented as whole). ``definition`` is a composite or the id of a library one."""
+    definition = _composite_of(library, definition)
+    known = {m.id for m in _template(library, definition.condition).outcomes}
+    unknown = [w.measure for w in definition.weights if w.measure not in known]
+    if unknown:
+        raise QueryError(f"composite {definition.id!r}: {', '.join(unknown)} not an outcome of "
+                         f"{definition.condition}; known: {', '.join(sorted(known))}")
     outcomes = scorecard_outcomes(con, library, condition=definition.condition)
     total = sum(w.weight for w in definition.weights)
     by_provider: dict[str, dict[str, Any]] = {}

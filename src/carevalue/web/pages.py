@@ -51,7 +51,23 @@ def condition(ws: Workspace, condition: str, provider: str | None = None) -> Pag
     page = ws.ask(sc.scorecard, condition=condition, provider=provider)
     page["provider"] = provider
     page["measures"] = ws.ask(cmp.comparison_measures, condition=condition)
+    page["composites"] = composites(ws, condition, provider)
     return page  # type: ignore[no-any-return]
+
+
+def composites(ws: Workspace, condition: str, provider: str | None = None) -> list[dict[str, Any]]:
+    """The library's composites of the condition (content/scorecard-sets), each with its weights
+    normalised as used and a score per provider; none unless content defines one."""
+    out = []
+    for c in sc.library_composites(ws.library, condition):
+        total = sum(w.weight for w in c.weights)
+        rows = [r for r in ws.ask(sc.composite, definition=c)
+                if provider is None or r["organization_id"] == provider]
+        out.append({"id": c.id, "title": c.title, "source": c.source,
+                    "weights": [{"measure": w.measure, "time_point": w.time_point, "weight": w.weight / total,
+                                 "source": w.source} for w in c.weights],
+                    "rows": rows})
+    return out
 
 
 def comparison(ws: Workspace, condition: str, measure: str | None, time_point: str | None,
