@@ -14,10 +14,13 @@ import pandas as pd
 
 from carevalue.definitions.loader import load_library
 from carevalue.engine.outcomes import COMPARISON_FLOATS, compare_measure
+from carevalue.model import declared
 
 CONDITION = "hip-osteoarthritis"
 # provider -> (cycles, extra days of stay over the case-mix expectation, deaths)
 PROVIDERS = {"org-a": (60, 0.0, 2), "org-b": (60, 1.5, 3), "org-c": (60, -1.0, 2), "org-tiny": (5, 0.0, 0)}
+# readmission within 30 days: log-odds −4 + 0.04 × age + the provider's effect (drawn, seed 4)
+READMISSION_EFFECT = {"org-a": 0.0, "org-b": 1.0, "org-c": -0.5, "org-tiny": 0.0}
 PHASES = {"diagnosing": 300.0, "intervening": 6000.0, "recovering-rehabbing": 1200.0}
 # every cycle's events: (days after the cycle start, phase, table, id suffix)
 EVENTS = [(0, "diagnosing", "encounters", "visit"), (7, "diagnosing", "observations", "xray"),
@@ -34,6 +37,7 @@ def stay(age: float, asa: float, effect: float) -> float:
 def build(con: ibis.BaseBackend | None = None) -> ibis.BaseBackend:
     con = con or ibis.duckdb.connect()
     rng = np.random.default_rng(3)
+    readmit_rng = np.random.default_rng(4)  # its own stream: the other measures' draws stay as documented
     values, casemix, totals, costs, cycles, events = [], [], [], [], [], []
     k = 0
     for org, (n, effect, deaths) in PROVIDERS.items():
@@ -52,11 +56,17 @@ def build(con: ibis.BaseBackend | None = None) -> ibis.BaseBackend:
                         "encounter_id": None, "organization_id": org, "practitioner_id": None,
                         "cost_bearing": True} for day, phase, table, suffix in EVENTS]
             common = {"cycle_id": cid, "patient_id": pid, "condition": CONDITION, "organization_id": org,
-                      "scale": None, "time_days": 90.0, "censored": False}
+                      "scale": None, "time_days": 90.0, "censored": False, "anchor_ts": start + timedelta(days=30)}
             values.append({**common, "measure": "length-of-stay", "time_point": "discharge",
-                           "value": stay(age, asa, effect) + rng.normal(0, 0.3), "event": None})
+                           "value": stay(age, asa, effect) + rng.normal(0, 0.3), "event": None,
+                           "tier": 2, "level": 3, "time_point_day": 0, "value_type": "continuous"})
             values.append({**common, "measure": "mortality-90d", "time_point": "90 days",
-                           "value": float(i < deaths), "event": int(i < deaths)})
+                           "value": float(i < deaths), "event": int(i < deaths),
+                           "tier": 1, "level": 1, "time_point_day": 90, "value_type": "binary"})
+            readmitted = int(readmit_rng.random() < 1 / (1 + np.exp(4 - 0.04 * age - READMISSION_EFFECT[org])))
+            values.append({**common, "measure": "readmission-30d", "time_point": "30 days", "value": float(readmitted),
+                           "event": readmitted, "time_days": 30.0, "tier": 2, "level": 4, "time_point_day": 30,
+                           "value_type": "binary"})
             casemix += [{"cycle_id": cid, "condition": CONDITION, "variable": "age", "value_num": age, "value_text": None},
                         {"cycle_id": cid, "condition": CONDITION, "variable": "asa-class", "value_num": asa, "value_text": None},
                         {"cycle_id": cid, "condition": CONDITION, "variable": "sex", "value_num": None,
@@ -70,7 +80,8 @@ def build(con: ibis.BaseBackend | None = None) -> ibis.BaseBackend:
                 costs += [{"cycle_id": cid, "condition": CONDITION, "organization_id": org, "phase": ph,
                            "line": "labour", "total_cost": c * (1.1 if org == "org-b" else 1.0),
                            "minutes": c / 10} for ph, c in PHASES.items()]
-    vframe = pd.DataFrame(values).astype({"value": "float64", "event": "Int64"})
+    vframe = pd.DataFrame(values).astype({"value": "float64", "event": "Int64", "tier": "Int64", "level": "Int64",
+                                          "time_point_day": "Int64"})
     vframe["scale"] = vframe["scale"].astype("string")
     con.create_table("outcome_values", ibis.memtable(vframe), overwrite=True)
     cm = pd.DataFrame(casemix).astype({"value_num": "float64", "value_text": "string"})
@@ -84,13 +95,19 @@ def build(con: ibis.BaseBackend | None = None) -> ibis.BaseBackend:
     ev = pd.DataFrame(events).astype({"encounter_id": "string", "practitioner_id": "string"})
     con.create_table("cycle_events", ibis.memtable(ev), overwrite=True)
     tpl = load_library().get("conditions", CONDITION)
-    comp = pd.concat([compare_measure(con, [tpl], m) for m in ("length-of-stay", "mortality-90d")],
+    comp = pd.concat([compare_measure(con, [tpl], m) for m in ("length-of-stay", "mortality-90d", "readmission-30d")],
                      ignore_index=True)
     comp = comp.astype({c: "float64" for c in COMPARISON_FLOATS})
-    for c in comp.columns:
-        if comp[c].dtype == object:
-            comp[c] = comp[c].astype("string")
     comp["patients"] = comp["n"].astype("Int64")
+    kinds = {c.name: c.type for c in declared("outcome_comparison").columns}
+    for c in comp.columns:  # the declared column types (as the outcomes stage writes them)
+        kind = kinds.get(c)
+        if kind in ("BIGINT", "INTEGER"):
+            comp[c] = pd.to_numeric(comp[c], errors="coerce").astype("Int64")
+        elif kind == "DOUBLE":
+            comp[c] = pd.to_numeric(comp[c], errors="coerce").astype("float64")
+        elif comp[c].dtype == object or kind == "VARCHAR":
+            comp[c] = comp[c].astype("string")
     con.create_table("outcome_comparison", ibis.memtable(comp), overwrite=True)
     seg = [{"patient_id": f"p{i}", "segment": "chronic", "valid_from": date(2023, 1, 1), "valid_to": None}
            for i in range(1, 41)]

@@ -34,7 +34,7 @@ def test_timeline_phases_events_outcomes_costs(local: TestClient) -> None:
     # org-b costs 10% more: (300 + 6,000 + 1,200) × 1.1 = 8,250; by phase 330, 6,600, 1,320
     assert cycle["cost"]["total_cost"] == pytest.approx(8250) and cycle["cost"]["charges"] == 9000
     assert [round(p["total_cost"]) for p in cycle["phase_costs"]] == [330, 6600, 1320]
-    assert {o["measure"] for o in cycle["outcomes"]} == {"length-of-stay", "mortality-90d"}
+    assert {o["measure"] for o in cycle["outcomes"]} == {"length-of-stay", "mortality-90d", "readmission-30d"}
     html = local.get("/patients/p62").text
     assert "8,250" in html and "Length of hospital stay" in html and 'id="timeline-fig"' in html
     assert "procedures" in html and "c62-thr" in html

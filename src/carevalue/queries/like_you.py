@@ -223,3 +223,44 @@ def like_you_costs(con: Any, library: Library, *, condition: str) -> list[dict[s
     for r in shown:  # after suppression: a complementary cell has too little data to show as well
         r["status"] = "too little data" if r["suppressed"] else "ok"
     return [{k: plain(v) for k, v in r.items()} for r in shown]
+
+
+@needs("outcome_values", "outcome_comparison", "casemix_values")
+def event_sequence(con: Any, library: Library, *, condition: str, measure: str,
+                   time_point: str) -> list[dict[str, Any]]:
+    """Each cycle of an event measure in time order with its event (0/1) and its expected risk
+    under the comparison's case-mix model (logistic, refitted as for "patients like you"): the input
+    of a risk-adjusted CUSUM. Patient-level (no ids): only providers the comparison shows, i.e.
+    with 11 or more patients and events; empty when the measure has no usable event comparison."""
+    tpl = _template(library, condition)
+    m = next((x for x in tpl.outcomes if x.id == measure), None)
+    tp = next((x for x in m.time_points if x.label == time_point), None) if m else None
+    if m is None or tp is None:
+        raise QueryError(f"{condition} has no measure {measure!r} at {time_point!r}")
+    from carevalue.queries.scorecard import scorecard_outcomes  # the scorecard's own suppression
+
+    ok = [r for r in scorecard_outcomes(con, library, condition=condition)
+          if r["measure"] == measure and r["time_point"] == time_point and r["organization_id"] is not None
+          and r["status"] == "ok" and r["statistic"] == "O/E events" and not r["suppressed"]]
+    keep = sorted(str(r["organization_id"]) for r in ok)
+    if not keep:
+        return []
+    t = con.table("outcome_comparison")
+    t = t.filter((t.condition == condition) & (t.measure == measure) & (t.time_point == time_point)
+                 & (t.organization_id == keep[0]))
+    used = rows_of(t.select("variables").limit(1))
+    variables = [v for v in str(used[0]["variables"] or "").split(",") if v] if used else []
+    model, _typical, _cats = _fit(con, tpl, m, tp, None, variables, "O/E events")
+    if not model.usable:
+        return []
+    rows, _v, _t, _n = measure_rows(con, [tpl], m.id)
+    rows = rows.filter((rows.time_point == time_point) & rows.organization_id.isin(keep) & rows.event.notnull())
+    frame: pd.DataFrame = rows.select("organization_id", "anchor_ts", "cycle_id", "event", *variables) \
+        .order_by(["organization_id", "anchor_ts", "cycle_id"]).to_pandas()
+    if frame.empty:
+        return []
+    frame["expected"] = expected(frame[variables], model).to_numpy()
+    frame = frame.dropna(subset=["expected"])
+    cols = [frame[c].tolist() for c in ("organization_id", "anchor_ts", "event", "expected")]
+    return [{"organization_id": plain(o), "anchor_ts": plain(a), "event": int(e), "expected": float(p)}
+            for o, a, e, p in zip(*cols, strict=True)]

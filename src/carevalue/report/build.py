@@ -22,6 +22,7 @@ from carevalue.queries.privacy import MARK, THRESHOLD
 from carevalue.report import figures
 from carevalue.report import model_quality as model_quality_page
 from carevalue.report import payment as payment_page
+from carevalue.report import scorecard as scorecard_page
 from carevalue.report.layout import (  # noqa: F401  (html_table, money, pct, HIDDEN: re-exported)
     HIDDEN,
     Block,
@@ -342,7 +343,7 @@ def _prom_block(ws: Workspace, rep: Report) -> Block:
 # --------------------------------------------------------------------------- render
 def _env() -> jinja2.Environment:
     return jinja2.Environment(loader=jinja2.PackageLoader("carevalue.report", "templates"),
-                              autoescape=jinja2.select_autoescape(["html"]))
+                              autoescape=jinja2.select_autoescape(["html", "html.j2"]))  # escapes titles, intros, notes
 
 
 def assemble(ws: Workspace) -> Report:
@@ -350,6 +351,7 @@ def assemble(ws: Workspace) -> Report:
     rep = Report()
     rep.sections += [data_section(ws, rep), organise_section(ws, rep), cost_section(ws, rep)]
     rep.sections += outcomes_sections(ws, rep)
+    rep.sections.append(scorecard_page.section(ws, rep))
     rep.sections += [model_quality_page.section(ws, rep), payment_page.section(ws, rep)]
     return rep
 
@@ -357,7 +359,7 @@ def assemble(ws: Workspace) -> Report:
 def render(rep: Report, store_name: str) -> str:
     """The HTML page for an assembled report."""
     return _env().get_template("report.html.j2").render(
-        sections=rep.sections, plotly_js=plotly.offline.get_plotlyjs(), version=__version__,
+        sections=rep.sections, plotly_js=figures.html_safe_js(plotly.offline.get_plotlyjs()), version=__version__,
         store=store_name, generated=dt.datetime.now().strftime("%Y-%m-%d %H:%M"), threshold=THRESHOLD)
 
 

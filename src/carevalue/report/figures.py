@@ -7,6 +7,7 @@ Values are passed as plain lists so the HTML holds readable JSON numbers, not bi
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -124,3 +125,67 @@ def value_scatter(df: pd.DataFrame, condition: str, measure: str, currency: str)
                       xaxis_title=f"mean cost per cycle ({currency})",
                       yaxis_title=f"{measure}: observed / expected", **LAYOUT)
     return fig
+
+
+def frontier_providers(points: pd.DataFrame, higher_better: bool) -> list[str]:
+    """The providers on the value frontier: none cheaper has an outcome as good or better."""
+    best: float | None = None
+    out = []
+    ordered = points.sort_values(["cost", "outcome"], ascending=[True, not higher_better])
+    for provider, outcome in zip(ordered["provider"].tolist(), ordered["outcome"].astype(float).tolist(), strict=True):
+        if best is None or (outcome > best if higher_better else outcome < best):
+            out.append(str(provider))
+            best = outcome
+    return out
+
+
+def value_frontier(points: pd.DataFrame, title: str, outcome_label: str, currency: str,
+                   higher_better: bool) -> go.Figure:
+    """Risk-adjusted outcome against cost per cycle, one bubble per provider (area = patients), the
+    efficient frontier joined by a line; labels are placed beside the points with automatic margins."""
+    on = frontier_providers(points, higher_better)
+    size = points["patients"].astype(float)
+    ref = 2.0 * float(size.max()) / (36.0 ** 2) if len(size) and size.max() > 0 else 1.0
+    fig = go.Figure(go.Scatter(
+        x=_l(points["cost"].astype(float).round(2)), y=_l(points["outcome"].astype(float).round(4)),
+        mode="markers+text", text=_l(points["provider"]), textposition="middle right", cliponaxis=False,
+        marker={"size": _l(size), "sizemode": "area", "sizeref": ref, "sizemin": 6,
+                "color": ["#2f7d32" if p in on else "#4c72b0" for p in points["provider"]],
+                "line": {"width": 1, "color": "#333"}},
+        customdata=_l(points["patients"]), name="provider (green: on the frontier)",
+        hovertemplate="%{text}<br>cost %{x:,.0f}<br>outcome %{y}<br>patients %{customdata}<extra></extra>"))
+    front = points.set_index("provider").loc[on].sort_values("cost")
+    if len(front) >= 2:
+        fig.add_trace(go.Scatter(x=_l(front["cost"].astype(float).round(2)), y=_l(front["outcome"].astype(float).round(4)),
+                                 mode="lines", line={"dash": "dash", "color": "#2f7d32"}, name="value frontier"))
+    layout = {**LAYOUT, "margin": {"l": 70, "r": 120, "t": 60, "b": 60}}
+    fig.update_layout(title=title, xaxis_title=f"mean TDABC cost per cycle ({currency})",
+                      yaxis_title=outcome_label + (" (higher is better)" if higher_better else " (lower is better)"),
+                      xaxis={"automargin": True}, yaxis={"automargin": True}, showlegend=True, **layout)
+    return fig
+
+
+def cusum_figure(chart: pd.DataFrame, title: str, h: float) -> go.Figure:
+    """Risk-adjusted Bernoulli CUSUM per provider over its cycles in time order, with the signal line h."""
+    fig = go.Figure()
+    for prov, g in chart.groupby("provider", sort=True):
+        fig.add_trace(go.Scatter(x=_l(g["sequence"]), y=_l(g["cusum"].round(3)), mode="lines", name=str(prov)))
+        sig = g[g["signal"]]
+        if len(sig):
+            fig.add_trace(go.Scatter(x=_l(sig["sequence"]), y=_l(sig["cusum"].round(3)), mode="markers",
+                                     marker={"symbol": "x", "size": 10, "color": "#b00"},
+                                     name=f"{prov}: signal", showlegend=False))
+    fig.add_hline(y=h, line_dash="dot", line_color="#b00")
+    fig.update_layout(title=title, xaxis_title="care cycles in time order", yaxis_title="CUSUM (log-likelihood ratio)",
+                      **LAYOUT)
+    return fig
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+def html_safe_js(js: str) -> str:
+    """Script text an HTML parser accepts: the control characters plotly.js carries raw inside its
+    string literals (e.g. the PNG signature's \\x1a) written as ``\\xHH`` escapes, which JavaScript
+    reads as the same character (a raw control character is an HTML parse error)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", js)
