@@ -84,6 +84,16 @@ def test_outcome_table_hides_small_cells(section) -> None:  # type: ignore[no-un
     assert tiny and all(r["patients"] == "<11" and r["oe"] is None for r in tiny)
 
 
+def test_no_count_of_one_to_ten_in_a_sentence(section) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    _, rep = section
+    reasons = [str(r["reason"]) for r in rep.tables[f"scorecard-{C}"] if r.get("reason")]
+    # the fixture's 7 deaths: the stored reason says "7 events: fewer than 10"; shown as <11 events
+    assert any(r.startswith("<11 events") for r in reasons), reasons
+    assert not any(re.search(r"\b([1-9]|10) (patients|cycles|events)\b", r) for r in reasons)
+
+
 def test_the_report_is_valid_html(report_file: Path) -> None:
     html5lib = pytest.importorskip("html5lib")
     parser = html5lib.HTMLParser(strict=True)

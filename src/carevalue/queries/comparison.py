@@ -17,7 +17,7 @@ from scipy import stats
 from carevalue.definitions.loader import Library
 from carevalue.definitions.outcome import OutcomeMeasure
 from carevalue.queries.base import QueryError, needs, rows_of
-from carevalue.queries.privacy import suppress
+from carevalue.queries.privacy import scrub_text, suppress
 
 # SRTR program-specific reports: hazard ratio prior Gamma(shape 2, rate 2), posterior
 # Gamma(2 + O, 2 + E), point estimate (O + 2)/(E + 2) (engine/risk/flags.py, srtr.org).
@@ -155,7 +155,8 @@ def provider_comparison(con: Any, library: Library, *, condition: str, measure: 
         t = t.filter(t.time_point == tp)
     if scale is not None:
         t = t.filter(t.scale == scale)
-    raw = rows_of(t.select(*COLUMNS, "scale", "time_point").order_by("organization_id"))
+    raw = [{**r, "reason": scrub_text(r["reason"]) or None}
+           for r in rows_of(t.select(*COLUMNS, "scale", "time_point").order_by("organization_id"))]
     if not raw:
         return []
     statistic = next((r["statistic"] for r in raw if r["statistic"]), None)
@@ -208,5 +209,5 @@ def comparison_measures(con: Any, library: Library, *, condition: str) -> list[d
     titles = {m.id: (m.title, m.tier, m.level) for m in tpl.outcomes} if tpl else {}
     for r in rows:
         title, tier, lvl = titles.get(r["measure"], (r["measure"], None, None))
-        r.update({"measure_title": title, "tier": tier, "level": lvl})
+        r.update({"measure_title": title, "tier": tier, "level": lvl, "reason": scrub_text(r["reason"]) or None})
     return sorted(rows, key=lambda r: (r["tier"] or 9, r["level"] or 9, r["measure"], str(r["time_point"])))

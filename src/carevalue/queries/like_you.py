@@ -22,7 +22,7 @@ from carevalue.engine.outcome_comparison import FIT_SAMPLE
 from carevalue.engine.outcomes import measure_rows
 from carevalue.engine.risk.casemix import CaseMixModel, expected, fit_casemix
 from carevalue.queries.base import QueryError, needs, plain, rows_of
-from carevalue.queries.privacy import THRESHOLD, suppress
+from carevalue.queries.privacy import THRESHOLD, scrub_text, suppress
 
 RATIO_STATISTICS = ("O/E events", "O/E events (Cox)")
 # Refitted models per open connection (a new run opens a new connection, so nothing goes stale).
@@ -128,8 +128,9 @@ def like_you(con: Any, library: Library, *, condition: str, person: dict[str, An
     tpl = _template(library, condition)
     t = con.table("outcome_comparison")
     t = t.filter(t.condition == condition)
-    comp = rows_of(t.select("measure", "time_point", "scale", "organization_id", "patients", "oe", "ci_low",
-                            "ci_high", "statistic", "variables", "status", "reason"))
+    comp = [{**r, "reason": scrub_text(r["reason"]) or None} for r in rows_of(
+        t.select("measure", "time_point", "scale", "organization_id", "patients", "oe", "ci_low", "ci_high",
+                 "statistic", "variables", "status", "reason"))]
     by_key: dict[tuple[str, str, str | None], list[dict[str, Any]]] = {}
     for r in comp:
         by_key.setdefault((r["measure"], r["time_point"], r["scale"]), []).append(r)

@@ -19,7 +19,7 @@ from carevalue.definitions.loader import Library
 from carevalue.definitions.scorecard import Composite, ScorecardSet
 from carevalue.definitions.scorecard import CompositeWeight as CompositeWeight
 from carevalue.queries.base import QueryError, needs, rows_of
-from carevalue.queries.privacy import suppress
+from carevalue.queries.privacy import scrub_text, suppress
 
 
 def _template(library: Library, condition: str) -> Any:
@@ -46,7 +46,8 @@ def scorecard_outcomes(con: Any, library: Library, *, condition: str,
     tpl = _template(library, condition)
     t = con.table("outcome_comparison")
     t = t.filter(t.condition == condition)
-    rows = rows_of(t.select(*OUTCOME_COLUMNS).order_by(["measure", "time_point", "scale", "organization_id"]))
+    rows = [{**r, "reason": scrub_text(r["reason"]) or None}  # no count of 1..10 in a sentence either
+            for r in rows_of(t.select(*OUTCOME_COLUMNS).order_by(["measure", "time_point", "scale", "organization_id"]))]
     order = {m.id: (m.tier, m.level, i, m.title, m.direction) for i, m in enumerate(tpl.outcomes)}
     tps = {m.id: [tp.label for tp in m.time_points] for m in tpl.outcomes}
     provider_rows = [r for r in rows if r["organization_id"] is not None]
