@@ -87,7 +87,8 @@ def timeline(cycles: list[dict[str, Any]]) -> str | None:
     rows: list[str] = []
     window: dict[str, list[Any]] = {"y": [], "base": [], "x": [], "text": []}
     for c in cycles:
-        label = f"{c['cycle_id']} · " if len(cycles) > 1 else ""
+        # several cycles: each row names its cycle by condition and period (or start), not its long id
+        label = f"{c['condition']} {c.get('period_label') or (c.get('start_ts') or '')[:10]} · " if len(cycles) > 1 else ""
         if c.get("start_ts") and c.get("end_ts"):
             start, end = datetime.fromisoformat(c["start_ts"]), datetime.fromisoformat(c["end_ts"])
             rows.append(f"{label}cycle window")
