@@ -125,3 +125,28 @@ def as_(client: TestClient) -> Callable[[str], dict[str, str]]:
         return cache[user]
 
     return headers
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster on loopback; the tests skip only where the server binaries are
+    not installed (CI installs Debian's postgresql package)."""
+    from carevalue.api.pg_local import LocalPostgres, binaries
+
+    if binaries() is None:
+        pytest.skip("PostgreSQL server binaries are not installed (apt-get install postgresql)")
+    with LocalPostgres() as pg:
+        yield pg.url
+
+
+@pytest.fixture
+def fresh_database(postgres: str) -> Iterator[str]:
+    """A new empty database on the cluster for one test."""
+    import uuid
+
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres, autocommit=True) as con:
+        con.execute(f"CREATE DATABASE {name}")
+    yield postgres.rsplit("/", 1)[0] + f"/{name}"

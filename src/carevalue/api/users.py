@@ -1,7 +1,8 @@
 """The user store: accounts with a role, argon2 password hashes, expiring sign-in tokens, sign-in attempts.
 
-It lives in its own SQLite file beside (never inside) the analytic store. A token is a random
-string handed to the client once; only its SHA-256 is stored, so the file alone signs no one in.
+It lives in its own SQLite file beside (never inside) the analytic store, or in the deployment's
+PostgreSQL database. A token is a random string handed to the client once; only its SHA-256 is
+stored, so the database alone signs no one in.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from carevalue.api.sqlite_file import SqliteFile
+from carevalue.api.opsdb import OpsDB, SqliteOps
 
 
 class Role(StrEnum):
@@ -29,7 +30,7 @@ class Role(StrEnum):
     patient = "patient"      # their own record and results, their own PROMs
 
 
-SCHEMA = """
+_SQLITE = """
 CREATE TABLE IF NOT EXISTS users (
   username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, role TEXT NOT NULL,
   patient_id TEXT, ipu_ids TEXT NOT NULL DEFAULT '[]', created_ts TEXT NOT NULL
@@ -42,7 +43,9 @@ CREATE TABLE IF NOT EXISTS signin_attempts (
   ts TEXT NOT NULL, username TEXT NOT NULL, remote TEXT, ok INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS signin_recent ON signin_attempts (username, ts);
+CREATE INDEX IF NOT EXISTS signin_remote ON signin_attempts (remote, ts);
 """
+SCHEMA = {"sqlite": _SQLITE, "postgresql": _SQLITE.replace("ok INTEGER", "ok SMALLINT")}
 
 
 class UserError(ValueError):
@@ -66,12 +69,13 @@ def _sha(token: str) -> str:
 
 
 class UserStore:
-    """Users, tokens and sign-in attempts in one SQLite file."""
+    """Users, tokens and sign-in attempts in one SQLite file (a path) or the PostgreSQL database."""
 
     MIN_PASSWORD = 12
 
-    def __init__(self, path: str | Path, token_ttl: timedelta = timedelta(hours=8)) -> None:
-        self.db = SqliteFile(path, SCHEMA)
+    def __init__(self, db: str | Path | OpsDB, token_ttl: timedelta = timedelta(hours=8)) -> None:
+        self.db: OpsDB = SqliteOps(db) if isinstance(db, str | Path) else db
+        self.db.ensure(SCHEMA)
         self.token_ttl = token_ttl
         self.hasher = PasswordHasher()  # argon2id with the library's RFC 9106 low-memory profile
         self._dummy = self.hasher.hash(secrets.token_hex(16))
@@ -150,11 +154,12 @@ class UserStore:
     def resolve(self, token: str) -> User | None:
         """The user a token signs in, while it has not expired."""
         with self.db.connect() as con:
-            r = con.execute("SELECT username, expires_ts FROM tokens WHERE token_sha256 = ?",
+            r = con.execute("SELECT u.username, u.role, u.patient_id, u.ipu_ids, t.expires_ts FROM tokens t "
+                            "JOIN users u ON u.username = t.username WHERE t.token_sha256 = ?",
                             (_sha(token),)).fetchone()
         if r is None or datetime.fromisoformat(r["expires_ts"]) <= _now():
             return None
-        return self.get(r["username"])
+        return User(r["username"], Role(r["role"]), r["patient_id"], tuple(json.loads(r["ipu_ids"])))
 
     def revoke(self, token: str) -> None:
         with self.db.connect() as con:

@@ -1,0 +1,44 @@
+"""Serving the API with uvicorn: one process, or several worker processes sharing a PostgreSQL
+operational database. Workers build their app from the environment (``app_from_env``)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+
+from fastapi import FastAPI
+
+SETTINGS = "CAREVALUE_SERVE"  # JSON: the settings the parent process passes to its workers
+
+
+def app_from_env() -> FastAPI:
+    """The app a uvicorn worker serves, from the settings its parent put in the environment."""
+    from carevalue.api.app import create_app
+
+    s = json.loads(os.environ[SETTINGS])
+    return create_app(s["store"], s["content"], ops=s["ops"], database=s["database"],
+                      token_ttl=timedelta(hours=s["token_hours"]), drain_every=s["drain_every"],
+                      dashboard=s.get("dashboard", True))
+
+
+def serve(store: Path, content: Sequence[Path] = (), *, ops: Path | None = None, database: str | None = None,
+          host: str = "127.0.0.1", port: int = 8000, workers: int = 1, token_hours: float = 8.0,
+          drain_every: float | None = 5.0, dashboard: bool = True, log_level: str = "warning") -> None:
+    """Run uvicorn over the store until stopped; several ``workers`` need a PostgreSQL ``database``."""
+    import uvicorn
+
+    from carevalue.api.opsdb import database_url
+
+    url = database_url(database)
+    if workers > 1 and url is None:
+        raise ValueError("several workers share users, tokens and the PROM inbox through PostgreSQL: "
+                         "give --database postgresql://... (or CAREVALUE_DATABASE_URL)")
+    os.environ[SETTINGS] = json.dumps({"store": str(store), "content": [str(c) for c in content],
+                                       "ops": str(ops) if ops else None, "database": url,
+                                       "token_hours": token_hours, "drain_every": drain_every,
+                                       "dashboard": dashboard})
+    uvicorn.run("carevalue.api.server:app_from_env", factory=True, host=host, port=port, workers=workers,
+                log_level=log_level, access_log=False)
