@@ -135,6 +135,7 @@ class Result:
 
     latencies: list[float] = field(default_factory=list)
     accepted: dict[str, str] = field(default_factory=dict)  # identifier -> response_id
+    fresh: set[str] = field(default_factory=set)  # identifiers answered 201 (kept now, not before)
     duplicates: int = 0
     rejected: list[tuple[str, int, str]] = field(default_factory=list)  # identifier, status, reason
     unanswered: list[str] = field(default_factory=list)  # the connection failed: outcome unknown
@@ -184,6 +185,8 @@ async def load(base: str, users: dict[str, str], responses: int, seconds: float,
                     body = r.json()
                     res.accepted[ident] = body["response_id"]
                     res.duplicates += body["duplicate"]
+                    if r.status_code == 201:
+                        res.fresh.add(ident)
                 else:
                     problem = r.json() if r.headers.get("content-type", "").startswith("application/problem") else {}
                     reason = "; ".join(e["message"] for e in problem.get("errors") or []) or problem.get("detail", "")
