@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import PASSWORD, copy_store
 from fastapi.testclient import TestClient
+from test_api_proms import phq9
 
 from carevalue.api.app import create_app
-from conftest import PASSWORD, copy_store
-from test_api_proms import phq9
 
 F = "/api/v1/fhir"
 

@@ -7,6 +7,7 @@ It needs the server binaries (Debian: ``apt-get install postgresql``); as root t
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -62,10 +63,8 @@ class LocalPostgres:
         return self
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):
             self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
-            pass
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def __enter__(self) -> LocalPostgres:
