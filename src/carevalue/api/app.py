@@ -82,4 +82,5 @@ def _mount_dashboard(app: FastAPI, state: ApiState) -> None:
 
     app.state.workspace = state.workspace
     state._lock = deps.QUERY_LOCK  # one connection: API and dashboard requests take turns on it
-    app.include_router(router, prefix="/dashboard")
+    # HTML pages and their .json twins: the dashboard's, not part of the REST API's OpenAPI.
+    app.include_router(router, prefix="/dashboard", include_in_schema=False)
