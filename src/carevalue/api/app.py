@@ -16,7 +16,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 
-from carevalue.api import admin, aggregates, fhir_routes, problems, proms, records, signin
+from carevalue.api import admin, aggregates, extracts, fhir_routes, problems, proms, records, signin
 from carevalue.api.audit import AuditLog
 from carevalue.api.opsdb import database_url, open_ops
 from carevalue.api.prom_intake import PromInbox
@@ -67,7 +67,7 @@ def create_app(store: str | Path, content: Sequence[str | Path] = (), *, ops: st
     app.state.carevalue = state
     problems.install(app)
     v1 = APIRouter(prefix=PREFIX)
-    for module in (signin, aggregates, records, proms, admin, fhir_routes):
+    for module in (signin, aggregates, extracts, records, proms, admin, fhir_routes):
         v1.include_router(module.router)
     app.include_router(v1)
     if dashboard:
