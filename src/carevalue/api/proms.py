@@ -125,7 +125,7 @@ def submit(request: Request, who: Signed,
         raise ApiProblem(422, f"the QuestionnaireResponse cannot be accepted ({len(r.errors)} problem(s)); nothing was stored",
                          errors=[FieldError(field=f, message=m) for f, m in r.errors])
     assert r.patient_id is not None and r.instrument is not None
-    patient_access(request, who, r.patient_id, "submit PROM")
+    patient_access(request, who, r.patient_id, "submit PROM", audit_allowed=False)  # audited with the write
     if not st.has_patient(r.patient_id):
         audit(request, who, "submit PROM", "rejected", patient_id=r.patient_id, status=404, detail="unknown patient")
         raise ApiProblem(404, f"no patient {r.patient_id!r} in the store", errors=[

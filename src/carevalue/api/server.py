@@ -40,5 +40,7 @@ def serve(store: Path, content: Sequence[Path] = (), *, ops: Path | None = None,
                                        "ops": str(ops) if ops else None, "database": url,
                                        "token_hours": token_hours, "drain_every": drain_every,
                                        "dashboard": dashboard})
+    # A worker busy with a drain on a loaded machine may answer the supervisor's ping late: give it a
+    # minute before it is restarted (a restart ends the requests it is serving).
     uvicorn.run("carevalue.api.server:app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level, access_log=False)
+                log_level=log_level, access_log=False, timeout_worker_healthcheck=60)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -48,6 +49,9 @@ CREATE INDEX IF NOT EXISTS signin_remote ON signin_attempts (remote, ts);
 SCHEMA = {"sqlite": _SQLITE, "postgresql": _SQLITE.replace("ok INTEGER", "ok SMALLINT")}
 
 
+HASHES_AT_ONCE = 2  # argon2 computations in flight per process
+
+
 class UserError(ValueError):
     """A user cannot be created as asked (duplicate, missing patient id, weak password ...)."""
 
@@ -78,6 +82,8 @@ class UserStore:
         self.db.ensure(SCHEMA)
         self.token_ttl = token_ttl
         self.hasher = PasswordHasher()  # argon2id with the library's RFC 9106 low-memory profile
+        # Each hash takes 64 MiB: a burst of sign-ins waits its turn rather than exhaust memory.
+        self._hashing = threading.BoundedSemaphore(HASHES_AT_ONCE)
         self._dummy = self.hasher.hash(secrets.token_hex(16))
 
     # ------------------------------------------------------------------ accounts
@@ -129,7 +135,8 @@ class UserStore:
         ok = False
         try:
             # Hash even for an unknown name, so timing does not tell which names exist.
-            ok = self.hasher.verify(r["password_hash"] if r else self._dummy, password) and r is not None
+            with self._hashing:
+                ok = self.hasher.verify(r["password_hash"] if r else self._dummy, password) and r is not None
         except (VerificationError, InvalidHashError):
             ok = False
         with self.db.connect() as con:
