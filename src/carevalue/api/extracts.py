@@ -75,16 +75,41 @@ def to_csv(rows: list[dict[str, Any]]) -> bytes:
     return buf.getvalue().encode()
 
 
-def to_parquet(rows: list[dict[str, Any]]) -> bytes:
-    """Parquet, one typed column per field; a suppressed count is null (the row's ``suppressed`` says so)."""
+TABLES = {Extract.costs: "cycle_cost_totals", Extract.outcomes: "outcome_comparison", Extract.value: "value",
+          Extract.payment: "payment_ledger"}
+
+
+def _arrow_type(values: list[Any], declared_type: str | None) -> Any:
+    """The column's type from its values; a column with none (all suppressed) from its declaration."""
+    import pyarrow as pa
+
+    seen = {type(v) for v in values if v is not None}
+    if seen == {bool}:
+        return pa.bool_()
+    if seen == {int} or (not seen and declared_type in ("BIGINT", "INTEGER", "TINYINT")):
+        return pa.int64()
+    if seen <= {int, float} and (seen or declared_type != "VARCHAR"):
+        return pa.float64()
+    return pa.string()
+
+
+def to_parquet(rows: list[dict[str, Any]], table: str | None = None) -> bytes:
+    """Parquet, one typed column per field (types of the declared ``table`` where the values give
+    none); a suppressed count is null (the row's ``suppressed`` says so)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from carevalue.model import declared
+
+    kinds = {c.name: c.type for c in declared(table).columns} if table else {}
     cols = columns(rows)
-    clean = [{c: (None if r.get(c) == MARK else r.get(c)) for c in cols} for r in rows]
-    table = pa.Table.from_pylist(clean) if clean else pa.table({c: pa.array([], pa.string()) for c in cols})
+    data = {c: [None if r.get(c) == MARK else r.get(c) for r in rows] for c in cols}
+    arrays = {}
+    for c, values in data.items():
+        kind = _arrow_type(values, kinds.get(c))
+        arrays[c] = pa.array([str(v) if v is not None and kind == pa.string() else v for v in values], kind)
     buf = io.BytesIO()
-    pq.write_table(table, buf)
+    pq.write_table(pa.table(arrays), buf)
     return buf.getvalue()
 
 
@@ -98,7 +123,7 @@ def extract(request: Request, who: Annotated[Principal, Depends(extract_roles)],
             condition: Annotated[str | None, Query(description="Only this condition template.")] = None) -> Response:
     """One aggregate table (all pages) as a CSV or Parquet file, small cells suppressed; audited."""
     rows = ask(request, _rows(name, condition))
-    body = to_csv(rows) if format is Format.csv else to_parquet(rows)
+    body = to_csv(rows) if format is Format.csv else to_parquet(rows, TABLES[name])
     audit(request, who, f"extract {name.value} ({format.value})", "allowed", status=200,
           detail=f"{len(rows)} rows" + (f", condition {condition}" if condition else ""))
     return Response(body, media_type=CSV if format is Format.csv else PARQUET, headers={
