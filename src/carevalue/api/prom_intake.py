@@ -231,3 +231,25 @@ class PromInbox:
         with self.db.connect() as con:
             rows = con.execute("SELECT * FROM prom_batches ORDER BY drained_ts").fetchall()
         return [dict(r) | {"reasons": orjson.loads(r["reasons"])} for r in rows]
+
+
+def drain_forever(inbox: PromInbox, ws: Workspace, every: float, batch_size: int = 5000) -> None:
+    """Drain every ``every`` seconds while responses wait, until SIGTERM or SIGINT (a drain process
+    beside the API's workers, so ingest never competes with requests in their processes)."""
+    import logging
+    import signal
+    import threading
+
+    log = logging.getLogger("carevalue.api")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(every):
+        try:
+            if inbox.counts()["waiting"]:
+                for b in inbox.drain(ws, batch_size=batch_size, wait=every):
+                    log.info("drained %s: %d responses, %d quarantined", b.batch, b.responses, b.quarantined)
+        except DrainBusy:
+            continue
+        except Exception:  # the rows stay waiting; the next round tries again
+            log.exception("PROM drain failed; the responses stay in the inbox")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -36,11 +38,24 @@ def serve(store: Path, content: Sequence[Path] = (), *, ops: Path | None = None,
     if workers > 1 and url is None:
         raise ValueError("several workers share users, tokens and the PROM inbox through PostgreSQL: "
                          "give --database postgresql://... (or CAREVALUE_DATABASE_URL)")
+    # With PostgreSQL the drain is a process of its own beside the workers: ingesting a batch never
+    # holds up the requests a worker is serving. The embedded server drains in a thread.
+    drainer = None
+    if url is not None and drain_every:
+        cmd = [sys.executable, "-m", "carevalue.cli", "proms", "drain", "--store", str(store),
+               "--every", str(drain_every), *[a for c in content for a in ("--content", str(c))],
+               *(["--ops", str(ops)] if ops else [])]
+        drainer = subprocess.Popen(cmd, env={**os.environ, "CAREVALUE_DATABASE_URL": url})
     os.environ[SETTINGS] = json.dumps({"store": str(store), "content": [str(c) for c in content],
                                        "ops": str(ops) if ops else None, "database": url,
-                                       "token_hours": token_hours, "drain_every": drain_every,
-                                       "dashboard": dashboard})
-    # A worker busy with a drain on a loaded machine may answer the supervisor's ping late: give it a
-    # minute before it is restarted (a restart ends the requests it is serving).
-    uvicorn.run("carevalue.api.server:app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level, access_log=False, timeout_worker_healthcheck=60)
+                                       "token_hours": token_hours,
+                                       "drain_every": None if drainer else drain_every, "dashboard": dashboard})
+    try:
+        # A worker on a loaded machine may answer the supervisor's ping late: give it a minute
+        # before it is restarted (a restart ends the requests it is serving).
+        uvicorn.run("carevalue.api.server:app_from_env", factory=True, host=host, port=port, workers=workers,
+                    log_level=log_level, access_log=False, timeout_worker_healthcheck=60)
+    finally:
+        if drainer is not None:
+            drainer.terminate()
+            drainer.wait(timeout=120)

@@ -110,14 +110,18 @@ def users_list(store: Path = STORE, ops: Path | None = OPS, database: str | None
 def proms_drain(store: Path = STORE, content: list[Path] | None = CONTENT, ops: Path | None = OPS,
                 database: str | None = DATABASE,
                 batch_size: int = typer.Option(5000, "--batch-size", help="Responses per ingested file."),
+                every: float = typer.Option(0, "--every", help="Keep draining every this many seconds (0: once)."),
                 as_json: bool = typer.Option(False, "--json", help="Print the batches as JSON.")) -> None:
     """Ingest the PROM answers waiting in the inbox into the store, in batches (each one NDJSON file)."""
     from carevalue.api.opsdb import open_ops
-    from carevalue.api.prom_intake import DrainBusy, PromInbox
+    from carevalue.api.prom_intake import DrainBusy, PromInbox, drain_forever
     from carevalue.workspace import Workspace, WorkspaceError
 
     folder = _ops(store, ops)
     inbox = PromInbox(open_ops(database, folder, "prom-inbox"), folder / "prom-batches")
+    if every > 0:
+        drain_forever(inbox, Workspace.open(store, content or ()), every, batch_size)
+        return
     try:
         done = inbox.drain(Workspace.open(store, content or ()), batch_size=batch_size, wait=60)
     except (DrainBusy, WorkspaceError) as e:
