@@ -7,6 +7,7 @@ quarantined hold per file. Rows are kept column-wise so the store can write them
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from carevalue.model import table
@@ -149,9 +150,11 @@ class Batch:
             self._ensure(n)
             k = self._key(n, row)
             keys.append([n, *(k if isinstance(k, tuple) else (k,))])
+        # The content without the source column: two versions with the same digest are one fact.
+        digest = hashlib.blake2b(repr(sorted((n, row[:-1]) for n, row in rows)).encode(), digest_size=16)
         self.versions[locator] = {"table_name": name, "record_id": rid, "record_type": record_type or name,
                                   "locator": locator, "last_updated": version, "current": current,
-                                  "why": why, "row_keys": keys}
+                                  "why": why, "row_keys": keys, "digest": digest.hexdigest()}
 
     def _drop_record(self, locator: str) -> None:
         """Remove every row an earlier record (by locator) produced, and forget its keys."""

@@ -104,8 +104,7 @@ class Store:
                 con.unregister("_incoming")
                 staged.append(name)
 
-            held = versions.resolve(con, batch, staged, seq, lambda name, where, field, reason, detail:
-                             self._move_to_quarantine(staged, name, where, src, field, reason, detail))
+            held = versions.resolve(con, batch, staged, seq)
             self._resolve_conflicts(staged, src)
             self._check_patients(staged, src)
             versions.record(con, src, held, seq)

@@ -11,7 +11,6 @@ its rows as JSON content — so read = stored + quarantined still holds for both
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -25,12 +24,9 @@ if TYPE_CHECKING:
     from carevalue.ingest.batch import Batch
 
 _COLUMNS = ("table_name", "record_id", "record_type", "source", "locator", "last_updated", "ingest_seq",
-            "current", "why", "row_keys")
+            "current", "why", "row_keys", "digest")
 _TYPES = (pa.string(), pa.string(), pa.string(), pa.string(), pa.string(), pa.timestamp("us"), pa.int64(),
-          pa.bool_(), pa.string(), pa.string())
-
-# (staged table, where clause on alias s, field, reason, detail SQL) -> quarantine those staged records
-MoveFn = Callable[[str, str, str, str, str], None]
+          pa.bool_(), pa.string(), pa.string(), pa.string())
 
 
 def ingest_seq(con: duckdb.DuckDBPyConnection, src: str, sha256: str) -> int:
@@ -54,36 +50,17 @@ def _naive_utc(v: Any) -> Any:
     return v
 
 
-def _stored_rows(con: duckdb.DuckDBPyConnection, row_keys: list[list[Any]], source: str) -> list[list[Any]]:
-    """The stored rows a version produced, each as [table, values without source...]."""
-    out: list[list[Any]] = []
-    for tk in row_keys:
-        name, key = tk[0], tk[1:]
-        t = table(name)
-        where = " AND ".join(f'"{k}" = ?' for k in t.key)
-        cols = [c for c in t.column_names if c != "source"]
-        sel = ", ".join(f'"{c}"' for c in cols)
-        for row in con.execute(f'SELECT {sel} FROM "{name}" WHERE {where} AND source = ?', [*key, source]).fetchall():
-            out.append([name, *row])
-    return sorted(out, key=repr)
+def _rows_json(rows: list[list[Any]]) -> str:
+    """A version's rows (as the store holds them, without the source) as JSON, in a fixed order."""
+    return json.dumps([{"table": r[0], "row": r[1:]} for r in sorted(rows, key=repr)], default=str)[:MAX_CONTENT]
 
 
-def _staged_rows(con: duckdb.DuckDBPyConnection, staged: list[str], locator: str) -> list[list[Any]]:
-    out: list[list[Any]] = []
-    for name in staged:
-        cols = [c for c in table(name).column_names if c != "source"]
-        sel = ", ".join(f'"{c}"' for c in cols)
-        for row in con.execute(f'SELECT {sel} FROM "_stage_{name}" WHERE _locator = ?', [locator]).fetchall():
-            out.append([name, *row])
-    return sorted(out, key=repr)
+def _register(con: duckdb.DuckDBPyConnection, name: str, columns: dict[str, list[Any]]) -> None:
+    con.register(name, pa.table(columns))
 
 
-def _as_json(rows: list[list[Any]]) -> str:
-    return json.dumps([{"table": r[0], "row": r[1:]} for r in rows], default=str)
-
-
-def resolve(con: duckdb.DuckDBPyConnection, batch: Batch, staged: list[str], seq: int,
-            move: MoveFn) -> dict[str, dict[str, Any]]:
+def resolve(con: duckdb.DuckDBPyConnection, batch: Batch, staged: list[str], seq: int
+            ) -> dict[str, dict[str, Any]]:
     """Settle this file's versions against the current versions from other files (before the
     store's other conflict checks); returns them for :func:`record`."""
     src = batch.source
@@ -99,12 +76,12 @@ def resolve(con: duckdb.DuckDBPyConnection, batch: Batch, staged: list[str], seq
                           "locator": [v["locator"] for v in current]})
         con.register("_probe", probe)
         hits = con.execute(
-            """SELECT p.locator, rv.source, rv.locator, rv.last_updated, rv.ingest_seq, rv.row_keys
+            """SELECT p.locator, rv.source, rv.locator, rv.last_updated, rv.ingest_seq, rv.row_keys, rv.digest
                FROM _probe p JOIN record_versions rv USING (table_name, record_id)
                WHERE rv."current" AND rv.source <> ?""", [src]).fetchall()
         con.unregister("_probe")
-        for loc, o_src, o_loc, o_upd, o_seq, o_keys in hits:
-            _settle(con, versions[loc], staged, src, seq, o_src, o_loc, o_upd, int(o_seq), json.loads(o_keys), move)
+        if hits:
+            _settle(con, versions, staged, src, seq, hits)
     return versions
 
 
@@ -143,40 +120,83 @@ def record(con: duckdb.DuckDBPyConnection, src: str, versions: dict[str, dict[st
     con.unregister("_versions")
 
 
-def _settle(con: duckdb.DuckDBPyConnection, v: dict[str, Any], staged: list[str], src: str, seq: int,
-            o_src: str, o_loc: str, o_upd: datetime | None, o_seq: int, o_keys: list[list[Any]],
-            move: MoveFn) -> None:
-    """One record present in this file and, as the current version, in another file."""
-    name, rid, upd = v["table_name"], v["record_id"], v["last_updated"]
-    mine = _staged_rows(con, staged, v["locator"])
-    theirs = _stored_rows(con, o_keys, o_src)
-    if not theirs:
-        return  # the other file's rows are gone (e.g. quarantined there): nothing to settle
-    if json.dumps(mine, default=str) == json.dumps(theirs, default=str):
-        v.update(current=False, why=f"same content as the current version in {o_src} ({o_loc}), which keeps it")
-        return  # store.py drops an identical row stored from another source
-    if o_upd is None or upd is None:
-        return  # a version without lastUpdated: the conflict stays a conflict (store.py quarantines it)
-    later = upd > o_upd or (upd == o_upd and seq > o_seq)
+def _settle(con: duckdb.DuckDBPyConnection, versions: dict[str, dict[str, Any]], staged: list[str], src: str,
+            seq: int, hits: list[tuple[Any, ...]]) -> None:
+    """Records present in this file and, as the current version, in another file — settled in bulk."""
+    older: list[tuple[dict[str, Any], str]] = []
+    later: list[tuple[dict[str, Any], str, str, list[list[Any]], str]] = []
+    for loc, o_src, o_loc, o_upd, o_seq, o_keys, o_digest in hits:
+        v = versions[loc]
+        name, rid, upd = v["table_name"], v["record_id"], v["last_updated"]
+        if o_digest == v["digest"]:
+            v.update(current=False, why=f"same content as the current version in {o_src} ({o_loc}), which keeps it")
+            continue  # store.py drops an identical row stored from another source
+        if o_upd is None or upd is None:
+            continue  # a version without lastUpdated: the conflict stays a conflict (store.py quarantines it)
+        if upd > o_upd or (upd == o_upd and seq > int(o_seq)):
+            later.append((v, o_src, o_loc, json.loads(o_keys), _superseded(name, rid, src, loc, upd, o_upd)))
+        else:
+            why = _superseded(name, rid, o_src, o_loc, o_upd, upd)
+            v.update(current=False, why=why)
+            older.append((v, why))
+    if older:
+        _lose_incoming(con, staged, src, older)
     if later:
-        why = _superseded(name, rid, src, v["locator"], upd, o_upd)
-        _quarantine(con, o_src, o_loc, v["record_type"], rid, why, theirs)
+        _lose_stored(con, later)
+
+
+def _lose_incoming(con: duckdb.DuckDBPyConnection, staged: list[str], src: str,
+                   older: list[tuple[dict[str, Any], str]]) -> None:
+    """This file's older versions: into quarantine with their rows, out of staging."""
+    locs = [v["locator"] for v, _ in older]
+    _register(con, "_older", {"locator": locs})
+    rows: dict[str, list[list[Any]]] = {loc: [] for loc in locs}
+    for name in staged:
+        cols = ", ".join(f's."{c}"' for c in table(name).column_names if c != "source")
+        for loc, *vals in con.execute(f'SELECT s._locator, {cols} FROM "_stage_{name}" s '
+                                      "WHERE s._locator IN (SELECT locator FROM _older)").fetchall():
+            rows[loc].append([name, *vals])
+    _quarantine(con, [(src, v["locator"], v["record_type"], v["record_id"], why, _rows_json(rows[v["locator"]]))
+                      for v, why in older])
+    for name in staged:
+        con.execute(f'DELETE FROM "_stage_{name}" WHERE _locator IN (SELECT locator FROM _older)')
+    con.unregister("_older")
+
+
+def _lose_stored(con: duckdb.DuckDBPyConnection,
+                 later: list[tuple[dict[str, Any], str, str, list[list[Any]], str]]) -> None:
+    """Stored versions another file supersedes: their rows into quarantine (under their own file)
+    as JSON, out of the tables; their record_versions rows no longer current; their files' counts."""
+    by_table: dict[str, list[tuple[list[Any], str, str]]] = {}
+    for _v, o_src, o_loc, o_keys, _why in later:
         for tk in o_keys:
-            t = table(tk[0])
-            where = " AND ".join(f'"{k}" = ?' for k in t.key)
-            con.execute(f'DELETE FROM "{tk[0]}" WHERE {where} AND source = ?', [*tk[1:], o_src])
-        con.execute('UPDATE record_versions SET "current" = false, why = ? '
-                    "WHERE table_name = ? AND record_id = ? AND source = ? AND locator = ?",
-                    [why, name, rid, o_src, o_loc])
+            by_table.setdefault(tk[0], []).append((tk[1:], o_src, o_loc))
+    rows: dict[tuple[str, str], list[list[Any]]] = {(o_src, o_loc): [] for _v, o_src, o_loc, _k, _w in later}
+    for name, keys in by_table.items():
+        t = table(name)
+        cols: dict[str, list[Any]] = {f"k{i}": [str(k[0][i]) for k in keys] for i in range(len(t.key))}
+        cols["__src"], cols["__loc"] = [k[1] for k in keys], [k[2] for k in keys]
+        _register(con, "_keys", cols)
+        on = " AND ".join(f'CAST(t."{k}" AS VARCHAR) = k.k{i}' for i, k in enumerate(t.key)) + " AND t.source = k.__src"
+        sel = ", ".join(f't."{c}"' for c in t.column_names if c != "source")
+        for o_src, o_loc, *vals in con.execute(f'SELECT k.__src, k.__loc, {sel} FROM "{name}" t JOIN _keys k ON {on}').fetchall():
+            rows[(o_src, o_loc)].append([name, *vals])
+        con.execute(f'DELETE FROM "{name}" t USING _keys k WHERE {on}')
+        con.unregister("_keys")
+    _quarantine(con, [(o_src, o_loc, v["record_type"], v["record_id"], why, _rows_json(rows[(o_src, o_loc)]))
+                      for v, o_src, o_loc, _k, why in later if rows[(o_src, o_loc)]])
+    _register(con, "_lost", {"table_name": [v["table_name"] for v, *_ in later],
+                             "record_id": [v["record_id"] for v, *_ in later],
+                             "source": [o for _v, o, *_ in later], "locator": [lc for _v, _o, lc, *_ in later],
+                             "why": [w for *_, w in later]})
+    con.execute("""UPDATE record_versions rv SET "current" = false, why = l.why FROM _lost l
+                   WHERE rv.table_name = l.table_name AND rv.record_id = l.record_id
+                   AND rv.source = l.source AND rv.locator = l.locator""")
+    con.unregister("_lost")
+    for o_src in sorted({o for _v, o, *_ in later}):
         q = con.execute("SELECT count(DISTINCT locator) FROM quarantine WHERE source = ?", [o_src]).fetchone()
         n = int(q[0]) if q else 0
         con.execute("UPDATE ingest_files SET quarantined = ?, stored = read - ? WHERE source = ?", [n, n, o_src])
-        return
-    why = _superseded(name, rid, o_src, o_loc, o_upd, upd)
-    _quarantine(con, src, v["locator"], v["record_type"], rid, why, mine)
-    esc = v["locator"].replace("'", "''")
-    move(name, f"s._locator = '{esc}'", "meta.lastUpdated", Reason.SUPERSEDED, "'" + why.replace("'", "''") + "'")
-    v.update(current=False, why=why)
 
 
 def _superseded(name: str, rid: str, win_src: str, win_loc: str, win: datetime, lose: datetime) -> str:
@@ -186,9 +206,13 @@ def _superseded(name: str, rid: str, win_src: str, win_loc: str, win: datetime, 
             f"{_ts(win)} vs {_ts(lose)}{tie}")
 
 
-def _quarantine(con: duckdb.DuckDBPyConnection, src: str, loc: str, rtype: str, rid: str, why: str,
-                rows: list[list[Any]]) -> None:
-    """The losing version into quarantine, its rows (as the store holds them) as JSON content."""
-    con.execute("INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [src, loc, rtype, rid.split("/")[0], "meta.lastUpdated", Reason.SUPERSEDED, why,
-                 _as_json(rows)[:MAX_CONTENT]])
+def _quarantine(con: duckdb.DuckDBPyConnection, rows: list[tuple[str, str, str, str, str, str]]) -> None:
+    """Losing versions into quarantine: (source, locator, record type, record id, why, content)."""
+    if not rows:
+        return
+    _register(con, "_lose", {
+        "source": [r[0] for r in rows], "locator": [r[1] for r in rows], "record_type": [r[2] for r in rows],
+        "record_id": [r[3].split("/")[0] for r in rows], "why": [r[4] for r in rows], "content": [r[5] for r in rows]})
+    con.execute("""INSERT INTO quarantine SELECT source, locator, record_type, record_id, 'meta.lastUpdated', ?,
+                   why, content FROM _lose""", [Reason.SUPERSEDED])
+    con.unregister("_lose")

@@ -352,6 +352,7 @@ TABLES: tuple[Table, ...] = (
         _c("current", "BOOLEAN", "True for the version that is stored; false for a superseded one (in quarantine) or a repeat with the same content."),
         _c("why", "VARCHAR", "Why this version is or is not current, in words."),
         _c("row_keys", "VARCHAR", "JSON list of the rows this version produced: [table, key...] each."),
+        _c("digest", "VARCHAR", "Hash of the version's content (without the source): equal digests are the same fact."),
     )),
     Table("ingest_files", "One row per source file ingested: the reconciliation read = stored + quarantined.", ("source",), (
         _c("source", "VARCHAR", "Source file.", True),
