@@ -34,7 +34,8 @@ def simulate_store(con: BaseBackend, lib: Library, opt: Options | None = None,
     tb = lib.kind("time-based-payments").get(time_based_id)
     em = lib.kind("episode-models").get(episode_model_id)
     windows = [b.window_days for b in bundles] + ([em.post_anchor_days] if em else [])
-    frames = money_frames(con, list(lib.kind("conditions").values()), bundles, windows)
+    fees = list(lib.kind("fee-schedules").values()) if (opt is None or opt.facility_payments) else []
+    frames = money_frames(con, list(lib.kind("conditions").values()), bundles, windows, fees)
     comp = complications(con, [b.pricing.complication_measure for b in bundles if b.pricing.complication_measure])
     return simulate(frames.cycles, frames.warranty, bundles, tb, em, comp, opt)
 

@@ -27,6 +27,7 @@ class Options:
     use_reference_price: bool = False      # pay the published price instead of the proposed one
     episode_track: str | None = None       # None = the model's last (most two-sided) track
     capitation_margin: float = 0.0
+    facility_payments: bool = True        # False: fee-for-service pays the claim charges only
 
 
 @dataclass
