@@ -30,9 +30,12 @@ PAYMENT_LEDGER = Table("payment_ledger", "One row per patient × care cycle: cos
     _c("ffs_paid", "DOUBLE", "Fee-for-service payment: claim charges + facility payments, plus warranty events after the cycle."),
     _c("bundle_id", "VARCHAR", "Bundle paying the cycle (null: not eligible or no bundle)."),
     _c("bundle_eligible", "BOOLEAN", "Whether the cycle met the bundle's eligibility (null: no bundle for the condition)."),
+    _c("bundle_ineligible_reason", "VARCHAR", "Why a cycle of the bundle's conditions is paid fee-for-service: ASA class above the limit or not recorded, an eligibility-excluding diagnosis."),
     _c("bundle_price", "DOUBLE", "Risk-adjusted bundle price of the cycle."),
+    _c("exclusions", "VARCHAR", "Bundle exclusions (ids) that carved care inside the window out of the bundle, e.g. unrelated-trauma."),
+    _c("excluded_care_paid", "DOUBLE", "Fee-for-service payment for the carved-out care, paid beside the price."),
     _c("bundle_outlier", "DOUBLE", "Stop-loss (outlier) payment on top of the price."),
-    _c("bundle_paid", "DOUBLE", "Payment under the bundle: price + outlier + care outside the bundle at FFS; ineligible cycles FFS."),
+    _c("bundle_paid", "DOUBLE", "Payment under the bundle: price + outlier + care outside the bundle (after the window, excluded care) at FFS; ineligible cycles FFS."),
     _c("warranty_cost_provider", "DOUBLE", "Cost of warranty-covered events the provider bears without payment."),
     _c("warranty_paid_by_payer", "DOUBLE", "Charges of warranty-type events beyond the warranty, paid by the payer."),
     _c("tb_paid", "DOUBLE", "Time-based payment (per member per period); FFS where no rate applies."),
@@ -55,6 +58,9 @@ BUNDLE_PRICES = Table("bundle_prices", "Proposed price per bundle: expected incl
     _c("p50", "DOUBLE", "Median."),
     _c("p90", "DOUBLE", "90th percentile."),
     _c("status", "VARCHAR", "ok, or why the price is not estimable."),
+    _c("ineligible_cycles", "BIGINT", "Cycles of the bundle's conditions paid fee-for-service instead (ASA class, eligibility exclusions)."),
+    _c("eligibility_excluded_cycles", "BIGINT", "Of those, cycles excluded for an eligibility-excluding diagnosis."),
+    _c("carved_out_cycles", "BIGINT", "Eligible cycles with excluded care (e.g. unrelated trauma) paid fee-for-service beside the price."),
 ), stage="payment")
 
 EPISODE_RECONCILIATION = Table("episode_reconciliation", "CMS episode-model reconciliation per provider and episode category.",

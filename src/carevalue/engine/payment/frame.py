@@ -19,6 +19,7 @@ from carevalue.definitions.fee_schedule import FeeSchedule
 from carevalue.engine.casemix_frame import variable_table
 from carevalue.engine.codesets import matches
 from carevalue.engine.outcome_measures import days_between
+from carevalue.engine.payment.exclusions import bundle_exclusions
 from carevalue.engine.payment.facility import cycle_facility, encounter_payments
 
 HCC_MODEL = "cms-hcc-v24"
@@ -174,6 +175,9 @@ def money_frames(con: BaseBackend, templates: Sequence[ConditionTemplate], bundl
     if wins:
         s = _split(con, cycles, wins, facility)
         t = t.left_join(s, t.cycle_id == s.cycle_id).drop("cycle_id_right")
+    excl = bundle_exclusions(con, cycles, bundles, fee_schedules) if "conditions" in set(con.list_tables()) else None
+    if excl is not None:
+        t = t.left_join(excl, t.cycle_id == excl.cycle_id).drop("cycle_id_right")
     asa = _asa(con, cycles, templates, bundles)
     if asa is not None:
         t = t.left_join(asa, t.cycle_id == asa.cycle_id).drop("cycle_id_right")
@@ -190,6 +194,12 @@ def money_frames(con: BaseBackend, templates: Sequence[ConditionTemplate], bundl
     for col in ("asa", "hcc_score"):
         if col not in frame:
             frame[col] = float("nan")
+    for col in ("excluded_cost", "excluded_charges"):
+        frame[col] = frame[col].fillna(0.0) if col in frame else 0.0
+    frame["eligibility_excluded"] = frame["eligibility_excluded"].fillna(False).astype(bool) \
+        if "eligibility_excluded" in frame else False
+    if "exclusions" not in frame:
+        frame["exclusions"] = None
     wev = warranty_events(con, cycles, templates, bundles, fee_schedules)
     warranty = wev.execute() if wev is not None else pd.DataFrame(
         columns=["cycle_id", "encounter_id", "warranty", "day", "in_cycle", "extended", "covered_days",

@@ -44,7 +44,9 @@ def tables(result: Result) -> dict[str, pd.DataFrame]:
     """The result as the declared tables (columns in declared order)."""
     ledger = result.ledger.copy()
     ledger["bundle_eligible"] = ledger["bundle_eligible"].astype("boolean")
-    prices = pd.DataFrame([{**{k: v for k, v in asdict(p).items() if k not in ("percentiles", "bundle")},
+    renamed = {"ineligible": "ineligible_cycles", "eligibility_excluded": "eligibility_excluded_cycles",
+               "carved_out": "carved_out_cycles"}
+    prices = pd.DataFrame([{**{renamed.get(k, k): v for k, v in asdict(p).items() if k not in ("percentiles", "bundle")},
                             "bundle_id": p.bundle, "p10": p.percentiles.get(10), "p50": p.percentiles.get(50),
                             "p90": p.percentiles.get(90)} for p in result.prices])
     recs = pd.DataFrame(result.reconciliations)
