@@ -23,6 +23,7 @@ def payment_cmd(
     episode_model: str = typer.Option("cms-team", "--episode-model", help="cms-team or cms-cjr."),
     reference_price: bool = typer.Option(False, "--reference-price", help="Pay the published bundle price."),
     no_facility: bool = typer.Option(False, "--no-facility", help="Fee-for-service pays the claim charges only (no MS-DRG/APC)."),
+    prom_contingent: bool = typer.Option(False, "--prom-contingent", help="Apply the bundles' PROM-contingent terms (withhold / bonus)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """Revenue and margin per provider under every payment model, from the last run's payment
@@ -35,11 +36,11 @@ def payment_cmd(
     try:
         with Workspace.open(store) as ws:
             what_if = any(v is not None for v in (margin, warranty_years, stop_loss, track)) or \
-                reference_price or no_facility or episode_model != "cms-team"
+                reference_price or no_facility or prom_contingent or episode_model != "cms-team"
             if what_if:
                 opt = Options(margin=margin, warranty_years=warranty_years, stop_loss_threshold=stop_loss,
                               use_reference_price=reference_price, episode_track=track,
-                              facility_payments=not no_facility)
+                              facility_payments=not no_facility, prom_contingent=prom_contingent or None)
                 out = ws.ask(q.what_if, options=opt, episode_model=episode_model, condition=condition)
                 rows, prices, recs = out["providers"], out["bundle_prices"], out["episode_reconciliation"]
                 comp = out["complication_margins"]

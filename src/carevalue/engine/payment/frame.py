@@ -21,6 +21,7 @@ from carevalue.engine.codesets import matches
 from carevalue.engine.outcome_measures import days_between
 from carevalue.engine.payment.exclusions import bundle_exclusions
 from carevalue.engine.payment.facility import cycle_facility, encounter_payments
+from carevalue.engine.payment.proms import prom_improvement
 
 HCC_MODEL = "cms-hcc-v24"
 
@@ -178,6 +179,9 @@ def money_frames(con: BaseBackend, templates: Sequence[ConditionTemplate], bundl
     excl = bundle_exclusions(con, cycles, bundles, fee_schedules) if "conditions" in set(con.list_tables()) else None
     if excl is not None:
         t = t.left_join(excl, t.cycle_id == excl.cycle_id).drop("cycle_id_right")
+    prom = prom_improvement(con, cycles, bundles)
+    if prom is not None:
+        t = t.left_join(prom, t.cycle_id == prom.cycle_id).drop("cycle_id_right")
     asa = _asa(con, cycles, templates, bundles)
     if asa is not None:
         t = t.left_join(asa, t.cycle_id == asa.cycle_id).drop("cycle_id_right")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from carevalue.definitions.bundle import Bundle
+from carevalue.definitions.bundle import Bundle, PromContingent
 from carevalue.definitions.payment_model import EpisodeModel, TimeBasedPayment
 from carevalue.engine.payment.episode import reconcile, target_price, weighted_baseline
 from carevalue.engine.payment.pricing import Price, propose, risk_factor
@@ -28,6 +28,7 @@ class Options:
     episode_track: str | None = None       # None = the model's last (most two-sided) track
     capitation_margin: float = 0.0
     facility_payments: bool = True        # False: fee-for-service pays the claim charges only
+    prom_contingent: bool | None = None   # None = each bundle's own (its term's `active`)
 
 
 @dataclass
@@ -59,6 +60,29 @@ def settle_warranty(events: pd.DataFrame, window_days: int, warranty_years: floa
     cols = ["covered_cost", "covered_charges_in_cycle", "uncovered_charges_out", "out_cost", "out_charges",
             "warranty_events"]
     return e.groupby("cycle_id", as_index=False)[cols].sum()
+
+
+def prom_fraction(cycles: pd.DataFrame, term: PromContingent) -> pd.Series:
+    """Per eligible cycle: the fraction of its price the PROM term adds (+) or keeps back (−).
+
+    Per provider: share = patients reaching the threshold / eligible cycles (missing follow-up counts
+    as not reaching) or / measured cycles (``missing: excluded``); fraction = −withhold + withhold ×
+    min(share / target_share, 1) + bonus × max(0, (share − target_share) / (1 − target_share)).
+    Fewer than ``min_measured`` measured patients: 0 (the term is not applied)."""
+    reached = cycles["prom_reached"] if "prom_reached" in cycles else pd.Series(np.nan, index=cycles.index)
+    out = pd.Series(0.0, index=cycles.index)
+    for _, idx in cycles.groupby("organization_id").groups.items():
+        r = reached.loc[idx]
+        measured = int(r.notna().sum())
+        if measured < term.min_measured:
+            continue
+        hits = int(r.eq(True).sum())
+        share = hits / (len(r) if term.missing == "not-reached" else measured)
+        frac = -term.withhold + term.withhold * min(share / term.target_share, 1.0)
+        if term.bonus and term.target_share < 1:
+            frac += term.bonus * max(0.0, (share - term.target_share) / (1 - term.target_share))
+        out.loc[idx] = frac
+    return out
 
 
 def _ineligible_reason(led: pd.DataFrame, b: Bundle, excluded: pd.Series) -> pd.Series:
@@ -106,6 +130,11 @@ def _bundle(led: pd.DataFrame, b: Bundle, warranty: pd.DataFrame, complications:
     outlier = (b.pricing.stop_loss_share * np.maximum(in_window_ffs - threshold, 0.0)) if threshold else 0.0
     after_window_ffs = np.maximum(led["charges"] - window_ffs - ws["covered_charges_in_cycle"], 0.0)
     paid = base * factor + outlier + after_window_ffs + ws["uncovered_charges_out"] + carved_paid
+    term = b.prom_contingent
+    if term is not None and (opt.prom_contingent if opt.prom_contingent is not None else term.active):
+        adjustment = prom_fraction(led[elig], term) * (base * factor if np.ndim(factor) == 0 else (base * factor)[elig])
+        led.loc[elig, "prom_adjustment"] = adjustment
+        paid = paid + adjustment.reindex(led.index).fillna(0.0)
     led.loc[elig, "bundle_id"] = b.id
     led.loc[elig, "bundle_price"] = base * factor
     led.loc[elig, "bundle_outlier"] = pd.Series(outlier, index=led.index)[elig] if threshold else 0.0
@@ -170,7 +199,7 @@ def simulate(cycles: pd.DataFrame, warranty: pd.DataFrame, bundles: Sequence[Bun
     opt = opt or Options()
     led = cycles.copy()
     led["ffs_paid"] = led["charges"].astype("float64")
-    for col in ("bundle_paid", "bundle_price", "bundle_outlier", "excluded_care_paid", "warranty_cost_provider",
+    for col in ("bundle_paid", "bundle_price", "bundle_outlier", "excluded_care_paid", "prom_adjustment", "warranty_cost_provider",
                 "warranty_paid_by_payer", "episode_target", "episode_reconciliation"):
         led[col] = np.nan
     led["bundle_id"], led["bundle_eligible"], led["episode_model"] = None, None, None
