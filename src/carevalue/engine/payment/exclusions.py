@@ -92,4 +92,5 @@ def bundle_exclusions(con: BaseBackend, cycles: ir.Table, bundles: Sequence[Bund
                          excluded_charges=out.excluded_charges.coalesce(0.0), exclusions=out.exclusions,
                          eligibility_excluded=out.eligibility_excluded.coalesce(False))
         return out
+    assert out is not None
     return out.mutate(eligibility_excluded=ibis.literal(False))

@@ -132,7 +132,7 @@ def _bundle(led: pd.DataFrame, b: Bundle, warranty: pd.DataFrame, complications:
     paid = base * factor + outlier + after_window_ffs + ws["uncovered_charges_out"] + carved_paid
     term = b.prom_contingent
     if term is not None and (opt.prom_contingent if opt.prom_contingent is not None else term.active):
-        adjustment = prom_fraction(led[elig], term) * (base * factor if np.ndim(factor) == 0 else (base * factor)[elig])
+        adjustment = prom_fraction(led[elig], term) * pd.Series(base * factor, index=led.index)[elig]
         led.loc[elig, "prom_adjustment"] = adjustment
         paid = paid + adjustment.reindex(led.index).fillna(0.0)
     led.loc[elig, "bundle_id"] = b.id
