@@ -88,12 +88,13 @@ def prom_fraction(cycles: pd.DataFrame, term: PromContingent) -> pd.Series:
 def _ineligible_reason(led: pd.DataFrame, b: Bundle, excluded: pd.Series) -> pd.Series:
     """Why a cycle of the bundle's conditions is paid fee-for-service instead (None: eligible)."""
     asa_max = b.eligibility.asa_max
-    no_asa = led["asa"].isna() if asa_max is not None else pd.Series(False, index=led.index)
-    high = (led["asa"] > asa_max) if asa_max is not None else pd.Series(False, index=led.index)
-    reason = np.select([excluded.to_numpy(dtype=bool), no_asa.to_numpy(dtype=bool), high.fillna(False).to_numpy(dtype=bool)],
-                       ["excluded diagnosis (eligibility)", "ASA class not recorded",
-                        f"ASA class above {asa_max}"], default="")
-    return pd.Series(reason, index=led.index).replace("", None)
+    reason = np.full(len(led), None, dtype=object)
+    if asa_max is not None:
+        asa = led["asa"].to_numpy(dtype="float64", na_value=np.nan)
+        reason[asa > asa_max] = f"ASA class above {asa_max}"
+        reason[np.isnan(asa)] = "ASA class not recorded"
+    reason[excluded.to_numpy(dtype=bool)] = "excluded diagnosis (eligibility)"
+    return pd.Series(reason, index=led.index)
 
 
 def _bundle(led: pd.DataFrame, b: Bundle, warranty: pd.DataFrame, complications: pd.Series,
@@ -107,8 +108,8 @@ def _bundle(led: pd.DataFrame, b: Bundle, warranty: pd.DataFrame, complications:
     reason = _ineligible_reason(led, b, excluded)
     elig = rows & reason.isna()
     ws = settle_warranty(warranty[warranty.cycle_id.isin(led.loc[rows, "cycle_id"])], w, opt.warranty_years)
-    ws = led[["cycle_id"]].merge(ws, on="cycle_id", how="left").set_index(led.index)
-    ws = ws.drop(columns="cycle_id").astype("float64").fillna(0.0)
+    ws = ws.set_index("cycle_id").reindex(led["cycle_id"].to_numpy()).set_axis(led.index)
+    ws = ws.astype("float64").fillna(0.0)
     carved_cost = led["excluded_cost"].astype("float64") if "excluded_cost" in led else 0.0
     carved_paid = led["excluded_charges"].astype("float64") if "excluded_charges" in led else \
         pd.Series(0.0, index=led.index)
