@@ -37,7 +37,11 @@ def main() -> None:
                     help="Populations (patients) to replicate the store's cycles to.")
     args = ap.parse_args()
     from carevalue.engine.payment.frame import money_frames
-    from carevalue.engine.payment.run import DEFAULT_EPISODE_MODEL, DEFAULT_TIME_BASED, complications
+    from carevalue.engine.payment.run import (
+        DEFAULT_EPISODE_MODEL,
+        DEFAULT_TIME_BASED,
+        complications,
+    )
     from carevalue.engine.payment.simulate import simulate
     from carevalue.workspace import Workspace
 
