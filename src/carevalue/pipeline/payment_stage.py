@@ -15,7 +15,7 @@ from carevalue.pipeline.stage import StageContext, StageError, StageResult
 
 NAME = "payment"
 READS = ("cycle_cost_totals", "care_cycles", "cycle_events", "activity_costs", "claims", "claim_lines", "encounters",
-         "procedures", "conditions", "observations", "patient_risk_scores", "outcome_values")
+         "procedures", "conditions", "observations", "patient_risk_scores", "prom_scores", "outcome_values")
 WRITES = ("payment_ledger", "bundle_prices", "episode_reconciliation")
 
 
