@@ -68,10 +68,13 @@ def all_cycles(con: Counted, templates: Sequence[ConditionTemplate], end: dateti
                     data_end_ts=ibis.literal(end, "timestamp"))
 
 
-def record_codes(con: Counted) -> ir.Table:
-    """Every coded record once per code it carries (encounters: code and reason):
+CODED = ("conditions", "procedures", "observations", "encounters")
+
+
+def record_codes(con: Counted, tables: Sequence[str] = CODED) -> ir.Table:
+    """Every coded record of ``tables`` once per code it carries (encounters: code and reason):
     (_tbl, _id, _pid, _ts_on, _ts_rec, _class, _num, _code0, _off, _system, _code)."""
-    have = set(con.list_tables())
+    have = set(con.list_tables()) & set(tables)
     null_s, null_t, null_f = ibis.null().cast("string"), ibis.null().cast("timestamp"), ibis.null().cast("float64")
     parts = []
 
@@ -344,22 +347,19 @@ def composite(base: ir.Table, specs: Specs, ev: ir.Table, scratch: Scratch) -> F
     return _binary_from_first(t), _evidence(hits, hits._tbl, hits._id)
 
 
+def cycles_scratch(src: Counted, templates: Sequence[ConditionTemplate], scratch: Scratch) -> ir.Table:
+    """:func:`all_cycles` written once as a scratch table (what outcomes and case-mix share)."""
+    return scratch.write("base", all_cycles(src, templates, data_end(src)))
+
+
 def write_outcomes(con: BaseBackend, src: Counted, templates: Sequence[ConditionTemplate],
-                   value_sets: Mapping[str, ValueSet] | None) -> tuple[ir.Table | None, ir.Table | None]:
+                   value_sets: Mapping[str, ValueSet] | None, base: ir.Table, scratch: Scratch
+                   ) -> tuple[ir.Table | None, ir.Table | None]:
     """Write ``outcome_values`` and ``outcome_evidence`` (distinct) of every template's measures
-    and return them (None, None when no template has a measure to compute)."""
+    over ``base`` (:func:`cycles_scratch`) and return them (None, None when no template has a
+    measure to compute); intermediates go to ``scratch``."""
     specs = build_specs(templates, value_sets)
-    scratch = Scratch(con)
-    try:
-        return _write(con, src, templates, specs, scratch)
-    finally:
-        scratch.drop()
-
-
-def _write(con: BaseBackend, src: Counted, templates: Sequence[ConditionTemplate], specs: Specs,
-           scratch: Scratch) -> tuple[ir.Table | None, ir.Table | None]:
     have = set(src.list_tables())
-    base = scratch.write("base", all_cycles(src, templates, data_end(src)))
     m = matched_records(src, specs)
     matched = scratch.write("matched", m) if m is not None else None
     ev = scratch.write("events", key_events(src, specs, matched))
