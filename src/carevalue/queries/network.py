@@ -17,9 +17,10 @@ from carevalue.queries.privacy import suppress
 
 # Per table: the count columns that decide suppression and the columns derived from those patients.
 MASK: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "network_volume": (("cycles", "patients"), ()),
+    "network_volume": (("cycles", "patients"), ("annualised_cycles", "cycles_first_half", "cycles_second_half")),
     "network_volume_profile": (("total_cycles", "min_per_year", "max_per_year"), ("mean_per_year", "mean_per_week")),
-    "network_standard_checks": (("cycles", "patients"), ("shortfall",)),
+    "network_standard_checks": (("cycles", "patients"), ("shortfall", "annualised_cycles", "two_year_average",
+                                                          "prognosis_rolling_cycles")),
     "network_scenarios": (("moved_cycles",), ("moved_minutes", "current_cost", "projected_cost", "projected_cost_low",
                                               "projected_cost_high", "cost_change", "current_travel_km",
                                               "projected_travel_km")),
@@ -27,6 +28,12 @@ MASK: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                                                       "change")),
     "network_affiliations": (("cycles",), ("current_cost", "projected_cost", "cost_change", "current_travel_km",
                                            "projected_travel_km")),
+}
+
+# Secondary counts shown as '<11' where 1..10 in a row that is otherwise shown.
+CELLS: dict[str, tuple[str, ...]] = {
+    "network_volume": ("cycles_first_half", "cycles_second_half"),
+    "network_standard_checks": ("prognosis_rolling_cycles",),
 }
 
 
@@ -39,7 +46,7 @@ def safe_rows(name: str, df: pd.DataFrame, group_by: Sequence[str] | None = None
     rows = rows_of(df)
     if name in MASK:
         counts, values = MASK[name]
-        rows = suppress(rows, counts, values=[*values, *counts], group_by=group_by)
+        rows = suppress(rows, counts, values=[*values, *counts], group_by=group_by, cells=CELLS.get(name, ()))
     return _round(rows)
 
 
@@ -109,3 +116,34 @@ def ipu_scores(con: BaseBackend, library: Library, condition: str | None = None,
     g = df.groupby(["condition", "organization_id"], dropna=False).agg(
         team_id=("team_id", "first"), score=("score", "sum")).reset_index()
     return _round(rows_of(g.sort_values(["condition", "score"], ascending=[True, False])))
+
+
+@needs("network_coordinates")
+def coordinates(con: BaseBackend, library: Library, **_: Any) -> list[dict[str, Any]]:
+    """Every coordinate the travel distances use (sites and home areas), with its source."""
+    return _round(rows_of(_read(con, "network_coordinates").sort_values(["kind", "unit_id"])))
+
+
+@needs("network_coordinates", "network_volume", "network_standard_checks")
+def site_map(con: BaseBackend, library: Library, condition: str | None = None, year: int | None = None,
+             **_: Any) -> list[dict[str, Any]]:
+    """Per site with coordinates: its organization's cycles of the condition in the year (the latest
+    when not given), whether it is below a standard that year, and where its position comes from.
+    Cycles below 11 show '<11'."""
+    sites = _read(con, "network_coordinates")
+    sites = sites[sites["kind"] == "site"]
+    vol = _read(con, "network_volume", condition=condition, level="organization")
+    if vol.empty or sites.empty:
+        return []
+    yr = int(year if year is not None else vol["year"].max())
+    vol = vol[vol["year"] == yr]
+    chk = _read(con, "network_standard_checks", condition=condition)
+    chk = chk[(chk["year"] == yr) & (chk["meets"] == False)]  # noqa: E712
+    below = {str(o): sorted(set(g["threshold"])) for o, g in chk.groupby("organization_id")}
+    df = vol.merge(sites.rename(columns={"unit_id": "organization_id"}), on="organization_id", how="inner")
+    df = df.assign(below=pd.Series([", ".join(below.get(str(o), [])) or None for o in df["organization_id"]],
+                                   index=df.index, dtype=object))
+    df = df[["condition", "year", "organization_id", "latitude", "longitude", "source", "cycles", "patients", "below"]]
+    rows = suppress(rows_of(df.sort_values(["condition", "organization_id"])), ("cycles", "patients"),
+                    values=["cycles", "patients"], group_by=["condition"])
+    return _round(rows)
