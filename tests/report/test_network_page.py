@@ -33,6 +33,8 @@ def test_section_shows_standards_scenarios_ipu_and_map(built) -> None:  # type: 
     checks = rep.tables[f"network-checks-{network_store.COND}"]
     assert {r["unit_id"]: r["meets"] for r in checks} == {"org-big": True, "org-mid": False, "org-small": False}
     assert [r["unit_id"] for r in rep.tables["network-below"]] == ["org-mid", "org-small"]
+    # the two-year average (30 + 4) / 2 = 17 would reveal org-mid's 4 cycles of 2024: hidden
+    assert next(r for r in checks if r["unit_id"] == "org-mid")["two_year_average"] == "<11"
     sc = rep.tables["network-scenarios"][0]
     assert sc["projected_cost_interval"] == "280,000 to 320,000" and sc["cycles_before"] == sc["cycles_after"] == 95
     out = rep.tables["network-outcomes-consolidate-knee-org-mid"][0]

@@ -36,8 +36,12 @@ def build() -> ibis.BaseBackend:
     vols = {"org-big": 60, "org-mid": 30, "org-small": 5}
     _put(con, "network_volume", [{"condition": COND, "level": "organization", "unit_id": o, "organization_id": o,
                                   "year": 2025, "cycles": n, "patients": n, "observed_months": 12,
-                                  "annualised_cycles": float(n)} for o, n in vols.items()])
-    _put(con, "network_standard_checks", [_check(o, n, n >= 50) for o, n in vols.items()])
+                                  "annualised_cycles": float(n)} for o, n in vols.items()]
+         + [{"condition": COND, "level": "organization", "unit_id": "org-mid", "organization_id": "org-mid",
+             "year": 2024, "cycles": 4, "patients": 4, "observed_months": 12, "annualised_cycles": 4.0}])
+    # org-mid's two-year average (30 + 4) / 2 = 17 would reveal its 4 cycles of 2024
+    _put(con, "network_standard_checks", [{**_check(o, n, n >= 50), "two_year_average": 17.0 if o == "org-mid" else None}
+                                          for o, n in vols.items()])
     _put(con, "network_coordinates", [
         {"kind": "site", "unit_id": "org-big", "location_id": "loc-big", "latitude": 33.95, "longitude": -117.40,
          "source": "FHIR Location/loc-big.position"},

@@ -13,7 +13,7 @@ from ibis.backends import BaseBackend
 from carevalue.definitions.loader import Library
 from carevalue.model.network import BY_NAME
 from carevalue.queries.base import needs, rows_of
-from carevalue.queries.privacy import suppress
+from carevalue.queries.privacy import MARK, THRESHOLD, suppress
 
 # Per table: the count columns that decide suppression and the columns derived from those patients.
 MASK: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -79,7 +79,20 @@ def standard_checks(con: BaseBackend, library: Library, condition: str | None = 
     if below_only:
         df = df[df["meets"] == False]  # noqa: E712
     df = df.drop(columns=["source"]).sort_values(["standard", "condition", "year", "unit_id"])
-    return safe_rows("network_standard_checks", df)
+    rows = safe_rows("network_standard_checks", df)
+    return _mask_small_previous_year(rows, con, condition)
+
+
+def _mask_small_previous_year(rows: list[dict[str, Any]], con: BaseBackend, condition: str | None) -> list[dict[str, Any]]:
+    """A two-year average reveals last year's count: hide it where that count is 1..10."""
+    vol = _read(con, "network_volume", condition=condition)
+    small = {(str(r.condition), str(r.level), str(r.unit_id), int(r.year) + 1) for r in vol.itertuples()
+             if 0 < int(r.cycles) < THRESHOLD}
+    for r in rows:
+        if (str(r["condition"]), str(r["level"]), str(r["unit_id"]), int(r["year"])) in small \
+                and r.get("two_year_average") is not None:
+            r["two_year_average"] = MARK
+    return rows
 
 
 @needs("network_volume_value")
@@ -128,7 +141,8 @@ def coordinates(con: BaseBackend, library: Library, **_: Any) -> list[dict[str, 
 def site_map(con: BaseBackend, library: Library, condition: str | None = None, year: int | None = None,
              **_: Any) -> list[dict[str, Any]]:
     """Per site with coordinates: its organization's cycles of the condition in the year (the latest
-    when not given), whether it is below a standard that year, and where its position comes from.
+    when not given), the hospital or site thresholds it is below that year (clinician thresholds are
+    not the site's), and where its position comes from.
     Cycles below 11 show '<11'."""
     sites = _read(con, "network_coordinates")
     sites = sites[sites["kind"] == "site"]
@@ -138,7 +152,7 @@ def site_map(con: BaseBackend, library: Library, condition: str | None = None, y
     yr = int(year if year is not None else vol["year"].max())
     vol = vol[vol["year"] == yr]
     chk = _read(con, "network_standard_checks", condition=condition)
-    chk = chk[(chk["year"] == yr) & (chk["meets"] == False)]  # noqa: E712
+    chk = chk[(chk["year"] == yr) & (chk["meets"] == False) & chk["level"].isin(["organization", "facility"])]  # noqa: E712
     below = {str(o): sorted(set(g["threshold"])) for o, g in chk.groupby("organization_id")}
     df = vol.merge(sites.rename(columns={"unit_id": "organization_id"}), on="organization_id", how="inner")
     df = df.assign(below=pd.Series([", ".join(below.get(str(o), [])) or None for o in df["organization_id"]],

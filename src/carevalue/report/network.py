@@ -32,7 +32,8 @@ CHECK_COLS = ["standard", "threshold", "level", "unit_id", "organization_id", "y
               "permitted_next_year", "prognosis_rolling_cycles"]
 CHECK_FORMATS = {"cycles": count, "observed_months": count, "annualised_cycles": ratio, "two_year_average": ratio,
                  "minimum": count, "shortfall": count, "prognosis_rolling_cycles": count}
-CHECK_HEADERS = {"unit_id": "unit", "organization_id": "organization", "annualised_cycles": "annualised (estimate)",
+CHECK_HEADERS = {"unit_id": "unit", "organization_id": "organization", "observed_months": "months in the data",
+                 "annualised_cycles": "annualised (estimate)",
                  "two_year_average": "two-year average", "permitted_next_year": "permitted next year (prognosis)",
                  "prognosis_rolling_cycles": "Jul–Jun half years (prognosis)"}
 
