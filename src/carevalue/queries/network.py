@@ -86,8 +86,8 @@ def standard_checks(con: BaseBackend, library: Library, condition: str | None = 
 def _mask_small_previous_year(rows: list[dict[str, Any]], con: BaseBackend, condition: str | None) -> list[dict[str, Any]]:
     """A two-year average reveals last year's count: hide it where that count is 1..10."""
     vol = _read(con, "network_volume", condition=condition)
-    small = {(str(r.condition), str(r.level), str(r.unit_id), int(r.year) + 1) for r in vol.itertuples()
-             if 0 < int(r.cycles) < THRESHOLD}
+    small = {(str(r["condition"]), str(r["level"]), str(r["unit_id"]), int(r["year"]) + 1)
+             for r in vol.to_dict("records") if 0 < int(r["cycles"]) < THRESHOLD}
     for r in rows:
         if (str(r["condition"]), str(r["level"]), str(r["unit_id"]), int(r["year"])) in small \
                 and r.get("two_year_average") is not None:
