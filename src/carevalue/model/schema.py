@@ -224,6 +224,8 @@ TABLES: tuple[Table, ...] = (
         _c("state", "VARCHAR", "State."),
         _c("postal_code", "VARCHAR", "Postal code."),
         _c("identifier_value", "VARCHAR", "First business identifier (targets of conditional references)."),
+        _c("latitude", "DOUBLE", "Location.position.latitude (WGS84 decimal degrees)."),
+        _c("longitude", "DOUBLE", "Location.position.longitude (WGS84 decimal degrees)."),
         SOURCE,
     )),
     Table("practitioners", "Clinicians.", ("practitioner_id",), (
