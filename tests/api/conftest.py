@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import warnings
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -17,24 +16,16 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(scope="session")
-def built_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """400 synthetic patients (seed 7), ingested and run once (about a minute).
+def built_store(synthetic_store: Path) -> Path:
+    """400 synthetic patients (seed 7), ingested and run once for the whole session (the shared
+    ``synthetic_store``; tests use copies).
 
     ``CAREVALUE_API_TEST_STORE`` may name a store built the same way earlier, to skip the build.
     """
     given = os.environ.get("CAREVALUE_API_TEST_STORE")
     if given and Path(given).exists():
         return Path(given)
-    from carevalue.synth import generate
-    from carevalue.workspace import Workspace
-
-    out = tmp_path_factory.mktemp("api-store")
-    warnings.filterwarnings("ignore")
-    generate(patients=400, seed=7, out=out / "population")
-    db = out / "carevalue.duckdb"
-    Workspace.open(db, must_exist=False).ingest([out / "population" / "source"])
-    Workspace.open(db).run()
-    return db
+    return synthetic_store
 
 
 def copy_store(src: Path, dest: Path) -> Path:

@@ -21,6 +21,7 @@ from carevalue.queries import costs, data, organise, outcomes, value
 from carevalue.queries.privacy import MARK, THRESHOLD
 from carevalue.report import figures
 from carevalue.report import model_quality as model_quality_page
+from carevalue.report import network as network_page
 from carevalue.report import payment as payment_page
 from carevalue.report.layout import (  # noqa: F401  (html_table, money, pct, HIDDEN: re-exported)
     HIDDEN,
@@ -351,6 +352,7 @@ def assemble(ws: Workspace) -> Report:
     rep.sections += [data_section(ws, rep), organise_section(ws, rep), cost_section(ws, rep)]
     rep.sections += outcomes_sections(ws, rep)
     rep.sections += [model_quality_page.section(ws, rep), payment_page.section(ws, rep)]
+    rep.sections.append(network_page.section(ws, rep))
     return rep
 
 

@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from fastapi.templating import Jinja2Templates
 
 from carevalue.queries.base import QueryError
-from carevalue.web import deps, figures, pages
+from carevalue.web import deps, figures, network_pages, pages
 from carevalue.workspace import MissingTable, Workspace
 
 HERE = Path(__file__).parent
@@ -174,3 +174,6 @@ def segment_json(segment: str, ws: Workspace = WS, who: Any = WHO) -> JSONRespon
 @router.get("/segments/{segment}", name="segment", response_class=HTMLResponse)
 def segment(request: Request, segment: str, ws: Workspace = WS, who: Any = WHO) -> HTMLResponse:
     return _html(request, "segment.html.j2", _answer(ws, lambda: pages.segment(ws, segment)), who)
+
+
+network_pages.register(router, _answer, _html)
