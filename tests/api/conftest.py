@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import warnings
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -17,24 +16,16 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(scope="session")
-def built_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """400 synthetic patients (seed 7), ingested and run once (about a minute).
+def built_store(synthetic_store: Path) -> Path:
+    """400 synthetic patients (seed 7), ingested and run once for the whole session (the shared
+    ``synthetic_store``; tests use copies).
 
     ``CAREVALUE_API_TEST_STORE`` may name a store built the same way earlier, to skip the build.
     """
     given = os.environ.get("CAREVALUE_API_TEST_STORE")
     if given and Path(given).exists():
         return Path(given)
-    from carevalue.synth import generate
-    from carevalue.workspace import Workspace
-
-    out = tmp_path_factory.mktemp("api-store")
-    warnings.filterwarnings("ignore")
-    generate(patients=400, seed=7, out=out / "population")
-    db = out / "carevalue.duckdb"
-    Workspace.open(db, must_exist=False).ingest([out / "population" / "source"])
-    Workspace.open(db).run()
-    return db
+    return synthetic_store
 
 
 def copy_store(src: Path, dest: Path) -> Path:
@@ -125,3 +116,28 @@ def as_(client: TestClient) -> Callable[[str], dict[str, str]]:
         return cache[user]
 
     return headers
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster on loopback; the tests skip only where the server binaries are
+    not installed (CI installs Debian's postgresql package)."""
+    from carevalue.api.pg_local import LocalPostgres, binaries
+
+    if binaries() is None:
+        pytest.skip("PostgreSQL server binaries are not installed (apt-get install postgresql)")
+    with LocalPostgres() as pg:
+        yield pg.url
+
+
+@pytest.fixture
+def fresh_database(postgres: str) -> Iterator[str]:
+    """A new empty database on the cluster for one test."""
+    import uuid
+
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres, autocommit=True) as con:
+        con.execute(f"CREATE DATABASE {name}")
+    yield postgres.rsplit("/", 1)[0] + f"/{name}"

@@ -30,3 +30,29 @@ def test_users_add_and_list(tmp_path) -> None:
 def test_serve_is_a_command() -> None:
     r = CliRunner().invoke(app, ["serve", "--help"])
     assert r.exit_code == 0 and "--store" in r.output
+
+
+def test_several_workers_need_postgres(tmp_path) -> None:
+    store = tmp_path / "s.duckdb"
+    store.touch()
+    r = CliRunner().invoke(app, ["serve", "--store", str(store), "--workers", "2"], env={"CAREVALUE_DATABASE_URL": ""})
+    assert r.exit_code == 2 and "PostgreSQL" in r.output
+
+
+def test_proms_drain_ingests_the_waiting_responses(built_store, people, tmp_path) -> None:
+    from conftest import copy_store
+    from test_api_proms import phq9
+
+    from carevalue.api.app import create_app
+
+    store = copy_store(built_store, tmp_path / "store")
+    st = create_app(store, dashboard=False).state.carevalue
+    with st.prom_inbox.db.connect() as con:
+        st.prom_inbox.put(con, "prom-cli-1", phq9(people["patient"], "cli-1"), patient_id=people["patient"],
+                          instrument="phq-9", scores={})
+    st.workspace.close()
+    r = CliRunner().invoke(app, ["proms", "drain", "--store", str(store), "--json"], env={"CAREVALUE_DATABASE_URL": ""})
+    assert r.exit_code == 0, r.output
+    (batch,) = json.loads(r.output)
+    assert (batch["responses"], batch["stored"], batch["quarantined"]) == (1, 1, 0)
+    assert st.prom_inbox.counts() == {"accepted": 1, "drained": 1, "waiting": 0}

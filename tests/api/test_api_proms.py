@@ -1,5 +1,6 @@
 """Patients report outcomes: PROMs due from the template, a QuestionnaireResponse validated, scored at
-once with the published algorithm, stored once through ingest, and scored the same by the next run."""
+once with the published algorithm, kept in the inbox, drained into the store once through ingest,
+and scored the same by the next run."""
 
 from __future__ import annotations
 
@@ -43,10 +44,18 @@ def test_a_response_is_scored_at_once_and_a_resubmission_is_stored_once(client, 
     again = client.post(f"{F}/QuestionnaireResponse", json=qr, headers=as_("pat"))
     assert again.status_code == 200 and again.json()["duplicate"] is True
     assert again.json()["response_id"] == body["response_id"]
+    state = client.app.state.carevalue
+    assert stored(sql, body["response_id"]) == (0, 0)  # in the inbox until the drain
+    assert state.prom_inbox.get(body["response_id"])["drained_ts"] is None
+    (batch,) = [b for b in state.drain() if b.responses]
+    assert batch.stored >= 1 and batch.quarantined == 0
     assert stored(sql, body["response_id"]) == (1, 9)
     other = client.post(f"{F}/QuestionnaireResponse", json=phq9(people["patient"], "once", answer_index=2),
                         headers=as_("pat"))
     assert other.status_code == 409 and "different response" in other.json()["detail"]
+    again = client.post(f"{F}/QuestionnaireResponse", json=qr, headers=as_("pat"))  # after the drain too
+    assert again.status_code == 200 and again.json()["duplicate"] is True
+    assert state.drain() == []
     assert stored(sql, body["response_id"]) == (1, 9)
 
 
@@ -60,16 +69,16 @@ def test_a_response_is_scored_at_once_and_a_resubmission_is_stored_once(client, 
     (lambda q: q["item"][1]["answer"].append({"valueInteger": 0}), "item[1].answer", "one answer"),
     (lambda q: q.update(authored="yesterday"), "authored", ""),
 ])
-def test_an_invalid_or_incomplete_response_gets_field_errors_and_nothing_is_stored(
-        client, as_, people, sql, change, field, words) -> None:
+def test_an_invalid_or_incomplete_response_gets_field_errors_and_nothing_is_kept(
+        client, as_, people, change, field, words) -> None:
     qr = phq9(people["patient"], f"bad-{field}")
     change(qr)
+    before = client.app.state.carevalue.prom_inbox.counts()["accepted"]
     r = client.post(f"{F}/QuestionnaireResponse", json=qr, headers=as_("pat"))
     assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
     errors = r.json()["errors"]
     assert any(e["field"] == field and words in e["message"] for e in errors), errors
-    (n,), = sql("SELECT count(*) FROM questionnaire_responses WHERE source LIKE '%prom-inbox%bad%'")
-    assert n == 0
+    assert client.app.state.carevalue.prom_inbox.counts()["accepted"] == before
     log = client.app.state.carevalue.audit.entries(limit=10_000)
     assert any(e["action"] == "submit PROM" and e["outcome"] == "rejected" for e in log)
 
@@ -98,6 +107,11 @@ def test_proms_due_come_from_the_template_and_an_answer_closes_one(client, as_, 
     same = next(d for d in after if (d["cycle_id"], d["measure"], d["time_point"]) ==
                 (open_["cycle_id"], open_["measure"], open_["time_point"]))
     assert same["status"] == "answered" and r.json()["response_id"] in same["response_ids"]
+    client.app.state.carevalue.drain()  # stored now, not waiting: still answered, listed once
+    after = client.get(f"{F.rsplit('/', 1)[0]}/proms/due?as_of={open_['due']}", headers=as_("pat")).json()
+    same = next(d for d in after if (d["cycle_id"], d["measure"], d["time_point"]) ==
+                (open_["cycle_id"], open_["measure"], open_["time_point"]))
+    assert same["status"] == "answered" and same["response_ids"].count(r.json()["response_id"]) == 1
 
 
 def test_accepted_answers_are_scored_the_same_by_the_next_run(client, as_, people, sql) -> None:
@@ -105,22 +119,49 @@ def test_accepted_answers_are_scored_the_same_by_the_next_run(client, as_, peopl
     assert r.status_code == 201
     rid, score = r.json()["response_id"], r.json()["scores"][0]["score"]
     assert score == 27.0  # nine items "nearly every day" = 3 points each
+    client.app.state.carevalue.drain()
     with client.app.state.carevalue.reading() as ws:
         ws.run(only=["proms"])
     rows = sql(f"SELECT scale, score, band FROM prom_scores WHERE response_id = '{rid}'")
     assert rows == [("total", 27.0, "severe")]
 
 
-def test_a_response_kept_before_a_crash_is_ingested_at_the_next_start(client, store, people, tmp_path) -> None:
-    from carevalue.api.prom_intake import PromInbox
+def test_an_unknown_patient_gets_a_404_and_nothing_is_kept(client, as_) -> None:
+    r = client.post(f"{F}/QuestionnaireResponse", json=phq9("pt-nobody", "nobody"), headers=as_("ada"))
+    assert r.status_code == 404 and r.json()["errors"][0]["field"] == "subject"
+    assert all(w["response_id"] != "nobody" for w in client.app.state.carevalue.prom_inbox.waiting())
 
-    inbox = PromInbox(tmp_path / "prom-inbox")
-    qr = phq9(people["patient"], "crash")
-    assert inbox.put("prom-crash-test", qr) == "new"  # kept, then the server died before ingest
-    client.app.state.carevalue.workspace.close()  # one reader per store in a process (DuckDB)
-    app = create_app(store, ops=tmp_path)
-    with app.state.carevalue.reading() as ws:
-        assert inbox.pending(ws) == []
-        (n,), = ws.con.raw_sql("SELECT count(*) FROM questionnaire_answers WHERE response_id = 'prom-crash-test'").fetchall()
-    app.state.carevalue.workspace.close()
-    assert n == 9
+
+def test_responses_kept_before_a_crash_are_drained_once_by_the_next_process(client, store, people, tmp_path) -> None:
+    """Accepted, then the server died: before the drain, and after a drain's ingest but before it
+    marked its batch. The next drain stores each exactly once."""
+    state = client.app.state.carevalue
+    state.drain()
+    ops = tmp_path / "ops"
+    first = create_app(store, ops=ops, dashboard=False).state.carevalue
+    first.users.add("pat2", "correct horse battery", "patient", patient_id=people["patient"])
+    for i in range(3):
+        with first.prom_inbox.db.connect() as con:
+            first.prom_inbox.put(con, f"prom-crash-{i}", phq9(people["patient"], f"crash-{i}"),
+                                 patient_id=people["patient"], instrument="phq-9", scores={})
+    # a drain that claimed a batch and ingested it, then died before marking it drained
+    batch = first.prom_inbox._claim(2)
+    assert batch is not None
+    with first.reading() as ws:
+        ws.close()
+    state.workspace.close()  # one read-write connection per store file in a process (DuckDB)
+    path, n = first.prom_inbox._write(batch)
+    first.workspace.ingest([path])
+    first.workspace.close()
+    del first
+    again = create_app(store, ops=ops, dashboard=False).state.carevalue
+    assert again.prom_inbox.counts() == {"accepted": 3, "drained": 0, "waiting": 3}
+    reports = again.drain()
+    assert [r.responses for r in reports] == [2, 1] and again.prom_inbox.counts()["waiting"] == 0
+    with again.reading() as ws:
+        rows = ws.con.raw_sql("SELECT response_id, count(*) FROM questionnaire_responses "
+                              "WHERE response_id LIKE 'prom-crash-%' GROUP BY 1 ORDER BY 1").fetchall()
+        (answers,), = ws.con.raw_sql("SELECT count(*) FROM questionnaire_answers "
+                                     "WHERE response_id LIKE 'prom-crash-%'").fetchall()
+        ws.close()
+    assert rows == [(f"prom-crash-{i}", 1) for i in range(3)] and answers == 27

@@ -27,3 +27,26 @@ def test_complication_rate_hidden_behind_small_event_counts() -> None:
     assert rate == {"A": None, "B": None, "C": 0.4}
     assert all(r["patients"] >= 11 and r["bundle_margin_per_cycle"] == -10.0 for r in rows)
     assert not any(k.startswith("_") for r in rows for k in r)
+
+
+def test_complication_margins_per_bundle_and_their_suppression() -> None:
+    """30 eligible cycles, 12 with a complication: cost 100 without, 300 with; FFS pays 150 without and
+    320 with (the readmission is paid again), the bundle 200 either way. Margin per cycle:
+    FFS 150 − 100 = +50 and 320 − 300 = +20; bundle 200 − 100 = +100 and 200 − 300 = −100.
+    A second bundle with 5 complicated cycles shows <11 for both of its rows (complementary)."""
+    from carevalue.queries.payment import complication_margins
+
+    rows = []
+    for b, n, k in (("hip", 30, 12), ("hnc", 20, 5)):
+        for i in range(n):
+            comp = i < k
+            rows.append({"patient_id": f"{b}-{i}", "bundle_id": b, "complication": float(comp),
+                         "cost": 300.0 if comp else 100.0, **{f"{m}_paid": 200.0 for m in MODELS},
+                         "ffs_paid": 320.0 if comp else 150.0})
+    out = complication_margins(connect(), load_library(), ledger=ibis.memtable(rows))
+    hip = {r["complication"]: r for r in out if r["bundle_id"] == "hip"}
+    assert hip[0.0]["cycles"] == 18 and hip[1.0]["cycles"] == 12
+    assert (hip[0.0]["ffs_margin_per_cycle"], hip[1.0]["ffs_margin_per_cycle"]) == (50.0, 20.0)
+    assert (hip[0.0]["bundle_margin_per_cycle"], hip[1.0]["bundle_margin_per_cycle"]) == (100.0, -100.0)
+    hnc = [r for r in out if r["bundle_id"] == "hnc"]
+    assert all(r["patients"] == "<11" and r["bundle_margin_per_cycle"] is None for r in hnc)

@@ -1,7 +1,9 @@
 """The append-only audit log: every read of patient-level data and every write, allowed or denied.
 
-It is its own SQLite file. The application only ever inserts; triggers make the database refuse
-an UPDATE or DELETE from anyone (the app included), and no API route changes it.
+It is its own SQLite file beside the store, or a table of the deployment's PostgreSQL database
+(then a PROM submission and its audit entry commit in one transaction). The application only
+ever inserts; triggers make the database refuse an UPDATE, DELETE (or TRUNCATE) from anyone, the
+app included, and no API route changes it.
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from carevalue.api.sqlite_file import SqliteFile
+from carevalue.api.opsdb import Connection, OpsDB, SqliteOps
 
-SCHEMA = """
+_SQLITE = """
 CREATE TABLE IF NOT EXISTS audit (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   ts TEXT NOT NULL, username TEXT, role TEXT, action TEXT NOT NULL, patient_id TEXT,
@@ -24,6 +26,23 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 """
+_POSTGRES = """
+CREATE TABLE IF NOT EXISTS audit (
+  seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  ts TEXT NOT NULL, username TEXT, role TEXT, action TEXT NOT NULL, patient_id TEXT,
+  remote TEXT, outcome TEXT NOT NULL, status INTEGER, detail TEXT
+);
+CREATE INDEX IF NOT EXISTS audit_patient ON audit (patient_id, seq);
+CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$;
+CREATE OR REPLACE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit
+  FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+CREATE OR REPLACE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
+  FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+"""
+SCHEMA = {"sqlite": _SQLITE, "postgresql": _POSTGRES}
+INSERT = ("INSERT INTO audit (ts, username, role, action, patient_id, remote, outcome, status, detail)"
+          " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 COLUMNS = ("seq", "ts", "username", "role", "action", "patient_id", "remote", "outcome", "status", "detail")
 
@@ -43,17 +62,21 @@ class Entry:
 
 
 class AuditLog:
-    """Insert-only access to the audit file."""
+    """Insert-only access to the audit table (a SQLite file given by path, or the PostgreSQL database)."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.db = SqliteFile(path, SCHEMA)
+    def __init__(self, db: str | Path | OpsDB) -> None:
+        self.db: OpsDB = SqliteOps(db) if isinstance(db, str | Path) else db
+        self.db.ensure(SCHEMA)
 
     def append(self, e: Entry) -> None:
         with self.db.connect() as con:
-            con.execute("INSERT INTO audit (ts, username, role, action, patient_id, remote, outcome, status, detail)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (datetime.now(UTC).isoformat(), e.username, e.role, e.action, e.patient_id,
-                         e.remote, e.outcome, e.status, e.detail))
+            self.append_in(con, e)
+
+    @staticmethod
+    def append_in(con: Connection, e: Entry) -> None:
+        """Append inside a transaction already open on the same database (commits with it)."""
+        con.execute(INSERT, (datetime.now(UTC).isoformat(), e.username, e.role, e.action, e.patient_id,
+                             e.remote, e.outcome, e.status, e.detail))
 
     def _where(self, patient_id: str | None, username: str | None, after: int) -> tuple[str, list[Any]]:
         sql, args = " WHERE seq > ?", list[Any]([after])

@@ -83,11 +83,13 @@ def _patient_ipus(request: Request, patient_id: str) -> set[str]:
     return {str(v) for v in frame["ipu_id"]}
 
 
-def patient_access(request: Request, who: Principal, patient_id: str, action: str) -> None:
+def patient_access(request: Request, who: Principal, patient_id: str, action: str,
+                   audit_allowed: bool = True) -> None:
     """Allow (and audit) a read or write of one patient's data, or audit the denial and raise 403.
 
     A patient reaches only their own record; a clinician the patients with a cycle in one of their
     IPUs; an admin anyone; analysts, payers and employers no one (they see aggregates).
+    ``audit_allowed=False``: the caller audits the allowed action itself (a write, with its outcome).
     """
     if who.role is Role.admin or (who.role is Role.patient and who.patient_id == patient_id):
         ok, why = True, None
@@ -101,4 +103,5 @@ def patient_access(request: Request, who: Principal, patient_id: str, action: st
     if not ok:
         audit(request, who, action, "denied", patient_id=patient_id, status=403, detail=why)
         raise ApiProblem(403, why)
-    audit(request, who, action, "allowed", patient_id=patient_id, status=200)
+    if audit_allowed:
+        audit(request, who, action, "allowed", patient_id=patient_id, status=200)

@@ -116,7 +116,7 @@ def measure_reports(request: Request, who: Signed,
     return _bundle(request, ask(request, lambda ws: individual(ws, pid)), _count, _offset)
 
 
-@router.get("/$export", responses={200: {"content": {NDJSON: {}}}, **responses(401, 403, 409)})
+@router.get("/$export", responses={200: {"content": {NDJSON: {}}}, **responses(400, 401, 403, 409)})
 def export(request: Request, who: Aggregates,
            _type: Annotated[str, Query(description="Resource types, comma separated.")] = "MeasureReport,Measure"
            ) -> StreamingResponse:

@@ -1,73 +1,255 @@
-"""Accepted PROM answers reach the core store through ingest: each is first written (fsync'd) as one
-NDJSON file in the inbox, then ingested like any FHIR file, so it is stored or quarantined with a
-reason, never lost; a file whose ingest did not finish (a crash) is ingested at the next start."""
+"""The PROM inbox: accepted QuestionnaireResponses wait in the operational database (PostgreSQL, or
+SQLite by default) and reach the analytic store through ingest, in batches, by :meth:`PromInbox.drain`.
+
+A submission is one short transaction (a row keyed by the response id, with its audit entry when
+both live in PostgreSQL), so it costs milliseconds; the drain writes each batch to one fsync'd
+NDJSON file and ingests it like any FHIR file (stored or quarantined with a reason: nothing bypasses
+ingest, and the store-wide plausibility check runs once per batch, not per answer). A batch claimed
+but not marked drained (a crash) is written again and re-ingested by the next drain: ingest replaces
+what a source stored before, so every accepted response is stored exactly once.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import os
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import orjson
 
+from carevalue.api.opsdb import Connection, OpsDB, SqliteOps
 from carevalue.workspace import Workspace
 
 Outcome = Literal["new", "same", "conflict"]
 
+_COLUMNS = """
+  response_id TEXT NOT NULL UNIQUE, body_sha256 TEXT NOT NULL, body TEXT NOT NULL,
+  patient_id TEXT NOT NULL, instrument TEXT NOT NULL, questionnaire TEXT, authored_ts TEXT,
+  scores TEXT NOT NULL, received_ts TEXT NOT NULL, batch TEXT, drained_ts TEXT
+);
+CREATE INDEX IF NOT EXISTS prom_inbox_waiting ON prom_inbox (batch, seq);
+CREATE INDEX IF NOT EXISTS prom_inbox_patient ON prom_inbox (patient_id);
+CREATE TABLE IF NOT EXISTS prom_batches (
+  batch TEXT PRIMARY KEY, source TEXT NOT NULL, responses INTEGER NOT NULL, stored INTEGER NOT NULL,
+  quarantined INTEGER NOT NULL, reasons TEXT NOT NULL, drained_ts TEXT NOT NULL
+);
+"""
+SCHEMA = {
+    "sqlite": "CREATE TABLE IF NOT EXISTS prom_inbox (\n  seq INTEGER PRIMARY KEY AUTOINCREMENT," + _COLUMNS,
+    "postgresql": "CREATE TABLE IF NOT EXISTS prom_inbox (\n  seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+                  + _COLUMNS,
+}
 
-def _canonical(qr: dict[str, Any]) -> bytes:
-    return orjson.dumps({k: v for k, v in qr.items() if k not in ("id", "meta")}, option=orjson.OPT_SORT_KEYS)
+
+def canonical_sha256(qr: dict[str, Any]) -> str:
+    """What makes two submissions the same: the resource without its server-side id and meta."""
+    body = orjson.dumps({k: v for k, v in qr.items() if k not in ("id", "meta")}, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(body).hexdigest()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+@dataclass
+class BatchReport:
+    """One drained batch: its file, how many responses, stored and quarantined (with reasons)."""
+
+    batch: str
+    source: str
+    responses: int
+    stored: int
+    quarantined: int
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"batch": self.batch, "source": self.source, "responses": self.responses,
+                "stored": self.stored, "quarantined": self.quarantined, "reasons": self.reasons}
+
+
+class DrainBusy(RuntimeError):
+    """Another drain (or the store's writer) holds the store."""
+
+
+class StoreBusy(RuntimeError):
+    """The store is being written (a drain); asked not to wait."""
+
+
+@contextlib.contextmanager
+def store_lock(store: Path | None, exclusive: bool, block: bool = True) -> Iterator[None]:
+    """A lock beside the DuckDB store: readers of several processes share it, a drain takes it alone
+    (DuckDB lets one process write a file only while no other process has it open)."""
+    if store is None:
+        yield
+        return
+    with open(Path(str(store) + ".lock"), "a") as fh:
+        try:
+            fcntl.flock(fh, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | (0 if block else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise StoreBusy("the store is being written (a drain)") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 class PromInbox:
-    """One file per accepted response, named by its stored id."""
+    """Accepted responses by response id, waiting for (or done with) a drain into the analytic store."""
 
-    def __init__(self, folder: str | Path) -> None:
-        self.folder = Path(folder)
+    def __init__(self, db: OpsDB | str | Path, folder: str | Path) -> None:
+        self.db: OpsDB = SqliteOps(db) if isinstance(db, str | Path) else db
+        self.db.ensure(SCHEMA)
+        self.folder = Path(folder)  # batch files, and the drain's lock
         self.folder.mkdir(parents=True, exist_ok=True)
 
-    def path(self, response_id: str) -> Path:
-        return self.folder / f"{response_id}.ndjson"
+    # ------------------------------------------------------------------ receipt
+    def put(self, con: Connection, response_id: str, qr: dict[str, Any], *, patient_id: str,
+            instrument: str, scores: dict[str, Any]) -> Outcome:
+        """Keep ``qr`` under ``response_id`` inside the caller's transaction: new, the same as kept
+        before (nothing written), or a conflict (other answers under the same identifier)."""
+        sha = canonical_sha256(qr)
+        body = orjson.dumps({**qr, "id": response_id}).decode()
+        got = con.execute(
+            "INSERT INTO prom_inbox (response_id, body_sha256, body, patient_id, instrument, questionnaire,"
+            " authored_ts, scores, received_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (response_id) DO NOTHING RETURNING seq",
+            (response_id, sha, body, patient_id, instrument, qr.get("questionnaire"), qr.get("authored"),
+             orjson.dumps(scores).decode(), _now())).fetchone()
+        if got is not None:
+            return "new"
+        before = con.execute("SELECT body_sha256 FROM prom_inbox WHERE response_id = ?", (response_id,)).fetchone()
+        return "same" if before is not None and before[0] == sha else "conflict"
 
-    def read(self, response_id: str) -> dict[str, Any] | None:
-        p = self.path(response_id)
-        if not p.exists():
-            return None
-        out: dict[str, Any] = orjson.loads(p.read_bytes())
-        return out
+    def get(self, response_id: str) -> dict[str, Any] | None:
+        with self.db.connect() as con:
+            r = con.execute("SELECT seq, response_id, patient_id, instrument, batch, drained_ts, body FROM prom_inbox "
+                            "WHERE response_id = ?", (response_id,)).fetchone()
+        return None if r is None else dict(r)
 
-    def put(self, response_id: str, qr: dict[str, Any]) -> Outcome:
-        """Keep ``qr`` under ``response_id``: new, the same as kept before, or a conflict with it."""
-        before = self.read(response_id)
-        if before is not None:
-            return "same" if _canonical(before) == _canonical(qr) else "conflict"
-        tmp = self.folder / f".{response_id}.{os.getpid()}.tmp"
+    def waiting(self, patient_id: str | None = None) -> list[dict[str, Any]]:
+        """Responses not drained yet (optionally one patient's): id, questionnaire, authored."""
+        sql, args = "SELECT response_id, questionnaire, authored_ts FROM prom_inbox WHERE drained_ts IS NULL", []
+        if patient_id is not None:
+            sql, args = sql + " AND patient_id = ?", [patient_id]
+        with self.db.connect() as con:
+            return [dict(r) for r in con.execute(sql + " ORDER BY seq", args).fetchall()]
+
+    def counts(self) -> dict[str, int]:
+        """Responses accepted, drained and waiting."""
+        with self.db.connect() as con:
+            r = con.execute("SELECT count(*), count(drained_ts) FROM prom_inbox").fetchone()
+        return {"accepted": int(r[0]), "drained": int(r[1]), "waiting": int(r[0]) - int(r[1])}
+
+    # ------------------------------------------------------------------ drain
+    @contextlib.contextmanager
+    def _drain_lock(self, wait: float) -> Iterator[None]:
+        with open(self.folder / "drain.lock", "a") as fh:
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError:
+                    if time.monotonic() >= deadline:
+                        raise DrainBusy("another drain is running") from None
+                    time.sleep(0.05)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _claim(self, limit: int) -> str | None:
+        """Mark up to ``limit`` waiting responses, oldest first, as one new batch."""
+        batch = f"b{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+        with self.db.connect() as con:
+            n = con.execute("UPDATE prom_inbox SET batch = ? WHERE seq IN (SELECT seq FROM prom_inbox "
+                            "WHERE batch IS NULL ORDER BY seq LIMIT ?) RETURNING seq", (batch, limit)).fetchall()
+        return batch if n else None
+
+    def _open_batches(self) -> list[str]:
+        with self.db.connect() as con:
+            rows = con.execute("SELECT batch, min(seq) FROM prom_inbox WHERE batch IS NOT NULL AND drained_ts IS NULL "
+                               "GROUP BY batch ORDER BY 2").fetchall()
+        return [r[0] for r in rows]
+
+    def batch_path(self, batch: str) -> Path:
+        return self.folder / f"{batch}.ndjson"
+
+    def _write(self, batch: str) -> tuple[Path, int]:
+        """The batch's responses as one NDJSON file, written whole (fsync'd, then renamed)."""
+        with self.db.connect() as con:
+            rows = con.execute("SELECT body FROM prom_inbox WHERE batch = ? ORDER BY seq", (batch,)).fetchall()
+        path = self.batch_path(batch)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         with tmp.open("wb") as fh:
-            fh.write(orjson.dumps({**qr, "id": response_id}) + b"\n")
+            for r in rows:
+                fh.write(str(r[0]).encode() + b"\n")
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, self.path(response_id))
+        os.replace(tmp, path)
         dfd = os.open(self.folder, os.O_RDONLY)
         try:
             os.fsync(dfd)
         finally:
             os.close(dfd)
-        return "new"
+        return path, len(rows)
 
-    def ingested(self, ws: Workspace, response_id: str) -> bool:
-        t = ws.con.table("ingest_files")
-        return int(t.filter(t.source == str(self.path(response_id))).count().execute()) > 0
+    def _ingest(self, ws: Workspace, batch: str) -> BatchReport:
+        path, n = self._write(batch)
+        (f,) = ws.ingest([path]).files
+        rep = BatchReport(batch, f.source, n, f.stored, f.quarantined, dict(f.reasons))
+        with self.db.connect() as con:
+            con.execute("UPDATE prom_inbox SET drained_ts = ? WHERE batch = ?", (_now(), batch))
+            con.execute("INSERT INTO prom_batches VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (batch) DO NOTHING",
+                        (batch, rep.source, n, rep.stored, rep.quarantined, orjson.dumps(rep.reasons).decode(), _now()))
+        return rep
 
-    def ingest(self, ws: Workspace, response_id: str) -> dict[str, Any]:
-        """Ingest one kept response; the file's read/stored/quarantined counts and reasons."""
-        report = ws.ingest([self.path(response_id)])
-        (f,) = report.files
-        out: dict[str, Any] = f.as_json()
+    def drain(self, ws: Workspace, batch_size: int = 5000, wait: float = 0.0,
+              max_batches: int | None = None) -> list[BatchReport]:
+        """Ingest every waiting response into ``ws``'s store, ``batch_size`` per file; first any batch
+        a crashed drain left claimed. One drain at a time (``DrainBusy`` after ``wait`` seconds)."""
+        out: list[BatchReport] = []
+        with self._drain_lock(wait), store_lock(ws.store, exclusive=True):
+            out += [self._ingest(ws, b) for b in self._open_batches()]
+            while max_batches is None or len(out) < max_batches:
+                batch = self._claim(batch_size)
+                if batch is None:
+                    break
+                out.append(self._ingest(ws, batch))
         return out
 
-    def pending(self, ws: Workspace) -> list[str]:
-        """Responses kept but not ingested (the server stopped in between)."""
-        if "ingest_files" not in ws.tables():
-            return []
-        done = {str(s) for s in ws.con.table("ingest_files").source.execute()}
-        return sorted(p.stem for p in self.folder.glob("*.ndjson") if str(p) not in done)
+    def batches(self) -> list[dict[str, Any]]:
+        """Every drained batch, oldest first."""
+        with self.db.connect() as con:
+            rows = con.execute("SELECT * FROM prom_batches ORDER BY drained_ts").fetchall()
+        return [dict(r) | {"reasons": orjson.loads(r["reasons"])} for r in rows]
+
+
+def drain_forever(inbox: PromInbox, ws: Workspace, every: float, batch_size: int = 5000) -> None:
+    """Drain every ``every`` seconds while responses wait, until SIGTERM or SIGINT (a drain process
+    beside the API's workers, so ingest never competes with requests in their processes)."""
+    import logging
+    import signal
+    import threading
+
+    log = logging.getLogger("carevalue.api")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(every):
+        try:
+            if inbox.counts()["waiting"]:
+                for b in inbox.drain(ws, batch_size=batch_size, wait=every):
+                    log.info("drained %s: %d responses, %d quarantined", b.batch, b.responses, b.quarantined)
+        except DrainBusy:
+            continue
+        except Exception:  # the rows stay waiting; the next round tries again
+            log.exception("PROM drain failed; the responses stay in the inbox")

@@ -3,6 +3,8 @@ QuestionnaireResponse POST that is validated, scored at once and stored through 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
@@ -11,10 +13,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from carevalue.api import patient_data
+from carevalue.api.audit import AuditLog, Entry
 from carevalue.api.auth import Principal, audit, get_principal, patient_access
 from carevalue.api.problems import ApiProblem, FieldError, responses
 from carevalue.api.records import whose
-from carevalue.api.state import ask, get_state
+from carevalue.api.state import ask, get_state, remote
 from carevalue.interop.questionnaire import url as questionnaire_url
 from carevalue.interop.questionnaire_response import read
 from carevalue.workspace import Workspace
@@ -37,12 +40,16 @@ class Due(BaseModel):
     response_ids: list[str] = Field(default_factory=list)
 
 
-def due_list(ws: Workspace, patient: str, as_of: date) -> list[dict[str, Any]]:
-    """Every PROM time point of the patient's cycles with whether it has been answered."""
+def due_list(ws: Workspace, patient: str, as_of: date,
+             waiting: Sequence[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+    """Every PROM time point of the patient's cycles with whether it has been answered (stored, or
+    ``waiting`` in the inbox for the next drain)."""
     lib = ws.library
     insts = lib.instruments()
     conds = {c.id: c for c in lib.conditions()}
-    responses_ = ws.ask(patient_data.responses, patient=patient)
+    stored = ws.ask(patient_data.responses, patient=patient) if "questionnaire_responses" in ws.tables() else []
+    seen = {r["response_id"] for r in stored}
+    responses_ = [*stored, *(w for w in waiting if w["response_id"] not in seen)]
     out = []
     for c in ws.cycles(patient):
         cond = conds.get(c["condition"])
@@ -76,7 +83,8 @@ def proms_due(request: Request, who: Signed,
     """The PROMs of the patient's cycles, one per measure and time point, with their windows."""
     pid = whose(who, patient_id)
     patient_access(request, who, pid, "read PROMs due")
-    return ask(request, lambda ws: due_list(ws, pid, as_of or datetime.now(UTC).date()))
+    waiting = get_state(request).prom_inbox.waiting(pid)
+    return ask(request, lambda ws: due_list(ws, pid, as_of or datetime.now(UTC).date(), waiting))
 
 
 class Score(BaseModel):
@@ -107,7 +115,8 @@ QR_EXAMPLE = {"resourceType": "QuestionnaireResponse", "identifier": {"system": 
 def submit(request: Request, who: Signed,
            qr: Annotated[dict[str, Any], Body(examples=[QR_EXAMPLE], media_type="application/fhir+json")]) -> JSONResponse:
     """Answer a PROM: validated against its Questionnaire, scored with the instrument's published
-    algorithm, stored through ingest. Problems come back per field and nothing is stored."""
+    algorithm and kept in the inbox in one transaction (the drain ingests it into the store).
+    Problems come back per field and nothing is kept."""
     st = get_state(request)
     r = read(qr, st.workspace.library.instruments())
     if r.errors:
@@ -116,29 +125,26 @@ def submit(request: Request, who: Signed,
         raise ApiProblem(422, f"the QuestionnaireResponse cannot be accepted ({len(r.errors)} problem(s)); nothing was stored",
                          errors=[FieldError(field=f, message=m) for f, m in r.errors])
     assert r.patient_id is not None and r.instrument is not None
-    patient_access(request, who, r.patient_id, "submit PROM")
-    rid = r.response_id
-
-    def store(ws: Workspace) -> tuple[str, dict[str, Any] | None]:
-        ws.ask(patient_data.patient_row, patient=r.patient_id)  # 404 for a patient the store does not have
-        kept = st.prom_inbox.put(rid, qr)
-        if kept == "conflict":
-            return kept, None
-        if kept == "same" and st.prom_inbox.ingested(ws, rid):
-            return kept, None
-        return kept, st.prom_inbox.ingest(ws, rid)
-
-    kept, counts = ask(request, store)
+    patient_access(request, who, r.patient_id, "submit PROM", audit_allowed=False)  # audited with the write
+    if not st.has_patient(r.patient_id):
+        audit(request, who, "submit PROM", "rejected", patient_id=r.patient_id, status=404, detail="unknown patient")
+        raise ApiProblem(404, f"no patient {r.patient_id!r} in the store", errors=[
+            FieldError(field="subject", message=f"Patient/{r.patient_id} is not a patient of this store")])
+    rid, scores = r.response_id, {k: dict(v) for k, v in r.scores.items()}
+    entry = Entry(who.user, who.role.value, f"submit PROM {r.instrument.id}", r.patient_id, remote(request), "allowed",
+                  None, rid)
+    with st.prom_inbox.db.connect() as con:
+        kept = st.prom_inbox.put(con, rid, qr, patient_id=r.patient_id, instrument=r.instrument.id, scores=scores)
+        status = {"new": 201, "same": 200, "conflict": 409}[kept]
+        done = replace(entry, status=status, outcome="allowed" if kept != "conflict" else "rejected",
+                       detail=rid if kept != "conflict" else f"{rid}: other answers")
+        if st.audit_with_inbox:  # accepted and audited in one transaction
+            AuditLog.append_in(con, done)
+    if not st.audit_with_inbox:
+        st.audit.append(done)
     if kept == "conflict":
-        audit(request, who, "submit PROM", "rejected", patient_id=r.patient_id, status=409, detail=f"{rid}: other answers")
         raise ApiProblem(409, f"a different response with identifier {r.key!r} was accepted before; "
                               "give a new identifier for a new response")
-    if counts is not None and counts["quarantined"]:
-        audit(request, who, "submit PROM", "rejected", patient_id=r.patient_id, status=422,
-              detail=f"{rid} quarantined: {counts['reasons']}")
-        raise ApiProblem(422, f"ingest quarantined the response: {', '.join(counts['reasons'])}")
-    status = 200 if kept == "same" else 201
-    audit(request, who, f"submit PROM {r.instrument.id}", "allowed", patient_id=r.patient_id, status=status, detail=rid)
     body = Accepted(response_id=rid, patient_id=r.patient_id, instrument=r.instrument.id, duplicate=kept == "same",
-                    scores=[Score(scale=k, **v) for k, v in r.scores.items()])
+                    scores=[Score(scale=k, **v) for k, v in scores.items()])
     return JSONResponse(body.model_dump(mode="json"), status_code=status)

@@ -1,7 +1,8 @@
 """The user store: accounts with a role, argon2 password hashes, expiring sign-in tokens, sign-in attempts.
 
-It lives in its own SQLite file beside (never inside) the analytic store. A token is a random
-string handed to the client once; only its SHA-256 is stored, so the file alone signs no one in.
+It lives in its own SQLite file beside (never inside) the analytic store, or in the deployment's
+PostgreSQL database. A token is a random string handed to the client once; only its SHA-256 is
+stored, so the database alone signs no one in.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -17,7 +19,7 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from carevalue.api.sqlite_file import SqliteFile
+from carevalue.api.opsdb import OpsDB, SqliteOps
 
 
 class Role(StrEnum):
@@ -29,7 +31,7 @@ class Role(StrEnum):
     patient = "patient"      # their own record and results, their own PROMs
 
 
-SCHEMA = """
+_SQLITE = """
 CREATE TABLE IF NOT EXISTS users (
   username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, role TEXT NOT NULL,
   patient_id TEXT, ipu_ids TEXT NOT NULL DEFAULT '[]', created_ts TEXT NOT NULL
@@ -42,7 +44,12 @@ CREATE TABLE IF NOT EXISTS signin_attempts (
   ts TEXT NOT NULL, username TEXT NOT NULL, remote TEXT, ok INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS signin_recent ON signin_attempts (username, ts);
+CREATE INDEX IF NOT EXISTS signin_remote ON signin_attempts (remote, ts);
 """
+SCHEMA = {"sqlite": _SQLITE, "postgresql": _SQLITE.replace("ok INTEGER", "ok SMALLINT")}
+
+
+HASHES_AT_ONCE = 2  # argon2 computations in flight per process
 
 
 class UserError(ValueError):
@@ -66,14 +73,17 @@ def _sha(token: str) -> str:
 
 
 class UserStore:
-    """Users, tokens and sign-in attempts in one SQLite file."""
+    """Users, tokens and sign-in attempts in one SQLite file (a path) or the PostgreSQL database."""
 
     MIN_PASSWORD = 12
 
-    def __init__(self, path: str | Path, token_ttl: timedelta = timedelta(hours=8)) -> None:
-        self.db = SqliteFile(path, SCHEMA)
+    def __init__(self, db: str | Path | OpsDB, token_ttl: timedelta = timedelta(hours=8)) -> None:
+        self.db: OpsDB = SqliteOps(db) if isinstance(db, str | Path) else db
+        self.db.ensure(SCHEMA)
         self.token_ttl = token_ttl
         self.hasher = PasswordHasher()  # argon2id with the library's RFC 9106 low-memory profile
+        # Each hash takes 64 MiB: a burst of sign-ins waits its turn rather than exhaust memory.
+        self._hashing = threading.BoundedSemaphore(HASHES_AT_ONCE)
         self._dummy = self.hasher.hash(secrets.token_hex(16))
 
     # ------------------------------------------------------------------ accounts
@@ -125,7 +135,8 @@ class UserStore:
         ok = False
         try:
             # Hash even for an unknown name, so timing does not tell which names exist.
-            ok = self.hasher.verify(r["password_hash"] if r else self._dummy, password) and r is not None
+            with self._hashing:
+                ok = self.hasher.verify(r["password_hash"] if r else self._dummy, password) and r is not None
         except (VerificationError, InvalidHashError):
             ok = False
         with self.db.connect() as con:
@@ -150,11 +161,12 @@ class UserStore:
     def resolve(self, token: str) -> User | None:
         """The user a token signs in, while it has not expired."""
         with self.db.connect() as con:
-            r = con.execute("SELECT username, expires_ts FROM tokens WHERE token_sha256 = ?",
+            r = con.execute("SELECT u.username, u.role, u.patient_id, u.ipu_ids, t.expires_ts FROM tokens t "
+                            "JOIN users u ON u.username = t.username WHERE t.token_sha256 = ?",
                             (_sha(token),)).fetchone()
         if r is None or datetime.fromisoformat(r["expires_ts"]) <= _now():
             return None
-        return self.get(r["username"])
+        return User(r["username"], Role(r["role"]), r["patient_id"], tuple(json.loads(r["ipu_ids"])))
 
     def revoke(self, token: str) -> None:
         with self.db.connect() as con:

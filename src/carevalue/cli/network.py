@@ -128,13 +128,15 @@ def _scenario(store: Path, as_json: bool, content: list[Path], make: Callable[..
     from carevalue.definitions.ipu_facts import merged
     from carevalue.engine.network.distance import Geography
     from carevalue.engine.network.frames import load_frames
-    from carevalue.pipeline.network_stage import _directions
+    from carevalue.pipeline.network_stage import _directions, site_weights
     from carevalue.queries.base import rows_of
     from carevalue.queries.network import safe_rows
 
     with _workspace(store, content) as ws:
         lib = ws.library
-        r = make(load_frames(ws.con), _directions(lib), Geography(merged(list(lib.kind("network-facts").values()))))
+        facts = merged(list(lib.kind("network-facts").values()))
+        geo = Geography.from_store(ws.con, facts, site_weights(ws.con.table("network_volume")))
+        r = make(load_frames(ws.con), _directions(lib), geo)
     summary = safe_rows("network_scenarios", pd.DataFrame([r.summary]))
     outs = safe_rows("network_scenario_outcomes", r.outcomes)
     caps = rows_of(r.capacity)

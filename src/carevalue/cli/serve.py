@@ -11,11 +11,16 @@ from carevalue.cli.output import console, emit
 
 STORE = typer.Option(Path("carevalue.duckdb"), "--store", help="DuckDB store written by ingest.")
 CONTENT = typer.Option(None, "--content", help="Extra definitions folders (later ones override).")
-OPS = typer.Option(None, "--ops", help="Folder of the user store and audit log; default <store>.ops/.")
+OPS = typer.Option(None, "--ops", help="Folder of the SQLite user store, audit log and PROM inbox, and of the "
+                                       "PROM batch files; default <store>.ops/.")
+DATABASE = typer.Option(None, "--database", envvar="CAREVALUE_DATABASE_URL",
+                        help="postgresql://... for users, tokens, audit log and PROM inbox (default: SQLite in --ops).")
 
 users = typer.Typer(help="Accounts of the API and dashboard (stored apart from the analytic store).",
                     no_args_is_help=True)
 app.add_typer(users, name="users")
+proms = typer.Typer(help="The inbox of PROM answers submitted through the API.", no_args_is_help=True)
+app.add_typer(proms, name="proms")
 
 
 def _ops(store: Path, ops: Path | None) -> Path:
@@ -29,26 +34,32 @@ def serve_cmd(
     store: Path = STORE,
     content: list[Path] | None = CONTENT,
     ops: Path | None = OPS,
+    database: str | None = DATABASE,
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    workers: int = typer.Option(1, "--workers", help="Worker processes (more than 1 needs --database)."),
     token_hours: float = typer.Option(8.0, "--token-hours", help="Hours a sign-in token stays valid."),
+    drain_every: float = typer.Option(5.0, "--drain-every", help="Seconds between drains of the PROM inbox "
+                                      "into the store (0: only `carevalue proms drain`)."),
 ) -> None:
     """Serve the REST API (OpenAPI at /openapi.json, routes under /api/v1) over one store."""
-    from datetime import timedelta
-
-    import uvicorn
-
-    from carevalue.api.app import create_app
-    from carevalue.workspace import WorkspaceError
+    from carevalue.api.server import serve
+    from carevalue.workspace import Workspace, WorkspaceError
 
     try:
-        api = create_app(store, content or (), ops=ops, token_ttl=timedelta(hours=token_hours))
+        Workspace.open(store)
     except WorkspaceError as e:
         console.print(f"[red]{e}[/red]")
         raise typer.Exit(2) from None
+    where = "PostgreSQL" if database else str(_ops(store, ops))
     console.print(f"serving {store} at http://{host}:{port}/api/v1 (OpenAPI: /openapi.json; "
-                  f"users and audit log in {_ops(store, ops)})", highlight=False)
-    uvicorn.run(api, host=host, port=port, log_level="warning")
+                  f"users, audit log and PROM inbox in {where})", highlight=False)
+    try:
+        serve(store, content or (), ops=ops, database=database, host=host, port=port, workers=workers,
+              token_hours=token_hours, drain_every=drain_every or None)
+    except ValueError as e:
+        console.print(f"[red]{e}[/red]")
+        raise typer.Exit(2) from None
 
 
 @users.command("add")
@@ -59,11 +70,13 @@ def users_add(
     ipu: list[str] | None = typer.Option(None, "--ipu", help="clinician role: an IPU whose patients they see."),
     store: Path = STORE,
     ops: Path | None = OPS,
+    database: str | None = DATABASE,
     password: str = typer.Option(..., "--password", prompt=True, hide_input=True, confirmation_prompt=True,
                                  envvar="CAREVALUE_PASSWORD", help="At least 12 characters (prompted)."),
 ) -> None:
     """Create a user of the API (password hashed with argon2id)."""
     from carevalue.api.audit import AuditLog, Entry
+    from carevalue.api.opsdb import open_ops
     from carevalue.api.users import Role, UserError, UserStore
 
     folder = _ops(store, ops)
@@ -71,21 +84,48 @@ def users_add(
         console.print(f"[red]unknown role {role!r}: choose one of {', '.join(Role.__members__)}[/red]")
         raise typer.Exit(2)
     try:
-        u = UserStore(folder / "users.sqlite").add(username, password, role, patient_id, ipu or ())
+        u = UserStore(open_ops(database, folder, "users")).add(username, password, role, patient_id, ipu or ())
     except UserError as e:
         console.print(f"[red]{e}[/red]")
         raise typer.Exit(2) from None
-    AuditLog(folder / "audit.sqlite").append(Entry(None, "cli", f"add user {u.username} ({u.role.value})",
+    AuditLog(open_ops(database, folder, "audit")).append(Entry(None, "cli", f"add user {u.username} ({u.role.value})",
                                                    u.patient_id, "command line", "allowed"))
-    console.print(f"user {u.username} ({u.role.value}) added to {folder / 'users.sqlite'}", highlight=False)
+    where = "PostgreSQL" if database else folder / "users.sqlite"
+    console.print(f"user {u.username} ({u.role.value}) added to {where}", highlight=False)
 
 
 @users.command("list")
-def users_list(store: Path = STORE, ops: Path | None = OPS,
+def users_list(store: Path = STORE, ops: Path | None = OPS, database: str | None = DATABASE,
                as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON.")) -> None:
     """The API's users and their roles (never their passwords)."""
+    from carevalue.api.opsdb import open_ops
     from carevalue.api.users import UserStore
 
     rows = [{"username": u.username, "role": u.role.value, "patient_id": u.patient_id,
-             "ipu_ids": ",".join(u.ipu_ids)} for u in UserStore(_ops(store, ops) / "users.sqlite").list()]
+             "ipu_ids": ",".join(u.ipu_ids)} for u in UserStore(open_ops(database, _ops(store, ops), "users")).list()]
     emit(rows, "users", as_json)
+
+
+@proms.command("drain")
+def proms_drain(store: Path = STORE, content: list[Path] | None = CONTENT, ops: Path | None = OPS,
+                database: str | None = DATABASE,
+                batch_size: int = typer.Option(5000, "--batch-size", help="Responses per ingested file."),
+                every: float = typer.Option(0, "--every", help="Keep draining every this many seconds (0: once)."),
+                as_json: bool = typer.Option(False, "--json", help="Print the batches as JSON.")) -> None:
+    """Ingest the PROM answers waiting in the inbox into the store, in batches (each one NDJSON file)."""
+    from carevalue.api.opsdb import open_ops
+    from carevalue.api.prom_intake import DrainBusy, PromInbox, drain_forever
+    from carevalue.workspace import Workspace, WorkspaceError
+
+    folder = _ops(store, ops)
+    inbox = PromInbox(open_ops(database, folder, "prom-inbox"), folder / "prom-batches")
+    if every > 0:
+        drain_forever(inbox, Workspace.open(store, content or ()), every, batch_size)
+        return
+    try:
+        done = inbox.drain(Workspace.open(store, content or ()), batch_size=batch_size, wait=60)
+    except (DrainBusy, WorkspaceError) as e:
+        console.print(f"[red]{e}[/red]")
+        raise typer.Exit(2) from None
+    emit([b.as_json() | {"reasons": ", ".join(f"{k}: {v}" for k, v in b.reasons.items())} for b in done]
+         if not as_json else [b.as_json() for b in done], "PROM batches ingested", as_json)

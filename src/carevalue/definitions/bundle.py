@@ -4,6 +4,8 @@ condition's template (``code_sets``), never the engine."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 
 from carevalue.definitions.base import CodeGroup, Definition, Part, register_kind
@@ -78,6 +80,34 @@ class PricingTerms(Part):
         default=None, description="Outcome measure of the condition template counting complications (sensitivity, quality).")
 
 
+class PromTarget(Part):
+    """The improvement a patient of one condition must reach on one instrument scale."""
+
+    condition: str = Field(description="Condition template id.")
+    instrument: str = Field(description="Instrument id (content/instruments).")
+    scale: str = "score"
+    threshold: float = Field(gt=0, description="Improvement (follow-up − baseline score) that counts as reached.")
+    source: str = ""
+
+
+class PromContingent(Part):
+    """Part of the price paid by the share of the provider's patients reaching a clinically important
+    PROM improvement: a withhold earned back in proportion to share / target_share (up to all of it),
+    plus a bonus growing to ``bonus`` × price as the share goes from target_share to 100%."""
+
+    active: bool = Field(default=False, description="Applied by default (else only on request, e.g. carevalue payment --prom-contingent).")
+    withhold: float = Field(ge=0, le=1, description="Fraction of each eligible cycle's price at stake.")
+    target_share: float = Field(gt=0, le=1, description="Share of patients reaching the threshold that earns the full withhold back.")
+    bonus: float = Field(default=0.0, ge=0, le=1, description="Extra fraction of the price when every patient reaches it.")
+    baseline_days: tuple[int, int] = Field(default=(-90, 0), description="Window of the baseline score (days from the index).")
+    follow_up_days: tuple[int, int] = Field(default=(270, 365), description="Window of the follow-up score.")
+    missing: Literal["not-reached", "excluded"] = Field(
+        default="not-reached", description="A patient without both scores counts as not reaching, or is left out of the share.")
+    min_measured: int = Field(default=11, ge=1, description="Fewer measured patients: the term is not applied (withhold paid).")
+    targets: list[PromTarget] = Field(min_length=1)
+    source: str = Field(min_length=1)
+
+
 @register_kind("bundles")
 class Bundle(Definition):
     conditions: list[str] = Field(min_length=1, description="Condition template ids the bundle prices.")
@@ -91,6 +121,7 @@ class Bundle(Definition):
     warranties: list[Warranty] = Field(default_factory=list)
     eligibility: Eligibility = Field(default_factory=Eligibility)
     pricing: PricingTerms = Field(default_factory=PricingTerms)
+    prom_contingent: PromContingent | None = None
     source: str = Field(min_length=1, description="Where the bundle's terms and price come from.")
 
     @model_validator(mode="after")

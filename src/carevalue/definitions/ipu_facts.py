@@ -49,7 +49,8 @@ class IpuFacts(_Strict):
     """The facts (one file, or several merged)."""
 
     units: list[UnitFacts] = Field(default_factory=list)
-    sites: list[SitePosition] = Field(default_factory=list, description="Coordinates of facilities (FHIR Location.position).")
+    sites: list[SitePosition] = Field(default_factory=list, description=(
+        "Coordinates of facilities, used where the store's Locations carry no FHIR Location.position."))
     postal_areas: list[AreaPosition] = Field(default_factory=list, description="Centroids of patients' home postal codes.")
     significant_time_share: float = Field(default=0.25, gt=0, le=1, description=(
         "Share of a clinician's recorded minutes on the condition that counts as 'a significant portion of their time'."))

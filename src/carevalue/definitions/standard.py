@@ -43,6 +43,9 @@ class PrognosisRule(Part):
     """A unit below the minimum in one year may not perform the procedure the next (G-BA § 4 Mm-R)."""
 
     basis: Literal["previous-year"] = "previous-year"
+    rolling_quarters: bool = Field(default=False, description=(
+        "The prognosis also reports the last two quarters of the counted year and the first two of the "
+        "next (1 July to 30 June), shown beside the decisive calendar-year count."))
     description: str
     source: str = Field(min_length=5)
 
@@ -55,6 +58,11 @@ class VolumeStandard(Definition):
     source: str = Field(min_length=5, description="The scheme's main publication.")
     thresholds: list[VolumeThreshold] = Field(min_length=1)
     prognosis: PrognosisRule | None = Field(default=None, description="Prognosis rule, where the scheme has one.")
+    period: Literal["calendar-year", "calendar-year-or-two-year-average"] = Field(
+        default="calendar-year", description=(
+            "What volume the minimum is compared with: the calendar year's count, or (Leapfrog) that count "
+            "or the annual average of two consecutive years, whichever the unit meets."))
+    period_source: str = Field(default="", description="Where the scheme states its counting period.")
     unverified: list[str] = Field(default_factory=list, description="Threshold ids whose figure could not be verified.")
 
     @model_validator(mode="after")

@@ -21,7 +21,7 @@ from carevalue.definitions.instrument import Instrument
 from carevalue.definitions.outcome import OutcomeMeasure
 from carevalue.definitions.record_rule import RecordRules
 from carevalue.definitions.valueset import ValueSet
-from carevalue.engine import casemix_frame
+from carevalue.engine import casemix_frame, casemix_sets
 from carevalue.engine.codesets import CodeMap
 from carevalue.engine.outcome_comparison import (
     CALIBRATION_COLUMNS,
@@ -30,13 +30,8 @@ from carevalue.engine.outcome_comparison import (
     compare_continuous,
     status_row,
 )
-from carevalue.engine.outcome_measures import (
-    EVIDENCE_COLUMNS,
-    VALUE_COLUMNS,
-    cycle_base,
-    data_end,
-    measure_tables,
-)
+from carevalue.engine.outcome_families import VALUE_TYPES, Scratch, cycles_scratch, write_outcomes
+from carevalue.engine.outcome_measures import EVIDENCE_COLUMNS, VALUE_COLUMNS
 from carevalue.engine.record_filter import Counted, counting
 
 # The core tables outcome values and case-mix variables read (only the records that count).
@@ -58,24 +53,6 @@ def run_proms(con: BaseBackend, instruments: Sequence[Instrument], rules: Record
     return int(out.count().execute())
 
 
-def outcome_values(con: Counted, templates: Sequence[ConditionTemplate],
-                   value_sets: Mapping[str, ValueSet] | None = None) -> tuple[ir.Table | None, ir.Table | None]:
-    """(outcome_values, outcome_evidence) expressions for all templates' measures, from the
-    records that count (``con``); `value_sets` (the library's) resolve the code sets composite
-    measures name."""
-    end = data_end(con)
-    vals, evs = [], []
-    for tpl in templates:
-        base = cycle_base(con, tpl, end)
-        for m in tpl.outcomes:
-            for _tp, v, e in measure_tables(con, tpl, m, base, value_sets):
-                vals.append(v)
-                evs.append(e)
-    if not vals:
-        return None, None
-    return ibis.union(*vals), ibis.union(*evs)
-
-
 def _empty_frame(columns: Sequence[str], types: dict[str, str]) -> ir.Table:
     return ibis.memtable({c: [] for c in columns}, schema={c: types.get(c, "string") for c in columns})
 
@@ -95,24 +72,18 @@ def run_values(con: BaseBackend, templates: Sequence[ConditionTemplate],
 
 def _write_values(con: BaseBackend, src: Counted, templates: Sequence[ConditionTemplate],
                   value_sets: Mapping[str, ValueSet] | None) -> dict[str, int]:
-    vals, evs = outcome_values(src, templates, value_sets)
-    if vals is None or evs is None:
-        vals = _empty_frame(VALUE_COLUMNS, {"tier": "int64", "level": "int64", "time_point_day": "int64",
-                                            "value": "float64", "event": "int64", "time_days": "float64",
-                                            "censored": "boolean", "anchor_ts": "timestamp"})
-        evs = _empty_frame(EVIDENCE_COLUMNS, {})
-    v = write_table(con, "outcome_values", vals)
-    e = write_table(con, "outcome_evidence", evs.distinct())
-    end = data_end(src)
-    parts, unknown = [], []
-    for tpl in templates:
-        long, missing = casemix_frame.casemix_values(src, tpl, cycle_base(src, tpl, end))
-        unknown += [f"{tpl.id}:{x}" for x in missing]
-        if long is not None:
-            parts.append(long)
-    cm = (ibis.union(*parts) if parts else _empty_frame(
-        casemix_frame.CASEMIX_COLUMNS, {"value_num": "float64"}))
-    c = write_table(con, "casemix_values", cm)
+    scratch = Scratch(con)
+    try:
+        base = cycles_scratch(src, templates, scratch)
+        v, e = write_outcomes(con, src, templates, value_sets, base, scratch)
+        if v is None or e is None:
+            v = write_table(con, "outcome_values", _empty_frame(VALUE_COLUMNS, VALUE_TYPES))
+            e = write_table(con, "outcome_evidence", _empty_frame(EVIDENCE_COLUMNS, {}))
+        long, unknown = casemix_sets.casemix_long(src, templates, base, scratch)
+        cm = long if long is not None else _empty_frame(casemix_frame.CASEMIX_COLUMNS, {"value_num": "float64"})
+        c = write_table(con, "casemix_values", cm)
+    finally:
+        scratch.drop()
     return {"outcome_values": int(v.count().execute()), "outcome_evidence": int(e.count().execute()),
             "casemix_values": int(c.count().execute()), "casemix_unknown": len(unknown)}
 

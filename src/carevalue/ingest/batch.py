@@ -7,6 +7,7 @@ quarantined hold per file. Rows are kept column-wise so the store can write them
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from carevalue.model import table
@@ -61,6 +62,8 @@ class Batch:
         self.quarantine_rows: list[tuple[Any, ...]] = []
         # Main-row key -> (locator, meta.lastUpdated) of the record that produced it.
         self._version: dict[tuple[str, Any], tuple[str, Any]] = {}
+        # Locator -> every version of a record carrying meta.lastUpdated (store.record_versions).
+        self.versions: dict[str, dict[str, Any]] = {}
 
     def _ensure(self, name: str) -> list[list[Any]]:
         cols = self.columns.get(name)
@@ -110,18 +113,25 @@ class Batch:
                 kv = key[1] if isinstance(key[1], tuple) else (key[1],)
                 rid = "/".join(map(str, kv))
                 if version < old[1]:
+                    why = (f"{name} {rid}: this version (lastUpdated {version:%Y-%m-%dT%H:%M:%SZ}) is older "
+                           f"than the one at {old[0]} (lastUpdated {old[1]:%Y-%m-%dT%H:%M:%SZ})")
                     self.reject(locator, record_type or name, str(kv[0]), "meta.lastUpdated", Reason.SUPERSEDED,
-                                f"{name} {rid}: this version (lastUpdated {version:%Y-%m-%dT%H:%M:%SZ}) is older "
-                                f"than the one at {old[0]} (lastUpdated {old[1]:%Y-%m-%dT%H:%M:%SZ})", raw)
+                                why, raw)
+                    self._note_version(locator, name, rid, record_type, version, rows, False, why)
                     return False
                 self._drop_record(old[0])
-                self.reject(old[0], record_type or name, str(kv[0]), "meta.lastUpdated", Reason.SUPERSEDED,
-                            f"{name} {rid}: replaced by the later version at {locator} (lastUpdated "
-                            f"{version:%Y-%m-%dT%H:%M:%SZ} > {old[1]:%Y-%m-%dT%H:%M:%SZ})")
+                why = (f"{name} {rid}: replaced by the later version at {locator} (lastUpdated "
+                       f"{version:%Y-%m-%dT%H:%M:%SZ} > {old[1]:%Y-%m-%dT%H:%M:%SZ})")
+                self.reject(old[0], record_type or name, str(kv[0]), "meta.lastUpdated", Reason.SUPERSEDED, why)
+                if old[0] in self.versions:
+                    self.versions[old[0]].update(current=False, why=why)
             fresh = key not in self._seen  # first time, or the earlier version was just dropped
             accepted = self._accept(locator, rows, raw, record_type)
             if accepted and fresh:
                 self._version[key] = (locator, version)
+                kv = key[1] if isinstance(key[1], tuple) else (key[1],)
+                self._note_version(locator, name, "/".join(map(str, kv)), record_type, version, rows, True,
+                                   "current")
             return accepted
         if rows:
             name, row = rows[0]
@@ -132,6 +142,19 @@ class Batch:
         if accepted and rows and fresh:
             self._version[key] = (locator, None)
         return accepted
+
+    def _note_version(self, locator: str, name: str, rid: str, record_type: str, version: Any,
+                      rows: list[tuple[str, tuple[Any, ...]]], current: bool, why: str) -> None:
+        keys = []
+        for n, row in rows:
+            self._ensure(n)
+            k = self._key(n, row)
+            keys.append([n, *(k if isinstance(k, tuple) else (k,))])
+        # The content without the source column: two versions with the same digest are one fact.
+        digest = hashlib.blake2b(repr(sorted((n, row[:-1]) for n, row in rows)).encode(), digest_size=16)
+        self.versions[locator] = {"table_name": name, "record_id": rid, "record_type": record_type or name,
+                                  "locator": locator, "last_updated": version, "current": current,
+                                  "why": why, "row_keys": keys, "digest": digest.hexdigest()}
 
     def _drop_record(self, locator: str) -> None:
         """Remove every row an earlier record (by locator) produced, and forget its keys."""

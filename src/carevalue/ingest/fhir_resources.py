@@ -545,13 +545,28 @@ def organization(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
     return rows
 
 
+def _position(value: Any) -> tuple[float | None, float | None]:
+    """Location.position as (latitude, longitude); both are 1..1 inside position, in degrees."""
+    if value is None:
+        return None, None
+    p = obj(value, "position")
+    lat, lon = number(p.get("latitude"), "position.latitude"), number(p.get("longitude"), "position.longitude")
+    for name, v, bound in (("latitude", lat, 90.0), ("longitude", lon, 180.0)):
+        if v is None:
+            raise Reject(f"position.{name}", Reason.MISSING_FIELD, f"position.{name} is required when position is given")
+        if abs(v) > bound:
+            raise Reject(f"position.{name}", Reason.OUT_OF_RANGE, f"position.{name} {v} is outside -{bound:g}..{bound:g} degrees")
+    return lat, lon
+
+
 def location(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
     addr = _address(r.get("address"), "address")
+    lat, lon = _position(r.get("position"))
     return [("locations", ROW["locations"](
         ctx.source, location_id=rid, name=string(r.get("name"), "name"),
         organization_id=ctx.ref_id(r.get("managingOrganization"), "managingOrganization", "Organization"),
         type_code=code_of(first(r.get("type"), "type"), "type[0]"),
-        identifier_value=_identifier(r)[1], **addr))]
+        identifier_value=_identifier(r)[1], latitude=lat, longitude=lon, **addr))]
 
 
 def practitioner(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import duckdb
 import pyarrow as pa
 
+from carevalue.ingest import versions
 from carevalue.ingest.batch import MAX_CONTENT
 from carevalue.model import TABLES, table
 
@@ -68,8 +69,10 @@ class Store:
                     raw_lookup: Callable[[set[str]], dict[str, str]] | None = None) -> dict[str, int]:
         """Store one source file's rows and quarantine, replacing what it stored before.
 
-        Rows whose key is already stored from another source are dropped when identical and
-        quarantined when different; rows of patients that are not stored are quarantined as
+        A record carrying meta.lastUpdated that another source also holds is settled by
+        :func:`carevalue.ingest.versions.resolve` (the later version is stored, the other quarantined
+        as superseded, both listed in ``record_versions``). Other rows whose key is already stored
+        from another source are dropped when identical and quarantined when different; rows of patients that are not stored are quarantined as
         dangling references. A record is stored whole or not at all: when one of its rows is
         quarantined, every row of the same record (same locator) goes too. The whole file is one
         transaction, so a crash leaves the store as it was before the file. ``raw_lookup`` gives
@@ -80,6 +83,7 @@ class Store:
         src = batch.source
         con.execute("BEGIN TRANSACTION")
         try:
+            seq = versions.ingest_seq(con, src, batch.sha256)
             # Rows of a source exist only together with its ingest_files row (same transaction).
             if con.execute("SELECT 1 FROM ingest_files WHERE source = ?", [src]).fetchone():
                 for t in TABLES:
@@ -100,8 +104,10 @@ class Store:
                 con.unregister("_incoming")
                 staged.append(name)
 
+            held = versions.resolve(con, batch, staged, seq)
             self._resolve_conflicts(staged, src)
             self._check_patients(staged, src)
+            versions.record(con, src, held, seq)
             for name in staged:
                 cols = ", ".join(f'"{c}"' for c in table(name).column_names)
                 con.execute(f'INSERT INTO "{name}" ({cols}) SELECT {cols} FROM "_stage_{name}"')

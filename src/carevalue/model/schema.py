@@ -224,6 +224,8 @@ TABLES: tuple[Table, ...] = (
         _c("state", "VARCHAR", "State."),
         _c("postal_code", "VARCHAR", "Postal code."),
         _c("identifier_value", "VARCHAR", "First business identifier (targets of conditional references)."),
+        _c("latitude", "DOUBLE", "Location.position.latitude (WGS84 decimal degrees)."),
+        _c("longitude", "DOUBLE", "Location.position.longitude (WGS84 decimal degrees)."),
         SOURCE,
     )),
     Table("practitioners", "Clinicians.", ("practitioner_id",), (
@@ -340,6 +342,19 @@ TABLES: tuple[Table, ...] = (
         _c("action", "VARCHAR", "exclude (no stage counts the record) or flag (counted, reported).", True),
         _c("detail", "VARCHAR", "What is implausible, in words."),
         _c("record_source", "VARCHAR", "Source file of the record."),
+    )),
+    Table("record_versions", "Every version of a record that carries FHIR meta.lastUpdated, from any file: which one is current (stored) and why; the others are quarantined as superseded.", ("table_name", "record_id", "source", "locator"), (
+        _c("table_name", "VARCHAR", "Core table of the record's main row.", True),
+        _c("record_id", "VARCHAR", "Key of the record in that table ('/'-joined when composite).", True),
+        _c("record_type", "VARCHAR", "FHIR resourceType."),
+        _c("source", "VARCHAR", "Source file holding this version.", True),
+        _c("locator", "VARCHAR", "Where in that file.", True),
+        _c("last_updated", "TIMESTAMP", "meta.lastUpdated of this version (UTC)."),
+        _c("ingest_seq", "BIGINT", "Order in which this file's content was first ingested (breaks lastUpdated ties: the later ingest wins)."),
+        _c("current", "BOOLEAN", "True for the version that is stored; false for a superseded one (in quarantine) or a repeat with the same content."),
+        _c("why", "VARCHAR", "Why this version is or is not current, in words."),
+        _c("row_keys", "VARCHAR", "JSON list of the rows this version produced: [table, key...] each."),
+        _c("digest", "VARCHAR", "Hash of the version's content (without the source): equal digests are the same fact."),
     )),
     Table("ingest_files", "One row per source file ingested: the reconciliation read = stored + quarantined.", ("source",), (
         _c("source", "VARCHAR", "Source file.", True),

@@ -34,7 +34,7 @@ from carevalue.pipeline.stage import StageContext, StageResult
 Writer = Callable[[str, ir.Table], ir.Table]
 
 NAME = "network"
-READS = ("care_cycles", "procedures", "conditions", "encounters", "patients", "cycle_cost_totals",
+READS = ("care_cycles", "procedures", "conditions", "encounters", "patients", "locations", "cycle_cost_totals",
          "outcome_comparison", "activity_costs", "activities", "capacity_use", "capacity_cost_rates",
          "care_teams", "care_team_members", "practitioners", "practitioner_roles")
 WRITES = tuple(BY_NAME)
@@ -58,6 +58,13 @@ def _write_frame(write: Writer, name: str, df: pd.DataFrame) -> int:
 
 def _directions(lib: Library) -> dict[str, str]:
     return {o.id: o.direction for t in lib.kind("conditions").values() for o in t.outcomes}
+
+
+def site_weights(volume: ir.Table) -> dict[str, float]:
+    """Index events per location (facility level of the volume), to pick an organization's main site."""
+    f = volume.filter(volume.level == "facility")
+    g = f.group_by("unit_id").aggregate(cycles=f.cycles.sum()).execute()
+    return {str(r.unit_id): float(r.cycles) for r in g.itertuples()}
 
 
 def hubs_by_condition(con: BaseBackend) -> dict[str, list[str]]:
@@ -97,7 +104,7 @@ def default_scenarios(fr: NetworkFrames, checks: pd.DataFrame, hubs: dict[str, l
             continue
         year = int(years.max())
         hub = hub_orgs[0]
-        c = checks[(checks.condition == condition) & (checks.year == year) & (~checks.meets.astype(bool))
+        c = checks[(checks.condition == condition) & (checks.year == year) & (checks.meets == False)  # noqa: E712 (null: part year)
                    & checks.level.isin(["organization", "facility"])]
         below = sorted(set(c.organization_id.dropna()) - {hub})
         if len(below) > 1:
@@ -118,10 +125,12 @@ def run_network(con: BaseBackend, library: Library, facts: IpuFacts | str | Path
     write = write or partial(write_table, con)
     if not isinstance(facts, IpuFacts):
         facts = load_facts(facts) if facts else merged(list(library.kind("network-facts").values()))
-    geo, dirs = Geography(facts), _directions(library)
+    dirs = _directions(library)
     stds = list(library.kind("standards").values())
-    v = vol.volume(index_table(con))
+    v = vol.volume(index_table(con), vol.observation_windows(con.table("encounters")))
     rows = {"network_volume": int(write("network_volume", v).count().execute())}
+    geo = Geography.from_store(con, facts, site_weights(con.table("network_volume")))
+    rows["network_coordinates"] = _write_frame(write, "network_coordinates", geo.coordinates())
     rows["network_volume_profile"] = int(write("network_volume_profile", vol.profile(con.table("network_volume"))).count().execute())
     chk = write("network_standard_checks", standards.check(con.table("network_volume"), standards.threshold_table(stds)))
     rows["network_standard_checks"] = int(chk.count().execute())

@@ -14,8 +14,8 @@ from carevalue.engine.payment.simulate import Options
 from carevalue.pipeline.stage import StageContext, StageError, StageResult
 
 NAME = "payment"
-READS = ("cycle_cost_totals", "care_cycles", "cycle_events", "activity_costs", "claims", "procedures",
-         "conditions", "observations", "patient_risk_scores", "outcome_values")
+READS = ("cycle_cost_totals", "care_cycles", "cycle_events", "activity_costs", "claims", "claim_lines", "encounters",
+         "procedures", "conditions", "observations", "patient_risk_scores", "prom_scores", "outcome_values")
 WRITES = ("payment_ledger", "bundle_prices", "episode_reconciliation")
 
 

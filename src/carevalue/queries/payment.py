@@ -11,7 +11,7 @@ from ibis.backends import BaseBackend
 
 from carevalue.definitions.loader import Library
 from carevalue.queries.base import needs, rows_of
-from carevalue.queries.privacy import is_small, suppress
+from carevalue.queries.privacy import MARK, is_small, suppress
 
 MODELS = ("ffs", "bundle", "tb", "capitation", "episode")
 NEEDS = ("payment_ledger",)
@@ -52,12 +52,34 @@ def provider_comparison(con: BaseBackend, library: Library, condition: str | Non
     return _rounded(rows)
 
 
+@needs("payment_ledger")
+def complication_margins(con: BaseBackend, library: Library, ledger: ir.Table | None = None) -> list[dict[str, Any]]:
+    """The incentive each model gives (F17): per bundle, the eligible cycles with and without a
+    complication, their mean TDABC cost, and mean payment and margin per cycle under each model.
+    Under fee-for-service a complication is paid again (readmission DRG, ED APC); under the bundle it is not."""
+    t = ledger if ledger is not None else con.table("payment_ledger")
+    t = t.filter(t.bundle_id.notnull() & t.complication.notnull())
+    aggs = {"patients": t.patient_id.nunique(), "cycles": t.count(), "cost_per_cycle": t.cost.mean()}
+    for m in MODELS:
+        aggs[f"{m}_paid_per_cycle"] = t[f"{m}_paid"].mean()
+        aggs[f"{m}_margin_per_cycle"] = (t[f"{m}_paid"] - t.cost).mean()
+    g = t.group_by("bundle_id", "complication").aggregate(**aggs).order_by("bundle_id", "complication")
+    values = ["cycles", "cost_per_cycle"] + [f"{m}_{k}_per_cycle" for m in MODELS for k in ("paid", "margin")]
+    return _rounded(suppress(rows_of(g), ("patients",), values=values, group_by=["bundle_id"]))
+
+
 @needs("bundle_prices")
 def bundle_prices(con: BaseBackend, library: Library, prices: ir.Table | None = None) -> list[dict[str, Any]]:
-    """Proposed price per bundle; a price estimated from 1..10 cycles shows <11 and hides its amounts."""
-    return _rounded(suppress(rows_of(prices if prices is not None else con.table("bundle_prices")), ("cycles",),
+    """Proposed price per bundle; a price estimated from 1..10 cycles shows <11 and hides its amounts,
+    and a count of 1..10 ineligible, excluded or carved-out cycles shows <11."""
+    rows = _rounded(suppress(rows_of(prices if prices is not None else con.table("bundle_prices")), ("cycles",),
                              values=["expected_included_cost", "warranty_reserve", "proposed_price", "p10", "p50",
                                      "p90"]))
+    for r in rows:
+        for col in ("ineligible_cycles", "eligibility_excluded_cycles", "carved_out_cycles"):
+            if is_small(r.get(col)):
+                r[col] = MARK
+    return rows
 
 
 @needs("episode_reconciliation")
@@ -78,6 +100,7 @@ def what_if(con: BaseBackend, library: Library, options: Any = None, episode_mod
 
     mem = as_tables(tables(simulate_store(con, library, options, episode_model_id=episode_model)))
     return {"providers": provider_comparison(con, library, condition, ledger=mem["payment_ledger"]),
+            "complication_margins": complication_margins(con, library, ledger=mem["payment_ledger"]),
             "bundle_prices": bundle_prices(con, library, prices=mem["bundle_prices"]),
             "episode_reconciliation": episode_reconciliation(con, library,
                                                              reconciliation=mem["episode_reconciliation"])}

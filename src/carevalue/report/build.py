@@ -21,6 +21,7 @@ from carevalue.queries import costs, data, organise, outcomes, value
 from carevalue.queries.privacy import MARK, THRESHOLD
 from carevalue.report import figures
 from carevalue.report import model_quality as model_quality_page
+from carevalue.report import network as network_page
 from carevalue.report import payment as payment_page
 from carevalue.report import scorecard as scorecard_page
 from carevalue.report.layout import (  # noqa: F401  (html_table, money, pct, HIDDEN: re-exported)
@@ -353,6 +354,7 @@ def assemble(ws: Workspace) -> Report:
     rep.sections += outcomes_sections(ws, rep)
     rep.sections.append(scorecard_page.section(ws, rep))
     rep.sections += [model_quality_page.section(ws, rep), payment_page.section(ws, rep)]
+    rep.sections.append(network_page.section(ws, rep))
     return rep
 
 

@@ -115,6 +115,26 @@ def _provider_formats(cur: str) -> tuple[dict[str, Formatter], dict[str, str], l
     return fm, heads, cols
 
 
+def _complication_block(ws: Workspace, rep: Report, cur: str) -> Block:
+    """Eligible bundle cycles with and without a complication: what each model pays and leaves."""
+    b = Block("The incentive: what a complication does to the provider's margin", (
+        "Eligible bundle cycles split by the bundle's complication measure (1: a complication). Under "
+        "fee-for-service a complication is paid again (the readmission's DRG, the emergency visit's APC, "
+        "the professional claims); under the bundle the price does not change, so its cost is the "
+        f"provider's. Amounts per cycle in {cur}; groups of fewer than 11 patients show <11."))
+    fm: dict[str, Formatter] = {"patients": count, "cycles": count, "cost_per_cycle": money}
+    cols = ["bundle_id", "complication", "patients", "cycles", "cost_per_cycle"]
+    heads = {"cost_per_cycle": "cost / cycle"}
+    for m in ("ffs", "bundle", "episode"):
+        for k in ("paid", "margin"):
+            fm[f"{m}_{k}_per_cycle"] = money
+            heads[f"{m}_{k}_per_cycle"] = f"{MODELS[m]} {k} / cycle"
+            cols.append(f"{m}_{k}_per_cycle")
+    b.parts.append(rep.table("complication-margins", ws.ask(payment.complication_margins), formats=fm,
+                             headers=heads, columns=cols))
+    return b
+
+
 def _episode_block(ws: Workspace, rep: Report, cur: str) -> Block:
     rec = with_facility(ws.ask(payment.episode_reconciliation), ws.con)
     models = {str(r["model"]) for r in rec}
@@ -141,17 +161,17 @@ def _episode_block(ws: Workspace, rep: Report, cur: str) -> Block:
 def _unverified(library: Library) -> str:
     """What the content says it could not verify, and the simulation's known limits."""
     items = []
-    for kind in ("episode-models", "time-based-payments"):
+    for kind in ("fee-schedules", "episode-models", "time-based-payments"):
         for d in library.kind(kind).values():
             items += [f"{d.id}: {u}" for u in getattr(d, "unverified", [])]
+    conds = sorted({c for fs in library.kind("fee-schedules").values() for c in fs.conditions})
     items += [
-        "Fee-for-service revenue is the synthetic claims' charges: professional fees, no facility payment "
-        "(MS-DRG, APC), so procedures lose money under FFS for every provider; read FFS as relative — its "
-        "revenue rises with complications, a bundle's does not.",
-        "Bundle exclusions (e.g. unrelated trauma) are content but not yet applied by the engine.",
+        "Fee-for-service pays the claims' charges plus facility payments (MS-DRG per admission, APC per "
+        f"outpatient surgery or ED visit) for the cycles of {', '.join(conds) or 'no condition'}; other "
+        "conditions' FFS revenue is professional charges only.",
         "Episode targets: every cycle is both baseline and performance year (no separate baseline period, "
         "trend or normalisation factor).",
-        "PROM-contingent payment, PROMETHEUS allowances and ProvenCare-style warranty pricing are not simulated.",
+        "PROMETHEUS allowances and ProvenCare-style warranty pricing are not simulated.",
     ]
     return "<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>"
 
@@ -181,8 +201,10 @@ def section(ws: Workspace, rep: Report) -> Section:
                  "proposed_price": "proposed price", "reference_price": "published price",
                  "p10": "cost p10", "p50": "cost p50", "p90": "cost p90"},
         columns=["bundle_id", "cycles", "expected_included_cost", "warranty_reserve", "margin", "proposed_price",
-                 "reference_price", "p10", "p50", "p90", "status"]))
+                 "reference_price", "p10", "p50", "p90", "status", "ineligible_cycles",
+                 "eligibility_excluded_cycles", "carved_out_cycles"]))
     sec.blocks.append(b)
+    sec.blocks.append(_complication_block(ws, rep, cur))
     pc = with_facility(ws.ask(payment.provider_comparison), ws.con)
     fm, heads, cols = _provider_formats(cur)
     for cond in _condition_order(lib, {str(r["condition"]) for r in pc}):

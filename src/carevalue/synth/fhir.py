@@ -83,11 +83,22 @@ def organizations() -> Iterator[Res]:
                "name": system.PAYER_NAMES[org_id]}
 
 
+# Location.position of each site: placements for the fictional towns around Riverside, California
+# (invented for the synthetic system, not surveyed positions); the network stage's travel distances.
+POSITIONS = {"org-ac": (33.953, -117.396), "org-asc": (33.960, -117.380), "org-rehab1": (33.945, -117.410),
+             "org-ch1": (34.100, -117.350), "org-ch2": (33.980, -117.150), "org-ch3": (33.750, -117.380),
+             "org-rehab2": (33.755, -117.370), "org-ch4": (33.850, -117.750), "org-pc1": (33.948, -117.402),
+             "org-pc2": (34.098, -117.352), "org-pc3": (33.982, -117.155), "org-pc4": (33.752, -117.382),
+             "org-pc5": (33.852, -117.745), "org-pc6": (34.200, -117.600)}
+
+
 def locations() -> Iterator[Res]:
     for f in system.FACILITIES:
+        lat, lon = POSITIONS[f.org_id]
         yield {"resourceType": "Location", "id": f"loc-{f.org_id}", "status": "active", "name": f.name,
                "managingOrganization": {"reference": f"Organization/{f.org_id}"},
-               "address": {"city": f.city, "state": STATE, "postalCode": ZIP[f.city]}}
+               "address": {"city": f.city, "state": STATE, "postalCode": ZIP[f.city]},
+               "position": {"longitude": lon, "latitude": lat}}
 
 
 GIVEN = ("Alex", "Sam", "Jordan", "Maria", "Wei", "Priya", "Omar", "Grace", "Liam", "Ana", "Kofi", "Yuki")

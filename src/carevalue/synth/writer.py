@@ -17,7 +17,7 @@ import orjson
 import pandas as pd
 
 from carevalue.synth import codes, fhir, pathways, system
-from carevalue.synth.population import AS_OF_DATE, END, Population, draw_population
+from carevalue.synth.population import AS_OF_DATE, DAY, END, Population, draw_population
 from carevalue.synth.pricing import Pricing
 from carevalue.synth.tables import CONS_KEYS, ORG_IDS, ORG_INDEX, Tables
 from carevalue.synth.truth import SEGMENTS, segments_at
@@ -100,15 +100,34 @@ def simulate(patients: int, seed: int) -> tuple[Population, Tables, pathways.Tru
     return pop, tb, truth, asa
 
 
+def kept(pop: Population, enc: dict[str, np.ndarray], frames: dict[str, dict[str, np.ndarray]]
+         ) -> dict[str, np.ndarray]:
+    """Which generated records are written: inside the window, on or after the day of birth and not
+    after death; a record made at an encounter follows it. Nothing is dated before birth or after death."""
+    birth_day = pop.birth - pop.birth % DAY  # births are at midnight; events on the day of birth are plausible
+
+    def alive(pat: np.ndarray, ts: np.ndarray) -> np.ndarray:
+        d = pop.death[pat]
+        return np.asarray((ts <= END) & (ts >= birth_day[pat]) & ((d < 0) | (ts <= d)))
+
+    keep_enc = alive(enc["pat"], enc["start"])
+    keep: dict[str, np.ndarray] = {"encounters": keep_enc}
+    for name, f in frames.items():
+        e = f["enc"]
+        k = np.where(e >= 0, keep_enc[np.maximum(e, 0)], True)
+        ts = f.get("onset", f.get("ts", f.get("start")))
+        if ts is not None:
+            k &= alive(f["pat"], ts)
+        keep[name] = k
+    return keep
+
+
 def write_population(patients: int, seed: int, out: Path, workers: int | None = None) -> dict[str, object]:
     t_start = time.perf_counter()
     pop, tb, truth, asa = simulate(patients, seed)
     t_gen = time.perf_counter() - t_start
 
     enc = tb.encounters.frame()
-    death = pop.death
-    dp = death[enc["pat"]]
-    keep_enc = (enc["start"] <= END) & ((dp < 0) | (enc["start"] <= dp))
     frames = {"conditions": tb.conditions.frame(), "observations": tb.observations.frame(),
               "procedures": tb.procedures.frame(), "medications": tb.medications.frame(),
               "responses": tb.responses.frame(), "activities": tb.activities.frame(),
@@ -116,14 +135,8 @@ def write_population(patients: int, seed: int, out: Path, workers: int | None = 
     for t in (tb.encounters, tb.conditions, tb.observations, tb.procedures, tb.medications, tb.responses,
               tb.activities, tb.consumables, tb.claim_lines):
         t.cols.clear()  # the concatenated frames replace the chunks (halves peak memory)
-    keep: dict[str, np.ndarray] = {"encounters": keep_enc}
-    for name, f in frames.items():
-        e = f["enc"]
-        k = np.where(e >= 0, keep_enc[np.maximum(e, 0)], True)
-        if name == "conditions":
-            d = death[f["pat"]]
-            k &= (f["onset"] <= END) & ((d < 0) | (f["onset"] <= d))
-        keep[name] = k
+    keep = kept(pop, enc, frames)
+    keep_enc = keep["encounters"]
 
     # practitioners of every IPU role and primary-care team exist even if no encounter picked them
     members: dict[str, list[tuple[int, str]]] = {}

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from carevalue.api.problems import ApiProblem
 from carevalue.queries.base import QueryError
-from carevalue.web import deps, figures, pages
+from carevalue.web import deps, figures, network_pages, pages
 from carevalue.workspace import MissingTable, Workspace
 
 HERE = Path(__file__).parent
@@ -279,3 +279,5 @@ def sign_out(request: Request, who: Any = WHO) -> Response:
         signin.sign_out(request, who)
         done.delete_cookie(signin.COOKIE)
     return done
+
+network_pages.register(router, _answer, _html)

@@ -54,7 +54,10 @@ def _cycles(n: int, rng: np.random.Generator) -> pd.DataFrame:
         "cost": cost, "charges": charges, "consumables": 0.0,
         "cost_w91": cost * share, "charges_w91": charges * share, "cost_w30": cost * share * 0.9,
         "charges_w30": charges * share * 0.9, "asa": rng.choice([1.0, 2.0, 3.0, np.nan], n),
-        "hcc_score": rng.uniform(0.1, 3.0, n)})
+        "hcc_score": rng.uniform(0.1, 3.0, n),
+        "excluded_cost": np.where(rng.random(n) < 0.2, cost * share * 0.1, 0.0),
+        "excluded_charges": np.where(rng.random(n) < 0.2, charges * share * 0.1, 0.0),
+        "eligibility_excluded": rng.random(n) < 0.1})
 
 
 EMPTY_W = _events(0, True).iloc[:0]
@@ -69,8 +72,14 @@ def test_payments_non_negative_and_cycles_conserved(n: int, seed: int) -> None:
     assert len(led) == n and set(led.cycle_id) == set(cycles.cycle_id)
     for col in ("ffs_paid", "bundle_paid", "tb_paid", "capitation_paid"):
         assert led[col].notna().all() and (led[col] >= 0).all(), col
+    assert led.episode_paid.notna().all()  # every model pays every cycle exactly once
     ineligible = led.bundle_eligible.eq(False)
     assert (led.loc[ineligible, "bundle_paid"] == led.loc[ineligible, "ffs_paid"]).all()
+    # an eligibility exclusion always means FFS; carved-out care is paid on top of the price
+    assert not led.loc[cycles.eligibility_excluded.to_numpy(), "bundle_eligible"].eq(True).any()
+    paid = led.bundle_eligible.eq(True) & led.bundle_price.notna()  # no price (< 11 cycles): paid FFS
+    assert (led.loc[paid, "bundle_paid"] >= led.loc[paid, "excluded_care_paid"] + led.loc[paid, "bundle_price"]
+            - 1e-6).all()
 
 
 @settings(max_examples=200, deadline=None)

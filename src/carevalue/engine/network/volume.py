@@ -9,7 +9,10 @@ import ibis.expr.types as ir
 
 LEVELS = ("organization", "facility", "clinician")
 WEEKS_PER_YEAR = 52.0
-VOLUME_COLUMNS = ("condition", "level", "unit_id", "organization_id", "year", "cycles", "patients")
+MONTHS_PER_YEAR = 12
+VOLUME_COLUMNS = ("condition", "level", "unit_id", "organization_id", "year", "cycles", "patients",
+                  "cycles_first_half", "cycles_second_half", "first_month", "last_month", "observed_months",
+                  "annualised_cycles")
 PROFILE_COLUMNS = ("condition", "level", "year", "providers", "total_cycles", "mean_share",
                    "mean_per_year", "mean_per_week", "min_per_year", "max_per_year")
 
@@ -38,7 +41,7 @@ def index_events(cycles: ir.Table, procedures: ir.Table, conditions: ir.Table,
     when = ibis.ifelse(cy.cycle_type == "acute", cy.index_ts.fill_null(cy.start_ts), cy.start_ts)
     return j.select(
         cy.cycle_id, cy.patient_id, cy.condition,
-        year=when.year().cast("int64"),
+        year=when.year().cast("int64"), month=when.month().cast("int64"),
         organization_id=cy.organization_id.fill_null(trig.org),
         facility_id=trig.loc, clinician_id=trig.prac)
 
@@ -53,21 +56,51 @@ def most_frequent(t: ir.Table, keys: list[str], col: str) -> ir.Table:
     return r.filter(r._rk == 0).select(*keys, col)
 
 
-def volume(index: ir.Table) -> ir.Table:
+def observation_windows(encounters: ir.Table) -> ir.Table:
+    """Per organization and year, the months the store observes it: from the first to the last
+    calendar month with any encounter there (all conditions), ``observed_months`` inclusive."""
+    e = encounters.filter(encounters.organization_id.notnull() & encounters.start_ts.notnull())
+    e = e.mutate(year=e.start_ts.year().cast("int64"), month=e.start_ts.month().cast("int64"))
+    g = e.group_by(["organization_id", "year"]).aggregate(first_month=e.month.min(), last_month=e.month.max())
+    return g.mutate(observed_months=(g.last_month - g.first_month + 1).cast("int64"))
+
+
+def volume(index: ir.Table, windows: ir.Table | None = None) -> ir.Table:
     """Cycles and distinct patients per condition, level, unit and year (units without an id are
-    left out of that level: a cycle with no known clinician counts for its organization only)."""
+    left out of that level: a cycle with no known clinician counts for its organization only).
+
+    With ``windows`` (:func:`observation_windows`) each row states the months its organization was
+    observed that year and ``annualised_cycles`` = cycles x 12 / observed_months (equal to cycles for
+    a full year; null when the organization's window is unknown). ``cycles_first_half`` and
+    ``cycles_second_half`` split the year at 1 July (the G-BA prognosis counts half years)."""
     parts = []
     for level, col in (("organization", "organization_id"), ("facility", "facility_id"),
                        ("clinician", "clinician_id")):
         t = index.filter(index[col].notnull() & index.year.notnull()).mutate(unit_id=index[col])
         keys = ["condition", "unit_id", "year"]
         agg = t.group_by(keys).aggregate(level=ibis.literal(level), cycles=t.count(),
-                                         patients=t.patient_id.nunique())
+                                         patients=t.patient_id.nunique(),
+                                         cycles_first_half=ibis.ifelse(t.month <= 6, 1, 0).sum().cast("int64"),
+                                         cycles_second_half=ibis.ifelse(t.month > 6, 1, 0).sum().cast("int64"))
         org = most_frequent(t, keys, "organization_id")
         j = agg.left_join(org, keys)
         parts.append(j.select(*[agg[c] for c in agg.columns], organization_id=j.organization_id))
     u = ibis.union(*parts)
+    if windows is None:
+        u = u.mutate(first_month=ibis.null("int64"), last_month=ibis.null("int64"),
+                     observed_months=ibis.null("int64"))
+    else:
+        w = windows.select(w_org="organization_id", w_year="year", first_month="first_month",
+                           last_month="last_month", observed_months="observed_months")
+        j = u.left_join(w, [u.organization_id == w.w_org, u.year == w.w_year])
+        u = j.select(*[u[c] for c in u.columns], j.first_month, j.last_month, j.observed_months)
+    u = u.mutate(annualised_cycles=u.cycles.cast("float64") * MONTHS_PER_YEAR / u.observed_months.cast("float64"))
     return u.select(*VOLUME_COLUMNS)
+
+
+def annualised(cycles: int, observed_months: int) -> float:
+    """A part year's count scaled to twelve months: cycles x 12 / observed_months."""
+    return cycles * MONTHS_PER_YEAR / observed_months
 
 
 def profile(vol: ir.Table, weeks_per_year: float = WEEKS_PER_YEAR) -> ir.Table:

@@ -15,9 +15,13 @@ from ibis.backends import BaseBackend
 
 from carevalue.definitions.bundle import Bundle
 from carevalue.definitions.condition import ConditionTemplate
+from carevalue.definitions.fee_schedule import FeeSchedule
 from carevalue.engine.casemix_frame import variable_table
 from carevalue.engine.codesets import matches
 from carevalue.engine.outcome_measures import days_between
+from carevalue.engine.payment.exclusions import bundle_exclusions
+from carevalue.engine.payment.facility import cycle_facility, encounter_payments
+from carevalue.engine.payment.proms import prom_improvement
 
 HCC_MODEL = "cms-hcc-v24"
 
@@ -45,8 +49,9 @@ def _cycles(con: BaseBackend) -> ir.Table:
                                       else_=out.index_ts.year().cast("int64")))
 
 
-def _split(con: BaseBackend, cycles: ir.Table, windows: Sequence[int]) -> ir.Table:
-    """Cost and charges within each window (days after the index date, inclusive of day 0 and earlier)."""
+def _split(con: BaseBackend, cycles: ir.Table, windows: Sequence[int], facility: ir.Table | None) -> ir.Table:
+    """Cost and fee-for-service payments (claim charges + facility payments) within each window
+    (days after the index date, inclusive of day 0 and earlier)."""
     idx = cycles.select(_cid="cycle_id", _ix="index_ts")
     ac = con.table("activity_costs")
     ac = ac.filter(ac.cycle_id.notnull()).select("cycle_id", ts="start_ts", cost="labour_cost", charges=ibis.literal(0.0))
@@ -55,7 +60,10 @@ def _split(con: BaseBackend, cycles: ir.Table, windows: Sequence[int]) -> ir.Tab
     cl = con.table("claims").select(_claim="claim_id", _charge="total_charge")
     ev = ev.inner_join(cl, ev.event_id == cl._claim).select(
         "cycle_id", ts="event_ts", cost=ibis.literal(0.0), charges=cl._charge.coalesce(0.0))
-    money = ibis.union(ac.mutate(cost=ac.cost.cast("float64")), ev.mutate(charges=ev.charges.cast("float64")))
+    parts = [ac.mutate(cost=ac.cost.cast("float64")), ev.mutate(charges=ev.charges.cast("float64"))]
+    if facility is not None:
+        parts.append(facility.select("cycle_id", "ts", cost=ibis.literal(0.0), charges=facility.amount.cast("float64")))
+    money = ibis.union(*parts)
     money = money.inner_join(idx, money.cycle_id == idx._cid)
     money = money.mutate(day=days_between(money.ts, money._ix))
     aggs = {}
@@ -87,9 +95,10 @@ def _asa(con: BaseBackend, cycles: ir.Table, templates: Sequence[ConditionTempla
 
 
 def warranty_events(con: BaseBackend, cycles: ir.Table, templates: Sequence[ConditionTemplate],
-                    bundles: Sequence[Bundle]) -> ir.Table | None:
+                    bundles: Sequence[Bundle], fee_schedules: Sequence[FeeSchedule] = ()) -> ir.Table | None:
     """Procedures of a warranty's code sets after the cycle's index date, with their encounter's
-    cost and charges, whether they fall inside the cycle and whether the warranty is extended."""
+    cost and fee-for-service payment (claim charges + the facility payment of a fee schedule for
+    the cycle's condition), whether they fall inside the cycle and whether the warranty is extended."""
     by_id = {t.id: t for t in templates}
     proc = con.table("procedures")
     parts = []
@@ -115,7 +124,7 @@ def warranty_events(con: BaseBackend, cycles: ir.Table, templates: Sequence[Cond
                     first = x.group_by("_xp").aggregate(_x_first=x._xts.min())
                     j = j.left_join(first, j.patient_id == first._xp)
                     ext = (j._x_first.notnull() & (j._x_first > j.index_ts)).coalesce(False)
-                parts.append(j.select("cycle_id", encounter_id=j._enc, day=days_between(j._ts, j.index_ts),
+                parts.append(j.select("cycle_id", encounter_id=j._enc, condition=ibis.literal(cond), day=days_between(j._ts, j.index_ts),
                                       in_cycle=(j._ts <= j.end_ts).coalesce(False), extended=ext,
                                       warranty=ibis.literal(w.id),
                                       covered_days=ibis.literal(w.covered_days(False)),
@@ -128,19 +137,51 @@ def warranty_events(con: BaseBackend, cycles: ir.Table, templates: Sequence[Cond
     cl = con.table("claims")
     ch = cl.group_by(_e2="encounter_id").aggregate(charges=cl.total_charge.sum())
     ev = ev.left_join(cost, ev.encounter_id == cost._e1).left_join(ch, ev.encounter_id == ch._e2)
+    fee = ibis.literal(0.0)
+    for fs in fee_schedules:
+        pay = encounter_payments(con, fs)
+        pay = pay.group_by(_e3="encounter_id").aggregate(**{f"_fac_{fs.id}": pay.amount.sum()})
+        ev = ev.left_join(pay, ev.encounter_id == pay._e3).drop("_e3")
+        col = ev[f"_fac_{fs.id}"]
+        fee = fee + ibis.cases((ev.condition.isin(fs.conditions), col.coalesce(0.0)), else_=0.0)
     return ev.select("cycle_id", "encounter_id", "warranty", "day", "in_cycle", "extended", "covered_days",
-                     "extended_days", cost=ev.cost.coalesce(0.0), charges=ev.charges.coalesce(0.0))
+                     "extended_days", cost=ev.cost.coalesce(0.0), charges=ev.charges.coalesce(0.0) + fee)
+
+
+def _facility(con: BaseBackend, fee_schedules: Sequence[FeeSchedule]) -> ir.Table | None:
+    if not fee_schedules or not {"encounters", "cycle_events"} <= set(con.list_tables()):
+        return None
+    parts = [cycle_facility(con, fs) for fs in fee_schedules]
+    return ibis.union(*parts) if len(parts) > 1 else parts[0]
 
 
 def money_frames(con: BaseBackend, templates: Sequence[ConditionTemplate], bundles: Sequence[Bundle],
-                 windows: Sequence[int]) -> MoneyFrames:
-    """Execute the per-cycle frame (with window splits, ASA, HCC) and the warranty events."""
+                 windows: Sequence[int], fee_schedules: Sequence[FeeSchedule] = ()) -> MoneyFrames:
+    """Execute the per-cycle frame (with window splits, ASA, HCC, facility payments) and the warranty
+    events. ``charges`` is what fee-for-service pays: the claim charges plus the facility payments."""
     cycles = _cycles(con)
+    facility = _facility(con, fee_schedules)
+    if facility is not None:
+        tot = facility.group_by(_fc="cycle_id").aggregate(
+            facility_payment=facility.amount.sum(), facility_codes=facility.code.group_concat("; "))
+        cycles = cycles.left_join(tot, cycles.cycle_id == tot._fc).drop("_fc")
+        cycles = cycles.mutate(professional_charges=cycles.charges,
+                               facility_payment=cycles.facility_payment.coalesce(0.0))
+        cycles = cycles.mutate(charges=cycles.professional_charges + cycles.facility_payment)
+    else:
+        cycles = cycles.mutate(professional_charges=cycles.charges, facility_payment=ibis.literal(0.0),
+                               facility_codes=ibis.null("string"))
     wins = sorted(set(windows))
     t = cycles
     if wins:
-        s = _split(con, cycles, wins)
+        s = _split(con, cycles, wins, facility)
         t = t.left_join(s, t.cycle_id == s.cycle_id).drop("cycle_id_right")
+    excl = bundle_exclusions(con, cycles, bundles, fee_schedules) if "conditions" in set(con.list_tables()) else None
+    if excl is not None:
+        t = t.left_join(excl, t.cycle_id == excl.cycle_id).drop("cycle_id_right")
+    prom = prom_improvement(con, cycles, bundles)
+    if prom is not None:
+        t = t.left_join(prom, t.cycle_id == prom.cycle_id).drop("cycle_id_right")
     asa = _asa(con, cycles, templates, bundles)
     if asa is not None:
         t = t.left_join(asa, t.cycle_id == asa.cycle_id).drop("cycle_id_right")
@@ -157,7 +198,13 @@ def money_frames(con: BaseBackend, templates: Sequence[ConditionTemplate], bundl
     for col in ("asa", "hcc_score"):
         if col not in frame:
             frame[col] = float("nan")
-    wev = warranty_events(con, cycles, templates, bundles)
+    for col in ("excluded_cost", "excluded_charges"):
+        frame[col] = frame[col].fillna(0.0) if col in frame else 0.0
+    frame["eligibility_excluded"] = frame["eligibility_excluded"].fillna(False).astype(bool) \
+        if "eligibility_excluded" in frame else False
+    if "exclusions" not in frame:
+        frame["exclusions"] = None
+    wev = warranty_events(con, cycles, templates, bundles, fee_schedules)
     warranty = wev.execute() if wev is not None else pd.DataFrame(
         columns=["cycle_id", "encounter_id", "warranty", "day", "in_cycle", "extended", "covered_days",
                  "extended_days", "cost", "charges"])

@@ -26,6 +26,9 @@ class Price:
     reference_price: float | None
     percentiles: dict[int, float]
     status: str  # "ok" or why no price
+    ineligible: int = 0            # cycles of the bundle's conditions paid FFS (ASA, exclusions)
+    eligibility_excluded: int = 0  # of which for an eligibility-excluding diagnosis
+    carved_out: int = 0            # eligible cycles with excluded care paid FFS beside the price
 
 
 def risk_factor(frame: pd.DataFrame, cost: pd.Series) -> pd.Series:

@@ -34,7 +34,8 @@ def simulate_store(con: BaseBackend, lib: Library, opt: Options | None = None,
     tb = lib.kind("time-based-payments").get(time_based_id)
     em = lib.kind("episode-models").get(episode_model_id)
     windows = [b.window_days for b in bundles] + ([em.post_anchor_days] if em else [])
-    frames = money_frames(con, list(lib.kind("conditions").values()), bundles, windows)
+    fees = list(lib.kind("fee-schedules").values()) if (opt is None or opt.facility_payments) else []
+    frames = money_frames(con, list(lib.kind("conditions").values()), bundles, windows, fees)
     comp = complications(con, [b.pricing.complication_measure for b in bundles if b.pricing.complication_measure])
     return simulate(frames.cycles, frames.warranty, bundles, tb, em, comp, opt)
 
@@ -43,7 +44,9 @@ def tables(result: Result) -> dict[str, pd.DataFrame]:
     """The result as the declared tables (columns in declared order)."""
     ledger = result.ledger.copy()
     ledger["bundle_eligible"] = ledger["bundle_eligible"].astype("boolean")
-    prices = pd.DataFrame([{**{k: v for k, v in asdict(p).items() if k not in ("percentiles", "bundle")},
+    renamed = {"ineligible": "ineligible_cycles", "eligibility_excluded": "eligibility_excluded_cycles",
+               "carved_out": "carved_out_cycles"}
+    prices = pd.DataFrame([{**{renamed.get(k, k): v for k, v in asdict(p).items() if k not in ("percentiles", "bundle")},
                             "bundle_id": p.bundle, "p10": p.percentiles.get(10), "p50": p.percentiles.get(50),
                             "p90": p.percentiles.get(90)} for p in result.prices])
     recs = pd.DataFrame(result.reconciliations)

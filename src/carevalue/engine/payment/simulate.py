@@ -5,12 +5,12 @@ and who pays for warranty events. Works on the per-cycle money frame (engine/pay
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
-from carevalue.definitions.bundle import Bundle
+from carevalue.definitions.bundle import Bundle, PromContingent
 from carevalue.definitions.payment_model import EpisodeModel, TimeBasedPayment
 from carevalue.engine.payment.episode import reconcile, target_price, weighted_baseline
 from carevalue.engine.payment.pricing import Price, propose, risk_factor
@@ -27,6 +27,8 @@ class Options:
     use_reference_price: bool = False      # pay the published price instead of the proposed one
     episode_track: str | None = None       # None = the model's last (most two-sided) track
     capitation_margin: float = 0.0
+    facility_payments: bool = True        # False: fee-for-service pays the claim charges only
+    prom_contingent: bool | None = None   # None = each bundle's own (its term's `active`)
 
 
 @dataclass
@@ -60,35 +62,84 @@ def settle_warranty(events: pd.DataFrame, window_days: int, warranty_years: floa
     return e.groupby("cycle_id", as_index=False)[cols].sum()
 
 
+def prom_fraction(cycles: pd.DataFrame, term: PromContingent) -> pd.Series:
+    """Per eligible cycle: the fraction of its price the PROM term adds (+) or keeps back (−).
+
+    Per provider: share = patients reaching the threshold / eligible cycles (missing follow-up counts
+    as not reaching) or / measured cycles (``missing: excluded``); fraction = −withhold + withhold ×
+    min(share / target_share, 1) + bonus × max(0, (share − target_share) / (1 − target_share)).
+    Fewer than ``min_measured`` measured patients: 0 (the term is not applied)."""
+    reached = cycles["prom_reached"] if "prom_reached" in cycles else pd.Series(np.nan, index=cycles.index)
+    out = pd.Series(0.0, index=cycles.index)
+    for _, idx in cycles.groupby("organization_id").groups.items():
+        r = reached.loc[idx]
+        measured = int(r.notna().sum())
+        if measured < term.min_measured:
+            continue
+        hits = int(r.eq(True).sum())
+        share = hits / (len(r) if term.missing == "not-reached" else measured)
+        frac = -term.withhold + term.withhold * min(share / term.target_share, 1.0)
+        if term.bonus and term.target_share < 1:
+            frac += term.bonus * max(0.0, (share - term.target_share) / (1 - term.target_share))
+        out.loc[idx] = frac
+    return out
+
+
+def _ineligible_reason(led: pd.DataFrame, b: Bundle, excluded: pd.Series) -> pd.Series:
+    """Why a cycle of the bundle's conditions is paid fee-for-service instead (None: eligible)."""
+    asa_max = b.eligibility.asa_max
+    reason = np.full(len(led), None, dtype=object)
+    if asa_max is not None:
+        asa = led["asa"].to_numpy(dtype="float64", na_value=np.nan)
+        reason[asa > asa_max] = f"ASA class above {asa_max}"
+        reason[np.isnan(asa)] = "ASA class not recorded"
+    reason[excluded.to_numpy(dtype=bool)] = "excluded diagnosis (eligibility)"
+    return pd.Series(reason, index=led.index)
+
+
 def _bundle(led: pd.DataFrame, b: Bundle, warranty: pd.DataFrame, complications: pd.Series,
             opt: Options) -> Price | None:
     rows = led["condition"].isin(b.conditions)
     if not rows.any():
         return None
     w = b.window_days
-    asa_ok = pd.Series(True, index=led.index)
-    if b.eligibility.asa_max is not None:
-        asa_ok = led["asa"].notna() & (led["asa"] <= b.eligibility.asa_max)
-    elig = rows & asa_ok
+    excluded = led["eligibility_excluded"].astype(bool) if "eligibility_excluded" in led else \
+        pd.Series(False, index=led.index)
+    reason = _ineligible_reason(led, b, excluded)
+    elig = rows & reason.isna()
     ws = settle_warranty(warranty[warranty.cycle_id.isin(led.loc[rows, "cycle_id"])], w, opt.warranty_years)
-    ws = led[["cycle_id"]].merge(ws, on="cycle_id", how="left").set_index(led.index)
-    ws = ws.drop(columns="cycle_id").astype("float64").fillna(0.0)
-    included = led[f"cost_w{w}"].astype("float64")
+    ws = ws.set_index("cycle_id").reindex(led["cycle_id"].to_numpy()).set_axis(led.index)
+    ws = ws.astype("float64").fillna(0.0)
+    carved_cost = led["excluded_cost"].astype("float64") if "excluded_cost" in led else 0.0
+    carved_paid = led["excluded_charges"].astype("float64") if "excluded_charges" in led else \
+        pd.Series(0.0, index=led.index)
+    # Carved-out care (an exclusion inside the window) is neither priced nor covered by the price.
+    included = (led[f"cost_w{w}"].astype("float64") - carved_cost).clip(lower=0.0)
     reserve = ws["covered_cost"]
     price = propose(b, included.where(elig), reserve.where(elig), opt.margin)
+    price = replace(price, ineligible=int((rows & ~elig).sum()), eligibility_excluded=int((rows & excluded).sum()),
+                    carved_out=int((elig & (carved_paid > 0)).sum()))
     base = b.reference_price if opt.use_reference_price and b.reference_price else price.proposed_price
+    led.loc[rows, "bundle_eligible"] = elig[rows]
+    led.loc[rows & ~elig, "bundle_ineligible_reason"] = reason[rows & ~elig]
     if base is None:
         return price
     factor = risk_factor(led[elig], included[elig] + reserve[elig]) if b.pricing.risk_adjusted else 1.0
     threshold = opt.stop_loss_threshold or b.pricing.stop_loss_threshold
-    in_window_ffs = led[f"charges_w{w}"]
+    window_ffs = led[f"charges_w{w}"]
+    in_window_ffs = (window_ffs - carved_paid).clip(lower=0.0)
     outlier = (b.pricing.stop_loss_share * np.maximum(in_window_ffs - threshold, 0.0)) if threshold else 0.0
-    after_window_ffs = np.maximum(led["charges"] - in_window_ffs - ws["covered_charges_in_cycle"], 0.0)
-    paid = base * factor + outlier + after_window_ffs + ws["uncovered_charges_out"]
+    after_window_ffs = np.maximum(led["charges"] - window_ffs - ws["covered_charges_in_cycle"], 0.0)
+    paid = base * factor + outlier + after_window_ffs + ws["uncovered_charges_out"] + carved_paid
+    term = b.prom_contingent
+    if term is not None and (opt.prom_contingent if opt.prom_contingent is not None else term.active):
+        adjustment = prom_fraction(led[elig], term) * pd.Series(base * factor, index=led.index)[elig]
+        led.loc[elig, "prom_adjustment"] = adjustment
+        paid = paid + adjustment.reindex(led.index).fillna(0.0)
     led.loc[elig, "bundle_id"] = b.id
-    led.loc[rows, "bundle_eligible"] = elig[rows]
     led.loc[elig, "bundle_price"] = base * factor
     led.loc[elig, "bundle_outlier"] = pd.Series(outlier, index=led.index)[elig] if threshold else 0.0
+    led.loc[elig, "excluded_care_paid"] = carved_paid[elig]
     led.loc[elig, "bundle_paid"] = paid[elig]
     led.loc[rows, "warranty_cost_provider"] = ws.loc[rows, "covered_cost"]
     led.loc[rows, "warranty_paid_by_payer"] = ws.loc[rows, "uncovered_charges_out"]
@@ -149,10 +200,11 @@ def simulate(cycles: pd.DataFrame, warranty: pd.DataFrame, bundles: Sequence[Bun
     opt = opt or Options()
     led = cycles.copy()
     led["ffs_paid"] = led["charges"].astype("float64")
-    for col in ("bundle_paid", "bundle_price", "bundle_outlier", "warranty_cost_provider",
+    for col in ("bundle_paid", "bundle_price", "bundle_outlier", "excluded_care_paid", "prom_adjustment", "warranty_cost_provider",
                 "warranty_paid_by_payer", "episode_target", "episode_reconciliation"):
         led[col] = np.nan
     led["bundle_id"], led["bundle_eligible"], led["episode_model"] = None, None, None
+    led["bundle_ineligible_reason"] = None
     comp = complications.set_index("cycle_id")["event"] if not complications.empty else pd.Series(dtype="float64")
     prices = [p for b in bundles if (p := _bundle(led, b, warranty, comp, opt)) is not None]
     led["bundle_paid"] = led["bundle_paid"].fillna(led["ffs_paid"])

@@ -176,3 +176,38 @@ def choose_threshold(
     final = simulate_run_length(expected, high, odds_ratio=odds_ratio, n_runs=n_runs,
                                 max_steps=max_steps, seed=seed)
     return high, final
+
+
+@dataclass(frozen=True)
+class FalseAlarm:
+    """Share of in-control providers (no effect) whose chart signals at least once within
+    `patients` patients, at control limit `h`, with its binomial standard error."""
+
+    rate: float
+    std_error: float
+    h: float
+    patients: int
+    odds_ratio: float
+    n_runs: int
+
+    def statement(self) -> str:
+        return (f"with no provider effect, {self.rate:.1%} (± {self.std_error:.1%}) of charts signal within "
+                f"{self.patients:,} patients at h = {self.h:g} (CUSUM for odds ratio {self.odds_ratio:g}; "
+                f"{self.n_runs:,} simulated providers)")
+
+
+def false_alarm_rate(
+    expected: np.ndarray | Sequence[float],
+    h: float,
+    patients: int,
+    *,
+    odds_ratio: float = 2.0,
+    n_runs: int = 2000,
+    seed: int = 0,
+) -> FalseAlarm:
+    """Probability that an in-control provider's CUSUM signals within `patients` patients whose risks
+    are drawn from `expected` (the null simulation behind any CUSUM a report shows)."""
+    run = simulate_run_length(expected, h, odds_ratio=odds_ratio, n_runs=n_runs, max_steps=patients,
+                              seed=seed)
+    rate = 1.0 - run.censored / n_runs
+    return FalseAlarm(rate, float(np.sqrt(rate * (1 - rate) / n_runs)), h, patients, odds_ratio, n_runs)
