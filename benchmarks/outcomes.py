@@ -76,7 +76,8 @@ def main() -> None:
             res[side] = json.loads(_py(src, str(TOOL), "values", str(flat), str(work / f"{core.stem}.{side}"),
                                        capture=True))
         print(f"\n{label}: total {res['before']['total_s']} s -> {res['after']['total_s']} s; "
-              f"compilations (to_sqlglot) {res['before']['compilations']} -> {res['after']['compilations']}")
+              f"compilations (to_sqlglot) {res['before']['compilations']} -> {res['after']['compilations']}, "
+              f"{res['before'].get('compile_s')} s -> {res['after'].get('compile_s')} s compiling")
         names = list(dict.fromkeys([*res["before"]["write_s"], *res["after"]["write_s"]]))
         for n in names:
             b, f = res["before"]["write_s"].get(n, "-"), res["after"]["write_s"].get(n, "-")
