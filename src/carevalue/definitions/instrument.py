@@ -14,10 +14,10 @@ from importlib import resources as importlib_resources
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from carevalue.definitions.base import Definition, register_kind
+from carevalue.definitions.yaml_text import read_yaml
 
 
 class _Strict(BaseModel):
@@ -226,7 +226,7 @@ def _packaged() -> dict[str, Instrument]:
 def _read(directory: Path) -> dict[str, Instrument]:
     out: dict[str, Instrument] = {}
     for path in sorted(directory.glob("*.yaml")):
-        inst = Instrument.model_validate(yaml.safe_load(path.read_text()))
+        inst = Instrument.model_validate(read_yaml(path))
         if inst.id in out:
             raise ValueError(f"duplicate instrument id {inst.id} ({path.name})")
         out[inst.id] = inst

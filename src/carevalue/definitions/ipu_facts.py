@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from carevalue.definitions.base import Definition, register_kind
+from carevalue.definitions.yaml_text import read_yaml
 
 
 class _Strict(BaseModel):
@@ -90,7 +91,7 @@ def load_facts(path: str | Path | None) -> IpuFacts:
         return IpuFacts()
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        data = read_yaml(p) or {}
     except (OSError, yaml.YAMLError) as e:
         raise ValueError(f"{p}: cannot read facts file: {e}") from e
     data = {k: v for k, v in data.items() if k not in ("id", "title", "description")}

@@ -27,6 +27,7 @@ from carevalue.definitions.condition import ConditionTemplate
 from carevalue.definitions.instrument import Instrument
 from carevalue.definitions.process_map import CostingPolicy, ProcessMap
 from carevalue.definitions.segment import Segment
+from carevalue.definitions.yaml_text import read_yaml
 
 CONTENT = Path(__file__).resolve().parents[1] / "content"
 
@@ -199,7 +200,7 @@ def explain(model: type[BaseModel], err: ValidationError, label: str) -> list[st
 def load_file(path: Path, model: type[Definition], label: str | None = None) -> tuple[Definition | None, list[str]]:
     label = label or str(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = read_yaml(path)
     except yaml.YAMLError as e:
         return None, [f"{label}: not valid YAML: {e}"]
     except UnicodeDecodeError as e:

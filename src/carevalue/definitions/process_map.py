@@ -13,13 +13,13 @@ from importlib import resources as importlib_resources
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from carevalue.definitions.base import Definition, register_kind
 from carevalue.definitions.codesystems import canonical_system, known_systems_text
 from carevalue.definitions.phases import PHASES as PHASES  # the one list, re-exported
 from carevalue.definitions.phases import Phase
+from carevalue.definitions.yaml_text import read_yaml
 
 
 class _Strict(BaseModel):
@@ -159,7 +159,7 @@ def _content_dir(folder: str) -> Path:
 def _load(folder: str, model: type[Definition], directory: Path | None) -> list[Definition]:
     out = []
     for path in sorted((directory or _content_dir(folder)).glob("*.yaml")):
-        data = yaml.safe_load(path.read_text())
+        data = read_yaml(path)
         try:
             out.append(model.model_validate(data))
         except ValueError as e:
