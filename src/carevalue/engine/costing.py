@@ -254,7 +254,8 @@ def activity_costs(inp: Inputs, rates: ir.Table, mt: MapTables) -> ir.Table:
     a = a.left_join(ex, [a.cycle_id == ex.cycle_id, a.step_code == ex.step_code, a.role == ex.role]).select(
         a, extra=ex.extra_minutes)
     if pex is not None:
-        a = a.left_join(pex, [a.attribution == "segment", a.patient_id == pex.patient_id,
+        seg_key = ibis.ifelse(a.attribution == "segment", a.patient_id, ibis.null("string"))
+        a = a.left_join(pex, [seg_key == pex.patient_id,
                               a.condition == pex.applies_to, a.step_code == pex.step_code,
                               a.role == pex.role]).select(a, pextra=pex.extra_minutes)
         a = a.mutate(extra=a.extra.fill_null(a.pextra)).drop("pextra")
