@@ -3,7 +3,9 @@
 Prints one table per size with wall time, CPU time and peak RSS per step and the rows each stage
 wrote, then the scaling ratios between consecutive sizes (1.0 per doubling would be linear).
 
-    python benchmarks/pipeline.py --patients 20000 100000 1000000 [--seed 7] [--work DIR]
+    python benchmarks/pipeline.py --patients 20000 100000 1000000 [--seed 7] [--work DIR] [--only STAGE ...]
+
+DuckDB takes its threads, memory limit and spill folder from CAREVALUE_DUCKDB_* (docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ def measured(rows: list[dict[str, object]], step: str) -> Iterator[Callable[[int
                  "peak_rss_mib": s.peak, "rows": written["rows"]})
 
 
-def profile(patients: int, seed: int, work: Path) -> list[dict[str, object]]:
+def profile(patients: int, seed: int, work: Path, only: list[str] | None = None) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     pop, store = work / f"pop-{patients}", work / f"s-{patients}.duckdb"
     with measured(rows, "synth") as wrote:
@@ -79,7 +81,7 @@ def profile(patients: int, seed: int, work: Path) -> list[dict[str, object]]:
         def hook(name: str, i: int, n: int) -> None:
             marks.append((name, time.perf_counter(), time.process_time(), sampler.peak))
             sampler.peak = _rss_mib()
-        result = ws.run(on_stage=hook)
+        result = ws.run(only=only, on_stage=hook)
         marks.append(("(end)", time.perf_counter(), time.process_time(), sampler.peak))
     per_stage = {s.name: sum(s.rows.values()) for s in result.stages}
     for (name, t0, c0, _), (_, t1, c1, peak) in zip(marks, marks[1:], strict=False):
@@ -102,11 +104,12 @@ def main() -> None:
     ap.add_argument("--patients", type=int, nargs="+", default=[20000])
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--work", type=Path, default=None)
+    ap.add_argument("--only", nargs="+", default=None, help="run only these stages (default: all)")
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="carevalue-bench-"))
     results = {}
     for n in args.patients:
-        results[n] = profile(n, args.seed, work)
+        results[n] = profile(n, args.seed, work, args.only)
         _print(n, results[n])
     sizes = sorted(results)
     for a, b in zip(sizes, sizes[1:], strict=False):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 import ibis
 import ibis.expr.types as ir
@@ -39,6 +40,8 @@ CYCLE_EVENTS_SCHEMA = {
 }
 SEGMENTS_SCHEMA = {"patient_id": "string", "segment": "string", "valid_from": "date", "valid_to": "date"}
 CYCLE_FLAGS_SCHEMA = {"cycle_id": "string", "flag": "string"}
+
+OPEN_END = ibis.literal(date(9999, 12, 31))  # the end of an open (null valid_to) segment interval
 
 OUTPUT_TABLES = ("capacity_cost_rates", "activity_costs", "cycle_costs", "cycle_cost_totals",
                  "cost_periods", "capacity_use", "cost_opportunities")
@@ -172,9 +175,13 @@ def attribute(t: ir.Table, ts: ir.Value, inp: Inputs, enc_cycles: ir.Table) -> i
         return j.mutate(attribution=ibis.ifelse(j.cycle_id.isnull(), "unattributed", "cycle")).drop("_ts")
     s = inp.segments
     day = j._ts.date()
+    # Only comparisons in the join condition, so the backend hashes on the patient and checks the
+    # dates per candidate (an OR or IS NULL there makes DuckDB compare every row with every
+    # interval): rows already in a cycle get a null key, which matches nothing; an open interval
+    # ends at the last representable day.
+    key = ibis.ifelse(j.cycle_id.isnull(), j.patient_id, ibis.null("string"))
     k = j.left_join(
-        s, [j.cycle_id.isnull(), j.patient_id == s.patient_id, s.valid_from <= day,
-            s.valid_to.isnull() | (day < s.valid_to)],
+        s, [key == s.patient_id, s.valid_from <= day, day < s.valid_to.fill_null(OPEN_END)],
     ).select(j, segment=s.segment)
     seg_id = ("segment:" + k.segment + ":" + k.patient_id + ":" + k._ts.year().cast("string"))
     return k.mutate(
@@ -247,7 +254,8 @@ def activity_costs(inp: Inputs, rates: ir.Table, mt: MapTables) -> ir.Table:
     a = a.left_join(ex, [a.cycle_id == ex.cycle_id, a.step_code == ex.step_code, a.role == ex.role]).select(
         a, extra=ex.extra_minutes)
     if pex is not None:
-        a = a.left_join(pex, [a.attribution == "segment", a.patient_id == pex.patient_id,
+        seg_key = ibis.ifelse(a.attribution == "segment", a.patient_id, ibis.null("string"))
+        a = a.left_join(pex, [seg_key == pex.patient_id,
                               a.condition == pex.applies_to, a.step_code == pex.step_code,
                               a.role == pex.role]).select(a, pextra=pex.extra_minutes)
         a = a.mutate(extra=a.extra.fill_null(a.pextra)).drop("pextra")

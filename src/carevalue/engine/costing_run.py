@@ -13,16 +13,17 @@ from carevalue.definitions.process_map import (
     ProcessMap,
 )
 from carevalue.definitions.record_rule import RecordRules
-from carevalue.engine.capacity import capacity_use, data_periods
+from carevalue.engine.capacity import capacity_cost_rates, capacity_use, data_periods
 from carevalue.engine.cost_opportunities import cost_opportunities
 from carevalue.engine.costing import (
     OUTPUT_TABLES,
     Inputs,
-    build,
+    activity_costs,
     charges,
     consumable_costs,
     cycle_cost_totals,
     cycle_costs,
+    map_tables,
 )
 
 
@@ -30,21 +31,21 @@ def run_costing(con: BaseBackend, maps: Sequence[ProcessMap], policy: CostingPol
                 rules: RecordRules) -> dict[str, int]:
     """Write capacity_cost_rates, activity_costs, cycle_costs, cycle_cost_totals, cost_periods,
     capacity_use and cost_opportunities into the store from the library's process maps, costing
-    policy and record rules (only records that count are costed); return their row counts."""
-    exprs = build(con, maps, policy, rules)
-    counts: dict[str, int] = {}
-    for name in ("capacity_cost_rates", "activity_costs"):
-        write_table(con, name, exprs[name])
+    policy and record rules (only records that count are costed); return their row counts.
+
+    Consumable costs and charges feed both cycle tables: each is materialised once (a scratch
+    table dropped at the end) instead of being recomputed inside each query that reads it.
+    """
     inp = Inputs.from_backend(con, rules)
-    rates, acts = con.table("capacity_cost_rates"), con.table("activity_costs")
-    cons, chg = consumable_costs(inp, acts), charges(inp)
+    rates = write_table(con, "capacity_cost_rates", capacity_cost_rates(inp.resources, policy))
+    acts = write_table(con, "activity_costs", activity_costs(inp, rates, map_tables(maps)))
+    cons = write_table(con, "_cost_consumables", consumable_costs(inp, acts))
+    chg = write_table(con, "_cost_charges", charges(inp))
     write_table(con, "cycle_costs", cycle_costs(acts, cons, chg))
     write_table(con, "cycle_cost_totals", cycle_cost_totals(acts, cons, chg, inp.care_cycles))
-    write_table(con, "cost_periods", data_periods(acts, policy))
-    periods = con.table("cost_periods")
-    write_table(con, "capacity_use", capacity_use(acts, rates, policy, periods))
-    opp = cost_opportunities(inp, acts, con.table("capacity_use"), policy, rates, periods)
-    write_table(con, "cost_opportunities", opp)
-    for name in OUTPUT_TABLES:
-        counts[name] = int(con.table(name).count().execute())
-    return counts
+    periods = write_table(con, "cost_periods", data_periods(acts, policy))
+    cap = write_table(con, "capacity_use", capacity_use(acts, rates, policy, periods))
+    write_table(con, "cost_opportunities", cost_opportunities(inp, acts, cap, policy, rates, periods))
+    for scratch in ("_cost_consumables", "_cost_charges"):
+        con.raw_sql(f"DROP TABLE IF EXISTS {scratch}")
+    return {name: int(con.table(name).count().execute()) for name in OUTPUT_TABLES}

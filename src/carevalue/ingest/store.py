@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import duckdb
 import pyarrow as pa
 
+from carevalue.backends import tune_duckdb
 from carevalue.ingest import versions
 from carevalue.ingest.batch import MAX_CONTENT
 from carevalue.model import TABLES, table
@@ -49,6 +50,7 @@ class Store:
     def __init__(self, path: str | Path = ":memory:") -> None:
         self.path = str(path)
         self.con = duckdb.connect(self.path)
+        tune_duckdb(self.con, self.path)
         for t in TABLES:
             self.con.execute(t.ddl())
 

@@ -24,7 +24,7 @@ from typing import Any
 import ibis
 from ibis.backends import BaseBackend
 
-from carevalue.backends import write_table
+from carevalue.backends import tune_duckdb, write_table
 from carevalue.model import ALL_TABLES, TABLES
 
 
@@ -154,6 +154,7 @@ class RunStore:
         rec = RunRecord(new_run_id(), stages, definitions_hash, _now())
         self._save([*records, rec])
         con = ibis.duckdb.connect(str(self.run_file(rec.run_id)))
+        tune_duckdb(con, self.core, preserve_insertion_order=False)  # stage writes need no row order
         attach_core(con, self.core)
         if current:  # carry the tables this run does not rebuild over from the current run
             con.raw_sql(f"ATTACH {_sql_str(self.run_file(current))} AS prev (READ_ONLY)")
@@ -211,6 +212,7 @@ class RunStore:
             con = ibis.duckdb.connect(":memory:")
         else:
             con = ibis.duckdb.connect(str(self.run_file(rid)), read_only=True)
+        tune_duckdb(con, self.core)
         attach_core(con, self.core, legacy=rid is None)
         return con
 

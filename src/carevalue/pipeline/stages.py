@@ -88,8 +88,7 @@ class CostingStage:
     def run(self, ctx: StageContext) -> StageResult:
         from carevalue.engine.costing_run import run_costing
 
-        run_costing(ctx.con, ctx.library.process_maps(), ctx.library.costing_policy(), record_rules(ctx))
-        rows = _count(ctx, self.writes)
+        rows = run_costing(ctx.con, ctx.library.process_maps(), ctx.library.costing_policy(), record_rules(ctx))
         return StageResult(self.name, rows, [f"costing: {n} {k:,}" for n, k in rows.items()])
 
 

@@ -72,11 +72,12 @@ def in_window(conditions: ir.Table, as_of: date, lookback_days: int | None,
 
 def diagnosis_codes(conditions: ir.Table, codings: ir.Table | None, as_of: date,
                     lookback_days: int | None = 365, crosswalk: Crosswalk = None,
-                    patients: ir.Table | None = None) -> ir.Table:
+                    patients: ir.Table | None = None, windowed: bool = False) -> ir.Table:
     """(patient_id, icd10, origin) of the conditions in the window; origin is ``own`` (the record's
     ICD-10 code or coding) or ``mapped`` (crosswalk target of a SNOMED CT code, used only for
-    conditions without an ICD-10 code of their own). ``crosswalk`` None maps nothing."""
-    cond = in_window(conditions, as_of, lookback_days, patients)
+    conditions without an ICD-10 code of their own). ``crosswalk`` None maps nothing.
+    ``windowed`` says ``conditions`` are already cut to the window (:func:`windowed_conditions`)."""
+    cond = conditions if windowed else in_window(conditions, as_of, lookback_days, patients)
     own = cond.filter(is_icd10(cond.code_system) & cond.code.notnull()).select(
         "condition_id", patient_id=cond.patient_id, icd10=normalised(cond.code))
     if codings is not None:
@@ -96,11 +97,20 @@ def diagnosis_codes(conditions: ir.Table, codings: ir.Table | None, as_of: date,
     return out.union(m.select(patient_id=m.patient_id, icd10=m.icd10, origin=ibis.literal("mapped")))
 
 
+def windowed_conditions(conditions: ir.Table, as_of: date, lookback_days: int | None = 365,
+                        patients: ir.Table | None = None) -> ir.Table:
+    """The columns diagnosis codes are read from, of the conditions in the window (:func:`in_window`):
+    worth materialising once, since own codes, extra codings and the crosswalk each read them."""
+    return in_window(conditions, as_of, lookback_days, patients).select(
+        "condition_id", "patient_id", "code_system", "code")
+
+
 def icd10_diagnoses(conditions: ir.Table, codings: ir.Table | None, as_of: date,
                     lookback_days: int | None = 365, distinct: bool = True,
-                    crosswalk: Crosswalk = None, patients: ir.Table | None = None) -> ir.Table:
+                    crosswalk: Crosswalk = None, patients: ir.Table | None = None,
+                    windowed: bool = False) -> ir.Table:
     """(patient_id, icd10) of the conditions in the window, own and mapped (see
     :func:`diagnosis_codes`); distinct unless the caller de-duplicates later itself."""
-    dx = diagnosis_codes(conditions, codings, as_of, lookback_days, crosswalk, patients).select(
+    dx = diagnosis_codes(conditions, codings, as_of, lookback_days, crosswalk, patients, windowed).select(
         "patient_id", "icd10")
     return dx.distinct() if distinct else dx

@@ -21,7 +21,12 @@ from carevalue.backends import write_table
 from carevalue.definitions.record_rule import RecordRules
 from carevalue.engine.record_filter import counting
 from carevalue.engine.riskscores import hccmask, reference
-from carevalue.engine.riskscores.diagnoses import Crosswalk, icd10_diagnoses, scored_on
+from carevalue.engine.riskscores.diagnoses import (
+    Crosswalk,
+    icd10_diagnoses,
+    scored_on,
+    windowed_conditions,
+)
 
 MODELS: Mapping[str, str] = {"cms-hcc-v24": "cms_hcc_v24"}
 SCORE_COLUMNS = ("patient_id", "model", "score", "hcc_count", "as_of", "deceased")
@@ -196,12 +201,15 @@ def run(con: BaseBackend, as_of: date, *, rules: RecordRules, crosswalk: Crosswa
     """Compute the scores from the store's records that count (``rules``) and write them to
     ``table``; SNOMED CT conditions count through ``crosswalk`` (the library's; None: not)."""
     codings = con.table("codings") if "codings" in con.list_tables() else None
-    # Mapped diagnoses and people each feed two joins: materialise them once, not twice.
+    # The conditions that count, cut to the window, are read three times (own codes, extra
+    # codings, crosswalk); mapped diagnoses and people each feed two joins: materialise each once.
     patients = counting(con, "patients", rules)
-    dx = icd10_diagnoses(counting(con, "conditions", rules), codings, as_of, lookback_days, distinct=False,
-                         crosswalk=crosswalk, patients=patients)
-    mapped = write_table(con, "_hcc_mapped", mapped_diagnoses(dx, model))
     person = write_table(con, "_hcc_people", people(patients, as_of, model, enrolment))
+    cond = write_table(con, "_hcc_conditions", windowed_conditions(
+        counting(con, "conditions", rules), as_of, lookback_days, patients))
+    dx = icd10_diagnoses(cond, codings, as_of, distinct=False, crosswalk=crosswalk, windowed=True)
+    mapped = write_table(con, "_hcc_mapped", mapped_diagnoses(dx, model))
     expr = scores_from(mapped, person, as_of, model)
-    write_table(con, table, expr)
-    return {"table": table, "rows": int(con.table(table).count().execute())}
+    out = write_table(con, table, expr)
+    con.raw_sql("DROP TABLE IF EXISTS _hcc_conditions")
+    return {"table": table, "rows": int(out.count().execute())}
