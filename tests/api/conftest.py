@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
+import sys
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -12,7 +12,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-PASSWORD = "correct horse battery"
+sys.path.insert(0, str(Path(__file__).parent))
+from api_accounts import PASSWORD, copy_store  # noqa: E402
+
+__all__ = ["PASSWORD", "copy_store"]
 
 
 @pytest.fixture(scope="session")
@@ -26,14 +29,6 @@ def built_store(synthetic_store: Path) -> Path:
     if given and Path(given).exists():
         return Path(given)
     return synthetic_store
-
-
-def copy_store(src: Path, dest: Path) -> Path:
-    """A private copy of a store and its runs folder (tests that write must not share one)."""
-    dest.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(src, dest / src.name)
-    shutil.copytree(src.with_name(src.name + ".runs"), dest / (src.name + ".runs"))
-    return dest / src.name
 
 
 def first_rows(store: Path, sql: str) -> list[tuple[Any, ...]]:

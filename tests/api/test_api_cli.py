@@ -40,7 +40,7 @@ def test_several_workers_need_postgres(tmp_path) -> None:
 
 
 def test_proms_drain_ingests_the_waiting_responses(built_store, people, tmp_path) -> None:
-    from conftest import copy_store
+    from api_accounts import copy_store
     from test_api_proms import phq9
 
     from carevalue.api.app import create_app

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PASSWORD, copy_store
+from api_accounts import PASSWORD, copy_store
 from fastapi.testclient import TestClient
 from test_api_proms import phq9
 

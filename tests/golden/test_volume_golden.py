@@ -59,7 +59,7 @@ def _index_rows() -> list[dict[str, object]]:
         for i, c in enumerate(counts):
             for j in range(c):
                 rows.append({"cycle_id": f"{drg}-{i}-{j}", "patient_id": f"{drg}-{i}-{j}", "condition": drg,
-                             "year": 2009, "organization_id": f"{drg}-h{i}", "facility_id": None,
+                             "year": 2009, "month": 1 + j % 12, "organization_id": f"{drg}-h{i}", "facility_id": None,
                              "clinician_id": None})
     return rows
 
@@ -68,7 +68,7 @@ def _index_rows() -> list[dict[str, object]]:
 def table() -> dict[str, dict[str, object]]:
     con = ibis.duckdb.connect()
     idx = ibis.memtable(_index_rows(), schema={
-        "cycle_id": "string", "patient_id": "string", "condition": "string", "year": "int64",
+        "cycle_id": "string", "patient_id": "string", "condition": "string", "year": "int64", "month": "int64",
         "organization_id": "string", "facility_id": "string", "clinician_id": "string"})
     prof = con.execute(profile(volume(idx)))
     prof = prof[prof.level == "organization"]

@@ -34,6 +34,7 @@ MASK: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 CELLS: dict[str, tuple[str, ...]] = {
     "network_volume": ("cycles_first_half", "cycles_second_half"),
     "network_standard_checks": ("prognosis_rolling_cycles",),
+    "network_scenarios": ("cycles_before", "cycles_after"),
 }
 
 
