@@ -66,6 +66,9 @@ def test_scrub_text() -> None:
     assert scrub_text("never observed in 6 patients") == "never observed in <11 patients"
     assert scrub_text("1 event, 10 cycles, 110 patients, 0 deaths") == "<11 event, <11 cycles, 110 patients, 0 deaths"
     assert scrub_text(None) == ""
+    # a total of 1..10 is a small cell too, wherever it stands
+    assert scrub_text("4 of 10 patients; 4 of 21 patients; 12 of 1,200 cycles") == (
+        "<11 of <11 patients; <11 of 21 patients; 12 of 1,200 cycles")
 
 
 counts = st.one_of(st.integers(0, 60), st.none())

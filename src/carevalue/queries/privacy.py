@@ -121,15 +121,27 @@ def suppress(rows: Iterable[Row], counts: Sequence[str] = ("patients",), *,
 
 
 SMALL_IN_TEXT = re.compile(
-    r"\b([1-9]|10)( of [\d,]+)? (patients?|cycles?|events?|providers?|people|persons?|deaths?|censored)\b")
+    r"\b(\d[\d,]*)(?: of (\d[\d,]*))? (patients?|cycles?|events?|providers?|people|persons?|deaths?|censored)\b")
+
+
+def _small_number(text: str) -> bool:
+    return 1 <= int(text.replace(",", "")) < THRESHOLD
+
+
+def _scrub(m: re.Match[str]) -> str:
+    n, total, unit = m.group(1), m.group(2), m.group(3)
+    n_out = MARK if _small_number(n) else n
+    of = "" if total is None else f" of {MARK if _small_number(total) else total}"
+    return f"{n_out}{of} {unit}"
 
 
 def scrub_text(message: Any) -> str:
     """A message with any count of 1..10 patients, cycles or events ("4 patients", "4 of 21
-    patients", "8 censored") replaced by ``<11``."""
+    patients", "8 censored", and the total in "12 of 10 ..." or "4 of 9 patients") replaced by
+    ``<11``."""
     if message is None:
         return ""
-    return SMALL_IN_TEXT.sub(lambda m: f"{MARK}{m.group(2) or ''} {m.group(3)}", str(message))
+    return SMALL_IN_TEXT.sub(_scrub, str(message))
 
 
 def keep_large(rows: Iterable[Row]) -> list[Row]:
