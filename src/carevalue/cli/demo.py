@@ -73,7 +73,7 @@ def demo_cmd(out: Path = OUT, patients: int = PATIENTS, seed: int = SEED) -> Non
     note(f"Store:  {store.resolve()}")
     note(f"Report: {Path(html).resolve()}  (open it in a browser)")
     note(f"Dashboard: `carevalue users add NAME --role analyst --store {store}`, then "
-         f"`carevalue serve --store {store}` and open http://127.0.0.1:8000/dashboard/ (sign in at "
-         f"/api/v1/auth/token; docs/dashboard.md)")
+         f"`carevalue serve --store {store}` and open http://127.0.0.1:8000/dashboard/ (it asks you to "
+         f"sign in; docs/dashboard.md)")
     note(f"Next:   `carevalue list conditions --store {store}`, `carevalue costs --store {store}`, "
          f"`carevalue report --store {store} --out report.html` to rebuild the report")
