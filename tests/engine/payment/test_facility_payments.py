@@ -77,3 +77,22 @@ def test_a_cycle_is_paid_for_the_encounters_it_carries_of_the_schedules_conditio
 def test_fee_schedule_says_what_it_could_not_verify() -> None:
     assert FS.unverified and "Table 5" in " ".join(FS.unverified)
     assert FS.drg_payment("470") == pytest.approx(12_532.7577)
+
+
+def test_encounter_money_pays_facility_only_for_the_schedules_conditions() -> None:
+    """The same readmission (e-ssi, DRG 863 = $6,822.228) carried by a knee cycle and by a heart-
+    failure cycle: knee is in the schedule, so that row is paid 500 + 6,822.228 = 7,322.228; the
+    heart-failure row gets the claim's charges only (500). Cost is the encounter's labour cost (300)."""
+    from carevalue.engine.payment.facility import encounter_money
+
+    con = _con()
+    con.create_table("activity_costs", pd.DataFrame({"encounter_id": ["e-ssi"], "labour_cost": [300.0]}))
+    con.drop_table("claims")
+    con.create_table("claims", pd.DataFrame({"claim_id": ["k9"], "encounter_id": ["e-ssi"], "total_charge": [500.0]}))
+    ev = ibis.memtable({"cycle_id": ["knee", "hf"], "condition": ["knee-osteoarthritis", "heart-failure"],
+                        "encounter_id": ["e-ssi", "e-ssi"]})
+    out = encounter_money(con, ev, [FS]).execute().set_index("cycle_id")
+    assert out.loc["knee", "encounter_paid"] == pytest.approx(500 + 6_822.228)
+    assert out.loc["hf", "encounter_paid"] == pytest.approx(500.0)
+    assert list(out.encounter_cost) == [300.0, 300.0]
+    assert not [c for c in out.columns if c.startswith("_")]

@@ -14,7 +14,7 @@ from carevalue.definitions.bundle import Bundle
 from carevalue.definitions.fee_schedule import FeeSchedule
 from carevalue.engine.codesets import matches
 from carevalue.engine.outcome_measures import days_between
-from carevalue.engine.payment.facility import encounter_payments
+from carevalue.engine.payment.facility import encounter_money
 
 COLUMNS = ("cycle_id", "excluded_cost", "excluded_charges", "exclusions", "eligibility_excluded")
 
@@ -29,18 +29,18 @@ def _carve_outs(con: BaseBackend, cycles: ir.Table, b: Bundle) -> ir.Table | Non
     """(cycle_id, encounter_id, exclusion) of encounters in the bundle window recording an excluded diagnosis."""
     parts = []
     lo, hi = -(b.trigger.days_before if b.trigger else 0), b.window_days
-    c = cycles.filter(cycles.condition.isin(b.conditions)).select("cycle_id", "patient_id", "index_ts")
+    c = cycles.filter(cycles.condition.isin(b.conditions)).select("cycle_id", "patient_id", "condition", "index_ts")
     for ex in b.exclusions:
         d = _diagnoses(con)
         d = d.filter(matches(d._xs, d._xc, ex.codes) & d._xe.notnull())
         j = c.inner_join(d, c.patient_id == d._xp)
         day = days_between(j._xts, j.index_ts)
         j = j.filter((day >= lo) & (day <= hi))
-        parts.append(j.select("cycle_id", encounter_id=j._xe, exclusion=ibis.literal(ex.id)))
+        parts.append(j.select("cycle_id", "condition", encounter_id=j._xe, exclusion=ibis.literal(ex.id)))
     if not parts:
         return None
     u = ibis.union(*parts) if len(parts) > 1 else parts[0]
-    return u.group_by("cycle_id", "encounter_id").aggregate(exclusion=u.exclusion.min())
+    return u.group_by("cycle_id", "condition", "encounter_id").aggregate(exclusion=u.exclusion.min())
 
 
 def _ineligible(con: BaseBackend, cycles: ir.Table, b: Bundle) -> ir.Table | None:
@@ -65,19 +65,8 @@ def bundle_exclusions(con: BaseBackend, cycles: ir.Table, bundles: Sequence[Bund
         return None
     out = None
     if carve:
-        ev = ibis.union(*carve) if len(carve) > 1 else carve[0]
-        ac = con.table("activity_costs")
-        cost = ac.group_by(_e1="encounter_id").aggregate(_cost=ac.labour_cost.sum())
-        cl = con.table("claims")
-        ch = cl.group_by(_e2="encounter_id").aggregate(_ch=cl.total_charge.sum())
-        ev = ev.left_join(cost, ev.encounter_id == cost._e1).left_join(ch, ev.encounter_id == ch._e2)
-        fee = ibis.literal(0.0)
-        for i, fs in enumerate(fee_schedules):
-            pay = encounter_payments(con, fs)
-            pay = pay.group_by(_e3=pay.encounter_id).aggregate(**{f"_f{i}": pay.amount.sum()})
-            ev = ev.left_join(pay, ev.encounter_id == pay._e3).drop("_e3")
-            fee = fee + ev[f"_f{i}"].coalesce(0.0)
-        ev = ev.mutate(_paid=ev._ch.coalesce(0.0) + fee, _cost=ev._cost.coalesce(0.0))
+        ev = encounter_money(con, ibis.union(*carve) if len(carve) > 1 else carve[0], fee_schedules)
+        ev = ev.mutate(_paid=ev.encounter_paid, _cost=ev.encounter_cost)
         out = ev.group_by("cycle_id").aggregate(excluded_cost=ev._cost.sum(), excluded_charges=ev._paid.sum(),
                                                 exclusions=ev.exclusion.group_concat("; "))
     if inel:

@@ -4,6 +4,8 @@ line by its APC. Pure Ibis; the schedule (content) names the codes, the engine n
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import ibis
 import ibis.expr.types as ir
 from ibis.backends import BaseBackend
@@ -95,3 +97,23 @@ def cycle_facility(con: BaseBackend, fs: FeeSchedule) -> ir.Table:
     pay = encounter_payments(con, fs)
     j = ev.inner_join(pay, ev._eid == pay.encounter_id)
     return j.select("cycle_id", "encounter_id", "ts", "code", "amount")
+
+
+def encounter_money(con: BaseBackend, ev: ir.Table, fee_schedules: Sequence[FeeSchedule]) -> ir.Table:
+    """``ev`` (with encounter_id and condition) plus ``encounter_cost`` (TDABC labour cost of the
+    encounter) and ``encounter_paid`` (its claim charges plus the facility payments of the fee
+    schedules that cover the row's condition): what an encounter costs and earns under FFS."""
+    ac = con.table("activity_costs")
+    cost = ac.group_by(_e1="encounter_id").aggregate(_enc_cost=ac.labour_cost.sum())
+    cl = con.table("claims")
+    ch = cl.group_by(_e2="encounter_id").aggregate(_enc_charges=cl.total_charge.sum())
+    ev = ev.left_join(cost, ev.encounter_id == cost._e1).left_join(ch, ev.encounter_id == ch._e2).drop("_e1", "_e2")
+    fee = ibis.literal(0.0)
+    for i, fs in enumerate(fee_schedules):
+        pay = encounter_payments(con, fs)
+        pay = pay.group_by(_e3="encounter_id").aggregate(**{f"_fac_{i}": pay.amount.sum()})
+        ev = ev.left_join(pay, ev.encounter_id == pay._e3).drop("_e3")
+        fee = fee + ibis.cases((ev.condition.isin(list(fs.conditions)), ev[f"_fac_{i}"].coalesce(0.0)), else_=0.0)
+    return ev.mutate(encounter_cost=ev._enc_cost.coalesce(0.0),
+                     encounter_paid=ev._enc_charges.coalesce(0.0) + fee).drop(
+        "_enc_cost", "_enc_charges", *[f"_fac_{i}" for i in range(len(fee_schedules))])

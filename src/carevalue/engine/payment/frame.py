@@ -20,7 +20,7 @@ from carevalue.engine.casemix_frame import variable_table
 from carevalue.engine.codesets import matches
 from carevalue.engine.outcome_measures import days_between
 from carevalue.engine.payment.exclusions import bundle_exclusions
-from carevalue.engine.payment.facility import cycle_facility, encounter_payments
+from carevalue.engine.payment.facility import cycle_facility, encounter_money
 from carevalue.engine.payment.proms import prom_improvement
 
 HCC_MODEL = "cms-hcc-v24"
@@ -131,21 +131,9 @@ def warranty_events(con: BaseBackend, cycles: ir.Table, templates: Sequence[Cond
                                       extended_days=ibis.literal(w.covered_days(True))))
     if not parts:
         return None
-    ev = ibis.union(*parts) if len(parts) > 1 else parts[0]
-    ac = con.table("activity_costs")
-    cost = ac.group_by(_e1="encounter_id").aggregate(cost=ac.labour_cost.sum())
-    cl = con.table("claims")
-    ch = cl.group_by(_e2="encounter_id").aggregate(charges=cl.total_charge.sum())
-    ev = ev.left_join(cost, ev.encounter_id == cost._e1).left_join(ch, ev.encounter_id == ch._e2)
-    fee = ibis.literal(0.0)
-    for fs in fee_schedules:
-        pay = encounter_payments(con, fs)
-        pay = pay.group_by(_e3="encounter_id").aggregate(**{f"_fac_{fs.id}": pay.amount.sum()})
-        ev = ev.left_join(pay, ev.encounter_id == pay._e3).drop("_e3")
-        col = ev[f"_fac_{fs.id}"]
-        fee = fee + ibis.cases((ev.condition.isin(fs.conditions), col.coalesce(0.0)), else_=0.0)
+    ev = encounter_money(con, ibis.union(*parts) if len(parts) > 1 else parts[0], fee_schedules)
     return ev.select("cycle_id", "encounter_id", "warranty", "day", "in_cycle", "extended", "covered_days",
-                     "extended_days", cost=ev.cost.coalesce(0.0), charges=ev.charges.coalesce(0.0) + fee)
+                     "extended_days", cost=ev.encounter_cost, charges=ev.encounter_paid)
 
 
 def _facility(con: BaseBackend, fee_schedules: Sequence[FeeSchedule]) -> ir.Table | None:
