@@ -181,3 +181,8 @@ def test_readers_are_closed_after_each_command(store: Path) -> None:
 def test_usage_errors_stay_clicks_own(store: Path) -> None:
     res = CliRunner().invoke(app, ["segments", "--store", str(store), "--bogus-flag"])
     assert res.exit_code == 2 and "No such option" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_network_condition_typo_lists_conditions(store: Path) -> None:
+    fails(["network", "volume", "--store", str(store), "--condition", "knee"], "unknown condition 'knee'",
+          "knee-osteoarthritis")

@@ -12,6 +12,7 @@ from typing import Any
 import typer
 
 from carevalue.cli import app
+from carevalue.cli.common import asked
 from carevalue.cli.output import console, emit
 
 network_app = typer.Typer(help="Integrating care across facilities: volume, standards, scenarios, IPU assessment.",
@@ -37,8 +38,17 @@ def _workspace(store: Path, content: list[Path] | None = None) -> Iterator[Any]:
 
 
 def _ask(store: Path, fn: Callable[..., list[dict[str, Any]]], title: str, as_json: bool, **kw: Any) -> None:
+    from carevalue.queries.catalog import require_condition
+
+    condition = kw.get("condition")
     with _workspace(store) as ws:
-        rows = ws.ask(fn, **kw)
+        def check() -> None:
+            if condition:
+                require_condition(ws.library, condition)
+
+        rows = asked(lambda: ws.ask(fn, **kw), check)
+        if not rows:
+            check()  # a typo names what exists instead of printing "no rows"
     emit(rows, title, as_json)
 
 
