@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 
 from carevalue.queries import network as q
 from carevalue.queries.costs import currency
+from carevalue.queries.names import with_facility
 from carevalue.report.layout import (
     Block,
     Report,
@@ -27,7 +28,7 @@ from carevalue.workspace import Workspace
 TITLE = "8 · Network: volume, minimum-volume standards, scenarios and IPUs"
 TABLES = ("network_volume", "network_standard_checks", "network_scenarios", "network_scenario_outcomes",
           "network_ipu_assessment", "network_coordinates")
-CHECK_COLS = ["standard", "threshold", "level", "unit_id", "organization_id", "year", "cycles", "observed_months",
+CHECK_COLS = ["standard", "threshold", "level", "unit_id", "facility", "year", "cycles", "observed_months",
               "annualised_cycles", "two_year_average", "minimum", "meets", "basis", "shortfall",
               "permitted_next_year", "prognosis_rolling_cycles"]
 CHECK_FORMATS = {"cycles": count, "observed_months": count, "annualised_cycles": ratio, "two_year_average": ratio,
@@ -49,7 +50,8 @@ def volume_figure(rows: Rows, condition: str, year: int) -> go.Figure:
     if not df.empty:
         units = sorted(set(df["unit_id"]))
         first = df.drop_duplicates("unit_id").set_index("unit_id")
-        fig.add_trace(go.Bar(x=units, y=[int(first.loc[u, "cycles"]) for u in units], name="cycles",
+        labels = [str(first.loc[u, "facility"]) if "facility" in first.columns else u for u in units]
+        fig.add_trace(go.Bar(x=labels, y=[int(first.loc[u, "cycles"]) for u in units], name="cycles",
                              marker_color=["#c44e52" if (df[df.unit_id == u]["meets"] == False).any()  # noqa: E712
                                            else "#4c72b0" for u in units]))
         for t in df[["threshold", "minimum"]].drop_duplicates().to_dict("records"):
@@ -93,7 +95,7 @@ def site_map_figure(sites: Rows, areas: Rows) -> go.Figure:
 
 
 def _standards_blocks(ws: Workspace, rep: Report) -> list[Block]:
-    checks = ws.ask(q.standard_checks)
+    checks = with_facility(ws.ask(q.standard_checks), ws.con)
     out = [Block("How to read", (
         "Each provider's care cycles of a year against every minimum-volume threshold in force (content/"
         "standards, each with its source). Each scheme is compared on the period it states: G-BA on the "
@@ -176,18 +178,18 @@ def _scenario_blocks(ws: Workspace, rep: Report, cur: str) -> list[Block]:
 
 
 def _ipu_blocks(ws: Workspace, rep: Report) -> list[Block]:
-    scores = ws.ask(q.ipu_scores)
+    scores = with_facility(ws.ask(q.ipu_scores), ws.con)
     b = Block("IPU integration: scores per service", (
         "Porter's ten attributes of an integrated practice unit (seeds/000, “What is Integrated Care?”), each "
         "scored 0–2 from the store (standing team, clinicians' time on the condition, where phases happen, "
         "compared outcomes) or from the organisation's facts file; total out of 20. The evidence for every "
         "score is in the table below it."))
     b.parts.append(rep.table("network-ipu-scores", scores, formats={"score": count},
-                             columns=["condition", "organization_id", "team_id", "score"]))
-    ev = ws.ask(q.ipu_assessment)
+                             columns=["condition", "facility", "team_id", "score"]))
+    ev = with_facility(ws.ask(q.ipu_assessment), ws.con)
     e = Block("IPU integration: evidence per attribute", "Basis: store, facts file, or none (scored 0).")
     e.parts.append(rep.table("network-ipu-evidence", ev, formats={"score": count},
-                             columns=["condition", "organization_id", "attribute_no", "attribute", "score",
+                             columns=["condition", "facility", "attribute_no", "attribute", "score",
                                       "basis", "evidence"]))
     return [b, e]
 
