@@ -10,10 +10,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from carevalue.definitions.bundle import Bundle, PromContingent
+from carevalue.definitions.bundle import Bundle, ComplicationAllowance, PromContingent
 from carevalue.definitions.payment_model import EpisodeModel, TimeBasedPayment
 from carevalue.engine.payment.episode import reconcile, target_price, weighted_baseline
-from carevalue.engine.payment.pricing import Price, propose, risk_factor
+from carevalue.engine.payment.pricing import MIN_CYCLES, PERCENTILES, Price, propose, risk_factor
 from carevalue.engine.payment.timebased import time_based
 
 
@@ -97,8 +97,47 @@ def _ineligible_reason(led: pd.DataFrame, b: Bundle, excluded: pd.Series) -> pd.
     return pd.Series(reason, index=led.index)
 
 
+def _allowance(led: pd.DataFrame, b: Bundle, pol: ComplicationAllowance, key: str, elig: pd.Series,
+               rows: pd.Series, out_charges: pd.Series, carved_cost: pd.Series | float, carved_paid: pd.Series,
+               opt: Options) -> Price | None:
+    """A complication-allowance policy (PROMETHEUS-style PAC allowance, ProvenCare-style warranty
+    price) on the bundle's eligible cycles: price = (mean typical cost + share × mean complication
+    cost within the window) × (1 + margin) × risk factor; paid = price (+ stop-loss) + care after the
+    window and beyond the cycle at FFS + carved-out care. Ineligible cycles: FFS."""
+    w = pol.window_days or b.window_days
+    if f"cost_w{w}" not in led:  # a frame built without the policy's window split
+        return None
+    included = (led[f"cost_w{w}"].astype("float64") - carved_cost).clip(lower=0.0)
+    pac = np.minimum(led[f"comp_cost_w{w}"].astype("float64"), included) if f"comp_cost_w{w}" in led else \
+        pd.Series(0.0, index=led.index)
+    typical = included - pac
+    m = opt.margin if opt.margin is not None else pol.margin if pol.margin is not None else b.pricing.margin
+    n = int(elig.sum())
+    pid = f"{b.id}:{key}"
+    if n < MIN_CYCLES:
+        return Price(pid, n, None, None, m, None, None, {}, f"not estimable: {n} eligible cycles (< {MIN_CYCLES})")
+    mean_typical, allowance = float(typical[elig].mean()), pol.allowance_share * float(pac[elig].mean())
+    base = (mean_typical + allowance) * (1 + m)
+    factor = risk_factor(led[elig], included[elig]) if b.pricing.risk_adjusted else 1.0
+    threshold = opt.stop_loss_threshold or b.pricing.stop_loss_threshold
+    outlier: pd.Series | float = 0.0
+    if pol.stop_loss and threshold:
+        outlier = b.pricing.stop_loss_share * np.maximum((led[f"charges_w{w}"] - carved_paid).clip(lower=0.0) - threshold, 0.0)
+    after = np.maximum(led["charges"] - led[f"charges_w{w}"], 0.0)
+    paid = base * factor + outlier + after + out_charges + carved_paid
+    led.loc[elig, f"{key}_price"] = base * factor
+    led.loc[elig, f"{key}_paid"] = paid[elig]
+    led.loc[rows & ~elig, f"{key}_paid"] = led.loc[rows & ~elig, "ffs_paid"]
+    total = (typical + pol.allowance_share * pac)[elig]
+    return Price(pid, n, mean_typical, allowance, m, base, None,
+                 {p: float(np.percentile(total, p)) for p in PERCENTILES}, "ok")
+
+
+POLICIES = (("pac_allowance", "pac"), ("warranty_price", "warranty_price"))
+
+
 def _bundle(led: pd.DataFrame, b: Bundle, warranty: pd.DataFrame, complications: pd.Series,
-            opt: Options) -> Price | None:
+            opt: Options, policy_prices: list[Price] | None = None) -> Price | None:
     rows = led["condition"].isin(b.conditions)
     if not rows.any():
         return None
@@ -146,6 +185,15 @@ def _bundle(led: pd.DataFrame, b: Bundle, warranty: pd.DataFrame, complications:
     led.loc[rows, "cost"] = led.loc[rows, "cost"] + ws.loc[rows, "out_cost"]
     led.loc[rows, "ffs_paid"] = led.loc[rows, "ffs_paid"] + ws.loc[rows, "out_charges"]
     led.loc[rows & ~elig, "bundle_paid"] = led.loc[rows & ~elig, "ffs_paid"]
+    if f"comp_cost_w{w}" in led:
+        led.loc[rows, "complication_care_cost"] = led.loc[rows, f"comp_cost_w{w}"]
+        led.loc[rows, "complication_care_paid"] = led.loc[rows, f"comp_paid_w{w}"]
+    for attr, key in POLICIES:
+        pol = getattr(b, attr)
+        if pol is not None:
+            p = _allowance(led, b, pol, key, elig, rows, ws["out_charges"], carved_cost, carved_paid, opt)
+            if p is not None and policy_prices is not None:
+                policy_prices.append(p)
     return price
 
 
@@ -201,13 +249,17 @@ def simulate(cycles: pd.DataFrame, warranty: pd.DataFrame, bundles: Sequence[Bun
     led = cycles.copy()
     led["ffs_paid"] = led["charges"].astype("float64")
     for col in ("bundle_paid", "bundle_price", "bundle_outlier", "excluded_care_paid", "prom_adjustment", "warranty_cost_provider",
-                "warranty_paid_by_payer", "episode_target", "episode_reconciliation"):
+                "warranty_paid_by_payer", "episode_target", "episode_reconciliation", "pac_paid", "pac_price",
+                "warranty_price_paid", "warranty_price", "complication_care_cost", "complication_care_paid"):
         led[col] = np.nan
     led["bundle_id"], led["bundle_eligible"], led["episode_model"] = None, None, None
     led["bundle_ineligible_reason"] = None
     comp = complications.set_index("cycle_id")["event"] if not complications.empty else pd.Series(dtype="float64")
-    prices = [p for b in bundles if (p := _bundle(led, b, warranty, comp, opt)) is not None]
-    led["bundle_paid"] = led["bundle_paid"].fillna(led["ffs_paid"])
+    policy_prices: list[Price] = []
+    prices = [p for b in bundles if (p := _bundle(led, b, warranty, comp, opt, policy_prices)) is not None]
+    prices += policy_prices
+    for key in ("bundle", "pac", "warranty_price"):
+        led[f"{key}_paid"] = led[f"{key}_paid"].fillna(led["ffs_paid"])
     led["months"] = 12.0
     if time_based_payment is not None:
         tb = time_based(led, time_based_payment)
