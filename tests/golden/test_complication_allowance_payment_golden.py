@@ -47,6 +47,7 @@ def _frame() -> pd.DataFrame:
     for w in (30, 90, 91):
         f[f"cost_w{w}"], f[f"charges_w{w}"] = cost, charges
         f[f"comp_cost_w{w}"], f[f"comp_paid_w{w}"] = comp, paid
+    f["comp_cost_all"], f["comp_paid_all"] = comp, paid
     return f
 
 
@@ -87,3 +88,18 @@ def test_margin_split_shows_the_marginal_incentive_reversing() -> None:
     assert b["ffs"]["complication_margin"] == 1000 and b["ffs"]["index_margin"] == 2000
     assert b["pac"]["complication_margin"] == -3000 and b["pac"]["index_margin"] == pytest.approx(1287.5)
     assert b["bundle"]["margin"] == pytest.approx(-925)
+
+
+def test_complication_care_after_the_window_is_paid_fee_for_service_under_every_price() -> None:
+    """c23 also has an SSI readmission on day 120 (cost 2,000, FFS 3,000; no warranty event):
+    complication care of the cycle 8,000 / FFS 11,000, of which 3,000 falls after the windows and is
+    paid FFS beside the bundle price, the case rate and the warranty price."""
+    f = _frame()
+    f.loc[23, ["cost", "charges", "comp_cost_all", "comp_paid_all"]] = [18000.0, 23000.0, 8000.0, 11000.0]
+    led = simulate(f, WARRANTY, [BUNDLE], None, None,
+                   pd.DataFrame(columns=["cycle_id", "organization_id", "event"])).ledger.set_index("cycle_id")
+    row = led.loc["c23"]
+    assert (row.complication_care_cost, row.complication_care_paid) == (8000, 11000)
+    assert row.bundle_complication_paid == 3000 and row.pac_complication_paid == 3000
+    assert row.warranty_price_complication_paid == 3000
+    assert row.pac_paid == pytest.approx(row.pac_price + 3000)

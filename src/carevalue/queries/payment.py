@@ -72,11 +72,12 @@ def complication_margins(con: BaseBackend, library: Library, ledger: ir.Table | 
 @needs("payment_ledger")
 def margin_split(con: BaseBackend, library: Library, ledger: ir.Table | None = None) -> list[dict[str, Any]]:
     """Per bundle, provider and model (FFS, bundle, PAC allowance, warranty price), per eligible
-    cycle: revenue, cost and margin of the complication care (complication encounters from day 1 to
-    the bundle window) and of the rest of the cycle (index care). Under FFS complication care is
-    paid its claims and facility payments; under the fixed prices it earns nothing beyond the price
-    (the price, including any allowance, is index-care revenue), so its margin is minus its cost.
-    Does the marginal incentive reverse: complication care earns under FFS and costs under a price."""
+    cycle: revenue, cost and margin of the complication care (the cycle's encounters from day 1
+    with a complication diagnosis or a revision) and of the rest of the cycle (index care). Under
+    FFS complication care is paid its claims and facility payments; under a fixed price only what
+    falls after the price's window (and, for the bundle, outside its warranty) is paid, at FFS — the
+    price itself, allowance included, counts as index-care revenue. Does the marginal incentive
+    reverse: complication care earns under FFS and costs under a price."""
     t = ledger if ledger is not None else con.table("payment_ledger")
     t = t.filter(t.bundle_id.notnull() & t.bundle_eligible.coalesce(False))
     comp_cost, comp_ffs = t.complication_care_cost.coalesce(0.0), t.complication_care_paid.coalesce(0.0)
@@ -85,12 +86,14 @@ def margin_split(con: BaseBackend, library: Library, ledger: ir.Table | None = N
                             "cycles_with_complication_care": (comp_cost > 0).cast("int64").sum()}
     for m in SPLIT_MODELS:
         aggs[f"{m}_paid"] = t[f"{m}_paid"].mean()
+        if m != "ffs":
+            aggs[f"{m}_comp_paid"] = t[f"{m}_complication_paid"].coalesce(0.0).mean()
     g: pd.DataFrame = t.group_by("bundle_id", "organization_id").aggregate(**aggs).order_by(
         "bundle_id", "organization_id").execute()
     rows = []
     for r in rows_of(g):
         for m in SPLIT_MODELS:
-            comp_rev = r["complication_ffs"] if m == "ffs" else 0.0
+            comp_rev = r["complication_ffs"] if m == "ffs" else r[f"{m}_comp_paid"]
             paid = r[f"{m}_paid"]
             rows.append({"bundle_id": r["bundle_id"], "organization_id": r["organization_id"], "model": m,
                          "patients": r["patients"], "cycles": r["cycles"],

@@ -32,7 +32,8 @@ def complication_care(con: BaseBackend, cycles: ir.Table, templates: Sequence[Co
                       bundles: Sequence[Bundle], windows: Sequence[int],
                       fee_schedules: Sequence[FeeSchedule] = ()) -> ir.Table | None:
     """cycle_id, comp_cost_w{d}, comp_paid_w{d} (d in ``windows``): cost and FFS payment of the
-    cycle's complication encounters from day 1 to day d after the index date."""
+    cycle's complication encounters from day 1 to day d after the index date; comp_cost_all,
+    comp_paid_all: from day 1 to the end of the cycle."""
     names = set(con.list_tables())
     if not {"cycle_events", "encounters", "conditions", "procedures"} <= names or not windows:
         return None
@@ -59,7 +60,7 @@ def complication_care(con: BaseBackend, cycles: ir.Table, templates: Sequence[Co
     if not parts:
         return None
     ev_money = encounter_money(con, ibis.union(*parts) if len(parts) > 1 else parts[0], fee_schedules)
-    aggs = {}
+    aggs = {"comp_cost_all": ev_money.encounter_cost.sum(), "comp_paid_all": ev_money.encounter_paid.sum()}
     for d in sorted(set(windows)):
         inside = ev_money.day <= d
         aggs[f"comp_cost_w{d}"] = ibis.cases((inside, ev_money.encounter_cost), else_=0.0).sum()

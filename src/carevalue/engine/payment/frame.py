@@ -188,6 +188,8 @@ def money_frames(con: BaseBackend, templates: Sequence[ConditionTemplate], bundl
             frame[col] = frame[col].fillna(0.0) if col in frame else 0.0
         # Consumables are bought for the index treatment: they fall inside every window.
         frame[f"cost_w{d}"] = (frame[f"cost_w{d}"] + frame["consumables"]).clip(upper=frame["cost"])
+    for col in ("comp_cost_all", "comp_paid_all"):
+        frame[col] = frame[col].fillna(0.0) if col in frame else 0.0
     for col in ("asa", "hcc_score"):
         if col not in frame:
             frame[col] = float("nan")

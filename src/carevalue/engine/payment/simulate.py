@@ -157,6 +157,8 @@ def _allowance(led: pd.DataFrame, b: Bundle, pol: ComplicationAllowance, key: st
     paid = base * factor + outlier + after + out_charges + carved_paid
     led.loc[elig, f"{key}_price"] = base * factor
     led.loc[elig, f"{key}_paid"] = paid[elig]
+    if "comp_paid_all" in led and f"comp_paid_w{w}" in led:
+        led.loc[elig, f"{key}_complication_paid"] = (led["comp_paid_all"] - led[f"comp_paid_w{w}"])[elig]
     led.loc[rows & ~elig, f"{key}_paid"] = led.loc[rows & ~elig, "ffs_paid"]
     total = (typical + pol.allowance_share * pac)[elig]
     return Price(pid, n, mean_typical, allowance, m, base, None,
@@ -224,9 +226,13 @@ def _bundle(led: pd.DataFrame, b: Bundle, warranty: pd.DataFrame, complications:
     led.loc[rows, "cost"] = led.loc[rows, "cost"] + ws.loc[rows, "out_cost"]
     led.loc[rows, "ffs_paid"] = led.loc[rows, "ffs_paid"] + ws.loc[rows, "out_charges"]
     led.loc[rows & ~elig, "bundle_paid"] = led.loc[rows & ~elig, "ffs_paid"]
-    if f"comp_cost_w{w}" in led:
-        led.loc[rows, "complication_care_cost"] = led.loc[rows, f"comp_cost_w{w}"]
-        led.loc[rows, "complication_care_paid"] = led.loc[rows, f"comp_paid_w{w}"]
+    if "comp_cost_all" in led and f"comp_paid_w{w}" in led:
+        # complication care of the whole cycle; the bundle pays (FFS) only what falls after its
+        # window and is not a warranty-covered event
+        led.loc[rows, "complication_care_cost"] = led.loc[rows, "comp_cost_all"]
+        led.loc[rows, "complication_care_paid"] = led.loc[rows, "comp_paid_all"]
+        after = (led["comp_paid_all"] - led[f"comp_paid_w{w}"] - ws["covered_charges_in_cycle"]).clip(lower=0.0)
+        led.loc[elig, "bundle_complication_paid"] = after[elig]
     for attr, key in POLICIES:
         pol = getattr(b, attr)
         if pol is not None:
@@ -297,7 +303,8 @@ def simulate(cycles: pd.DataFrame, warranty: pd.DataFrame, bundles: Sequence[Bun
     led["ffs_paid"] = led["charges"].astype("float64")
     for col in ("bundle_paid", "bundle_price", "bundle_outlier", "excluded_care_paid", "prom_adjustment", "warranty_cost_provider",
                 "warranty_paid_by_payer", "episode_target", "episode_reconciliation", "pac_paid", "pac_price",
-                "warranty_price_paid", "warranty_price", "complication_care_cost", "complication_care_paid"):
+                "warranty_price_paid", "warranty_price", "complication_care_cost", "complication_care_paid",
+                "bundle_complication_paid", "pac_complication_paid", "warranty_price_complication_paid"):
         led[col] = np.nan
     led["bundle_id"], led["bundle_eligible"], led["episode_model"] = None, None, None
     led["bundle_ineligible_reason"] = None
