@@ -152,7 +152,8 @@ def _allowance(led: pd.DataFrame, b: Bundle, pol: ComplicationAllowance, key: st
     threshold = opt.stop_loss_threshold or b.pricing.stop_loss_threshold
     outlier: pd.Series | float = 0.0
     if pol.stop_loss and threshold:
-        outlier = b.pricing.stop_loss_share * np.maximum((led[f"charges_w{w}"] - carved_paid).clip(lower=0.0) - threshold, 0.0)
+        over = (led[f"charges_w{w}"] - carved_paid).clip(lower=0.0) - threshold
+        outlier = b.pricing.stop_loss_share * over.clip(lower=0.0)
     after = np.maximum(led["charges"] - led[f"charges_w{w}"], 0.0)
     paid = base * factor + outlier + after + out_charges + carved_paid
     led.loc[elig, f"{key}_price"] = base * factor
@@ -295,8 +296,8 @@ def simulate(cycles: pd.DataFrame, warranty: pd.DataFrame, bundles: Sequence[Bun
     # Categorical codes for the few-valued string keys and one hash of the cycle ids: the bundle,
     # episode and capitation steps group and filter millions of rows by them (restored at the end).
     originals = {c: led[c] for c in ("condition", "organization_id") if c in led}
-    for c, col in originals.items():
-        led[c] = col.astype("category")
+    for c in originals:
+        led[c] = originals[c].astype("category")
     cycle_index = pd.Index(led["cycle_id"])
     warranty = warranty.assign(_pos=cycle_index.get_indexer(warranty["cycle_id"]) if len(warranty) else
                                np.zeros(0, dtype="int64"))
@@ -332,6 +333,6 @@ def simulate(cycles: pd.DataFrame, warranty: pd.DataFrame, bundles: Sequence[Bun
         at = cycle_index.get_indexer(comp.index)
         complication[at[at >= 0]] = comp.to_numpy(dtype="float64")[at >= 0]
     led["complication"] = complication
-    for c, col in originals.items():
-        led[c] = col
+    for c in originals:
+        led[c] = originals[c]
     return Result(led.drop(columns=["months"]), prices, recs)
