@@ -43,10 +43,11 @@ def payment_cmd(
                               facility_payments=not no_facility, prom_contingent=prom_contingent or None)
                 out = ws.ask(q.what_if, options=opt, episode_model=episode_model, condition=condition)
                 rows, prices, recs = out["providers"], out["bundle_prices"], out["episode_reconciliation"]
-                comp = out["complication_margins"]
+                comp, split = out["complication_margins"], out["margin_split"]
             else:
                 rows = ws.ask(q.provider_comparison, condition=condition)
                 comp = ws.ask(q.complication_margins)
+                split = ws.ask(q.margin_split)
                 prices = ws.ask(q.bundle_prices)
                 recs = ws.ask(q.episode_reconciliation)
     except WorkspaceError as e:
@@ -54,16 +55,22 @@ def payment_cmd(
         raise typer.Exit(2) from None
     if as_json:
         print(json.dumps({"providers": rows, "bundle_prices": prices, "episode_reconciliation": recs,
-                          "complication_margins": comp},
+                          "complication_margins": comp, "margin_split": split},
                          default=str, indent=1))
         return
     emit(prices, "Proposed bundle prices (expected cost + warranty reserve + margin)", False)
     emit(recs, f"Episode-model reconciliation ({episode_model})", False)
     keep = ("condition", "organization_id", "patients", "cycles", "ffs_margin_per_cycle", "bundle_margin_per_cycle",
-            "tb_margin_per_cycle", "capitation_margin_per_cycle", "episode_margin_per_cycle")
-    emit([{k: r[k] for k in keep} for r in rows],
+            "tb_margin_per_cycle", "capitation_margin_per_cycle", "episode_margin_per_cycle", "pac_margin_per_cycle",
+            "warranty_price_margin_per_cycle")
+    emit([{k: r.get(k) for k in keep} for r in rows],
          "Margin per cycle by provider (bundle conditions: eligible cycles; --json for revenue)", False)
     emit([{k: r.get(k) for k in ("bundle_id", "complication", "patients", "cycles", "cost_per_cycle",
                                  "ffs_paid_per_cycle", "ffs_margin_per_cycle", "bundle_paid_per_cycle",
                                  "bundle_margin_per_cycle")} for r in comp],
          "Eligible bundle cycles with (1) and without (0) a complication: payment and margin per cycle", False)
+    emit([{k: r.get(k) for k in ("bundle_id", "organization_id", "model", "patients", "cycles",
+                                 "cycles_with_complication_care", "index_margin", "complication_revenue",
+                                 "complication_cost", "complication_margin", "margin")} for r in split],
+         "Margin per eligible cycle split into index care and complication care (pac = PAC-allowance case rate, "
+         "warranty_price = fixed price with complication care)", False)

@@ -108,6 +108,31 @@ class PromContingent(Part):
     source: str = Field(min_length=1)
 
 
+class ComplicationCare(Part):
+    """Which care of a cycle is complication care: encounters after the index day (within a window)
+    carrying a diagnosis or procedure of these code sets of the condition template (e.g. SSI, DVT,
+    PE, dislocation; revision). The engine reads it for PAC allowances and the margin split."""
+
+    code_sets: list[str] = Field(min_length=1, description="Code sets of the template (diagnoses or procedures).")
+    source: str = Field(min_length=1)
+
+
+class ComplicationAllowance(Part):
+    """An alternative price for the bundle's eligible cycles built from complication care:
+    price = (mean cost of typical care + ``allowance_share`` × mean cost of complication care within
+    ``window_days``) × (1 + margin) × the patient's risk factor. Complication care inside the window is
+    in the price; care after it is paid fee-for-service (no longer warranty), with the bundle's
+    stop-loss only when ``stop_loss``. PROMETHEUS-style (PAC allowance) and ProvenCare-style
+    (fixed price with 90-day complication care) policies are two settings of it."""
+
+    title: str
+    allowance_share: float = Field(ge=0, le=1, description="Share of the mean complication-care cost paid as an allowance.")
+    window_days: int | None = Field(default=None, ge=1, description="Days after the index date the price covers (None: the bundle's window).")
+    margin: float | None = Field(default=None, ge=-0.5, le=1.0, description="Margin over typical cost (None: the bundle's margin).")
+    stop_loss: bool = Field(default=False, description="Apply the bundle's stop-loss (outlier) terms.")
+    source: str = Field(min_length=1)
+
+
 @register_kind("bundles")
 class Bundle(Definition):
     conditions: list[str] = Field(min_length=1, description="Condition template ids the bundle prices.")
@@ -122,6 +147,11 @@ class Bundle(Definition):
     eligibility: Eligibility = Field(default_factory=Eligibility)
     pricing: PricingTerms = Field(default_factory=PricingTerms)
     prom_contingent: PromContingent | None = None
+    complication_care: ComplicationCare | None = None
+    pac_allowance: ComplicationAllowance | None = Field(
+        default=None, description="PROMETHEUS-style Evidence-informed Case Rate: typical cost + an allowance for potentially avoidable complications.")
+    warranty_price: ComplicationAllowance | None = Field(
+        default=None, description="Geisinger ProvenCare-style price: fixed fee including complication care for a period.")
     source: str = Field(min_length=1, description="Where the bundle's terms and price come from.")
 
     @model_validator(mode="after")
@@ -132,6 +162,8 @@ class Bundle(Definition):
             dup = {i for i in ids if ids.count(i) > 1}
             if dup:
                 raise ValueError(f"{label}: duplicate ids {sorted(dup)}")
+        if (self.pac_allowance or self.warranty_price) and self.complication_care is None:
+            raise ValueError("pac_allowance / warranty_price need complication_care (which care is complication care)")
         return self
 
     @property

@@ -13,7 +13,8 @@ from carevalue.definitions.loader import Library
 from carevalue.queries.base import needs, rows_of
 from carevalue.queries.privacy import MARK, is_small, suppress
 
-MODELS = ("ffs", "bundle", "tb", "capitation", "episode")
+MODELS = ("ffs", "bundle", "tb", "capitation", "episode", "pac", "warranty_price")
+SPLIT_MODELS = ("ffs", "bundle", "pac", "warranty_price")
 NEEDS = ("payment_ledger",)
 
 
@@ -68,6 +69,47 @@ def complication_margins(con: BaseBackend, library: Library, ledger: ir.Table | 
     return _rounded(suppress(rows_of(g), ("patients",), values=values, group_by=["bundle_id"]))
 
 
+@needs("payment_ledger")
+def margin_split(con: BaseBackend, library: Library, ledger: ir.Table | None = None) -> list[dict[str, Any]]:
+    """Per bundle, provider and model (FFS, bundle, PAC allowance, warranty price), per eligible
+    cycle: revenue, cost and margin of the complication care (the cycle's encounters from day 1
+    with a complication diagnosis or a revision) and of the rest of the cycle (index care). Under
+    FFS complication care is paid its claims and facility payments; under a fixed price only what
+    falls after the price's window (and, for the bundle, outside its warranty) is paid, at FFS — the
+    price itself, allowance included, counts as index-care revenue. Does the marginal incentive
+    reverse: complication care earns under FFS and costs under a price."""
+    t = ledger if ledger is not None else con.table("payment_ledger")
+    t = t.filter(t.bundle_id.notnull() & t.bundle_eligible.coalesce(False))
+    comp_cost, comp_ffs = t.complication_care_cost.coalesce(0.0), t.complication_care_paid.coalesce(0.0)
+    aggs: dict[str, Any] = {"patients": t.patient_id.nunique(), "cycles": t.count(), "cost": t.cost.mean(),
+                            "complication_cost": comp_cost.mean(), "complication_ffs": comp_ffs.mean(),
+                            "cycles_with_complication_care": (comp_cost > 0).cast("int64").sum()}
+    for m in SPLIT_MODELS:
+        aggs[f"{m}_paid"] = t[f"{m}_paid"].mean()
+        if m != "ffs":
+            aggs[f"{m}_comp_paid"] = t[f"{m}_complication_paid"].coalesce(0.0).mean()
+    g: pd.DataFrame = t.group_by("bundle_id", "organization_id").aggregate(**aggs).order_by(
+        "bundle_id", "organization_id").execute()
+    rows = []
+    for r in rows_of(g):
+        for m in SPLIT_MODELS:
+            comp_rev = r["complication_ffs"] if m == "ffs" else r[f"{m}_comp_paid"]
+            paid = r[f"{m}_paid"]
+            rows.append({"bundle_id": r["bundle_id"], "organization_id": r["organization_id"], "model": m,
+                         "patients": r["patients"], "cycles": r["cycles"],
+                         "cycles_with_complication_care": r["cycles_with_complication_care"],
+                         "index_revenue": paid - comp_rev, "index_cost": r["cost"] - r["complication_cost"],
+                         "index_margin": paid - comp_rev - (r["cost"] - r["complication_cost"]),
+                         "complication_revenue": comp_rev, "complication_cost": r["complication_cost"],
+                         "complication_margin": comp_rev - r["complication_cost"], "margin": paid - r["cost"]})
+    values = ["cycles", "index_revenue", "index_cost", "index_margin", "complication_revenue", "complication_cost",
+              "complication_margin", "margin"]
+    # the values are means over the provider's eligible cycles (a cell of `patients`); the number of
+    # cycles with complication care is a secondary count, shown <11 where 1..10
+    return _rounded(suppress(rows, ("patients",), values=values, group_by=["bundle_id", "model"],
+                             cells=["cycles_with_complication_care"]))
+
+
 @needs("bundle_prices")
 def bundle_prices(con: BaseBackend, library: Library, prices: ir.Table | None = None) -> list[dict[str, Any]]:
     """Proposed price per bundle; a price estimated from 1..10 cycles shows <11 and hides its amounts,
@@ -101,6 +143,7 @@ def what_if(con: BaseBackend, library: Library, options: Any = None, episode_mod
     mem = as_tables(tables(simulate_store(con, library, options, episode_model_id=episode_model)))
     return {"providers": provider_comparison(con, library, condition, ledger=mem["payment_ledger"]),
             "complication_margins": complication_margins(con, library, ledger=mem["payment_ledger"]),
+            "margin_split": margin_split(con, library, ledger=mem["payment_ledger"]),
             "bundle_prices": bundle_prices(con, library, prices=mem["bundle_prices"]),
             "episode_reconciliation": episode_reconciliation(con, library,
                                                              reconciliation=mem["episode_reconciliation"])}

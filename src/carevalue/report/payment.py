@@ -31,10 +31,11 @@ from carevalue.workspace import Workspace
 
 TITLE = "7 · Payment: revenue and margin per provider under five payment models"
 MODELS = {"ffs": "fee-for-service", "bundle": "bundle", "tb": "time-based", "capitation": "capitation",
-          "episode": "CMS episode model"}
-COLOURS = {"ffs": "#8c8c8c", "bundle": "#1f3a5f", "tb": "#66c2a5", "capitation": "#fc8d62", "episode": "#e78ac3"}
+          "episode": "CMS episode model", "pac": "PAC-allowance case rate", "warranty_price": "warranty price"}
+COLOURS = {"ffs": "#8c8c8c", "bundle": "#1f3a5f", "tb": "#66c2a5", "capitation": "#fc8d62", "episode": "#e78ac3",
+           "pac": "#a6d854", "warranty_price": "#ffd92f"}
 PAID = {"ffs": "ffs_paid", "bundle": "bundle_paid", "tb": "tb_paid", "capitation": "capitation_paid",
-        "episode": "episode_paid"}
+        "episode": "episode_paid", "pac": "pac_paid", "warranty_price": "warranty_price_paid"}
 
 
 def _years(y: float) -> str:
@@ -132,6 +133,11 @@ def _complication_block(ws: Workspace, rep: Report, cur: str) -> Block:
             cols.append(f"{m}_{k}_per_cycle")
     b.parts.append(rep.table("complication-margins", ws.ask(payment.complication_margins), formats=fm,
                              headers=heads, columns=cols))
+    split = [{**r, "model": MODELS.get(str(r["model"]), r["model"])} for r in ws.ask(payment.margin_split)]
+    b.parts.append(rep.table("margin-split", split, formats={k: money for k in (
+        "index_margin", "complication_revenue", "complication_cost", "complication_margin", "margin")}, columns=[
+        "bundle_id", "organization_id", "model", "patients", "cycles", "cycles_with_complication_care", "index_margin",
+        "complication_revenue", "complication_cost", "complication_margin", "margin"]))
     return b
 
 

@@ -19,6 +19,7 @@ from carevalue.definitions.fee_schedule import FeeSchedule
 from carevalue.engine.casemix_frame import variable_table
 from carevalue.engine.codesets import matches
 from carevalue.engine.outcome_measures import days_between
+from carevalue.engine.payment.complication_care import complication_care
 from carevalue.engine.payment.exclusions import bundle_exclusions
 from carevalue.engine.payment.facility import cycle_facility, encounter_money
 from carevalue.engine.payment.proms import prom_improvement
@@ -159,7 +160,8 @@ def money_frames(con: BaseBackend, templates: Sequence[ConditionTemplate], bundl
     else:
         cycles = cycles.mutate(professional_charges=cycles.charges, facility_payment=ibis.literal(0.0),
                                facility_codes=ibis.null("string"))
-    wins = sorted(set(windows))
+    wins = sorted(set(windows) | {p.window_days for b in bundles for p in (b.pac_allowance, b.warranty_price)
+                                  if p is not None and p.window_days})
     t = cycles
     if wins:
         s = _split(con, cycles, wins, facility)
@@ -170,6 +172,9 @@ def money_frames(con: BaseBackend, templates: Sequence[ConditionTemplate], bundl
     prom = prom_improvement(con, cycles, bundles)
     if prom is not None:
         t = t.left_join(prom, t.cycle_id == prom.cycle_id).drop("cycle_id_right")
+    comp = complication_care(con, cycles, templates, bundles, wins, fee_schedules)
+    if comp is not None:
+        t = t.left_join(comp, t.cycle_id == comp.cycle_id).drop("cycle_id_right")
     asa = _asa(con, cycles, templates, bundles)
     if asa is not None:
         t = t.left_join(asa, t.cycle_id == asa.cycle_id).drop("cycle_id_right")
@@ -179,10 +184,12 @@ def money_frames(con: BaseBackend, templates: Sequence[ConditionTemplate], bundl
         t = t.left_join(r, t.patient_id == r._rp).drop("_rp")
     frame = t.execute()
     for d in wins:
-        for col in (f"cost_w{d}", f"charges_w{d}"):
-            frame[col] = frame[col].fillna(0.0)
+        for col in (f"cost_w{d}", f"charges_w{d}", f"comp_cost_w{d}", f"comp_paid_w{d}"):
+            frame[col] = frame[col].fillna(0.0) if col in frame else 0.0
         # Consumables are bought for the index treatment: they fall inside every window.
         frame[f"cost_w{d}"] = (frame[f"cost_w{d}"] + frame["consumables"]).clip(upper=frame["cost"])
+    for col in ("comp_cost_all", "comp_paid_all"):
+        frame[col] = frame[col].fillna(0.0) if col in frame else 0.0
     for col in ("asa", "hcc_score"):
         if col not in frame:
             frame[col] = float("nan")
