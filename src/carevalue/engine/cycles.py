@@ -33,9 +33,9 @@ import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
 from carevalue.backends import write_table
+from carevalue.definitions.base import CODE_SYSTEM_ALIASES, CodeGroup
 from carevalue.definitions.condition import ConditionTemplate, EventRule
 from carevalue.definitions.record_rule import RecordRules
-from carevalue.definitions.base import CODE_SYSTEM_ALIASES, CodeGroup
 from carevalue.engine.codesets import _DOTLESS, matches
 from carevalue.engine.observation import periods_or_none
 from carevalue.engine.record_filter import counting
