@@ -3,7 +3,10 @@
 Prints one table per size with wall time, CPU time and peak RSS per step and the rows each stage
 wrote, then the scaling ratios between consecutive sizes (1.0 per doubling would be linear).
 
-    python benchmarks/pipeline.py --patients 20000 100000 1000000 [--seed 7] [--work DIR] [--only STAGE ...]
+    python benchmarks/pipeline.py --sizes 20000 100000 [--seed 7] [--work DIR] [--only STAGE ...]
+
+``--patients`` is the same option as ``--sizes``. The scaling table gives wall and CPU ratios: on a
+shared machine the CPU ratio moves less with the load.
 
 DuckDB takes its threads, memory limit and spill folder from CAREVALUE_DUCKDB_* (docs/scaling.md).
 """
@@ -95,13 +98,16 @@ def _print(patients: int, rows: list[dict[str, object]]) -> None:
     print(f"{'step':<24}{'wall s':>10}{'CPU s':>10}{'peak RSS MiB':>14}{'rows':>14}")
     for r in rows:
         print(f"{r['step']:<24}{r['wall_s']:>10.1f}{r['cpu_s']:>10.1f}{r['peak_rss_mib']:>14.0f}{r['rows']:>14,}")
-    total = sum(float(r["wall_s"]) for r in rows if str(r["step"]).startswith("stage"))  # type: ignore[arg-type]
-    print(f"{'engine total':<24}{total:>10.1f}")
+    stages = [r for r in rows if str(r["step"]).startswith("stage")]
+    total = sum(float(r["wall_s"]) for r in stages)  # type: ignore[arg-type]
+    cpu = sum(float(r["cpu_s"]) for r in stages)  # type: ignore[arg-type]
+    print(f"{'engine total':<24}{total:>10.1f}{cpu:>10.1f}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--patients", type=int, nargs="+", default=[20000])
+    ap.add_argument("--sizes", "--patients", dest="patients", type=int, nargs="+", default=[20000],
+                    help="population sizes, e.g. --sizes 20000 100000 (ratios between consecutive sizes)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--work", type=Path, default=None)
     ap.add_argument("--only", nargs="+", default=None, help="run only these stages (default: all)")
@@ -113,12 +119,16 @@ def main() -> None:
         _print(n, results[n])
     sizes = sorted(results)
     for a, b in zip(sizes, sizes[1:], strict=False):
-        wa = {r["step"]: float(r["wall_s"]) for r in results[a]}  # type: ignore[arg-type]
-        wb = {r["step"]: float(r["wall_s"]) for r in results[b]}  # type: ignore[arg-type]
-        print(f"\n## scaling {b:,} / {a:,} patients (x{b / a:.0f} patients): wall-time ratio per step")
-        for step in wa:
-            if step in wb and wa[step] > 0:
-                print(f"{step:<24}{wb[step] / wa[step]:>10.2f}")
+        ta = {str(r["step"]): (float(r["wall_s"]), float(r["cpu_s"])) for r in results[a]}  # type: ignore[arg-type]
+        tb = {str(r["step"]): (float(r["wall_s"]), float(r["cpu_s"])) for r in results[b]}  # type: ignore[arg-type]
+        for t in (ta, tb):
+            eng = [v for k, v in t.items() if k.startswith("stage")]
+            t["engine total"] = (sum(w for w, _ in eng), sum(c for _, c in eng))
+        print(f"\n## scaling {b:,} / {a:,} patients (x{b / a:.0f} patients): ratio per step")
+        print(f"{'step':<24}{'wall':>10}{'CPU':>10}")
+        for step, (w, c) in ta.items():
+            if step in tb and w > 0 and c > 0:
+                print(f"{step:<24}{tb[step][0] / w:>10.2f}{tb[step][1] / c:>10.2f}")
     print(f"\npeak RSS of the whole process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
 
 

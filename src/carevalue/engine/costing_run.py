@@ -25,6 +25,7 @@ from carevalue.engine.costing import (
     cycle_costs,
     map_tables,
 )
+from carevalue.engine.cycles import row_counts
 
 
 def run_costing(con: BaseBackend, maps: Sequence[ProcessMap], policy: CostingPolicy,
@@ -48,4 +49,4 @@ def run_costing(con: BaseBackend, maps: Sequence[ProcessMap], policy: CostingPol
     write_table(con, "cost_opportunities", cost_opportunities(inp, acts, cap, policy, rates, periods))
     for scratch in ("_cost_consumables", "_cost_charges"):
         con.raw_sql(f"DROP TABLE IF EXISTS {scratch}")
-    return {name: int(con.table(name).count().execute()) for name in OUTPUT_TABLES}
+    return row_counts(con, OUTPUT_TABLES)  # one query for all seven tables

@@ -33,9 +33,10 @@ import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
 from carevalue.backends import write_table
+from carevalue.definitions.base import CODE_SYSTEM_ALIASES, CodeGroup
 from carevalue.definitions.condition import ConditionTemplate, EventRule
 from carevalue.definitions.record_rule import RecordRules
-from carevalue.engine.codesets import matches
+from carevalue.engine.codesets import _DOTLESS, matches
 from carevalue.engine.observation import periods_or_none
 from carevalue.engine.record_filter import counting
 
@@ -229,17 +230,13 @@ def data_end(con: BaseBackend, ev: ir.Table, rules: RecordRules) -> ir.Table:
     return j.select("patient_id", until_ts=j.death_date.cast("timestamp").coalesce(j._end))
 
 
-def _flag(name: str) -> str:
-    return "_cs_" + name.replace("-", "_")
-
-
-def _rule_condition(ev: ir.Table, rule: EventRule) -> ir.BooleanValue:
-    """A rule over the in-window events; code-set tests read the precomputed ``_cs_*`` flags."""
+def _rule_condition(ev: ir.Table, rule: EventRule, flags: dict[str, ir.BooleanValue]) -> ir.BooleanValue:
+    """A rule over the in-window events; code-set tests read ``flags`` (one test per code set)."""
     cond = ev.event_table == rule.table
     if rule.code_sets:
         hit: ir.BooleanValue = ibis.literal(False)
         for n in rule.code_sets:
-            hit = hit | ev[_flag(n)]
+            hit = hit | flags[n]
         cond = cond & hit
     if rule.class_codes:
         cond = cond & ev.class_code.isin(rule.class_codes)
@@ -261,37 +258,105 @@ def _ranked_rules(tpl: ConditionTemplate) -> list[tuple[int, str, EventRule]]:
     return [(rank, rules[n][2], rules[n][3]) for rank, n in enumerate(order)]
 
 
-def in_window(ev: ir.Table, cycles: ir.Table, tpl: ConditionTemplate) -> ir.Table:
-    """Events inside one template's cycle windows, with the phase, rank and match kind of the
-    first matching rule (null when none matches)."""
-    cyc = cycles.select(_cid="cycle_id", _p="patient_id", _s="start_ts", _e="end_ts", index_ts="index_ts",
-                        _torg="trigger_org")
-    inwin = ev.inner_join(cyc, [ev.patient_id == cyc._p, ev.event_ts >= cyc._s, ev.event_ts < cyc._e])
-    # Each code set is tested once per event; the rules then read the flags.
+_CODE_KEY = ("event_table", "code_system", "code", "reason_system", "reason_code")
+_NO_CODE = "~none~"  # stands for a null key part, so that the code join is null-safe
+
+
+def _set_names(tpl: ConditionTemplate) -> list[str]:
     names = sorted({n for ph in tpl.phases for r in ph.rules for n in r.code_sets})
-    inwin = inwin.mutate(**{_flag(n): _code_match(inwin, tpl, [n]) for n in names})
+    if len(names) > 62:
+        raise ValueError(f"condition template {tpl.id}: more than 62 code sets in its phase rules")
+    return names
+
+
+def in_groups(system: str | None, code: str | None, groups: Sequence[CodeGroup]) -> bool:
+    """:func:`carevalue.engine.codesets.matches` for one code, in Python (no crosswalk): the
+    distinct codes of a store are few, so they are matched here once instead of per event."""
+    if code is None:
+        return False
+    for g in groups:
+        if system is not None and system not in CODE_SYSTEM_ALIASES[g.system]:
+            continue
+        dotless = g.system in _DOTLESS
+        c = code.replace(".", "") if dotless else code
+        if c in {x.replace(".", "") if dotless else x for x in g.exact()} or any(
+                c.startswith(p) for p in g.prefixes()):
+            return True
+    return False
+
+
+def _code_match_py(row: dict[str, str | None], tpl: ConditionTemplate, name: str) -> bool:
+    groups = tpl.code_sets[name]
+    return in_groups(row["code_system"], row["code"], groups) or (
+        row["event_table"] == "encounters" and in_groups(row["reason_system"], row["reason_code"], groups))
+
+
+def code_set_masks(codes: ir.Table, templates: Sequence[ConditionTemplate]) -> ir.Table:
+    """Per template and distinct code of the events (``codes``: the distinct ``_CODE_KEY`` rows):
+    a bit mask of the template's rule code sets the code is in (only rows with some bit set).
+    The distinct codes are few (hundreds), so they are read out and matched once, in Python."""
+    rows = codes.select(*_CODE_KEY).distinct().to_pyarrow().to_pylist()
+    out: dict[str, list[object]] = {"_mc": [], **{f"_k{i}": [] for i in range(len(_CODE_KEY))}, "_mask": []}
+    for tpl in templates:
+        names = _set_names(tpl)
+        for row in rows:
+            mask = sum(1 << i for i, n in enumerate(names) if _code_match_py(row, tpl, n))
+            if mask:
+                out["_mc"].append(tpl.id)
+                for i, k in enumerate(_CODE_KEY):
+                    out[f"_k{i}"].append(_NO_CODE if row[k] is None else row[k])
+                out["_mask"].append(mask)
+    return ibis.memtable(out, schema={"_mc": "string", **{f"_k{i}": "string" for i in range(len(_CODE_KEY))},
+                                      "_mask": "int64"})
+
+
+def _template_rank(t: ir.Table, tpl: ConditionTemplate) -> ir.IntegerValue:
+    """The rank of the first rule of ``tpl`` matching each row (null when none matches)."""
+    null_i = ibis.null().cast("int64")
+    rules = _ranked_rules(tpl)
+    if not rules:
+        return null_i
+    flags = {n: (t._mask & ibis.literal(1 << i, "int64")) != 0 for i, n in enumerate(_set_names(tpl))}
+    return ibis.cases(*[(_rule_condition(t, r, flags), rank) for rank, _, r in rules], else_=null_i)
+
+
+def _rule_table(templates: Sequence[ConditionTemplate]) -> ir.Table:
+    """(condition, rank) -> phase and match kind of every template's ranked rules, as data."""
+    rows = [(t.id, rank, ph, "code" if r.code_sets else "rule") for t in templates for rank, ph, r in _ranked_rules(t)]
+    return ibis.memtable({"_rc": [r[0] for r in rows], "_rr": [r[1] for r in rows],
+                          "_rphase": [r[2] for r in rows], "_rmatch": [r[3] for r in rows]},
+                         schema={"_rc": "string", "_rr": "int64", "_rphase": "string", "_rmatch": "string"})
+
+
+def in_window(ev: ir.Table, cycles: ir.Table, templates: Sequence[ConditionTemplate],
+              masks: ir.Table | None = None) -> ir.Table:
+    """Events inside the cycle windows of all templates at once, with the phase, rank and match
+    kind of the first matching rule of the cycle's template (null when none matches).
+
+    One range join for every cycle; each template's rules apply only to the rows of its own
+    cycles (an outer CASE on the condition), and phase and match kind are joined in from the
+    rules as data. ``masks`` is :func:`code_set_masks` (computed here when not given)."""
+    cyc = cycles.select(_cid="cycle_id", _p="patient_id", _s="start_ts", _e="end_ts", index_ts="index_ts",
+                        _torg="trigger_org", condition="condition")
+    inwin = ev.inner_join(cyc, [ev.patient_id == cyc._p, ev.event_ts >= cyc._s, ev.event_ts < cyc._e])
+    masks = code_set_masks(ev, templates) if masks is None else masks
+    inwin = inwin.left_join(masks, [inwin.condition == masks._mc] + [
+        inwin[k].coalesce(_NO_CODE) == masks[f"_k{i}"] for i, k in enumerate(_CODE_KEY)])
+    inwin = inwin.mutate(_mask=inwin._mask.fill_null(0)).drop("_mc", *[f"_k{i}" for i in range(len(_CODE_KEY))])
     # Phase timing is in whole days: the admission at 07:00 is on the day of the 08:00 operation.
     inwin = inwin.mutate(_eday=inwin.event_ts.truncate("D"), _iday=inwin.index_ts.truncate("D"))
-    rules = _ranked_rules(tpl)
-    null_i, null_s = ibis.null().cast("int64"), _null()
-    if not rules:
-        return inwin.mutate(_rank=null_i, phase=null_s, match=null_s)
-    inwin = inwin.mutate(_rank=ibis.cases(*[(_rule_condition(inwin, r), rank) for rank, _, r in rules],
-                                          else_=null_i))
-    return inwin.mutate(
-        phase=ibis.cases(*[(inwin._rank == rank, ph) for rank, ph, _ in rules], else_=null_s),
-        match=ibis.cases(*[(inwin._rank == rank, "code" if r.code_sets else "rule") for rank, _, r in rules],
-                         else_=null_s),
-    ).drop("_p", "_s", "_e", "_eday", "_iday", *[_flag(n) for n in names])
+    null_i = ibis.null().cast("int64")
+    branches = [(inwin.condition == t.id, _template_rank(inwin, t)) for t in templates if _ranked_rules(t)]
+    rank = ibis.cases(*branches, else_=null_i) if branches else null_i
+    inwin = inwin.mutate(_rank=rank.cast("int64")).drop("_p", "_s", "_e", "_eday", "_iday", "_mask")
+    rt = _rule_table(templates)
+    j = inwin.left_join(rt, [inwin.condition == rt._rc, inwin._rank == rt._rr])
+    return j.mutate(phase=j._rphase, match=j._rmatch).drop("_rc", "_rr", "_rphase", "_rmatch")
 
 
-def cycle_events_for(ev: ir.Table, cycles: ir.Table, tpl: ConditionTemplate) -> ir.Table:
-    """Events of one template's cycles with phase and match strength (before cost-bearing)."""
-    return collect_events(ev, in_window(ev, cycles, tpl), tpl)
-
-
-def collect_events(ev: ir.Table, inwin: ir.Table, tpl: ConditionTemplate) -> ir.Table:
-    """Matched events, encounters linked to them, and records following included encounters."""
+def collect_events(ev: ir.Table, inwin: ir.Table) -> ir.Table:
+    """Matched events, encounters linked to them, and records following included encounters,
+    for the cycles of all templates (``inwin`` from :func:`in_window`)."""
     matched = inwin.filter(inwin._rank.notnull())
     # Encounters at which a matched event was recorded, with the best-ranked such event's phase.
     link = matched.filter(matched.encounter_id.notnull() & (matched.event_table != "encounters"))
@@ -304,22 +369,28 @@ def collect_events(ev: ir.Table, inwin: ir.Table, tpl: ConditionTemplate) -> ir.
         phase=lambda t: t.phase.coalesce(t._lphase),
         match=lambda t: t.match.coalesce(ibis.literal("encounter")),
     )
-    cols = ["_cid", "patient_id", "event_table", "event_id", "event_ts", "phase", "encounter_id",
+    cols = ["_cid", "condition", "patient_id", "event_table", "event_id", "event_ts", "phase", "encounter_id",
             "organization_id", "practitioner_id", "match"]
     encs = encs.select(*cols)
     clinical = matched.filter(matched.event_table != "encounters").select(*cols)
-    # Everything else recorded at an included encounter follows it (not already matched on its own).
-    inc = encs.select(_fc=encs._cid, _fe=encs.event_id, _fphase=encs.phase, _fmatch=encs.match)
-    own = clinical.select(_ot=clinical.event_table, _oi=clinical.event_id).distinct()
+    # Everything else recorded at an included encounter follows it (not already matched on its own
+    # in a cycle of the same template).
+    inc = encs.select(_fc=encs._cid, _fcond=encs.condition, _fe=encs.event_id, _fphase=encs.phase,
+                      _fmatch=encs.match)
+    own = clinical.select(_oc=clinical.condition, _ot=clinical.event_table, _oi=clinical.event_id).distinct()
     fol = ev.filter((ev.event_table != "encounters") & ev.encounter_id.notnull())
     fol = fol.inner_join(inc, fol.encounter_id == inc._fe)
-    fol = fol.anti_join(own, [fol.event_table == own._ot, fol.event_id == own._oi])
-    fol = fol.select(_cid=fol._fc, patient_id=fol.patient_id, event_table=fol.event_table,
-                     event_id=fol.event_id, event_ts=fol.event_ts, phase=fol._fphase,
-                     encounter_id=fol.encounter_id, organization_id=fol.organization_id,
+    fol = fol.anti_join(own, [fol._fcond == own._oc, fol.event_table == own._ot, fol.event_id == own._oi])
+    fol = fol.select(_cid=fol._fc, condition=fol._fcond, patient_id=fol.patient_id,
+                     event_table=fol.event_table, event_id=fol.event_id, event_ts=fol.event_ts,
+                     phase=fol._fphase, encounter_id=fol.encounter_id, organization_id=fol.organization_id,
                      practitioner_id=fol.practitioner_id, match=fol._fmatch)
-    allev = ibis.union(encs, clinical, fol)
-    return allev.mutate(condition=ibis.literal(tpl.id)).rename(cycle_id="_cid")
+    return ibis.union(encs, clinical, fol).rename(cycle_id="_cid")
+
+
+def cycle_events_for(ev: ir.Table, cycles: ir.Table, templates: Sequence[ConditionTemplate]) -> ir.Table:
+    """Events of the templates' cycles with phase and match strength (before cost-bearing)."""
+    return collect_events(ev, in_window(ev, cycles, templates))
 
 
 def _attribute(cycles: ir.Table, cev: ir.Table, tpls: Sequence[ConditionTemplate], con: BaseBackend,
@@ -363,19 +434,27 @@ def cost_bearing(cev: ir.Table, cycles: ir.Table) -> ir.Table:
 def build(con: BaseBackend, templates: Sequence[ConditionTemplate],
           ev: ir.Table | None = None, *, rules: RecordRules,
           periods: ir.Table | None = None) -> tuple[ir.Table, ir.Table]:
-    """(care_cycles, cycle_events) expressions for all templates."""
+    """(cycles before attribution, cycle events before cost-bearing) expressions for all templates."""
     ev = events(con, rules) if ev is None else ev
     until = data_end(con, ev, rules)
     periods = periods_or_none(con) if periods is None else periods
-    cyc_parts, ev_parts = [], []
-    for tpl in templates:
-        cyc = acute_cycles(ev, tpl) if tpl.cycle.kind == "acute" else chronic_cycles(
-            ev, tpl, until, periods=periods)
-        cyc_parts.append(cyc)
-        ev_parts.append(cycle_events_for(ev, cyc, tpl))
-    cycles = ibis.union(*cyc_parts) if len(cyc_parts) > 1 else cyc_parts[0]
-    cev = ibis.union(*ev_parts) if len(ev_parts) > 1 else ev_parts[0]
-    return cycles, cev
+    cycles = all_cycles(ev, templates, until, periods)
+    return cycles, cycle_events_for(ev, cycles, templates)
+
+
+def all_cycles(ev: ir.Table, templates: Sequence[ConditionTemplate], until: ir.Table,
+               periods: ir.Table | None) -> ir.Table:
+    parts = [acute_cycles(ev, t) if t.cycle.kind == "acute" else chronic_cycles(ev, t, until, periods=periods)
+             for t in templates]
+    return ibis.union(*parts) if len(parts) > 1 else parts[0]
+
+
+def _scratch(con: BaseBackend, name: str, expr: ir.Table) -> ir.Table:
+    """An intermediate result: a temporary (in-memory) table on DuckDB, a plain table elsewhere."""
+    if con.name == "duckdb":
+        con.raw_sql(f"DROP TABLE IF EXISTS {name}")
+        return con.create_table(name, expr, temp=True)
+    return write_table(con, name, expr)
 
 
 def run(con: BaseBackend, templates: Sequence[ConditionTemplate], rules: RecordRules,
@@ -384,25 +463,27 @@ def run(con: BaseBackend, templates: Sequence[ConditionTemplate], rules: RecordR
 
     ``rules`` say which records count (the library's record-rules); ``periods`` default to the store's
     ``observation_periods`` table when it has one (write it first with engine.observation.run).
-    Intermediate results are materialised step by step (events, cycles, per-template windows):
-    one nested query over all templates is far slower for the database optimiser to plan.
+    Four intermediate results are materialised (events, cycles, events in the windows, cycle
+    events before cost-bearing), each one query over all templates.
     """
-    ev = write_table(con, "_cv_events", events(con, rules))
-    until = write_table(con, "_cv_until", data_end(con, ev, rules))
+    ev = _scratch(con, "_cv_events", events(con, rules))
+    until = _scratch(con, "_cv_until", data_end(con, ev, rules))
     periods = periods_or_none(con) if periods is None else periods
-    parts = [acute_cycles(ev, t) if t.cycle.kind == "acute" else chronic_cycles(ev, t, until, periods=periods)
-             for t in templates]
-    raw = write_table(con, "_cv_cycles", ibis.union(*parts) if len(parts) > 1 else parts[0])
-    temps = ["_cv_events", "_cv_until", "_cv_cycles"]
-    ce_parts = []
-    for i, tpl in enumerate(templates):
-        inwin = write_table(con, f"_cv_inwin_{i}", in_window(ev, raw.filter(raw.condition == tpl.id), tpl))
-        ce_parts.append(write_table(con, f"_cv_ce_{i}", collect_events(ev, inwin, tpl)))
-        temps += [f"_cv_inwin_{i}", f"_cv_ce_{i}"]
-    cev_raw = write_table(con, "_cv_cycle_events", ibis.union(*ce_parts) if len(ce_parts) > 1 else ce_parts[0])
-    temps.append("_cv_cycle_events")
-    final_cycles = write_table(con, "care_cycles", _attribute(raw, cev_raw, templates, con, rules))
-    out = write_table(con, "cycle_events", cost_bearing(cev_raw, raw))
-    for name in temps:
+    raw = _scratch(con, "_cv_cycles", all_cycles(ev, templates, until, periods))
+    # The distinct codes are matched against the code sets first, on their own (a few thousand rows).
+    codes = _scratch(con, "_cv_codes", ev.select(*_CODE_KEY).distinct())
+    masks = code_set_masks(codes, templates)
+    inwin = _scratch(con, "_cv_inwin", in_window(ev, raw, templates, masks))
+    cev_raw = _scratch(con, "_cv_cycle_events", collect_events(ev, inwin))
+    write_table(con, "care_cycles", _attribute(raw, cev_raw, templates, con, rules))
+    write_table(con, "cycle_events", cost_bearing(cev_raw, raw))
+    for name in ("_cv_events", "_cv_until", "_cv_cycles", "_cv_codes", "_cv_inwin",
+                 "_cv_cycle_events"):
         con.raw_sql(f"DROP TABLE IF EXISTS {name}")
-    return {"care_cycles": int(final_cycles.count().execute()), "cycle_events": int(out.count().execute())}
+    return row_counts(con, ("care_cycles", "cycle_events"))
+
+
+def row_counts(con: BaseBackend, names: Sequence[str]) -> dict[str, int]:
+    """Rows of each written table, in one query."""
+    expr = ibis.union(*[con.table(n).aggregate(_t=ibis.literal(n), _n=ibis._.count()) for n in names])
+    return {str(r["_t"]): int(r["_n"]) for r in expr.to_pyarrow().to_pylist()}

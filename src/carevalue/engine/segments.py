@@ -27,6 +27,7 @@ from carevalue.definitions.record_rule import RecordRules
 from carevalue.definitions.segment import Rule, Segment
 from carevalue.definitions.valueset import ValueSet
 from carevalue.engine.codesets import matches
+from carevalue.engine.cycles import row_counts
 from carevalue.engine.observation import periods_or_none
 from carevalue.engine.record_filter import counting
 
@@ -238,7 +239,8 @@ def run(con: BaseBackend, segments: Sequence[Segment], value_sets: dict[str, Val
     """Build and write ``segments`` and ``segment_transitions``; returns row counts.
 
     ``periods`` defaults to the store's ``observation_periods`` table when it has one."""
-    at = write_table(con, "_segment_dates", segment_at_dates(Inputs(con, value_sets, rules), segments, until))
+    # The per-date segments are read twice (intervals, transitions): a temporary table (in memory on DuckDB).
+    at = _scratch(con, "_segment_dates", segment_at_dates(Inputs(con, value_sets, rules), segments, until))
     segs, trans = histories(at)
     periods = periods_or_none(con) if periods is None else periods
     if periods is not None:
@@ -247,10 +249,17 @@ def run(con: BaseBackend, segments: Sequence[Segment], value_sets: dict[str, Val
         pr = periods.select(_tp="patient_id", _ts="period_start", _te="period_end")
         trans = trans.semi_join(pr, [trans.patient_id == pr._tp, trans.transition_date >= pr._ts,
                                      trans.transition_date <= pr._te])
-    s = write_table(con, "segments", segs)
-    tr = write_table(con, "segment_transitions", trans)
+    write_table(con, "segments", segs)
+    write_table(con, "segment_transitions", trans)
     con.raw_sql("DROP TABLE IF EXISTS _segment_dates")
-    return {"segments": int(s.count().execute()), "segment_transitions": int(tr.count().execute())}
+    return row_counts(con, ("segments", "segment_transitions"))
+
+
+def _scratch(con: BaseBackend, name: str, expr: ir.Table) -> ir.Table:
+    if con.name == "duckdb":
+        con.raw_sql(f"DROP TABLE IF EXISTS {name}")
+        return con.create_table(name, expr, temp=True)
+    return write_table(con, name, expr)
 
 
 def segment_on(con: BaseBackend, as_of: str, alive: bool = True) -> ir.Table:

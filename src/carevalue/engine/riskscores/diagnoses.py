@@ -78,23 +78,37 @@ def diagnosis_codes(conditions: ir.Table, codings: ir.Table | None, as_of: date,
     conditions without an ICD-10 code of their own). ``crosswalk`` None maps nothing.
     ``windowed`` says ``conditions`` are already cut to the window (:func:`windowed_conditions`)."""
     cond = conditions if windowed else in_window(conditions, as_of, lookback_days, patients)
-    own = cond.filter(is_icd10(cond.code_system) & cond.code.notnull()).select(
-        "condition_id", patient_id=cond.patient_id, icd10=normalised(cond.code))
+    # Codes are cleaned once per distinct (system, code), not once per record: the dictionaries
+    # are small and joined back on the raw code.
+    icd = _icd10_dictionary(cond.select("code_system", "code"))
+    own = cond.join(icd, [cond.code_system == icd._sys, cond.code == icd._code]).select(
+        "condition_id", patient_id=cond.patient_id, icd10=icd._icd10)
     if codings is not None:
-        extra = codings.filter((codings.record_table == "conditions") & is_icd10(codings.code_system)
-                               & codings.code.notnull())
+        extra = codings.filter(codings.record_table == "conditions")
+        xicd = _icd10_dictionary(extra.select("code_system", "code"))
+        extra = extra.join(xicd, [extra.code_system == xicd._sys, extra.code == xicd._code])
         linked = extra.join(cond.select("condition_id", "patient_id"), extra.record_id == cond.condition_id)
         own = own.union(linked.select(condition_id=linked.record_id, patient_id=linked.patient_id,
-                                      icd10=normalised(linked.code)))
+                                      icd10=linked._icd10))
     out = own.select("patient_id", "icd10", origin=ibis.literal("own"))
     if crosswalk is None:
         return out
     xw = crosswalk_table(crosswalk) if isinstance(crosswalk, pa.Table) else crosswalk
-    sn = cond.filter(is_snomed(cond.code_system) & cond.code.notnull())
+    sn_codes = cond.select("code_system", "code").distinct()
+    sn_codes = sn_codes.filter(is_snomed(sn_codes.code_system) & sn_codes.code.notnull())
+    sn_map = sn_codes.join(xw, sn_codes.code.strip() == xw.snomed_code).select(
+        _sys=sn_codes.code_system, _code=sn_codes.code, _icd10=xw.icd10)
     ids = own.select(_cid=own.condition_id)
-    sn = sn.anti_join(ids, sn.condition_id == ids._cid)
-    m = sn.join(xw, sn.code.strip() == xw.snomed_code)
-    return out.union(m.select(patient_id=m.patient_id, icd10=m.icd10, origin=ibis.literal("mapped")))
+    sn = cond.anti_join(ids, cond.condition_id == ids._cid)
+    m = sn.join(sn_map, [sn.code_system == sn_map._sys, sn.code == sn_map._code])
+    return out.union(m.select(patient_id=m.patient_id, icd10=m._icd10, origin=ibis.literal("mapped")))
+
+
+def _icd10_dictionary(codes: ir.Table) -> ir.Table:
+    """(_sys, _code) -> _icd10 (:func:`normalised`) for the distinct ICD-10 coded (system, code) pairs."""
+    d = codes.distinct()
+    d = d.filter(is_icd10(d.code_system) & d.code.notnull())
+    return d.select(_sys=d.code_system, _code=d.code, _icd10=normalised(d.code))
 
 
 def windowed_conditions(conditions: ir.Table, as_of: date, lookback_days: int | None = 365,

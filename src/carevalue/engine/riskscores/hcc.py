@@ -202,14 +202,23 @@ def run(con: BaseBackend, as_of: date, *, rules: RecordRules, crosswalk: Crosswa
     ``table``; SNOMED CT conditions count through ``crosswalk`` (the library's; None: not)."""
     codings = con.table("codings") if "codings" in con.list_tables() else None
     # The conditions that count, cut to the window, are read three times (own codes, extra
-    # codings, crosswalk); mapped diagnoses and people each feed two joins: materialise each once.
+    # codings, crosswalk); mapped diagnoses and people each feed two joins: materialise each once,
+    # as temporary tables (in memory on DuckDB: no compression, nothing written to the store file).
     patients = counting(con, "patients", rules)
-    person = write_table(con, "_hcc_people", people(patients, as_of, model, enrolment))
-    cond = write_table(con, "_hcc_conditions", windowed_conditions(
+    person = scratch(con, "_hcc_people", people(patients, as_of, model, enrolment))
+    cond = scratch(con, "_hcc_conditions", windowed_conditions(
         counting(con, "conditions", rules), as_of, lookback_days, patients))
     dx = icd10_diagnoses(cond, codings, as_of, distinct=False, crosswalk=crosswalk, windowed=True)
-    mapped = write_table(con, "_hcc_mapped", mapped_diagnoses(dx, model))
-    expr = scores_from(mapped, person, as_of, model)
-    out = write_table(con, table, expr)
+    mapped = scratch(con, "_hcc_mapped", mapped_diagnoses(dx, model))
+    write_table(con, table, scores_from(mapped, person, as_of, model))
     con.raw_sql("DROP TABLE IF EXISTS _hcc_conditions")
-    return {"table": table, "rows": int(out.count().execute())}
+    # One score row per person (score_expression left-joins the people).
+    return {"table": table, "rows": int(person.count().execute())}
+
+
+def scratch(con: BaseBackend, name: str, expr: ir.Table) -> ir.Table:
+    """An intermediate result: a temporary table on DuckDB, a plain table elsewhere."""
+    if con.name == "duckdb":
+        con.raw_sql(f"DROP TABLE IF EXISTS {name}")
+        return con.create_table(name, expr, temp=True)
+    return write_table(con, name, expr)
