@@ -1,8 +1,9 @@
 """The operational database (users, tokens, the audit log, the PROM inbox): SQLite files beside the
 store by default, or one PostgreSQL database for multi-user deployments (``CAREVALUE_DATABASE_URL``).
 
-Both speak the same small SQL (``?`` placeholders, ``ON CONFLICT``, ``RETURNING``); each store
-gives its DDL per dialect. Every ``connect()`` is one short transaction, committed on success.
+Both speak the same small SQL (``?`` placeholders, ``ON CONFLICT``, ``RETURNING``); the tables come
+from Alembic migrations (one branch per store, upgraded to head by ``ensure``). Every ``connect()``
+is one short transaction, committed on success.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -34,7 +35,7 @@ class OpsDB(Protocol):
 
     def connect(self) -> contextlib.AbstractContextManager[Connection]: ...
 
-    def ensure(self, schema: Mapping[str, str]) -> None: ...
+    def ensure(self, branch: str) -> None: ...
 
 
 class SqliteOps:
@@ -46,8 +47,12 @@ class SqliteOps:
         self.path = Path(path)
         self._file: SqliteFile | None = None
 
-    def ensure(self, schema: Mapping[str, str]) -> None:
-        self._file = SqliteFile(self.path, schema["sqlite"])
+    def ensure(self, branch: str) -> None:
+        """Upgrade the file's store (its Alembic branch) to head, creating the file if need be."""
+        from carevalue.api.schema_migrations import upgrade
+
+        self._file = SqliteFile(self.path)
+        upgrade(self.path, branch)
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[Connection]:
@@ -100,10 +105,11 @@ class PostgresOps:
                                    kwargs={"row_factory": _row_factory, "autocommit": False},
                                    name="carevalue-ops")
 
-    def ensure(self, schema: Mapping[str, str]) -> None:
-        with self.connect() as con:
-            con.execute("SELECT pg_advisory_xact_lock(7212)")  # workers starting at once: one creates
-            con.execute(schema["postgresql"])  # type: ignore[arg-type]
+    def ensure(self, branch: str) -> None:
+        """Upgrade the store's Alembic branch to head (workers starting at once take turns)."""
+        from carevalue.api.schema_migrations import upgrade
+
+        upgrade(self.url, branch)
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[Connection]:

@@ -30,24 +30,6 @@ from carevalue.workspace import Workspace
 
 Outcome = Literal["new", "same", "conflict"]
 
-_COLUMNS = """
-  response_id TEXT NOT NULL UNIQUE, body_sha256 TEXT NOT NULL, body TEXT NOT NULL,
-  patient_id TEXT NOT NULL, instrument TEXT NOT NULL, questionnaire TEXT, authored_ts TEXT,
-  scores TEXT NOT NULL, received_ts TEXT NOT NULL, batch TEXT, drained_ts TEXT
-);
-CREATE INDEX IF NOT EXISTS prom_inbox_waiting ON prom_inbox (batch, seq);
-CREATE INDEX IF NOT EXISTS prom_inbox_patient ON prom_inbox (patient_id);
-CREATE TABLE IF NOT EXISTS prom_batches (
-  batch TEXT PRIMARY KEY, source TEXT NOT NULL, responses INTEGER NOT NULL, stored INTEGER NOT NULL,
-  quarantined INTEGER NOT NULL, reasons TEXT NOT NULL, drained_ts TEXT NOT NULL
-);
-"""
-SCHEMA = {
-    "sqlite": "CREATE TABLE IF NOT EXISTS prom_inbox (\n  seq INTEGER PRIMARY KEY AUTOINCREMENT," + _COLUMNS,
-    "postgresql": "CREATE TABLE IF NOT EXISTS prom_inbox (\n  seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
-                  + _COLUMNS,
-}
-
 
 def canonical_sha256(qr: dict[str, Any]) -> str:
     """What makes two submissions the same: the resource without its server-side id and meta."""
@@ -106,7 +88,7 @@ class PromInbox:
 
     def __init__(self, db: OpsDB | str | Path, folder: str | Path) -> None:
         self.db: OpsDB = SqliteOps(db) if isinstance(db, str | Path) else db
-        self.db.ensure(SCHEMA)
+        self.db.ensure("inbox")
         self.folder = Path(folder)  # batch files, and the drain's lock
         self.folder.mkdir(parents=True, exist_ok=True)
 
