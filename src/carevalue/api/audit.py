@@ -47,10 +47,15 @@ class AuditLog:
             self.append_in(con, e)
 
     @staticmethod
+    def values(e: Entry) -> tuple[Any, ...]:
+        """The entry as the audit table's columns after ``seq``, stamped now."""
+        return (datetime.now(UTC).isoformat(), e.username, e.role, e.action, e.patient_id,
+                e.remote, e.outcome, e.status, e.detail)
+
+    @staticmethod
     def append_in(con: Connection, e: Entry) -> None:
         """Append inside a transaction already open on the same database (commits with it)."""
-        con.execute(INSERT, (datetime.now(UTC).isoformat(), e.username, e.role, e.action, e.patient_id,
-                             e.remote, e.outcome, e.status, e.detail))
+        con.execute(INSERT, AuditLog.values(e))
 
     def _where(self, patient_id: str | None, username: str | None, after: int) -> tuple[str, list[Any]]:
         sql, args = " WHERE seq > ?", list[Any]([after])

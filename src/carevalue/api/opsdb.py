@@ -35,6 +35,8 @@ class OpsDB(Protocol):
 
     def connect(self) -> contextlib.AbstractContextManager[Connection]: ...
 
+    def single(self) -> contextlib.AbstractContextManager[Connection]: ...
+
     def ensure(self, branch: str) -> None: ...
 
 
@@ -60,6 +62,10 @@ class SqliteOps:
             raise RuntimeError("ensure() the schema first")
         with self._file.connect() as con:
             yield con  # type: ignore[misc]
+
+    def single(self) -> contextlib.AbstractContextManager[Connection]:
+        """A connection for one statement (SQLite: the same short transaction as ``connect``)."""
+        return self.connect()
 
 
 class Row(tuple[Any, ...]):
@@ -97,12 +103,12 @@ class PostgresOps:
 
     dialect: Dialect = "postgresql"
 
-    def __init__(self, url: str, min_size: int = 1, max_size: int = 8) -> None:
+    def __init__(self, url: str, min_size: int = 4, max_size: int = 8) -> None:
         from psycopg_pool import ConnectionPool
 
         self.url = url
         self.pool = ConnectionPool(url, min_size=min_size, max_size=max_size, open=True,
-                                   kwargs={"row_factory": _row_factory, "autocommit": False},
+                                   kwargs={"row_factory": _row_factory, "autocommit": True},
                                    name="carevalue-ops")
 
     def ensure(self, branch: str) -> None:
@@ -113,7 +119,15 @@ class PostgresOps:
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[Connection]:
+        """One transaction (BEGIN ... COMMIT, rolled back on an exception)."""
         with self.pool.connection() as con, con.transaction():
+            yield _PgConnection(con)
+
+    @contextlib.contextmanager
+    def single(self) -> Iterator[Connection]:
+        """A connection for one statement, which PostgreSQL commits by itself (autocommit): one
+        round trip instead of three for a read, or for a write that is one statement."""
+        with self.pool.connection() as con:
             yield _PgConnection(con)
 
     def close(self) -> None:

@@ -110,6 +110,26 @@ class PromInbox:
         before = con.execute("SELECT body_sha256 FROM prom_inbox WHERE response_id = ?", (response_id,)).fetchone()
         return "same" if before is not None and before[0] == sha else "conflict"
 
+    def put_new_audited(self, response_id: str, qr: dict[str, Any], *, patient_id: str, instrument: str,
+                        scores: dict[str, Any], audit: tuple[Any, ...]) -> bool:
+        """PostgreSQL, audit log in the same database: keep a new ``qr`` and its audit entry (the
+        audit table's columns after ``seq``) in one statement, so one round trip and one implicit
+        transaction. False when the identifier was kept before: then nothing was written, and the
+        caller tells a resubmission from a conflict with :meth:`put` (which audits it in turn)."""
+        sha = canonical_sha256(qr)
+        body = orjson.dumps({**qr, "id": response_id}).decode()
+        with self.db.single() as con:
+            got = con.execute(
+                "WITH kept AS (INSERT INTO prom_inbox (response_id, body_sha256, body, patient_id, instrument,"
+                " questionnaire, authored_ts, scores, received_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (response_id) DO NOTHING RETURNING seq),"
+                " audited AS (INSERT INTO audit (ts, username, role, action, patient_id, remote, outcome, status, detail)"
+                " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? FROM kept)"
+                " SELECT count(*) FROM kept",
+                (response_id, sha, body, patient_id, instrument, qr.get("questionnaire"), qr.get("authored"),
+                 orjson.dumps(scores).decode(), _now(), *audit)).fetchone()
+        return bool(got[0])
+
     def get(self, response_id: str) -> dict[str, Any] | None:
         with self.db.connect() as con:
             r = con.execute("SELECT seq, response_id, patient_id, instrument, batch, drained_ts, body FROM prom_inbox "

@@ -142,7 +142,7 @@ class UserStore:
 
     def resolve(self, token: str) -> User | None:
         """The user a token signs in, while it has not expired."""
-        with self.db.connect() as con:
+        with self.db.single() as con:
             r = con.execute("SELECT u.username, u.role, u.patient_id, u.ipu_ids, t.expires_ts FROM tokens t "
                             "JOIN users u ON u.username = t.username WHERE t.token_sha256 = ?",
                             (_sha(token),)).fetchone()
