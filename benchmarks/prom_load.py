@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,7 +162,8 @@ async def sign_in(base: str, users: dict[str, str]) -> dict[str, str]:
 
 
 async def load(base: str, users: dict[str, str], responses: int, seconds: float, invalid_every: int = 20,
-               duplicate_every: int = 50, prefix: str = "r", only: set[str] | None = None) -> Result:
+               duplicate_every: int = 50, prefix: str = "r", only: set[str] | None = None,
+               started: Callable[[], None] | None = None) -> Result:
     """``len(users)`` concurrent clients, each submitting its share of ``responses`` one after another,
     stopping early at ``seconds`` (``only``: just these identifiers, e.g. those that got no answer)."""
     tokens = await sign_in(base, users)
@@ -181,6 +183,8 @@ async def load(base: str, users: dict[str, str], responses: int, seconds: float,
             if only is None or ident in only:
                 bodies[n] = ident, orjson.dumps(questionnaire_response(users[name], ident, n - 1 if dup else n,
                                                                        invalid=bad))
+    if started is not None:  # signed in and bodies built: the measured part begins
+        started()
     stop_at = time.monotonic() + seconds
 
     async def client(k: int, name: str) -> None:
@@ -239,6 +243,48 @@ def stored_counts(store: Path, response_ids: set[str]) -> dict[str, int]:
     return {rid: got.get(rid, 0) for rid in response_ids}
 
 
+def _procs() -> dict[int, tuple[int, int, float]]:
+    """Every process: pid -> (parent, session, CPU seconds so far), from /proc (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as fh:
+                    rest = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            out[int(d)] = (int(rest[1]), int(rest[3]), (int(rest[11]) + int(rest[12])) / tick)
+    return out
+
+
+def cpu_seconds(server_session: int, postmaster: int | None) -> dict[str, float]:
+    """CPU used so far by the server (its workers and drain: one session), the PostgreSQL cluster
+    (the postmaster and its backends) and this process (the clients)."""
+    procs = _procs()
+
+    def under(pid: int) -> bool:
+        while pid > 1:
+            if pid == postmaster:
+                return True
+            pid = procs[pid][0] if pid in procs else 1
+        return False
+
+    import resource
+
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    return {"server": sum(c for _p, sid, c in procs.values() if sid == server_session),
+            "postgresql": sum(c for pid, (_p, _s, c) in procs.items() if postmaster and under(pid)),
+            "clients": me.ru_utime + me.ru_stime}
+
+
+def postmaster_pid(data: Path) -> int | None:
+    try:
+        return int((data / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def percentile(xs: list[float], p: float) -> float:
     s = sorted(xs)
     return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))] if s else float("nan")
@@ -268,8 +314,12 @@ def main() -> int:
         users = add_patient_users(store, url, patient_ids(store, a.clients))
         server = start_server(store, url, port, workers=a.workers, drain_every=a.drain_every)
         base = f"http://127.0.0.1:{port}"
+        pm = postmaster_pid(pg.data) if pg is not None else None
         try:
-            res = asyncio.run(load(base, users, a.responses, a.seconds))
+            cpu0: dict[str, float] = {}
+            res = asyncio.run(load(base, users, a.responses, a.seconds,
+                                   started=lambda: cpu0.update(cpu_seconds(server.pid, pm))))
+            cpu1 = cpu_seconds(server.pid, pm)
             # a client whose request got no answer (a timeout) sends it again: submissions are idempotent
             resent = (asyncio.run(load(base, users, a.responses, a.seconds, only=set(res.unanswered)))
                       if res.unanswered else None)
@@ -287,6 +337,9 @@ def main() -> int:
         n = len(res.latencies)
         print(f"submissions: {n:,} answered in {res.elapsed:.1f} s by {a.clients} clients, {a.workers} workers "
               f"-> {n / res.elapsed:,.0f}/s")
+        cpu = {k: (cpu1[k] - cpu0[k]) / max(n, 1) * 1000 for k in cpu0}
+        print("CPU ms per submission: " + "  ".join(f"{k} {v:.2f}" for k, v in cpu.items())
+              + f"  (load average at the end {os.getloadavg()[0]:.1f})")
         print(f"latency ms: p50 {percentile(lat, 50):.1f}  p95 {percentile(lat, 95):.1f}  p99 {percentile(lat, 99):.1f}"
               f"  max {max(lat):.1f}")
         print(f"accepted: {len(res.accepted):,} identifiers ({res.duplicates:,} resubmissions answered duplicate); "
