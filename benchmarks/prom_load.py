@@ -87,7 +87,7 @@ def start_server(store: Path, database: str, port: int, workers: int = 2, drain_
     proc = subprocess.Popen([sys.executable, "-m", "carevalue.cli", "serve", "--store", str(store), "--port", str(port),
                              "--workers", str(workers), "--drain-every", str(drain_every)],
                             env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300  # workers import, open the store and migrate: slow on a busy machine
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"the server stopped: {proc.stderr.read().decode() if proc.stderr else ''}")
@@ -98,7 +98,7 @@ def start_server(store: Path, database: str, port: int, workers: int = 2, drain_
             pass
         time.sleep(0.3)
     kill(proc)
-    raise RuntimeError("the server did not answer within 120 s")
+    raise RuntimeError("the server did not answer within 300 s")
 
 
 def kill(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
