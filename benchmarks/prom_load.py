@@ -243,8 +243,8 @@ def stored_counts(store: Path, response_ids: set[str]) -> dict[str, int]:
     return {rid: got.get(rid, 0) for rid in response_ids}
 
 
-def _procs() -> dict[int, tuple[int, int, float]]:
-    """Every process: pid -> (parent, session, CPU seconds so far), from /proc (Linux)."""
+def _procs() -> dict[int, tuple[int, int, float, bool]]:
+    """Every process: pid -> (parent, session, CPU seconds so far, is a PROM drain), from /proc (Linux)."""
     tick = os.sysconf("SC_CLK_TCK")
     out = {}
     for d in os.listdir("/proc"):
@@ -252,15 +252,17 @@ def _procs() -> dict[int, tuple[int, int, float]]:
             try:
                 with open(f"/proc/{d}/stat") as fh:
                     rest = fh.read().rsplit(")", 1)[1].split()
+                with open(f"/proc/{d}/cmdline", "rb") as fh:
+                    drain = b"\0proms\0drain" in fh.read()
             except OSError:
                 continue
-            out[int(d)] = (int(rest[1]), int(rest[3]), (int(rest[11]) + int(rest[12])) / tick)
+            out[int(d)] = (int(rest[1]), int(rest[3]), (int(rest[11]) + int(rest[12])) / tick, drain)
     return out
 
 
 def cpu_seconds(server_session: int, postmaster: int | None) -> dict[str, float]:
-    """CPU used so far by the server (its workers and drain: one session), the PostgreSQL cluster
-    (the postmaster and its backends) and this process (the clients)."""
+    """CPU used so far by the server's workers, its drain process (both in the server's session),
+    the PostgreSQL cluster (the postmaster and its backends) and this process (the clients)."""
     procs = _procs()
 
     def under(pid: int) -> bool:
@@ -273,8 +275,9 @@ def cpu_seconds(server_session: int, postmaster: int | None) -> dict[str, float]
     import resource
 
     me = resource.getrusage(resource.RUSAGE_SELF)
-    return {"server": sum(c for _p, sid, c in procs.values() if sid == server_session),
-            "postgresql": sum(c for pid, (_p, _s, c) in procs.items() if postmaster and under(pid)),
+    return {"workers": sum(c for _p, sid, c, drain in procs.values() if sid == server_session and not drain),
+            "drain": sum(c for _p, sid, c, drain in procs.values() if sid == server_session and drain),
+            "postgresql": sum(c for pid, (_p, _s, c, _d) in procs.items() if postmaster and under(pid)),
             "clients": me.ru_utime + me.ru_stime}
 
 
