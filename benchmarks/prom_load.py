@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import random
 import signal
@@ -21,11 +22,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 
 PASSWORD = "correct horse battery"
 QR_PATH = "/api/v1/fhir/QuestionnaireResponse"
@@ -84,7 +87,7 @@ def start_server(store: Path, database: str, port: int, workers: int = 2, drain_
     proc = subprocess.Popen([sys.executable, "-m", "carevalue.cli", "serve", "--store", str(store), "--port", str(port),
                              "--workers", str(workers), "--drain-every", str(drain_every)],
                             env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300  # workers import, open the store and migrate: slow on a busy machine
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"the server stopped: {proc.stderr.read().decode() if proc.stderr else ''}")
@@ -95,7 +98,7 @@ def start_server(store: Path, database: str, port: int, workers: int = 2, drain_
             pass
         time.sleep(0.3)
     kill(proc)
-    raise RuntimeError("the server did not answer within 120 s")
+    raise RuntimeError("the server did not answer within 300 s")
 
 
 def kill(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
@@ -111,11 +114,16 @@ def kill(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
         proc.wait()
 
 
-def questionnaire_response(patient: str, ident: str, seed: int, invalid: bool = False) -> dict[str, Any]:
-    """A PHQ-9 response of the patient (answers drawn from ``seed``); ``invalid``: one unknown answer code."""
+@functools.cache
+def _phq9() -> Any:
     from carevalue.definitions.instrument import load_instruments
 
-    phq9 = load_instruments()["phq-9"]
+    return load_instruments()["phq-9"]
+
+
+def questionnaire_response(patient: str, ident: str, seed: int, invalid: bool = False) -> dict[str, Any]:
+    """A PHQ-9 response of the patient (answers drawn from ``seed``); ``invalid``: one unknown answer code."""
+    phq9 = _phq9()
     rnd = random.Random(seed)
     items = [{"linkId": i.link_id, "answer": [{"valueCoding": {"system": "http://loinc.org",
                                                                "code": rnd.choice(i.options).code}}]}
@@ -154,16 +162,32 @@ async def sign_in(base: str, users: dict[str, str]) -> dict[str, str]:
 
 
 async def load(base: str, users: dict[str, str], responses: int, seconds: float, invalid_every: int = 20,
-               duplicate_every: int = 50, prefix: str = "r", only: set[str] | None = None) -> Result:
+               duplicate_every: int = 50, prefix: str = "r", only: set[str] | None = None,
+               started: Callable[[], None] | None = None) -> Result:
     """``len(users)`` concurrent clients, each submitting its share of ``responses`` one after another,
     stopping early at ``seconds`` (``only``: just these identifiers, e.g. those that got no answer)."""
     tokens = await sign_in(base, users)
     res = Result()
     per = -(-responses // len(users))
+    # Every request body is built before the clock starts: the clients share the 2 cores with the
+    # server, and what they spend building FHIR resources is not the server's cost.
+    bodies: dict[int, tuple[str, bytes]] = {}
+    for k, name in enumerate(users):
+        for j in range(per):
+            n = k * per + j
+            if n >= responses:
+                break
+            bad = n % invalid_every == invalid_every - 1
+            dup = not bad and n % duplicate_every == duplicate_every - 1 and j > 0
+            ident = f"{prefix}-{n - 1 if dup else n}"
+            if only is None or ident in only:
+                bodies[n] = ident, orjson.dumps(questionnaire_response(users[name], ident, n - 1 if dup else n,
+                                                                       invalid=bad))
+    if started is not None:  # signed in and bodies built: the measured part begins
+        started()
     stop_at = time.monotonic() + seconds
 
     async def client(k: int, name: str) -> None:
-        pid = users[name]
         async with httpx.AsyncClient(base_url=base, timeout=30,
                                      headers={"Authorization": f"Bearer {tokens[name]}",
                                               "content-type": "application/fhir+json"}) as c:
@@ -171,15 +195,12 @@ async def load(base: str, users: dict[str, str], responses: int, seconds: float,
                 n = k * per + j
                 if n >= responses or time.monotonic() > stop_at:
                     return
-                bad = n % invalid_every == invalid_every - 1
-                dup = not bad and n % duplicate_every == duplicate_every - 1 and j > 0
-                ident = f"{prefix}-{n - 1 if dup else n}"
-                if only is not None and ident not in only:
+                if n not in bodies:
                     continue
-                qr = questionnaire_response(pid, ident, n - 1 if dup else n, invalid=bad)
+                ident, body = bodies[n]
                 t0 = time.perf_counter()
                 try:
-                    r = await c.post(QR_PATH, json=qr)
+                    r = await c.post(QR_PATH, content=body)
                 except httpx.HTTPError:
                     res.unanswered.append(ident)
                     continue
@@ -203,8 +224,6 @@ async def load(base: str, users: dict[str, str], responses: int, seconds: float,
 
 def drain(store: Path, database: str) -> list[dict[str, Any]]:
     """``carevalue proms drain`` (after the server stopped, or beside it)."""
-    import orjson
-
     out = subprocess.run([sys.executable, "-m", "carevalue.cli", "proms", "drain", "--store", str(store), "--json"],
                          env={**os.environ, "CAREVALUE_DATABASE_URL": database}, capture_output=True, check=True)
     return list(orjson.loads(out.stdout))
@@ -222,6 +241,51 @@ def stored_counts(store: Path, response_ids: set[str]) -> dict[str, int]:
         con.close()
     got = {r[0]: int(r[1]) for r in rows}
     return {rid: got.get(rid, 0) for rid in response_ids}
+
+
+def _procs() -> dict[int, tuple[int, int, float, bool]]:
+    """Every process: pid -> (parent, session, CPU seconds so far, is a PROM drain), from /proc (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as fh:
+                    rest = fh.read().rsplit(")", 1)[1].split()
+                with open(f"/proc/{d}/cmdline", "rb") as fh:
+                    drain = b"\0proms\0drain" in fh.read()
+            except OSError:
+                continue
+            out[int(d)] = (int(rest[1]), int(rest[3]), (int(rest[11]) + int(rest[12])) / tick, drain)
+    return out
+
+
+def cpu_seconds(server_session: int, postmaster: int | None) -> dict[str, float]:
+    """CPU used so far by the server's workers, its drain process (both in the server's session),
+    the PostgreSQL cluster (the postmaster and its backends) and this process (the clients)."""
+    procs = _procs()
+
+    def under(pid: int) -> bool:
+        while pid > 1:
+            if pid == postmaster:
+                return True
+            pid = procs[pid][0] if pid in procs else 1
+        return False
+
+    import resource
+
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    return {"workers": sum(c for _p, sid, c, drain in procs.values() if sid == server_session and not drain),
+            "drain": sum(c for _p, sid, c, drain in procs.values() if sid == server_session and drain),
+            "postgresql": sum(c for pid, (_p, _s, c, _d) in procs.items() if postmaster and under(pid)),
+            "clients": me.ru_utime + me.ru_stime}
+
+
+def postmaster_pid(data: Path) -> int | None:
+    try:
+        return int((data / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def percentile(xs: list[float], p: float) -> float:
@@ -253,8 +317,12 @@ def main() -> int:
         users = add_patient_users(store, url, patient_ids(store, a.clients))
         server = start_server(store, url, port, workers=a.workers, drain_every=a.drain_every)
         base = f"http://127.0.0.1:{port}"
+        pm = postmaster_pid(pg.data) if pg is not None else None
         try:
-            res = asyncio.run(load(base, users, a.responses, a.seconds))
+            cpu0: dict[str, float] = {}
+            res = asyncio.run(load(base, users, a.responses, a.seconds,
+                                   started=lambda: cpu0.update(cpu_seconds(server.pid, pm))))
+            cpu1 = cpu_seconds(server.pid, pm)
             # a client whose request got no answer (a timeout) sends it again: submissions are idempotent
             resent = (asyncio.run(load(base, users, a.responses, a.seconds, only=set(res.unanswered)))
                       if res.unanswered else None)
@@ -272,6 +340,9 @@ def main() -> int:
         n = len(res.latencies)
         print(f"submissions: {n:,} answered in {res.elapsed:.1f} s by {a.clients} clients, {a.workers} workers "
               f"-> {n / res.elapsed:,.0f}/s")
+        cpu = {k: (cpu1[k] - cpu0[k]) / max(n, 1) * 1000 for k in cpu0}
+        print("CPU ms per submission: " + "  ".join(f"{k} {v:.2f}" for k, v in cpu.items())
+              + f"  (load average at the end {os.getloadavg()[0]:.1f})")
         print(f"latency ms: p50 {percentile(lat, 50):.1f}  p95 {percentile(lat, 95):.1f}  p99 {percentile(lat, 99):.1f}"
               f"  max {max(lat):.1f}")
         print(f"accepted: {len(res.accepted):,} identifiers ({res.duplicates:,} resubmissions answered duplicate); "

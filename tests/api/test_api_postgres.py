@@ -79,6 +79,30 @@ def test_users_tokens_audit_and_inbox_live_in_postgres(pg_app, fresh_database, p
         assert ws.con.raw_sql(f"SELECT count(*) FROM questionnaire_answers WHERE response_id = '{rid}'").fetchall() == [(9,)]
 
 
+def test_a_response_is_kept_only_with_its_audit_entry(pg_app, fresh_database, people) -> None:
+    """The one-statement intake: when the audit insert fails, the response is not kept either."""
+    import psycopg
+
+    with psycopg.connect(fresh_database, autocommit=True) as con:
+        con.execute("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                    "IF NEW.action LIKE 'submit PROM%' THEN RAISE EXCEPTION 'audit down'; END IF; RETURN NEW; END $$")
+        con.execute("CREATE TRIGGER refuse BEFORE INSERT ON audit FOR EACH ROW EXECUTE FUNCTION refuse()")
+    with TestClient(pg_app, raise_server_exceptions=False) as c:
+        h = _token(c, "pat")
+        r = c.post(f"{F}/QuestionnaireResponse", json=phq9(people["patient"], "pg-atomic"), headers=h)
+        assert r.status_code == 500
+    with psycopg.connect(fresh_database, autocommit=True) as con:
+        assert con.execute("SELECT count(*) FROM prom_inbox").fetchone() == (0,)
+        con.execute("DROP TRIGGER refuse ON audit")
+    with TestClient(pg_app) as c:  # the same submission, audit working again: kept, and audited once
+        h = _token(c, "pat")
+        r = c.post(f"{F}/QuestionnaireResponse", json=phq9(people["patient"], "pg-atomic"), headers=h)
+        assert r.status_code == 201, r.text
+    with psycopg.connect(fresh_database) as con:
+        assert con.execute("SELECT count(*) FROM prom_inbox").fetchone() == (1,)
+        assert con.execute("SELECT count(*) FROM audit WHERE action LIKE 'submit PROM%'").fetchone() == (1,)
+
+
 def test_kill_9_mid_load_loses_no_accepted_submission(built_store, fresh_database, tmp_path) -> None:
     """500 submissions from 10 clients against 2 workers (draining every 0.3 s); the whole server
     gets SIGKILL mid-load. After a restart the clients resend what got no answer; every response

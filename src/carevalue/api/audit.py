@@ -15,32 +15,6 @@ from typing import Any
 
 from carevalue.api.opsdb import Connection, OpsDB, SqliteOps
 
-_SQLITE = """
-CREATE TABLE IF NOT EXISTS audit (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  ts TEXT NOT NULL, username TEXT, role TEXT, action TEXT NOT NULL, patient_id TEXT,
-  remote TEXT, outcome TEXT NOT NULL, status INTEGER, detail TEXT
-);
-CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
-BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
-BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-"""
-_POSTGRES = """
-CREATE TABLE IF NOT EXISTS audit (
-  seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  ts TEXT NOT NULL, username TEXT, role TEXT, action TEXT NOT NULL, patient_id TEXT,
-  remote TEXT, outcome TEXT NOT NULL, status INTEGER, detail TEXT
-);
-CREATE INDEX IF NOT EXISTS audit_patient ON audit (patient_id, seq);
-CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$;
-CREATE OR REPLACE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit
-  FOR EACH ROW EXECUTE FUNCTION audit_append_only();
-CREATE OR REPLACE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
-  FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
-"""
-SCHEMA = {"sqlite": _SQLITE, "postgresql": _POSTGRES}
 INSERT = ("INSERT INTO audit (ts, username, role, action, patient_id, remote, outcome, status, detail)"
           " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
@@ -66,17 +40,22 @@ class AuditLog:
 
     def __init__(self, db: str | Path | OpsDB) -> None:
         self.db: OpsDB = SqliteOps(db) if isinstance(db, str | Path) else db
-        self.db.ensure(SCHEMA)
+        self.db.ensure("audit")
 
     def append(self, e: Entry) -> None:
         with self.db.connect() as con:
             self.append_in(con, e)
 
     @staticmethod
+    def values(e: Entry) -> tuple[Any, ...]:
+        """The entry as the audit table's columns after ``seq``, stamped now."""
+        return (datetime.now(UTC).isoformat(), e.username, e.role, e.action, e.patient_id,
+                e.remote, e.outcome, e.status, e.detail)
+
+    @staticmethod
     def append_in(con: Connection, e: Entry) -> None:
         """Append inside a transaction already open on the same database (commits with it)."""
-        con.execute(INSERT, (datetime.now(UTC).isoformat(), e.username, e.role, e.action, e.patient_id,
-                             e.remote, e.outcome, e.status, e.detail))
+        con.execute(INSERT, AuditLog.values(e))
 
     def _where(self, patient_id: str | None, username: str | None, after: int) -> tuple[str, list[Any]]:
         sql, args = " WHERE seq > ?", list[Any]([after])

@@ -1,8 +1,9 @@
 """The operational database (users, tokens, the audit log, the PROM inbox): SQLite files beside the
 store by default, or one PostgreSQL database for multi-user deployments (``CAREVALUE_DATABASE_URL``).
 
-Both speak the same small SQL (``?`` placeholders, ``ON CONFLICT``, ``RETURNING``); each store
-gives its DDL per dialect. Every ``connect()`` is one short transaction, committed on success.
+Both speak the same small SQL (``?`` placeholders, ``ON CONFLICT``, ``RETURNING``); the tables come
+from Alembic migrations (one branch per store, upgraded to head by ``ensure``). Every ``connect()``
+is one short transaction, committed on success.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -34,7 +35,9 @@ class OpsDB(Protocol):
 
     def connect(self) -> contextlib.AbstractContextManager[Connection]: ...
 
-    def ensure(self, schema: Mapping[str, str]) -> None: ...
+    def single(self) -> contextlib.AbstractContextManager[Connection]: ...
+
+    def ensure(self, branch: str) -> None: ...
 
 
 class SqliteOps:
@@ -46,8 +49,12 @@ class SqliteOps:
         self.path = Path(path)
         self._file: SqliteFile | None = None
 
-    def ensure(self, schema: Mapping[str, str]) -> None:
-        self._file = SqliteFile(self.path, schema["sqlite"])
+    def ensure(self, branch: str) -> None:
+        """Upgrade the file's store (its Alembic branch) to head, creating the file if need be."""
+        from carevalue.api.schema_migrations import upgrade
+
+        self._file = SqliteFile(self.path)
+        upgrade(self.path, branch)
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[Connection]:
@@ -55,6 +62,10 @@ class SqliteOps:
             raise RuntimeError("ensure() the schema first")
         with self._file.connect() as con:
             yield con  # type: ignore[misc]
+
+    def single(self) -> contextlib.AbstractContextManager[Connection]:
+        """A connection for one statement (SQLite: the same short transaction as ``connect``)."""
+        return self.connect()
 
 
 class Row(tuple[Any, ...]):
@@ -92,22 +103,31 @@ class PostgresOps:
 
     dialect: Dialect = "postgresql"
 
-    def __init__(self, url: str, min_size: int = 1, max_size: int = 8) -> None:
+    def __init__(self, url: str, min_size: int = 4, max_size: int = 8) -> None:
         from psycopg_pool import ConnectionPool
 
         self.url = url
         self.pool = ConnectionPool(url, min_size=min_size, max_size=max_size, open=True,
-                                   kwargs={"row_factory": _row_factory, "autocommit": False},
+                                   kwargs={"row_factory": _row_factory, "autocommit": True},
                                    name="carevalue-ops")
 
-    def ensure(self, schema: Mapping[str, str]) -> None:
-        with self.connect() as con:
-            con.execute("SELECT pg_advisory_xact_lock(7212)")  # workers starting at once: one creates
-            con.execute(schema["postgresql"])  # type: ignore[arg-type]
+    def ensure(self, branch: str) -> None:
+        """Upgrade the store's Alembic branch to head (workers starting at once take turns)."""
+        from carevalue.api.schema_migrations import upgrade
+
+        upgrade(self.url, branch)
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[Connection]:
+        """One transaction (BEGIN ... COMMIT, rolled back on an exception)."""
         with self.pool.connection() as con, con.transaction():
+            yield _PgConnection(con)
+
+    @contextlib.contextmanager
+    def single(self) -> Iterator[Connection]:
+        """A connection for one statement, which PostgreSQL commits by itself (autocommit): one
+        round trip instead of three for a read, or for a write that is one statement."""
+        with self.pool.connection() as con:
             yield _PgConnection(con)
 
     def close(self) -> None:

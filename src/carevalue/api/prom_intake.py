@@ -30,24 +30,6 @@ from carevalue.workspace import Workspace
 
 Outcome = Literal["new", "same", "conflict"]
 
-_COLUMNS = """
-  response_id TEXT NOT NULL UNIQUE, body_sha256 TEXT NOT NULL, body TEXT NOT NULL,
-  patient_id TEXT NOT NULL, instrument TEXT NOT NULL, questionnaire TEXT, authored_ts TEXT,
-  scores TEXT NOT NULL, received_ts TEXT NOT NULL, batch TEXT, drained_ts TEXT
-);
-CREATE INDEX IF NOT EXISTS prom_inbox_waiting ON prom_inbox (batch, seq);
-CREATE INDEX IF NOT EXISTS prom_inbox_patient ON prom_inbox (patient_id);
-CREATE TABLE IF NOT EXISTS prom_batches (
-  batch TEXT PRIMARY KEY, source TEXT NOT NULL, responses INTEGER NOT NULL, stored INTEGER NOT NULL,
-  quarantined INTEGER NOT NULL, reasons TEXT NOT NULL, drained_ts TEXT NOT NULL
-);
-"""
-SCHEMA = {
-    "sqlite": "CREATE TABLE IF NOT EXISTS prom_inbox (\n  seq INTEGER PRIMARY KEY AUTOINCREMENT," + _COLUMNS,
-    "postgresql": "CREATE TABLE IF NOT EXISTS prom_inbox (\n  seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
-                  + _COLUMNS,
-}
-
 
 def canonical_sha256(qr: dict[str, Any]) -> str:
     """What makes two submissions the same: the resource without its server-side id and meta."""
@@ -106,7 +88,7 @@ class PromInbox:
 
     def __init__(self, db: OpsDB | str | Path, folder: str | Path) -> None:
         self.db: OpsDB = SqliteOps(db) if isinstance(db, str | Path) else db
-        self.db.ensure(SCHEMA)
+        self.db.ensure("inbox")
         self.folder = Path(folder)  # batch files, and the drain's lock
         self.folder.mkdir(parents=True, exist_ok=True)
 
@@ -127,6 +109,26 @@ class PromInbox:
             return "new"
         before = con.execute("SELECT body_sha256 FROM prom_inbox WHERE response_id = ?", (response_id,)).fetchone()
         return "same" if before is not None and before[0] == sha else "conflict"
+
+    def put_new_audited(self, response_id: str, qr: dict[str, Any], *, patient_id: str, instrument: str,
+                        scores: dict[str, Any], audit: tuple[Any, ...]) -> bool:
+        """PostgreSQL, audit log in the same database: keep a new ``qr`` and its audit entry (the
+        audit table's columns after ``seq``) in one statement, so one round trip and one implicit
+        transaction. False when the identifier was kept before: then nothing was written, and the
+        caller tells a resubmission from a conflict with :meth:`put` (which audits it in turn)."""
+        sha = canonical_sha256(qr)
+        body = orjson.dumps({**qr, "id": response_id}).decode()
+        with self.db.single() as con:
+            got = con.execute(
+                "WITH kept AS (INSERT INTO prom_inbox (response_id, body_sha256, body, patient_id, instrument,"
+                " questionnaire, authored_ts, scores, received_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (response_id) DO NOTHING RETURNING seq),"
+                " audited AS (INSERT INTO audit (ts, username, role, action, patient_id, remote, outcome, status, detail)"
+                " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? FROM kept)"
+                " SELECT count(*) FROM kept",
+                (response_id, sha, body, patient_id, instrument, qr.get("questionnaire"), qr.get("authored"),
+                 orjson.dumps(scores).decode(), _now(), *audit)).fetchone()
+        return bool(got[0])
 
     def get(self, response_id: str) -> dict[str, Any] | None:
         with self.db.connect() as con:

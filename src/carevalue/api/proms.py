@@ -8,14 +8,16 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Body, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from carevalue.api import patient_data
 from carevalue.api.audit import AuditLog, Entry
 from carevalue.api.auth import Principal, audit, get_principal, patient_access
 from carevalue.api.problems import ApiProblem, FieldError, responses
+from carevalue.api.prom_intake import Outcome
 from carevalue.api.records import whose
 from carevalue.api.state import ask, get_state, remote
 from carevalue.interop.questionnaire import url as questionnaire_url
@@ -113,7 +115,7 @@ QR_EXAMPLE = {"resourceType": "QuestionnaireResponse", "identifier": {"system": 
              responses={200: {"model": Accepted, "description": "Accepted before (same identifier): nothing stored again"},
                         **responses(400, 401, 403, 404, 409, 422)})
 def submit(request: Request, who: Signed,
-           qr: Annotated[dict[str, Any], Body(examples=[QR_EXAMPLE], media_type="application/fhir+json")]) -> JSONResponse:
+           qr: Annotated[dict[str, Any], Body(examples=[QR_EXAMPLE], media_type="application/fhir+json")]) -> Response:
     """Answer a PROM: validated against its Questionnaire, scored with the instrument's published
     algorithm and kept in the inbox in one transaction (the drain ingests it into the store).
     Problems come back per field and nothing is kept."""
@@ -133,18 +135,26 @@ def submit(request: Request, who: Signed,
     rid, scores = r.response_id, {k: dict(v) for k, v in r.scores.items()}
     entry = Entry(who.user, who.role.value, f"submit PROM {r.instrument.id}", r.patient_id, remote(request), "allowed",
                   None, rid)
-    with st.prom_inbox.db.connect() as con:
-        kept = st.prom_inbox.put(con, rid, qr, patient_id=r.patient_id, instrument=r.instrument.id, scores=scores)
-        status = {"new": 201, "same": 200, "conflict": 409}[kept]
-        done = replace(entry, status=status, outcome="allowed" if kept != "conflict" else "rejected",
-                       detail=rid if kept != "conflict" else f"{rid}: other answers")
-        if st.audit_with_inbox:  # accepted and audited in one transaction
-            AuditLog.append_in(con, done)
-    if not st.audit_with_inbox:
-        st.audit.append(done)
+    # PostgreSQL: a new response and its audit entry in one statement (one round trip); a
+    # resubmission or a conflict takes the transaction below, which audits what it found.
+    if st.audit_with_inbox and st.prom_inbox.db.dialect == "postgresql" and st.prom_inbox.put_new_audited(
+            rid, qr, patient_id=r.patient_id, instrument=r.instrument.id, scores=scores,
+            audit=AuditLog.values(replace(entry, status=201))):
+        kept: Outcome = "new"
+    else:
+        with st.prom_inbox.db.connect() as con:
+            kept = st.prom_inbox.put(con, rid, qr, patient_id=r.patient_id, instrument=r.instrument.id, scores=scores)
+            status = {"new": 201, "same": 200, "conflict": 409}[kept]
+            done = replace(entry, status=status, outcome="allowed" if kept != "conflict" else "rejected",
+                           detail=rid if kept != "conflict" else f"{rid}: other answers")
+            if st.audit_with_inbox:  # accepted and audited in one transaction
+                AuditLog.append_in(con, done)
+        if not st.audit_with_inbox:
+            st.audit.append(done)
+    status = {"new": 201, "same": 200, "conflict": 409}[kept]
     if kept == "conflict":
         raise ApiProblem(409, f"a different response with identifier {r.key!r} was accepted before; "
                               "give a new identifier for a new response")
     body = Accepted(response_id=rid, patient_id=r.patient_id, instrument=r.instrument.id, duplicate=kept == "same",
                     scores=[Score(scale=k, **v) for k, v in scores.items()])
-    return JSONResponse(body.model_dump(mode="json"), status_code=status)
+    return Response(orjson.dumps(body.model_dump(mode="json")), status_code=status, media_type="application/json")

@@ -11,13 +11,14 @@ from pathlib import Path
 class SqliteFile:
     """One SQLite database in WAL mode; each ``connect()`` is a short transaction (commit on success)."""
 
-    def __init__(self, path: str | Path, schema: str) -> None:
+    def __init__(self, path: str | Path, schema: str = "") -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         con = sqlite3.connect(self.path, timeout=30)
         try:
             con.execute("PRAGMA journal_mode=WAL")
-            con.executescript(schema)
+            if schema:
+                con.executescript(schema)
         finally:
             con.close()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from carevalue.queries.base import QueryError
 from carevalue.workspace import MissingTable, Workspace, WorkspaceError
 
 T = TypeVar("T")
+ROSTER_RECHECK = 1.0  # seconds a known patient id is trusted before the store is looked at again
 log = logging.getLogger("carevalue.api")
 
 
@@ -42,6 +44,7 @@ class ApiState:
     _run_id: str | None = None
     _roster: frozenset[str] = frozenset()
     _roster_key: tuple[object, ...] | None = None
+    _roster_checked: float = 0.0
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @property
@@ -91,7 +94,12 @@ class ApiState:
         return (RunStore(store).current_id(), *stats)
 
     def has_patient(self, patient_id: str) -> bool:
-        """Whether the store holds the patient (the ids are cached until the store changes)."""
+        """Whether the store holds the patient (the ids are cached until the store changes; whether
+        it changed is looked at once a second at most, or at once for an id not known yet)."""
+        now = time.monotonic()
+        if patient_id in self._roster and now - self._roster_checked < ROSTER_RECHECK:
+            return True
+        self._roster_checked = now
         key = self._store_key()
         if key != self._roster_key:
             try:  # while a drain writes the store, the ids read before it still answer

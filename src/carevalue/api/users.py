@@ -31,24 +31,6 @@ class Role(StrEnum):
     patient = "patient"      # their own record and results, their own PROMs
 
 
-_SQLITE = """
-CREATE TABLE IF NOT EXISTS users (
-  username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, role TEXT NOT NULL,
-  patient_id TEXT, ipu_ids TEXT NOT NULL DEFAULT '[]', created_ts TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS tokens (
-  token_sha256 TEXT PRIMARY KEY, username TEXT NOT NULL REFERENCES users(username),
-  issued_ts TEXT NOT NULL, expires_ts TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS signin_attempts (
-  ts TEXT NOT NULL, username TEXT NOT NULL, remote TEXT, ok INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS signin_recent ON signin_attempts (username, ts);
-CREATE INDEX IF NOT EXISTS signin_remote ON signin_attempts (remote, ts);
-"""
-SCHEMA = {"sqlite": _SQLITE, "postgresql": _SQLITE.replace("ok INTEGER", "ok SMALLINT")}
-
-
 HASHES_AT_ONCE = 2  # argon2 computations in flight per process
 
 
@@ -79,7 +61,7 @@ class UserStore:
 
     def __init__(self, db: str | Path | OpsDB, token_ttl: timedelta = timedelta(hours=8)) -> None:
         self.db: OpsDB = SqliteOps(db) if isinstance(db, str | Path) else db
-        self.db.ensure(SCHEMA)
+        self.db.ensure("users")
         self.token_ttl = token_ttl
         self.hasher = PasswordHasher()  # argon2id with the library's RFC 9106 low-memory profile
         # Each hash takes 64 MiB: a burst of sign-ins waits its turn rather than exhaust memory.
@@ -160,7 +142,7 @@ class UserStore:
 
     def resolve(self, token: str) -> User | None:
         """The user a token signs in, while it has not expired."""
-        with self.db.connect() as con:
+        with self.db.single() as con:
             r = con.execute("SELECT u.username, u.role, u.patient_id, u.ipu_ids, t.expires_ts FROM tokens t "
                             "JOIN users u ON u.username = t.username WHERE t.token_sha256 = ?",
                             (_sha(token),)).fetchone()
