@@ -14,7 +14,6 @@ Providers with fewer than 11 patients, or whose comparison is not ok, say so ins
 from __future__ import annotations
 
 import threading
-import weakref
 from collections import OrderedDict
 from typing import Any
 
@@ -26,7 +25,7 @@ from carevalue.engine.outcomes import measure_rows
 from carevalue.engine.risk.casemix import CaseMixModel, expected, fit_casemix
 from carevalue.queries.base import QueryError, needs, plain, rows_of
 from carevalue.queries.privacy import THRESHOLD, scrub_text, suppress
-from carevalue.queries.stored import read_identity, table
+from carevalue.queries.stored import PerConnection, read_identity, table
 
 RATIO_STATISTICS = ("O/E events", "O/E events (Cox)")
 Fitted = tuple[CaseMixModel, dict[str, Any], set[str]]
@@ -35,8 +34,8 @@ Fitted = tuple[CaseMixModel, dict[str, Any], set[str]]
 MAX_MODELS = 256
 _MODELS: OrderedDict[tuple[Any, ...], Fitted] = OrderedDict()
 _MODELS_LOCK = threading.Lock()
-# Connections whose run cannot be named (in memory, other backends): keyed by the connection itself.
-_UNNAMED: weakref.WeakKeyDictionary[Any, object] = weakref.WeakKeyDictionary()
+# Connections whose run cannot be named (in memory, other backends): a token per connection.
+_UNNAMED = PerConnection(64)
 
 
 def run_identity(con: Any) -> Any:
@@ -45,10 +44,7 @@ def run_identity(con: Any) -> Any:
     ident = read_identity(con)
     if ident is not None:
         return ident
-    try:
-        return ("connection", _UNNAMED.setdefault(con, object()))  # the token itself: never reused
-    except TypeError:
-        return ("connection", con)
+    return ("connection", _UNNAMED.get(con, object))  # the token itself: never reused
 
 
 def _template(library: Library, condition: str) -> Any:

@@ -9,7 +9,6 @@ time. A connection with no run file (in memory, another backend) has no reusable
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 import weakref
@@ -19,16 +18,43 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-# per connection: (run file path or None, [core file paths]) and the table handles looked up
-_FILES: weakref.WeakKeyDictionary[Any, tuple[str | None, tuple[str, ...]]] = weakref.WeakKeyDictionary()
-_TABLES: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+class PerConnection:
+    """A value per open connection, by the connection object's identity (ibis backends compare
+    equal when they connect to the same thing, so a closed connection and its successor would be
+    taken for one another); the last ``size`` connections are kept."""
+
+    def __init__(self, size: int = 16) -> None:
+        self.size = size
+        self._items: OrderedDict[int, tuple[weakref.ref[Any], Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, con: Any, make: Callable[[], T]) -> T:
+        with self._lock:
+            hit = self._items.get(id(con))
+            if hit is not None and hit[0]() is con:
+                self._items.move_to_end(id(con))
+                return hit[1]  # type: ignore[no-any-return]
+        value = make()
+        try:
+            ref = weakref.ref(con)
+        except TypeError:
+            return value
+        with self._lock:
+            self._items[id(con)] = (ref, value)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
+
+
+_FILES = PerConnection()  # per connection: (run file path or None, [other attached files])
+_TABLES = PerConnection()  # per connection: its table handles
 
 
 def _files(con: Any) -> tuple[str | None, tuple[str, ...]]:
-    try:
-        return _FILES[con]
-    except (KeyError, TypeError):
-        pass
+    return _FILES.get(con, lambda: _attached(con))
+
+
+def _attached(con: Any) -> tuple[str | None, tuple[str, ...]]:
     run: str | None = None
     others: list[str] = []
     if getattr(con, "name", None) == "duckdb":
@@ -42,10 +68,7 @@ def _files(con: Any) -> tuple[str | None, tuple[str, ...]]:
                     others.append(os.path.realpath(path))
         except Exception:  # noqa: BLE001 — a connection we cannot name is simply not reused
             run, others = None, []
-    got = (run, tuple(sorted(others)))
-    with contextlib.suppress(TypeError):
-        _FILES[con] = got
-    return got
+    return run, tuple(sorted(others))
 
 
 def run_file(con: Any) -> str | None:
@@ -71,10 +94,7 @@ def read_identity(con: Any) -> Hashable | None:
 
 def table(con: Any, name: str) -> Any:
     """``con.table(name)``, looked up once per connection (each lookup reads the table's schema)."""
-    try:
-        handles = _TABLES.setdefault(con, {})
-    except TypeError:
-        return con.table(name)
+    handles: dict[str, Any] = _TABLES.get(con, dict)
     if name not in handles:
         handles[name] = con.table(name)
     return handles[name]
