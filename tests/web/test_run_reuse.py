@@ -135,3 +135,13 @@ def test_timeline_phase_costs_as_before(dashboard_ws: Workspace) -> None:
     assert {r["phase"]: pytest.approx(r["total_cost"]) for r in old} == \
         {r["phase"]: r["total_cost"] for r in cycle["phase_costs"]}
     assert sum(r["total_cost"] for r in cycle["phase_costs"]) == pytest.approx(8250.0)
+
+
+def test_prepare_fits_every_model_before_the_first_person(tmp_path: Path, fits: list[str]) -> None:
+    store = fx.publish(tmp_path)
+    with Workspace.open(store) as ws:
+        assert pages.prepare(ws) == {C: 2}  # length of stay and 30-day readmission are compared
+        n = len(fits)
+        assert n == 2
+        rows = ws.ask(ly.like_you, condition=C, person=PERSON)
+    assert len(fits) == n and _stay(rows, "org-b")["expected"] == pytest.approx(7.06, abs=0.01)

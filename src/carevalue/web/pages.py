@@ -11,9 +11,11 @@ callers must not change them.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 from carevalue.queries import comparison as cmp
@@ -166,14 +168,20 @@ def timeline(ws: Workspace, patient: str) -> Page:
     return {"patient_id": patient, "cycles": ws.ask(tl.patient_timeline, patient=patient)}
 
 
-def prepare(ws: Workspace) -> dict[str, int]:
+def prepare(ws: Workspace, lock: AbstractContextManager[Any] | None = None) -> dict[str, int]:
     """Fit, for every condition with stored comparisons, the case-mix models "patients like you"
     uses (once per run; see ``like_you.fit_models``), so no person waits for a fit: models per
-    condition. A server calls it when it starts, in the background."""
-    have = ws.tables()
-    if not set(ly.fit_models.needs) <= have:  # type: ignore[attr-defined]
-        return {}
-    t = ws.con.table("outcome_comparison")
-    conditions = [r["condition"] for r in rows_of(t.select("condition").distinct().order_by("condition"))]
+    condition. A server calls it when it starts, in the background, taking ``lock`` (the query
+    lock) for one condition at a time so pages are answered in between."""
+    turn = lock if lock is not None else contextlib.nullcontext()
+    with turn:
+        if not set(ly.fit_models.needs) <= ws.tables():  # type: ignore[attr-defined]
+            return {}
+        t = ws.con.table("outcome_comparison")
+        found = rows_of(t.select("condition").distinct().order_by("condition"))
     known = ws.library.kind("conditions")
-    return {c: ws.ask(ly.fit_models, condition=c) for c in conditions if c in known}
+    done = {}
+    for c in (r["condition"] for r in found if r["condition"] in known):
+        with turn:
+            done[c] = ws.ask(ly.fit_models, condition=c)
+    return done
