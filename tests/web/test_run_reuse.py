@@ -145,3 +145,10 @@ def test_prepare_fits_every_model_before_the_first_person(tmp_path: Path, fits: 
         assert n == 2
         rows = ws.ask(ly.like_you, condition=C, person=PERSON)
     assert len(fits) == n and _stay(rows, "org-b")["expected"] == pytest.approx(7.06, abs=0.01)
+
+
+def test_pages_of_other_content_folders_are_not_shared(dashboard_store: Path, tmp_path: Path) -> None:
+    (tmp_path / "extra").mkdir()
+    with Workspace.open(dashboard_store) as plain, Workspace.open(dashboard_store, [tmp_path / "extra"]) as own:
+        assert pages.overview(plain) is pages.overview(plain)
+        assert pages.overview(own) is not pages.overview(plain)

@@ -92,7 +92,8 @@ def _fit(con: Any, tpl: Any, measure: Any, tp: Any, scale: str | None, variables
          statistic: str) -> Fitted:
     """The case-mix model of one comparison, refitted once per published run (then reused), with
     the typical values of its variables."""
-    key = (run_identity(con), tpl.id, measure.id, tp.label, scale, tuple(variables), statistic)
+    key = (run_identity(con), tpl.id, measure.id, tp.label, tp.day, tuple(measure.case_mix), scale,
+           tuple(variables), statistic)
     with _MODELS_LOCK:
         if key in _MODELS:
             _MODELS.move_to_end(key)

@@ -33,11 +33,13 @@ MEMO = RunMemo(2048)  # pages of the runs being read, least recently used out fi
 
 
 def per_run(fn: F) -> F:
-    """Compute the page once per published run and arguments, then answer from memory."""
+    """Compute the page once per published run, content folders and arguments, then answer from
+    memory."""
 
     @functools.wraps(fn)
     def page(ws: Workspace, *args: Any, **kw: Any) -> Any:
-        key = (fn.__name__, json.dumps([args, kw], sort_keys=True, default=str))
+        # the definitions are part of the answer: workspaces with other content folders differ
+        key = (fn.__name__, tuple(str(c) for c in ws.content), json.dumps([args, kw], sort_keys=True, default=str))
         return MEMO.get(ws.con, key, lambda: fn(ws, *args, **kw))
 
     return page  # type: ignore[return-value]
