@@ -29,6 +29,24 @@ def _ops(store: Path, ops: Path | None) -> Path:
     return ops if ops is not None else ops_folder(store)
 
 
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def served_lines(store: Path, host: str, port: int, where: str) -> list[str]:
+    """What `carevalue serve` prints before it starts: the dashboard's and the API's URLs, and
+    whether other machines can reach them (only 127.0.0.1 unless --host says otherwise)."""
+    base = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+    reach = ("bound to 127.0.0.1 only: reachable from this machine alone (--host to change it)"
+             if host in LOCAL_HOSTS else
+             f"bound to {host}: reachable from other machines; pages need a sign-in "
+             "(`carevalue users add`)")
+    return [f"serving {store}",
+            f"  dashboard  {base}/dashboard/  (sign in with a user from `carevalue users add`)",
+            f"  REST API   {base}/api/v1  (OpenAPI: {base}/openapi.json)",
+            f"  {reach}",
+            f"  users, audit log and PROM inbox in {where}"]
+
+
 @app.command("serve")
 def serve_cmd(
     store: Path = STORE,
@@ -42,7 +60,8 @@ def serve_cmd(
     drain_every: float = typer.Option(5.0, "--drain-every", help="Seconds between drains of the PROM inbox "
                                       "into the store (0: only `carevalue proms drain`)."),
 ) -> None:
-    """Serve the REST API (OpenAPI at /openapi.json, routes under /api/v1) over one store."""
+    """Serve the web dashboard (/dashboard/) and the REST API (/api/v1, OpenAPI at /openapi.json)
+    over one store; it prints both URLs. Binds to 127.0.0.1 unless --host says otherwise."""
     from carevalue.api.server import serve
     from carevalue.workspace import Workspace, WorkspaceError
 
@@ -52,8 +71,8 @@ def serve_cmd(
         console.print(f"[red]{e}[/red]")
         raise typer.Exit(2) from None
     where = "PostgreSQL" if database else str(_ops(store, ops))
-    console.print(f"serving {store} at http://{host}:{port}/api/v1 (OpenAPI: /openapi.json; "
-                  f"users, audit log and PROM inbox in {where})", highlight=False)
+    for line in served_lines(store, host, port, where):
+        console.print(line, highlight=False, soft_wrap=True)
     try:
         serve(store, content or (), ops=ops, database=database, host=host, port=port, workers=workers,
               token_hours=token_hours, drain_every=drain_every or None)

@@ -18,6 +18,7 @@ from carevalue.definitions.loader import Library
 from carevalue.definitions.outcome import OutcomeMeasure
 from carevalue.queries.base import QueryError, needs, rows_of
 from carevalue.queries.privacy import scrub_text, suppress
+from carevalue.queries.stored import table
 
 # SRTR program-specific reports: hazard ratio prior Gamma(shape 2, rate 2), posterior
 # Gamma(2 + O, 2 + E), point estimate (O + 2)/(E + 2) (engine/risk/flags.py, srtr.org).
@@ -147,7 +148,7 @@ def provider_comparison(con: Any, library: Library, *, condition: str, measure: 
                         level: float = 0.95, draws: int = 4000, seed: int = 20) -> list[dict[str, Any]]:
     """One row per provider for one measure and time point: result, band, tier, rank and its interval."""
     m = _measure(library, condition, measure)
-    t = con.table("outcome_comparison")
+    t = table(con, "outcome_comparison")
     t = t.filter((t.condition == condition) & (t.measure == measure) & t.organization_id.notnull())
     labels = [tp.label for tp in m.time_points]
     tp = time_point or next(iter(labels), None)
@@ -199,7 +200,7 @@ def provider_comparison(con: Any, library: Library, *, condition: str, measure: 
 @needs("outcome_comparison")
 def comparison_measures(con: Any, library: Library, *, condition: str) -> list[dict[str, Any]]:
     """The measures and time points of a condition that have a stored comparison, with its status."""
-    t = con.table("outcome_comparison")
+    t = table(con, "outcome_comparison")
     t = t.filter(t.condition == condition)
     agg = t.group_by(["measure", "time_point", "scale"]).aggregate(
         providers=t.organization_id.count(), ok=(t.status == "ok").cast("int64").sum(),

@@ -2,7 +2,8 @@
 and what the cycle costs and is paid there.
 
 For each measure and time point with a stored comparison, the case-mix model is refitted on the
-stored outcome rows with the variables the comparison kept (engine/risk), the person's expected
+stored outcome rows with the variables the comparison kept (engine/risk) — once per published run,
+then reused by every request and connection reading that run — the person's expected
 result under the average provider is predicted from it, and each provider's risk-adjusted effect
 (O/E, or O − E for scores, with its stated 95% interval) is applied: expected = baseline × O/E
 (events, capped at 100%) or baseline + (O − E) (scores). Variables the person did not give are set
@@ -12,7 +13,8 @@ Providers with fewer than 11 patients, or whose comparison is not ok, say so ins
 
 from __future__ import annotations
 
-import weakref
+import threading
+from collections import OrderedDict
 from typing import Any
 
 import pandas as pd
@@ -23,11 +25,26 @@ from carevalue.engine.outcomes import measure_rows
 from carevalue.engine.risk.casemix import CaseMixModel, expected, fit_casemix
 from carevalue.queries.base import QueryError, needs, plain, rows_of
 from carevalue.queries.privacy import THRESHOLD, scrub_text, suppress
+from carevalue.queries.stored import PerConnection, read_identity, table
 
 RATIO_STATISTICS = ("O/E events", "O/E events (Cox)")
-# Refitted models per open connection (a new run opens a new connection, so nothing goes stale).
-_MODELS: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], tuple[CaseMixModel, dict[str, Any], set[str]]]] = \
-    weakref.WeakKeyDictionary()
+Fitted = tuple[CaseMixModel, dict[str, Any], set[str]]
+# Refitted models per published run (its run file), shared by every connection that reads that run:
+# a new run has a new run file, so its models are fitted afresh and the old ones age out.
+MAX_MODELS = 256
+_MODELS: OrderedDict[tuple[Any, ...], Fitted] = OrderedDict()
+_MODELS_LOCK = threading.Lock()
+# Connections whose run cannot be named (in memory, other backends): a token per connection.
+_UNNAMED = PerConnection(64)
+
+
+def run_identity(con: Any) -> Any:
+    """What the connection reads, for the model cache: the published run's file (immutable) and
+    the core store's stamp (``stored.read_identity``), else a token living as long as the connection."""
+    ident = read_identity(con)
+    if ident is not None:
+        return ident
+    return ("connection", _UNNAMED.get(con, object))  # the token itself: never reused
 
 
 def _template(library: Library, condition: str) -> Any:
@@ -42,7 +59,7 @@ def like_you_form(con: Any, library: Library, *, condition: str) -> list[dict[st
     """The case-mix variables of the condition's template, as form fields: numeric ones with the
     population's median, categorical ones with their categories (commonest first)."""
     tpl = _template(library, condition)
-    cv = con.table("casemix_values")
+    cv = table(con, "casemix_values")
     cv = cv.filter(cv.condition == condition)
     num = rows_of(cv.group_by("variable").aggregate(n=cv.value_num.count(), median=cv.value_num.median(),
                                                     low=cv.value_num.min(), high=cv.value_num.max()))
@@ -72,12 +89,15 @@ def ibis_desc(col: str) -> Any:
 
 
 def _fit(con: Any, tpl: Any, measure: Any, tp: Any, scale: str | None, variables: list[str],
-         statistic: str) -> tuple[CaseMixModel, dict[str, Any], set[str]]:
-    """The case-mix model of one comparison, refitted (cached per connection), with typical values."""
-    key = (tpl.id, measure.id, tp.label, scale, tuple(variables), statistic)
-    cache = _MODELS.setdefault(con, {})
-    if key in cache:
-        return cache[key]
+         statistic: str) -> Fitted:
+    """The case-mix model of one comparison, refitted once per published run (then reused), with
+    the typical values of its variables."""
+    key = (run_identity(con), tpl.id, measure.id, tp.label, tp.day, tuple(measure.case_mix), scale,
+           tuple(variables), statistic)
+    with _MODELS_LOCK:
+        if key in _MODELS:
+            _MODELS.move_to_end(key)
+            return _MODELS[key]
     rows, _vars, text_vars, _notes = measure_rows(con, [tpl], measure.id)
     rows = rows.filter(rows.time_point == tp.label)
     if scale is not None:
@@ -99,8 +119,12 @@ def _fit(con: Any, tpl: Any, measure: Any, tp: Any, scale: str | None, variables
         model = fit_casemix(frame, "event", variables, "logistic", categorical=cats)
     else:
         model = fit_casemix(frame, "value", variables, "linear", categorical=cats)
-    cache[key] = (model, typical, set(cats))
-    return cache[key]
+    fitted = (model, typical, set(cats))
+    with _MODELS_LOCK:
+        _MODELS[key] = fitted
+        while len(_MODELS) > MAX_MODELS:
+            _MODELS.popitem(last=False)
+    return fitted
 
 
 def _person_frame(person: dict[str, Any], variables: list[str], typical: dict[str, Any],
@@ -121,27 +145,50 @@ def _person_frame(person: dict[str, Any], variables: list[str], typical: dict[st
     return pd.DataFrame([values]), assumed
 
 
-@needs("outcome_comparison", "outcome_values", "casemix_values")
-def like_you(con: Any, library: Library, *, condition: str, person: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per measure × time point × provider: the person's expected result there, with its
-    interval, or why there is none."""
-    tpl = _template(library, condition)
-    t = con.table("outcome_comparison")
-    t = t.filter(t.condition == condition)
+def _compared(con: Any, tpl: Any) -> list[tuple[Any, Any, str | None, list[dict[str, Any]]]]:
+    """The condition's stored comparisons, grouped: (measure, time point, first scale, its rows)."""
+    t = table(con, "outcome_comparison")
+    t = t.filter(t.condition == tpl.id)
     comp = [{**r, "reason": scrub_text(r["reason"]) or None} for r in rows_of(
         t.select("measure", "time_point", "scale", "organization_id", "patients", "oe", "ci_low", "ci_high",
                  "statistic", "variables", "status", "reason"))]
     by_key: dict[tuple[str, str, str | None], list[dict[str, Any]]] = {}
     for r in comp:
         by_key.setdefault((r["measure"], r["time_point"], r["scale"]), []).append(r)
-    out: list[dict[str, Any]] = []
+    out = []
     for m in tpl.outcomes:
         for tp in m.time_points:
             scales = sorted({k[2] for k in by_key if k[0] == m.id and k[1] == tp.label}, key=str)
             for scale in scales[:1]:  # the first scale of an instrument (e.g. its physical score)
-                group = by_key[(m.id, tp.label, scale)]
-                out.extend(_measure_rows(con, tpl, m, tp, scale, group, person))
+                out.append((m, tp, scale, by_key[(m.id, tp.label, scale)]))
     return out
+
+
+@needs("outcome_comparison", "outcome_values", "casemix_values")
+def like_you(con: Any, library: Library, *, condition: str, person: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per measure × time point × provider: the person's expected result there, with its
+    interval, or why there is none."""
+    tpl = _template(library, condition)
+    out: list[dict[str, Any]] = []
+    for m, tp, scale, group in _compared(con, tpl):
+        out.extend(_measure_rows(con, tpl, m, tp, scale, group, person))
+    return out
+
+
+@needs("outcome_comparison", "outcome_values", "casemix_values")
+def fit_models(con: Any, library: Library, *, condition: str) -> int:
+    """Fit (or find already fitted for this run) every case-mix model "patients like you" uses for
+    the condition, so that the first person asked for does not wait; returns how many there are."""
+    tpl = _template(library, condition)
+    n = 0
+    for m, tp, scale, group in _compared(con, tpl):
+        ok = [r for r in group if r["organization_id"] is not None and r["status"] == "ok"]
+        if ok:
+            ok.sort(key=lambda r: str(r["organization_id"]))
+            variables = [v for v in str(ok[0]["variables"] or "").split(",") if v]
+            _fit(con, tpl, m, tp, scale, variables, str(ok[0]["statistic"]))
+            n += 1
+    return n
 
 
 def _measure_rows(con: Any, tpl: Any, m: Any, tp: Any, scale: str | None, group: list[dict[str, Any]],
@@ -201,14 +248,14 @@ def like_you_costs(con: Any, library: Library, *, condition: str) -> list[dict[s
     """Per provider: the cycle's mean TDABC cost, its charges and what payment models pay for it
     (the provider's means, not adjusted to the person)."""
     _template(library, condition)
-    c = con.table("cycle_cost_totals")
+    c = table(con, "cycle_cost_totals")
     c = c.filter(c.condition == condition)
     agg = c.group_by("organization_id").aggregate(patients=c.patient_id.nunique(), cycles=c.count(),
                                                   cost_per_cycle=c.total_cost.mean(),
                                                   charges_per_cycle=c.charges.mean())
     rows = rows_of(agg.order_by("organization_id"))
     if "payment_ledger" in set(con.list_tables()):
-        p = con.table("payment_ledger")
+        p = table(con, "payment_ledger")
         p = p.filter(p.condition == condition)
         pay = rows_of(p.group_by("organization_id").aggregate(
             ffs_paid=p.ffs_paid.mean(), bundle_paid=p.bundle_paid.mean(),
@@ -246,7 +293,7 @@ def event_sequence(con: Any, library: Library, *, condition: str, measure: str,
     keep = sorted(str(r["organization_id"]) for r in ok)
     if not keep:
         return []
-    t = con.table("outcome_comparison")
+    t = table(con, "outcome_comparison")
     t = t.filter((t.condition == condition) & (t.measure == measure) & (t.time_point == time_point)
                  & (t.organization_id == keep[0]))
     used = rows_of(t.select("variables").limit(1))

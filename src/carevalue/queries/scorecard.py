@@ -20,6 +20,7 @@ from carevalue.definitions.scorecard import Composite, ScorecardSet
 from carevalue.definitions.scorecard import CompositeWeight as CompositeWeight
 from carevalue.queries.base import QueryError, needs, rows_of
 from carevalue.queries.privacy import scrub_text, suppress
+from carevalue.queries.stored import table
 
 
 def _template(library: Library, condition: str) -> Any:
@@ -44,7 +45,7 @@ def scorecard_outcomes(con: Any, library: Library, *, condition: str,
     """The condition's outcome set by tier and level, one row per provider × measure × time point,
     risk-adjusted with intervals, flags, events and patients (measure rows say why when not ok)."""
     tpl = _template(library, condition)
-    t = con.table("outcome_comparison")
+    t = table(con, "outcome_comparison")
     t = t.filter(t.condition == condition)
     rows = [{**r, "reason": scrub_text(r["reason"]) or None}  # no count of 1..10 in a sentence either
             for r in rows_of(t.select(*OUTCOME_COLUMNS).order_by(["measure", "time_point", "scale", "organization_id"]))]
@@ -69,7 +70,7 @@ def scorecard_outcomes(con: Any, library: Library, *, condition: str,
 
 
 def _cycles(con: Any, condition: str) -> Any:
-    c = con.table("cycle_cost_totals")
+    c = table(con, "cycle_cost_totals")
     return c.filter(c.condition == condition)
 
 
@@ -99,7 +100,7 @@ def scorecard_phases(con: Any, library: Library, *, condition: str) -> list[dict
     c = _cycles(con, condition)
     base = c.group_by("organization_id").aggregate(
         patients=c.patient_id.nunique(), costed_cycles=c.total_cost.notnull().cast("int64").sum())
-    k = con.table("cycle_costs")
+    k = table(con, "cycle_costs")
     k = k.filter((k.condition == condition) & (k.line != "charges"))
     ph = k.group_by(["organization_id", "phase"]).aggregate(phase_cost=k.total_cost.sum(),
                                                            minutes=k.minutes.sum())
@@ -132,16 +133,25 @@ def scorecard_trend(con: Any, library: Library, *, condition: str) -> list[dict[
 
 
 def scorecard(con: Any, library: Library, *, condition: str, provider: str | None = None) -> dict[str, Any]:
-    """The whole condition scorecard: its sections, each a list of rows (what the page shows)."""
+    """The whole condition scorecard: its sections, each a list of rows (what the page shows);
+    with ``provider``, that provider's rows of it (:func:`provider_view`)."""
     out: dict[str, Any] = {"condition": condition, "title": _template(library, condition).title,
-                           "outcomes": scorecard_outcomes(con, library, condition=condition, provider=provider)}
+                           "outcomes": scorecard_outcomes(con, library, condition=condition)}
     have = set(con.list_tables())
     for name, fn in (("costs", scorecard_costs), ("phases", scorecard_phases), ("trend", scorecard_trend)):
-        if set(getattr(fn, "needs", ())) <= have:
-            rows = fn(con, library, condition=condition)
-            out[name] = [r for r in rows if provider is None or r["organization_id"] == provider]
-        else:
-            out[name] = []
+        out[name] = fn(con, library, condition=condition) if set(getattr(fn, "needs", ())) <= have else []
+    return out if provider is None else provider_view(out, provider)
+
+
+def provider_view(card: dict[str, Any], provider: str) -> dict[str, Any]:
+    """One provider's rows of the whole condition's scorecard (outcome rows without a provider —
+    a measure's status — stay). The provider filter cannot go into the queries: whether a
+    provider's cell is shown depends on every other provider's count (complementary suppression,
+    queries/privacy.py), so a provider's rows are, by definition, its rows of the whole."""
+    out = dict(card)
+    out["outcomes"] = [r for r in card["outcomes"] if r["organization_id"] in (provider, None)]
+    for name in ("costs", "phases", "trend"):
+        out[name] = [r for r in card.get(name, []) if r["organization_id"] == provider]
     return out
 
 
@@ -152,7 +162,7 @@ scorecard.needs = ("outcome_comparison",)  # type: ignore[attr-defined]
 def scorecard_providers(con: Any, library: Library, *, condition: str) -> list[dict[str, Any]]:
     """Providers of one condition: patients in the comparison and cycles costed (the overview list)."""
     _template(library, condition)
-    t = con.table("outcome_comparison")
+    t = table(con, "outcome_comparison")
     t = t.filter((t.condition == condition) & t.organization_id.notnull())
     agg = t.group_by("organization_id").aggregate(patients=t.patients.max(),
                                                   measures_ok=(t.status == "ok").cast("int64").sum())
@@ -189,17 +199,20 @@ def _composite_of(library: Library, definition: Composite | str) -> Composite:
 
 
 @needs("outcome_comparison")
-def composite(con: Any, library: Library, *, definition: Composite | str) -> list[dict[str, Any]]:
+def composite(con: Any, library: Library, *, definition: Composite | str,
+              outcomes: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Per provider: the weighted mean of (E/O for adverse events, O/E otherwise) over the named
     measures, with the weights shown; a provider missing any measure gets no composite (never a
-    partial index presented as whole). ``definition`` is a composite or the id of a library one."""
+    partial index presented as whole). ``definition`` is a composite or the id of a library one;
+    ``outcomes`` the condition's :func:`scorecard_outcomes` rows when the caller has them already."""
     definition = _composite_of(library, definition)
     known = {m.id for m in _template(library, definition.condition).outcomes}
     unknown = [w.measure for w in definition.weights if w.measure not in known]
     if unknown:
         raise QueryError(f"composite {definition.id!r}: {', '.join(unknown)} not an outcome of "
                          f"{definition.condition}; known: {', '.join(sorted(known))}")
-    outcomes = scorecard_outcomes(con, library, condition=definition.condition)
+    if outcomes is None:
+        outcomes = scorecard_outcomes(con, library, condition=definition.condition)
     total = sum(w.weight for w in definition.weights)
     by_provider: dict[str, dict[str, Any]] = {}
     for r in outcomes:
@@ -241,9 +254,9 @@ def exhibits(library: Any) -> ScorecardSet:
 
 def _segment_patients(con: Any, segment: str) -> Any:
     """Each patient's time in the segment: first day, last day (or the data's end), and death."""
-    s = con.table("segments")
+    s = table(con, "segments")
     s = s.filter(s.segment == segment)
-    p = con.table("patients")
+    p = table(con, "patients")
     s = s.mutate(valid_from=s.valid_from.cast("date"), valid_to=s.valid_to.cast("date"))
     end = ibis.greatest(s.valid_from.max(), s.valid_to.max())
     s = s.mutate(valid_to=ibis.coalesce(s.valid_to, end).cast("date"))
@@ -271,7 +284,7 @@ def _metric_rows(con: Any, segment: str) -> dict[str, dict[str, Any]]:
         "mortality": {"patients": patients, "events": int(base["deaths"] or 0),
                       "value": (float(base["deaths"]) / patients) if patients else None, "unit": "share"}}
     if "prom_scores" in have:
-        ps = con.table("prom_scores")
+        ps = table(con, "prom_scores")
         for metric, scale in (("physical-health", "gph-t"), ("mental-health", "gmh-t")):
             q = ps.filter((ps.scale == scale) & ps.score.notnull())
             k = q.join(j.select("patient_id", "valid_from", "valid_to"), "patient_id")
@@ -281,7 +294,7 @@ def _metric_rows(con: Any, segment: str) -> dict[str, dict[str, Any]]:
                            "value": None if a["value"] is None or a["value"] != a["value"] else float(a["value"]),
                            "unit": "T-score"}
     if "encounters" in have:
-        e = con.table("encounters")
+        e = table(con, "encounters")
         e = e.filter(e.class_code.isin(["EMER", "IMP"]))
         k = e.join(j.select("patient_id", "valid_from", "valid_to"), "patient_id")
         k = k.filter((k.start_ts.cast("date") >= k.valid_from) & (k.start_ts.cast("date") <= k.valid_to))
@@ -328,7 +341,7 @@ def segment_costs(con: Any, library: Library, *, segment: str) -> list[dict[str,
     have = set(con.list_tables())
     if "cycle_cost_totals" not in have:
         return []
-    c = con.table("cycle_cost_totals")
+    c = table(con, "cycle_cost_totals")
     c = c.filter(c.condition == segment)
     period = ibis.coalesce(ibis.ifelse(c.period_label == "", None, c.period_label),
                            c.start_ts.year().cast("string"))

@@ -17,6 +17,7 @@ from carevalue.definitions.loader import Library
 from carevalue.definitions.phases import PHASES
 from carevalue.queries.base import QueryError, needs, rows_of
 from carevalue.queries.cycles import patient_cycles
+from carevalue.queries.stored import table
 
 OUTCOME_COLUMNS = ("cycle_id", "measure", "tier", "level", "time_point", "time_point_day", "scale", "value",
                    "value_type", "event", "censored", "anchor_ts")
@@ -55,19 +56,20 @@ def patient_timeline(con: BaseBackend, library: Library, patient: str) -> list[d
     totals: dict[str, dict[str, Any]] = {}
     by_phase: dict[str, list[dict[str, Any]]] = defaultdict(list)
     if ids and "outcome_values" in have:
-        ov = con.table("outcome_values")
+        ov = table(con, "outcome_values")
         cols = [c for c in OUTCOME_COLUMNS if c in ov.columns]
         for r in rows_of(ov.filter(ov.patient_id == patient).select(*cols)
                          .order_by(["cycle_id", "measure", "time_point", "scale"])):
             outcomes[r.pop("cycle_id")].append(r)
     if ids and "cycle_cost_totals" in have:
-        t = con.table("cycle_cost_totals")
+        t = table(con, "cycle_cost_totals")
         cols = [c for c in TOTAL_COLUMNS if c in t.columns]
         totals = {r["cycle_id"]: r for r in rows_of(t.filter(t.patient_id == patient).select(*cols))}
     if ids and "cycle_costs" in have:
-        cc = con.table("cycle_costs")
-        agg = (cc.filter(cc.cycle_id.isin(ids)).group_by(["cycle_id", "phase"])
-               .aggregate(total_cost=cc.total_cost.sum(), minutes=cc.minutes.sum()))
+        cc = table(con, "cycle_costs")
+        mine = cc.filter(cc.patient_id == patient) if "patient_id" in cc.columns else cc
+        agg = (mine.filter(mine.cycle_id.isin(ids)).group_by(["cycle_id", "phase"])
+               .aggregate(total_cost=mine.total_cost.sum(), minutes=mine.minutes.sum()))
         for r in rows_of(agg):
             by_phase[r.pop("cycle_id")].append(r)
     titles = {(tpl.id, m.id): m.title for tpl in library.conditions() for m in tpl.outcomes}
@@ -92,19 +94,21 @@ def provider_cycles(con: BaseBackend, library: Library, condition: str, provider
     patient, span, TDABC cost and outcome count; ``ipus`` keeps only cycles of those IPUs."""
     if condition not in library.kind("conditions"):
         raise QueryError(f"no condition {condition!r}; known: {', '.join(sorted(library.kind('conditions')))}")
-    c = con.table("care_cycles")
+    c = table(con, "care_cycles")
     sel = c.filter((c.condition == condition) & (c.organization_id == provider))
     if ipus is not None:
         sel = sel.filter(c.ipu_id.isin(ipus or [""]))
     cols = [k for k in ("cycle_id", "patient_id", "cycle_type", "start_ts", "end_ts", "ipu_id", "period_label")
             if k in c.columns]
     sel = sel.select(*cols)
+    cycle_ids = sel.cycle_id
     have = set(con.list_tables())
     if "cycle_cost_totals" in have:
-        t = con.table("cycle_cost_totals").select("cycle_id", "total_cost", "charges")
+        t = table(con, "cycle_cost_totals").select("cycle_id", "total_cost", "charges")
         sel = sel.left_join(t, "cycle_id").drop("cycle_id_right")
-    if "outcome_values" in have:
-        ov = con.table("outcome_values")
+    if "outcome_values" in have:  # counted for these cycles only, not for every cycle of the store
+        ov = table(con, "outcome_values")
+        ov = ov.filter(ov.cycle_id.isin(cycle_ids))
         n = ov.group_by("cycle_id").aggregate(outcome_values=ov.count())
         sel = sel.left_join(n, "cycle_id").drop("cycle_id_right")
     order = [sel.start_ts.desc(), sel.cycle_id] if "start_ts" in cols else [sel.cycle_id]

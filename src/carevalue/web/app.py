@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from carevalue.api.audit import AuditLog
-from carevalue.web import deps
+from carevalue.web import deps, pages
 from carevalue.web.router import router
 from carevalue.workspace import Workspace
 
@@ -16,11 +18,13 @@ LOCAL_HOST = "127.0.0.1"  # no sign-in of its own: the standalone dashboard is f
 
 
 def create_dashboard_app(store: str | Path | Workspace, content: Sequence[str | Path] = (),
-                         audit: str | Path | None = None) -> FastAPI:
+                         audit: str | Path | None = None, prepare: bool = False) -> FastAPI:
     """A FastAPI app serving the dashboard for ``store`` (a store path or an open Workspace).
 
     Patient-level pages are written to the audit log ``audit`` (default for a store path: the API's,
     ``<store>.ops/audit.sqlite``); without one (a Workspace and no ``audit``) they answer 403.
+    ``prepare`` fits the "patients like you" models in a background thread at once
+    (``pages.prepare``), so that the first person asked for does not wait for them.
     """
     ws = store if isinstance(store, Workspace) else Workspace.open(store, content)
     if audit is None and not isinstance(store, Workspace):
@@ -33,4 +37,11 @@ def create_dashboard_app(store: str | Path | Workspace, content: Sequence[str | 
     app.state.audit = AuditLog(audit) if audit is not None else None
     app.dependency_overrides[deps.get_principal] = deps.local_principal
     app.include_router(router)
+    if prepare:
+        threading.Thread(target=_prepare, args=(ws,), name="dashboard-prepare", daemon=True).start()
     return app
+
+
+def _prepare(ws: Workspace) -> None:
+    with contextlib.suppress(Exception):  # a page that needs a model fits it itself
+        pages.prepare(ws, deps.QUERY_LOCK)

@@ -1,14 +1,19 @@
 """Plotly figures of the dashboard, as JSON the page draws with the packaged plotly.js.
 
 Figures take the rows a page shows and draw only the shown (not suppressed) ones; axis labels get
-automatic margins so provider names are never cut.
+automatic margins so provider names are never cut. Each figure is written as plotly's own JSON
+(traces with their ``type``, the layout with the ``plotly_white`` template expanded) straight from
+the rows, without building ``plotly.graph_objects`` figures: their validation took tens of
+milliseconds per figure, more than the page's queries (tests/web/test_figures.py checks that
+plotly reads every figure back unchanged).
 """
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-import plotly.graph_objects as go
+from plotly.io.json import to_json_plotly
 
 PHASE_COLOURS = {
     "monitoring-preventing": "#8da0cb", "diagnosing": "#66c2a5", "preparing": "#a6d854",
@@ -17,6 +22,25 @@ PHASE_COLOURS = {
 LAYOUT: dict[str, Any] = {"template": "plotly_white", "height": 380,
                           "margin": {"l": 20, "r": 20, "t": 50, "b": 20},
                           "xaxis": {"automargin": True}, "yaxis": {"automargin": True}}
+
+
+@cache
+def _template() -> dict[str, Any]:
+    """The ``plotly_white`` template as plotly.py writes it into a figure's layout (read once)."""
+    import plotly.io as pio
+
+    return pio.templates["plotly_white"].to_plotly_json()  # type: ignore[no-any-return]
+
+
+def _json(traces: list[dict[str, Any]], layout: dict[str, Any]) -> str:
+    """A figure's JSON as ``go.Figure(...).to_json()`` writes it."""
+    return str(to_json_plotly({"data": traces, "layout": {**layout, "template": _template()}}))
+
+
+def _layout(**extra: Any) -> dict[str, Any]:
+    base = {k: v for k, v in LAYOUT.items() if k != "template"}
+    base.update(extra)
+    return base
 
 
 def _shown(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -29,13 +53,13 @@ def cost_bars(costs: list[dict[str, Any]]) -> str | None:
     if not rows:
         return None
     orgs = [str(r["organization_id"]) for r in rows]
-    fig = go.Figure([
-        go.Bar(name="TDABC cost per cycle", x=orgs, y=[r["cost_per_cycle"] for r in rows], marker_color="#4c72b0"),
-        go.Bar(name="charges per cycle (not a cost)", x=orgs, y=[r["charges_per_cycle"] for r in rows],
-               marker_color="#c0c0c0")])
-    fig.update_layout(title="Cost and charges per care cycle", barmode="group", yaxis_title="per cycle",
-                      **LAYOUT)
-    return str(fig.to_json())
+    traces = [
+        {"type": "bar", "name": "TDABC cost per cycle", "x": orgs, "y": [r["cost_per_cycle"] for r in rows],
+         "marker": {"color": "#4c72b0"}},
+        {"type": "bar", "name": "charges per cycle (not a cost)", "x": orgs,
+         "y": [r["charges_per_cycle"] for r in rows], "marker": {"color": "#c0c0c0"}}]
+    return _json(traces, _layout(title={"text": "Cost and charges per care cycle"}, barmode="group",
+                                 yaxis={"automargin": True, "title": {"text": "per cycle"}}))
 
 
 def phase_stack(phases: list[dict[str, Any]]) -> str | None:
@@ -43,14 +67,14 @@ def phase_stack(phases: list[dict[str, Any]]) -> str | None:
     rows = [r for r in _shown(phases) if r.get("cost_per_cycle") is not None]
     if not rows:
         return None
-    fig = go.Figure()
+    traces = []
     for phase in dict.fromkeys(r["phase"] for r in rows):
         ps = [r for r in rows if r["phase"] == phase]
-        fig.add_trace(go.Bar(name=str(phase), x=[str(r["organization_id"]) for r in ps],
-                             y=[r["cost_per_cycle"] for r in ps],
-                             marker_color=PHASE_COLOURS.get(str(phase), "#b3b3b3")))
-    fig.update_layout(title="Cost per cycle by phase", barmode="stack", yaxis_title="per cycle", **LAYOUT)
-    return str(fig.to_json())
+        traces.append({"type": "bar", "name": str(phase), "x": [str(r["organization_id"]) for r in ps],
+                       "y": [r["cost_per_cycle"] for r in ps],
+                       "marker": {"color": PHASE_COLOURS.get(str(phase), "#b3b3b3")}})
+    return _json(traces, _layout(title={"text": "Cost per cycle by phase"}, barmode="stack",
+                                 yaxis={"automargin": True, "title": {"text": "per cycle"}}))
 
 
 def forest(rows: list[dict[str, Any]], statistic: str | None) -> str | None:
@@ -61,17 +85,19 @@ def forest(rows: list[dict[str, Any]], statistic: str | None) -> str | None:
     ratio = bool(statistic and str(statistic).startswith("O/E"))
     target = 1.0 if ratio else 0.0
     y = [str(r["organization_id"]) for r in shown]
-    fig = go.Figure(go.Scatter(
-        x=[r["oe"] for r in shown], y=y, mode="markers", marker={"size": 10, "color": "#4c72b0"},
-        error_x={"type": "data", "symmetric": False,
-                 "array": [(r["ci_high"] or r["oe"]) - r["oe"] for r in shown],
-                 "arrayminus": [r["oe"] - (r["ci_low"] if r["ci_low"] is not None else r["oe"]) for r in shown]},
-        name="95% interval"))
-    fig.add_vline(x=target, line_dash="dash", line_color="#888")
-    layout = {**LAYOUT, "height": max(260, 60 + 40 * len(shown))}
-    fig.update_layout(title=f"{'O/E' if ratio else 'O − E'} with 95% interval (target {target:g})",
-                      xaxis_title="observed ÷ expected" if ratio else "observed − expected", **layout)
-    return str(fig.to_json())
+    trace = {"type": "scatter", "x": [r["oe"] for r in shown], "y": y, "mode": "markers",
+             "marker": {"size": 10, "color": "#4c72b0"},
+             "error_x": {"type": "data", "symmetric": False,
+                         "array": [(r["ci_high"] or r["oe"]) - r["oe"] for r in shown],
+                         "arrayminus": [r["oe"] - (r["ci_low"] if r["ci_low"] is not None else r["oe"])
+                                        for r in shown]},
+             "name": "95% interval"}
+    target_line = {"type": "line", "x0": target, "x1": target, "xref": "x", "y0": 0, "y1": 1,
+                   "yref": "y domain", "line": {"dash": "dash", "color": "#888"}}
+    title = f"{'O/E' if ratio else 'O − E'} with 95% interval (target {target:g})"
+    return _json([trace], _layout(
+        shapes=[target_line], height=max(260, 60 + 40 * len(shown)), title={"text": title},
+        xaxis={"automargin": True, "title": {"text": "observed ÷ expected" if ratio else "observed − expected"}}))
 
 
 DAY_MS = 86_400_000
@@ -115,24 +141,27 @@ def timeline(cycles: list[dict[str, Any]]) -> str | None:
             ev_text.append(f"{e['event_table']} {e['event_id']}<br>{e['event_ts'][:10]}")
     if not rows:
         return None
-    fig = go.Figure()
+    traces: list[dict[str, Any]] = []
     if window["y"]:
-        fig.add_trace(go.Bar(name="cycle window", orientation="h", hovertext=window["text"], hoverinfo="text",
-                             marker_color="#d9d9d9", opacity=0.8, **{k: window[k] for k in ("y", "x", "base")}))
+        traces.append({"type": "bar", "name": "cycle window", "orientation": "h", "hovertext": window["text"],
+                       "hoverinfo": "text", "marker": {"color": "#d9d9d9"}, "opacity": 0.8,
+                       **{k: window[k] for k in ("y", "x", "base")}})
     for phase, b in bars.items():
-        fig.add_trace(go.Bar(name=phase, orientation="h", y=b["y"], x=b["x"], base=b["base"],
-                             hovertext=b["text"], hoverinfo="text",
-                             marker_color=PHASE_COLOURS.get(phase, "#b3b3b3"), opacity=0.55))
-    fig.add_trace(go.Scatter(name="event", x=ev_x, y=ev_y, mode="markers", hovertext=ev_text, hoverinfo="text",
-                             marker={"symbol": "diamond", "size": 9, "color": "#222"}))
-    for c in cycles:  # the index event (surgery, diagnosis) the outcome time points count from
-        if c.get("index_ts"):
-            fig.add_shape(type="line", x0=c["index_ts"], x1=c["index_ts"], y0=0, y1=1, yref="paper",
-                          line={"dash": "dot", "color": "#555", "width": 1})
+        traces.append({"type": "bar", "name": phase, "orientation": "h", "y": b["y"], "x": b["x"],
+                       "base": b["base"], "hovertext": b["text"], "hoverinfo": "text",
+                       "marker": {"color": PHASE_COLOURS.get(phase, "#b3b3b3")}, "opacity": 0.55})
+    traces.append({"type": "scatter", "name": "event", "x": ev_x, "y": ev_y, "mode": "markers",
+                   "hovertext": ev_text, "hoverinfo": "text",
+                   "marker": {"symbol": "diamond", "size": 9, "color": "#222"}})
+    shapes = [{"type": "line", "x0": c["index_ts"], "x1": c["index_ts"], "y0": 0, "y1": 1, "yref": "paper",
+               "line": {"dash": "dot", "color": "#555", "width": 1}}
+              for c in cycles if c.get("index_ts")]  # the index event the outcome time points count from
     order = list(dict.fromkeys(rows))
-    layout = {**LAYOUT, "height": max(220, 90 + 34 * len(order)),
-              "yaxis": {"automargin": True, "categoryorder": "array", "categoryarray": order[::-1]},
-              "xaxis": {"automargin": True, "type": "date"}}
-    fig.update_layout(title="Care cycle by phase (bars: first to last event; diamonds: events; dotted: index event)",
-                      barmode="overlay", **layout)
-    return str(fig.to_json())
+    layout = _layout(height=max(220, 90 + 34 * len(order)),
+                     yaxis={"automargin": True, "categoryorder": "array", "categoryarray": order[::-1]},
+                     xaxis={"automargin": True, "type": "date"}, barmode="overlay",
+                     title={"text": "Care cycle by phase (bars: first to last event; diamonds: events; "
+                                    "dotted: index event)"})
+    if shapes:
+        layout["shapes"] = shapes
+    return _json(traces, layout)
