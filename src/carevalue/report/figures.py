@@ -101,14 +101,23 @@ def utilisation(df: pd.DataFrame, year: int) -> go.Figure:
     return fig
 
 
-def funnel_figure(fun: Funnel, title: str) -> go.Figure:
-    """The engine's funnel figure (points already limited to providers safe to show)."""
+def funnel_figure(fun: Funnel, title: str, names: dict[str, str] | None = None) -> go.Figure:
+    """The engine's funnel figure (points already limited to providers safe to show), each point
+    labelled with its provider's name (``names``: id → name) beside it and on hover; labels are
+    not clipped by the axes and the margins grow to hold them."""
     shown = dataclasses.replace(fun, points=fun.points.astype({"precision": float, "value": float}))
     fig = shown.figure(title=title)
     for tr in fig.data:
         tr.x = _l(pd.Series(tr.x)) if tr.x is not None else None
         tr.y = _l(pd.Series(tr.y)) if tr.y is not None else None
-    fig.update_layout(**LAYOUT)
+    pts = fig.data[-1]
+    labels = [(names or {}).get(str(p), str(p)) for p in shown.points["provider"]]
+    pts.update(mode="markers+text", text=labels, textposition="middle right", cliponaxis=False,
+               marker={"size": 9, "color": "#4c72b0"},
+               hovertemplate="%{text}<br>expected %{x:,.1f}<br>O/E %{y:.2f}<extra></extra>")
+    right = min(260, 20 + 7 * max((len(t) for t in labels), default=0))
+    layout = {**LAYOUT, "margin": {**LAYOUT["margin"], "r": right}}
+    fig.update_layout(xaxis={"automargin": True}, yaxis={"automargin": True}, **layout)
     return fig
 
 
