@@ -101,6 +101,31 @@ def utilisation(df: pd.DataFrame, year: int) -> go.Figure:
     return fig
 
 
+def label_positions(x: list[float], y: list[float]) -> list[str]:
+    """Text positions beside points: right of each, above or below by turns among points that sit
+    close together (within 8% of either axis' range), so neighbouring labels do not overlap."""
+    span_x = (max(x) - min(x)) or 1.0 if x else 1.0
+    span_y = (max(y) - min(y)) or 1.0 if y else 1.0
+    out = ["middle right"] * len(x)
+    order = sorted(range(len(x)), key=lambda i: (y[i], x[i]))
+    for a, b in zip(order, order[1:], strict=False):
+        if abs(y[a] - y[b]) < 0.08 * span_y and abs(x[a] - x[b]) < 0.3 * span_x:
+            out[a], out[b] = "bottom right", "top right"
+    return out
+
+
+def wrap_title(text: str, width: int = 45) -> str:
+    """An axis title broken into lines of about ``width`` characters (plotly does not wrap)."""
+    lines, cur = [], ""
+    for word in text.split():
+        if cur and len(cur) + 1 + len(word) > width:
+            lines.append(cur)
+            cur = word
+        else:
+            cur = f"{cur} {word}".strip()
+    return "<br>".join([*lines, cur])
+
+
 def funnel_figure(fun: Funnel, title: str, names: dict[str, str] | None = None) -> go.Figure:
     """The engine's funnel figure (points already limited to providers safe to show), each point
     labelled with its provider's name (``names``: id → name) beside it and on hover; labels are
@@ -112,11 +137,12 @@ def funnel_figure(fun: Funnel, title: str, names: dict[str, str] | None = None) 
         tr.y = _l(pd.Series(tr.y)) if tr.y is not None else None
     pts = fig.data[-1]
     labels = [(names or {}).get(str(p), str(p)) for p in shown.points["provider"]]
-    pts.update(mode="markers+text", text=labels, textposition="middle right", cliponaxis=False,
+    pts.update(mode="markers+text", text=labels, textposition=label_positions(
+                   shown.points["precision"].tolist(), shown.points["value"].tolist()), cliponaxis=False,
                marker={"size": 9, "color": "#4c72b0"},
                hovertemplate="%{text}<br>expected %{x:,.1f}<br>O/E %{y:.2f}<extra></extra>")
     right = min(260, 20 + 7 * max((len(t) for t in labels), default=0))
-    layout = {**LAYOUT, "margin": {**LAYOUT["margin"], "r": right}}
+    layout = {**LAYOUT, "margin": {"l": 60, "r": right, "t": 50, "b": 60}}
     fig.update_layout(xaxis={"automargin": True}, yaxis={"automargin": True}, **layout)
     return fig
 
@@ -169,7 +195,8 @@ def value_frontier(points: pd.DataFrame, title: str, outcome_label: str, currenc
                                  mode="lines", line={"dash": "dash", "color": "#2f7d32"}, name="value frontier"))
     layout = {**LAYOUT, "margin": {"l": 70, "r": 120, "t": 60, "b": 60}}
     fig.update_layout(title=title, xaxis_title=f"mean TDABC cost per cycle ({currency})",
-                      yaxis_title=outcome_label + (" (higher is better)" if higher_better else " (lower is better)"),
+                      yaxis_title=wrap_title(outcome_label + (" (higher is better)" if higher_better
+                                                              else " (lower is better)")),
                       xaxis={"automargin": True}, yaxis={"automargin": True}, showlegend=True, **layout)
     return fig
 
