@@ -4,6 +4,7 @@ store, so the page changes when any of them does."""
 
 from __future__ import annotations
 
+import html
 import inspect
 from typing import Any
 
@@ -139,7 +140,7 @@ def _models_block(ws: Workspace) -> Block:
         "The funnel plots draw the same limits. The table lists, per comparison of this run, the model, "
         "adjustment, variables, validation and the overdispersion decision as stored."))
     if note := missing_note(ws, "outcome_comparison"):
-        b.parts.append(f"<p class='note'>{note}</p>")
+        b.parts.append(f"<p class='note'>{html.escape(note)}</p>")
         return b
     rows = ws.ask(mq.model_quality)
     b.parts.append(html_table(rows, formats={"events": count}, columns=[
@@ -152,7 +153,7 @@ def _comparison_block() -> Block:
     b = Block("Provider comparison: bands, five tiers, ranks and CUSUM", (
         f"Value scorecards' CUSUM: Bernoulli CUSUM of Steiner, Cook, Farewell & Treasure (2000), odds ratio "
         f"{scorecard_page.CUSUM_ODDS_RATIO:g} against 'as expected', signal at h = {scorecard_page.CUSUM_H:g}."))
-    b.parts += [f"<p class='intro'>{p}</p>" for p in
+    b.parts += [f"<p class='intro'>{html.escape(p)}</p>" for p in
                 (" ".join(par.split()) for par in cmp.METHODS.split("\n\n")) if p]
     return b
 
