@@ -39,7 +39,10 @@ def _rule(d: dict[str, Any]) -> str:
         return "not (" + _rule(d["not"]) + ")"
     parts = []
     for k, v in d.items():
+        if isinstance(v, list):
+            v = ", ".join(str(x) for x in v)
         if isinstance(v, dict):
+            v = {a: ", ".join(str(x) for x in b) if isinstance(b, list) else b for a, b in v.items()}
             v = ", ".join(f"{a.replace('_', ' ')} {b}" for a, b in v.items() if b not in (None, [], ""))
         parts.append(f"{k.replace('_', ' ')} {v}")
     return "; ".join(parts)
