@@ -19,6 +19,7 @@ import plotly.offline
 from carevalue import __version__
 from carevalue.queries import catalog, organise
 from carevalue.queries import scorecard as sc
+from carevalue.queries.costs import currency
 from carevalue.queries.names import with_facility
 from carevalue.queries.privacy import THRESHOLD
 from carevalue.report import build, figures, methods, value_chain
@@ -156,8 +157,9 @@ def segment_sections(ws: Workspace, rep: Report, sid: str) -> list[Section]:
     lib = ws.library
     seg = lib.get("segments", sid)
     design = Section("design", "The segment as defined")
-    b = Block("Definition", f"{seg.description} Rule (priority {seg.priority}): {methods.rule_text(seg.rule)}. "
-              f"Care team: {seg.care_team or 'not stated'}. Source: {seg.source or 'not stated'}.")
+    b = Block("Definition", f"{seg.description.strip()} Rule (priority {seg.priority}): "
+              f"{methods.rule_text(seg.rule)}. Care team: {seg.care_team.rstrip('.') or 'not stated'}. "
+              f"Source: {seg.source.strip().rstrip('.') or 'not stated'}.")
     design.blocks.append(b)
     pmap = next((m for m in lib.kind("process_maps").values() if m.applies_to == sid), None)
     if pmap is not None:
@@ -181,6 +183,8 @@ def segment_sections(ws: Workspace, rep: Report, sid: str) -> list[Section]:
         costs_rows = ws.ask(sc.segment_costs, segment=sid)
         b.parts.append(rep.table(f"segment-costs-{sid}", costs_rows, formats={
             "cycles": count, "patients": count, "cost_per_cycle": build.money, "charges_per_cycle": build.money},
+            headers={"cost_per_cycle": f"TDABC cost per cycle ({currency(lib)})",
+                     "charges_per_cycle": f"charges per cycle ({currency(lib)}, not a cost)"},
             columns=["period", "cycles", "patients", "cost_per_cycle", "charges_per_cycle"])
             if costs_rows else "<p>No costed cycles for this segment.</p>")
         card.blocks.append(b)
