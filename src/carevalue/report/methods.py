@@ -131,7 +131,7 @@ def _models_block(ws: Workspace) -> Block:
     b = Block("Case-mix models, intervals, flags and overdispersion", (
         "Expected outcomes come from each measure's case-mix model fitted over all providers (logistic for "
         "events, linear for scores and lengths of stay, Cox for survival with censoring); a variable is kept "
-        f"only with at least {casemix.MIN_EVENTS_PER_PARAMETER} events per parameter (else a reduced or crude "
+        f"only while the events per parameter are at least {casemix.MIN_EVENTS_PER_PARAMETER} (else a reduced or crude "
         f"model), and a time-to-event comparison needs {casemix.MIN_AT_RISK} patients still at risk. "
         f"Discrimination and calibration are validated with {validation.FOLDS}-fold cross-validation where "
         f"the model allows. Intervals: O/E of events by the {ratio_ci} Poisson interval; O − E of means by the "
