@@ -107,7 +107,9 @@ def test_value_chain_and_outcome_hierarchy_follow_the_template(site: Path, synth
     for cid, tpl in lib.kind("conditions").items():
         page = (site / condition_page_name(cid)).read_text(encoding="utf-8")
         drawn = re.findall(r'class="phase" style="[^"]*" data-phase="([a-z-]+)"', page)
-        assert drawn == [p for p in PHASES if p in {ph.phase for ph in tpl.phases}], cid  # care order
+        steps = lib.get("process_maps", tpl.process_map).steps if tpl.process_map else []
+        phases = {ph.phase for ph in tpl.phases} | {s.phase for s in steps}
+        assert drawn == [p for p in PHASES if p in phases], cid  # care order, every phase with a step
         for ph in tpl.phases:
             for act in ph.activities:
                 assert act.replace("&", "&amp;") in page or act in page, (cid, act)
@@ -136,20 +138,22 @@ def test_composite_only_where_content_gives_weights(site: Path, synthetic_worksp
             assert f"{w.weight / total:.3f}" in page and w.source in page
 
 
-def test_funnel_points_carry_provider_names(synthetic_workspace) -> None:  # type: ignore[no-untyped-def]
-    from carevalue.queries.names import facility_names
-    from carevalue.report import scorecard
+def test_funnel_points_carry_provider_names() -> None:
+    import pandas as pd
 
-    names = set(facility_names(synthetic_workspace.con).values())
-    rep = Report()
-    for cid in scorecard.conditions(synthetic_workspace):
-        scorecard.condition_blocks(synthetic_workspace, rep, cid)
-    funnels = [f for k, f in rep.figures.items() if "funnel" in k]
-    assert funnels
-    for f in funnels:
-        pts = f.data[-1]
-        assert pts.mode == "markers+text" and pts.cliponaxis is False
-        assert set(pts.text) <= names and "%{text}" in pts.hovertemplate
+    from carevalue.engine.risk.funnel import funnel
+    from carevalue.report import figures
+
+    counts = pd.DataFrame({"provider": ["a", "b", "c"], "n": [100.0, 120.0, 300.0],
+                           "observed": [10.0, 11.0, 30.0], "expected": [10.0, 10.5, 29.0]})
+    names = {"a": "Riverside University Medical Centre", "b": "Southvale Community Hospital", "c": "C"}
+    fig = figures.funnel_figure(funnel(counts, "ratio"), "t", names=names)
+    pts = fig.data[-1]
+    assert list(pts.text) == [names[p] for p in counts["provider"]]
+    assert pts.mode == "markers+text" and pts.cliponaxis is False and "%{text}" in pts.hovertemplate
+    assert fig.layout.margin.r >= 7 * len(names["a"])  # room for the longest label beside its point
+    # a and b sit close together (expected 10 and 10.5, O/E 1.0 and 1.05): one label above, one below
+    assert sorted(pts.textposition[:2]) == ["bottom right", "top right"] and pts.textposition[2] == "middle right"
 
 
 def _methods_page(ws: Workspace) -> str:

@@ -102,15 +102,23 @@ def utilisation(df: pd.DataFrame, year: int) -> go.Figure:
 
 
 def label_positions(x: list[float], y: list[float]) -> list[str]:
-    """Text positions beside points: right of each, above or below by turns among points that sit
-    close together (within 8% of either axis' range), so neighbouring labels do not overlap."""
-    span_x = (max(x) - min(x)) or 1.0 if x else 1.0
-    span_y = (max(y) - min(y)) or 1.0 if y else 1.0
+    """Text positions beside points: right of each, and above or below by turns where points sit
+    close together (within 30% of the x range and 8% of the y scale), so neighbouring labels do not
+    overlap."""
+    if not x:
+        return []
+    span_x = (max(x) - min(x)) or 1.0
+    scale_y = max(max(y) - min(y), max(abs(v) for v in y)) or 1.0
     out = ["middle right"] * len(x)
-    order = sorted(range(len(x)), key=lambda i: (y[i], x[i]))
-    for a, b in zip(order, order[1:], strict=False):
-        if abs(y[a] - y[b]) < 0.08 * span_y and abs(x[a] - x[b]) < 0.3 * span_x:
-            out[a], out[b] = "bottom right", "top right"
+    placed: list[int] = []
+    for i in sorted(range(len(x)), key=lambda k: (x[k], y[k])):
+        near = [j for j in placed if abs(x[i] - x[j]) < 0.3 * span_x and abs(y[i] - y[j]) < 0.08 * scale_y]
+        if near:
+            j = near[-1]
+            if out[j] == "middle right":
+                out[j] = "top right" if y[j] >= y[i] else "bottom right"
+            out[i] = "bottom right" if out[j] == "top right" else "top right"
+        placed.append(i)
     return out
 
 
