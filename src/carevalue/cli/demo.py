@@ -1,4 +1,4 @@
-"""`carevalue demo`: synthetic population -> ingest -> run -> HTML report, saying where output is.
+"""`carevalue demo`: synthetic population -> ingest -> run -> the report site, saying where output is.
 
 The embedded default: DuckDB and the built-in synthetic population (20k patients, seed 7). Each
 step prints its wall time so a slow machine shows where the minutes went.
@@ -33,7 +33,7 @@ def _clear(store: Path) -> None:
 def demo_cmd(out: Path = OUT, patients: int = PATIENTS, seed: int = SEED) -> None:
     """The main job on the embedded default: DuckDB + the built-in synthetic population."""
     from carevalue.queries.base import QueryError
-    from carevalue.report import build_report
+    from carevalue.report import build_site
     from carevalue.synth import generate
 
     if patients < 1:
@@ -65,15 +65,16 @@ def demo_cmd(out: Path = OUT, patients: int = PATIENTS, seed: int = SEED) -> Non
     for line in result.lines:
         note(f"      {line}")
     took(t)
-    t = step(4, "report")
-    html = build_report(ws, out / "report.html")
+    t = step(4, "report (static site)")
+    html = build_site(ws, out / "report")
     ws.close()
     took(t)
     note(f"\n[bold green]Done[/bold green] in {time.perf_counter() - started:.0f} s.")
     note(f"Store:  {store.resolve()}")
-    note(f"Report: {Path(html).resolve()}  (open it in a browser)")
+    note(f"Next:   `carevalue list conditions --store {store}`, `carevalue costs --store {store}`, "
+         f"`carevalue report --store {store} --out {out / 'report'}` to rebuild the report "
+         "(`--out report.html` for one file)")
+    note(f"Report: {Path(html).resolve()}  (open it in a browser; no server needed)")
     note(f"Dashboard: `carevalue users add NAME --role analyst --store {store}`, then "
          f"`carevalue serve --store {store}` and open http://127.0.0.1:8000/dashboard/ (it asks you to "
          f"sign in; docs/dashboard.md)")
-    note(f"Next:   `carevalue list conditions --store {store}`, `carevalue costs --store {store}`, "
-         f"`carevalue report --store {store} --out report.html` to rebuild the report")

@@ -117,11 +117,6 @@ def cost_section(ws: Workspace, rep: Report) -> Section:
         return Section(sec.id, sec.title, False, note)
     cur = costs.currency(ws.library)
     pc = ws.ask(costs.provider_costs)
-    phases = [p for p in costs.PHASE_KEYS if any(p in r for r in pc)]
-    money_cols = ["cost_per_cycle", "charges_per_cycle", "labour_per_cycle", "consumables_per_cycle", *phases]
-    fm: dict[str, Formatter] = {c: money for c in money_cols}
-    fm.update(cycles=count, cycles_not_costed=count, patients=count, recorded_share=pct)
-    heads = {c: f"{c.replace('_', ' ')} ({cur})" for c in money_cols}
     cov = ws.ask(costs.minutes_coverage)
     recorded = next((r["minutes_share"] for r in cov if r["minutes_source"] == "recorded"), 0.0) or 0.0
     sec.blocks.append(Block(
@@ -144,23 +139,35 @@ def cost_section(ws: Workspace, rep: Report) -> Section:
     conds = sorted({r["condition"] for r in pc},
                    key=lambda c: (kinds.get(next(r["cycle_type"] for r in pc if r["condition"] == c), 3), c))
     for cond in conds:
-        g = [r for r in pc if r["condition"] == cond]
-        b = Block(f"{cond}: cost per cycle by provider")
-        big = _frame(g)
-        if not big.empty:
-            b.parts.append(rep.figure(f"cost-{cond}", figures.cost_by_provider(big, cond, phases, cur)))
-        b.parts.append(rep.table(f"cost-{cond}", g, formats=fm, headers=heads, columns=[
-            "facility", "patients", "cycles", "cycles_not_costed", "cost_per_cycle", "charges_per_cycle", "labour_per_cycle",
-            "consumables_per_cycle", "recorded_share", *phases]))
-        wf = ws.ask(costs.phase_waterfall, condition=cond)
-        if wf and not wf[0]["suppressed"]:
-            b.parts.append(rep.figure(f"waterfall-{cond}", figures.phase_waterfall(pd.DataFrame(wf), cond, cur)))
-        elif wf:
-            b.parts.append(f"<p>Waterfall suppressed: {html.escape(MARK)} patients.</p>")
-        sec.blocks.append(b)
+        sec.blocks.append(condition_cost_block(ws, rep, cond, pc))
     sec.blocks.append(_utilisation_block(ws, rep, cur))
     sec.blocks.append(_opportunity_block(ws, rep, cur))
     return sec
+
+
+def condition_cost_block(ws: Workspace, rep: Report, cond: str, pc: Rows | None = None) -> Block:
+    """One condition's (or segment's) cost per cycle by provider and phase, with its phase waterfall."""
+    cur = costs.currency(ws.library)
+    pc = ws.ask(costs.provider_costs) if pc is None else pc
+    phases = [p for p in costs.PHASE_KEYS if any(p in r for r in pc)]
+    money_cols = ["cost_per_cycle", "charges_per_cycle", "labour_per_cycle", "consumables_per_cycle", *phases]
+    fm: dict[str, Formatter] = {c: money for c in money_cols}
+    fm.update(cycles=count, cycles_not_costed=count, patients=count, recorded_share=pct)
+    heads = {c: f"{c.replace('_', ' ')} ({cur})" for c in money_cols}
+    g = [r for r in pc if r["condition"] == cond]
+    b = Block(f"{cond}: cost per cycle by provider")
+    big = _frame(g)
+    if not big.empty:
+        b.parts.append(rep.figure(f"cost-{cond}", figures.cost_by_provider(big, cond, phases, cur)))
+    b.parts.append(rep.table(f"cost-{cond}", g, formats=fm, headers=heads, columns=[
+        "facility", "patients", "cycles", "cycles_not_costed", "cost_per_cycle", "charges_per_cycle", "labour_per_cycle",
+        "consumables_per_cycle", "recorded_share", *phases]) if g else "<p>No costed care cycles.</p>")
+    wf = ws.ask(costs.phase_waterfall, condition=cond) if g else []
+    if wf and not wf[0]["suppressed"]:
+        b.parts.append(rep.figure(f"waterfall-{cond}", figures.phase_waterfall(pd.DataFrame(wf), cond, cur)))
+    elif wf:
+        b.parts.append(f"<p>Waterfall suppressed: {html.escape(MARK)} patients.</p>")
+    return b
 
 
 def _utilisation_block(ws: Workspace, rep: Report, cur: str) -> Block:

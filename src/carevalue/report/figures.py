@@ -101,14 +101,57 @@ def utilisation(df: pd.DataFrame, year: int) -> go.Figure:
     return fig
 
 
-def funnel_figure(fun: Funnel, title: str) -> go.Figure:
-    """The engine's funnel figure (points already limited to providers safe to show)."""
+def label_positions(x: list[float], y: list[float]) -> list[str]:
+    """Text positions beside points: right of each, and above or below by turns where points sit
+    close together (within 30% of the x range and 8% of the y scale), so neighbouring labels do not
+    overlap."""
+    if not x:
+        return []
+    span_x = (max(x) - min(x)) or 1.0
+    scale_y = max(max(y) - min(y), max(abs(v) for v in y)) or 1.0
+    out = ["middle right"] * len(x)
+    placed: list[int] = []
+    for i in sorted(range(len(x)), key=lambda k: (x[k], y[k])):
+        near = [j for j in placed if abs(x[i] - x[j]) < 0.3 * span_x and abs(y[i] - y[j]) < 0.08 * scale_y]
+        if near:
+            j = near[-1]
+            if out[j] == "middle right":
+                out[j] = "top right" if y[j] >= y[i] else "bottom right"
+            out[i] = "bottom right" if out[j] == "top right" else "top right"
+        placed.append(i)
+    return out
+
+
+def wrap_title(text: str, width: int = 45) -> str:
+    """An axis title broken into lines of about ``width`` characters (plotly does not wrap)."""
+    lines, cur = [], ""
+    for word in text.split():
+        if cur and len(cur) + 1 + len(word) > width:
+            lines.append(cur)
+            cur = word
+        else:
+            cur = f"{cur} {word}".strip()
+    return "<br>".join([*lines, cur])
+
+
+def funnel_figure(fun: Funnel, title: str, names: dict[str, str] | None = None) -> go.Figure:
+    """The engine's funnel figure (points already limited to providers safe to show), each point
+    labelled with its provider's name (``names``: id → name) beside it and on hover; labels are
+    not clipped by the axes and the margins grow to hold them."""
     shown = dataclasses.replace(fun, points=fun.points.astype({"precision": float, "value": float}))
     fig = shown.figure(title=title)
     for tr in fig.data:
         tr.x = _l(pd.Series(tr.x)) if tr.x is not None else None
         tr.y = _l(pd.Series(tr.y)) if tr.y is not None else None
-    fig.update_layout(**LAYOUT)
+    pts = fig.data[-1]
+    labels = [(names or {}).get(str(p), str(p)) for p in shown.points["provider"]]
+    pts.update(mode="markers+text", text=labels, textposition=label_positions(
+                   shown.points["precision"].tolist(), shown.points["value"].tolist()), cliponaxis=False,
+               marker={"size": 9, "color": "#4c72b0"},
+               hovertemplate="%{text}<br>expected %{x:,.1f}<br>O/E %{y:.2f}<extra></extra>")
+    right = min(260, 20 + 7 * max((len(t) for t in labels), default=0))
+    layout = {**LAYOUT, "margin": {"l": 60, "r": right, "t": 50, "b": 60}}
+    fig.update_layout(xaxis={"automargin": True}, yaxis={"automargin": True}, **layout)
     return fig
 
 
@@ -160,7 +203,8 @@ def value_frontier(points: pd.DataFrame, title: str, outcome_label: str, currenc
                                  mode="lines", line={"dash": "dash", "color": "#2f7d32"}, name="value frontier"))
     layout = {**LAYOUT, "margin": {"l": 70, "r": 120, "t": 60, "b": 60}}
     fig.update_layout(title=title, xaxis_title=f"mean TDABC cost per cycle ({currency})",
-                      yaxis_title=outcome_label + (" (higher is better)" if higher_better else " (lower is better)"),
+                      yaxis_title=wrap_title(outcome_label + (" (higher is better)" if higher_better
+                                                              else " (lower is better)")),
                       xaxis={"automargin": True}, yaxis={"automargin": True}, showlegend=True, **layout)
     return fig
 

@@ -93,8 +93,9 @@ class Report:
 
     def figure(self, key: str, fig: go.Figure) -> str:
         self.figures[key] = fig
-        return fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"fig-{key}",
-                           config={"displaylogo": False, "responsive": True})
+        return "<div class=\"figure\">" + fig.to_html(
+            full_html=False, include_plotlyjs=False, div_id=f"fig-{key}",
+            config={"displaylogo": False, "responsive": True}) + "</div>"
 
     def table(self, key: str, rows: Rows, **kw: Any) -> str:
         self.tables[key] = rows

@@ -17,6 +17,7 @@ from carevalue.engine.risk.funnel import funnel
 from carevalue.queries import costs
 from carevalue.queries import like_you as ly
 from carevalue.queries import scorecard as sc
+from carevalue.queries.names import facility_names, with_facility
 from carevalue.report import figures
 from carevalue.report.layout import Block, Formatter, Report, Section, count, money, ratio
 from carevalue.report.layout import missing_note as _missing_note
@@ -45,11 +46,11 @@ def headline(outcomes: list[dict[str, Any]], costed: set[str]) -> list[dict[str,
 
 
 def _frontier_block(rep: Report, cond: str, rows: list[dict[str, Any]], cost_by: dict[str, float],
-                    cur: str) -> Block:
+                    cur: str, names: dict[str, str]) -> Block:
     first = rows[0]
     label = f"{first['measure_title']} @ {first['time_point']}" + (f" ({first['scale']})" if first["scale"] else "")
     higher = first.get("direction") == "higher-better"
-    pts = pd.DataFrame([{"provider": str(r["organization_id"]), "cost": cost_by[r["organization_id"]],
+    pts = pd.DataFrame([{"provider": names.get(str(r["organization_id"]), str(r["organization_id"])), "cost": cost_by[r["organization_id"]],
                          "outcome": float(r["adjusted_rate"]), "patients": int(r["patients"])} for r in rows])
     on = figures.frontier_providers(pts, higher)
     b = Block(f"{cond}: value frontier — {label}", (
@@ -61,7 +62,7 @@ def _frontier_block(rep: Report, cond: str, rows: list[dict[str, Any]], cost_by:
     return b
 
 
-def _funnel_block(rep: Report, cond: str, outcomes: list[dict[str, Any]]) -> Block | None:
+def _funnel_block(ws: Workspace, rep: Report, cond: str, outcomes: list[dict[str, Any]]) -> Block | None:
     rows = next((g for g in _groups(outcomes) if g[0]["statistic"] == "O/E events"
                  and all(r.get("n") is not None for r in g)), None)
     if rows is None:
@@ -73,7 +74,8 @@ def _funnel_block(rep: Report, cond: str, outcomes: list[dict[str, Any]]) -> Blo
               "O/E per provider against the expected events (its precision), with 95% and 99.8% control "
               "limits corrected for overdispersion; a provider outside a limit is flagged at that level.")
     b.parts.append(rep.figure(f"scorecard-funnel-{cond}", figures.funnel_figure(
-        funnel(cnt, "ratio"), f"{cond}: {first['measure_title']} @ {first['time_point']} — funnel (O/E)")))
+        funnel(cnt, "ratio"), f"{cond}: {first['measure_title']} @ {first['time_point']} — funnel (O/E)",
+        names=facility_names(ws.con))))
     return b
 
 
@@ -94,6 +96,8 @@ def _cusum_block(ws: Workspace, rep: Report, cond: str, outcomes: list[dict[str,
     seq = ws.ask(ly.event_sequence, condition=cond, measure=first["measure"], time_point=first["time_point"])
     if not seq:
         return None
+    names = facility_names(ws.con)
+    seq = [{**r, "organization_id": names.get(str(r["organization_id"]), str(r["organization_id"]))} for r in seq]
     chart = cusum_by_provider(pd.DataFrame(seq), "organization_id", "anchor_ts", "event", "expected",
                               odds_ratio=CUSUM_ODDS_RATIO, h=CUSUM_H)
     signals = chart.groupby("provider")["signal"].sum().astype(int).to_dict()
@@ -109,41 +113,50 @@ def _cusum_block(ws: Workspace, rep: Report, cond: str, outcomes: list[dict[str,
     return b
 
 
+def conditions(ws: Workspace) -> list[str]:
+    """The conditions with a stored risk-adjusted comparison, by id."""
+    con = ws.con.table("outcome_comparison")
+    return sorted(str(c) for c in con.select("condition").distinct().execute()["condition"])
+
+
+def condition_blocks(ws: Workspace, rep: Report, cond: str) -> list[Block]:
+    """One condition's scorecard: outcomes by tier beside cost, the value frontier, funnel and CUSUM."""
+    cur = costs.currency(ws.library)
+    card = ws.ask(sc.scorecard, condition=cond)
+    names = facility_names(ws.con)
+    outcomes, cost_rows = with_facility(card["outcomes"], ws.con), with_facility(card["costs"], ws.con)
+    b = Block(f"{card['title']}: outcomes by tier", (
+        "The condition's outcome set by tier and level, risk-adjusted under its case-mix model: O/E for "
+        "events (1 = as expected), O − E for scores (0 = as expected), each with its 95% interval and "
+        "flags. A measure without a comparison shows one row saying why. Outcomes stand on their own: "
+        "no composite index unless content defines one with its weights."))
+    b.parts.append(rep.table(f"scorecard-{cond}", outcomes, formats=OUTCOME_FORMATS, headers=HEADERS, columns=[
+        "tier", "level", "measure_title", "time_point", "scale", "facility", "patients", "observed",
+        "expected", "oe", "ci_low", "ci_high", "adjusted_rate", "flag_95", "flag_998", "status", "reason"]))
+    b.parts.append(rep.table(f"scorecard-cost-{cond}", cost_rows, formats={
+        "cycles": count, "patients": count, "costed_cycles": count, "not_costed": count,
+        "cost_per_cycle": money, "charges_per_cycle": money},
+        headers={"organization_id": "provider", "cost_per_cycle": f"TDABC cost per cycle ({cur})",
+                 "charges_per_cycle": f"charges per cycle ({cur}, not a cost)"},
+        columns=["facility", "cycles", "patients", "costed_cycles", "not_costed", "cost_per_cycle",
+                 "charges_per_cycle"]))
+    out = [b]
+    cost_by = {r["organization_id"]: float(r["cost_per_cycle"]) for r in _shown(cost_rows)
+               if r.get("cost_per_cycle") is not None}
+    rows = headline(outcomes, set(cost_by))
+    if rows:
+        out.append(_frontier_block(rep, cond, rows, cost_by, cur, names))
+    out += [x for x in (_funnel_block(ws, rep, cond, outcomes), _cusum_block(ws, rep, cond, outcomes)) if x is not None]
+    return out
+
+
 def section(ws: Workspace, rep: Report) -> Section:
     """Value scorecards: one block set per condition with a risk-adjusted comparison."""
     sec = Section("scorecards", "Value scorecards: outcomes by tier beside the cost of the cycle")
     if note := _missing_note(ws, "outcome_comparison", "cycle_cost_totals", "cycle_costs"):
         return Section(sec.id, sec.title, False, note)
-    cur = costs.currency(ws.library)
-    con = ws.con.table("outcome_comparison")
-    conditions = sorted(str(c) for c in con.select("condition").distinct().execute()["condition"])
-    for cond in conditions:
-        card = ws.ask(sc.scorecard, condition=cond)
-        outcomes, cost_rows = card["outcomes"], card["costs"]
-        b = Block(f"{card['title']}: outcomes by tier", (
-            "The condition's outcome set by tier and level, risk-adjusted under its case-mix model: O/E for "
-            "events (1 = as expected), O − E for scores (0 = as expected), each with its 95% interval and "
-            "flags. A measure without a comparison shows one row saying why. Outcomes stand on their own: "
-            "no composite index unless content defines one with its weights."))
-        b.parts.append(rep.table(f"scorecard-{cond}", outcomes, formats=OUTCOME_FORMATS, headers=HEADERS, columns=[
-            "tier", "level", "measure_title", "time_point", "scale", "organization_id", "patients", "observed",
-            "expected", "oe", "ci_low", "ci_high", "adjusted_rate", "flag_95", "flag_998", "status", "reason"]))
-        b.parts.append(rep.table(f"scorecard-cost-{cond}", cost_rows, formats={
-            "cycles": count, "patients": count, "costed_cycles": count, "not_costed": count,
-            "cost_per_cycle": money, "charges_per_cycle": money},
-            headers={"organization_id": "provider", "cost_per_cycle": f"TDABC cost per cycle ({cur})",
-                     "charges_per_cycle": f"charges per cycle ({cur}, not a cost)"},
-            columns=["organization_id", "cycles", "patients", "costed_cycles", "not_costed", "cost_per_cycle",
-                     "charges_per_cycle"]))
-        sec.blocks.append(b)
-        cost_by = {r["organization_id"]: float(r["cost_per_cycle"]) for r in _shown(cost_rows)
-                   if r.get("cost_per_cycle") is not None}
-        rows = headline(outcomes, set(cost_by))
-        if rows:
-            sec.blocks.append(_frontier_block(rep, cond, rows, cost_by, cur))
-        for extra in (_funnel_block(rep, cond, outcomes), _cusum_block(ws, rep, cond, outcomes)):
-            if extra is not None:
-                sec.blocks.append(extra)
+    for cond in conditions(ws):
+        sec.blocks += condition_blocks(ws, rep, cond)
     if not sec.blocks:
         return Section(sec.id, sec.title, False, "Not computed: no condition has a risk-adjusted comparison.")
     return sec
