@@ -101,4 +101,4 @@ def test_comparison_does_not_depend_on_row_order(reader: Any) -> None:
                 pd.DataFrame(a.attrs["calibration"])[["n", "observed", "expected"]].to_numpy(float),
                 pd.DataFrame(b.attrs["calibration"])[["n", "observed", "expected"]].to_numpy(float), rtol=1e-9)
             ok += int((a.status == "ok").sum() > 0 and a.c_statistic.notna().any())
-    assert ok >= 2  # some comparisons with a fitted, cross-validated model were checked
+    assert ok >= 1  # a comparison with a fitted, cross-validated model was checked (400-patient store)
