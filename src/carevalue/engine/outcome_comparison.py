@@ -24,20 +24,20 @@ import pandas as pd
 from carevalue.engine.risk.assess import (
     INSUFFICIENT,
     MIN_PROVIDERS,
-    compare_providers,
+    compare_providers_frame,
     flag_providers,
 )
 from carevalue.engine.risk.casemix import (
     CaseMixModel,
     InformationCheck,
     check_information,
+    expected,
     expected_events,
     fit_casemix,
     observed_events,
 )
 from carevalue.engine.risk.flags import AS_EXPECTED
 from carevalue.engine.risk.intervals import estimate_dispersion, mean_flags, ratio_flags
-from carevalue.engine.risk.scoring import score_expression
 from carevalue.engine.risk.validation import DECILE_COLUMNS
 
 COMPARISON_COLUMNS = [
@@ -66,19 +66,18 @@ def status_row(key: dict[str, object], status: str, message: str, model: str | N
     return pd.DataFrame([row], columns=COMPARISON_COLUMNS)
 
 
-def usable_variables(rows: ibis.Table, variables: Sequence[str]) -> tuple[list[str], list[str]]:
+def frame_of(rows: pd.DataFrame | ibis.Table) -> pd.DataFrame:
+    """The rows in pandas (an Ibis table is fetched once)."""
+    return rows if isinstance(rows, pd.DataFrame) else rows.to_pandas()
+
+
+def usable_variables(rows: pd.DataFrame, variables: Sequence[str]) -> tuple[list[str], list[str]]:
     """Variables known for at least MIN_COVERAGE of the rows and taking two or more values;
     the notes say why the others were left out."""
-    if not variables:
-        return [], []
-    total = rows.count()
-    stats_ = rows.aggregate(
-        __n=total, **{f"__c{i}": rows[v].count() for i, v in enumerate(variables)},
-        **{f"__u{i}": rows[v].nunique() for i, v in enumerate(variables)}).to_pandas().iloc[0]
     keep, notes = [], []
-    n = int(stats_["__n"])
-    for i, v in enumerate(variables):
-        known, distinct = int(stats_[f"__c{i}"]), int(stats_[f"__u{i}"])
+    n = len(rows)
+    for v in variables:
+        known, distinct = int(rows[v].notna().sum()), int(rows[v].nunique())
         if n and known < MIN_COVERAGE * n:
             notes.append(f"{v} left out (known for {known} of {n})")
         elif distinct < 2:
@@ -146,23 +145,26 @@ def _finish(table: pd.DataFrame, key: dict[str, object], model: CaseMixModel, st
     return out
 
 
-def _follow_up(rows: ibis.Table, horizon: float) -> tuple[int, int, float, int]:
+def _follow_up(rows: pd.DataFrame, horizon: float) -> tuple[int, int, float, int]:
     """(patients, still at risk at the horizon, longest follow-up in days, censored before it)."""
-    agg = rows.aggregate(n=rows.count(), at_risk=(rows.time_days >= horizon).cast("int64").sum(),
-                         longest=rows.time_days.max(),
-                         censored=rows.censored.cast("int64").sum()).to_pandas().iloc[0]
-    longest = float(agg["longest"]) if pd.notna(agg["longest"]) else 0.0
-    return (int(agg["n"]), int(agg["at_risk"] or 0), longest, int(agg["censored"] or 0))
+    t = pd.to_numeric(rows["time_days"]).astype("float64")
+    longest = float(t.max()) if t.notna().any() else 0.0
+    censored = int(rows["censored"].astype(object).where(rows["censored"].notna(), False).astype(bool).sum())
+    return len(rows), int((t >= horizon).sum()), longest, censored
 
 
-def _at_risk(rows: ibis.Table, horizon: float) -> pd.DataFrame:
-    return rows.group_by(rows[PROVIDER]).aggregate(
-        at_risk=(rows.time_days >= horizon).cast("int64").sum()).to_pandas()
+def _at_risk(rows: pd.DataFrame, horizon: float) -> pd.DataFrame:
+    """Per provider, patients still followed at the horizon (null where no follow-up is known)."""
+    t = pd.to_numeric(rows["time_days"]).astype("float64")
+    followed = (t >= horizon).astype("float64").where(t.notna())
+    at = followed.groupby(rows[PROVIDER], sort=True).sum(min_count=1)
+    return pd.DataFrame({PROVIDER: at.index.to_numpy(), "at_risk": at.to_numpy()})
 
 
-def compare_binary(rows: ibis.Table, key: dict[str, object], variables: Sequence[str],
+def compare_binary(rows: pd.DataFrame | ibis.Table, key: dict[str, object], variables: Sequence[str],
                    categorical: Sequence[str], higher_is_better: bool, horizon: float) -> pd.DataFrame:
     """``rows``: one per cycle with organization_id, event, censored, time_days and the variables."""
+    rows = frame_of(rows)
     n_all, at_risk, longest, n_censored = _follow_up(rows, horizon)
     if n_all == 0:
         return status_row(key, "empty", f"no eligible patients for measure '{key['measure']}' at "
@@ -172,15 +174,15 @@ def compare_binary(rows: ibis.Table, key: dict[str, object], variables: Sequence
                           f"'{key['time_point']}' (day {horizon:g}; longest follow-up {longest:g} days, "
                           f"{n_censored} censored before it); at least {MIN_AT_RISK} are needed",
                           at_risk=at_risk, n=n_all)
-    n_providers = int(rows[PROVIDER].nunique().to_pyarrow().as_py())
+    n_providers = int(rows[PROVIDER].nunique())
     if n_providers < MIN_PROVIDERS:
         return status_row(key, INSUFFICIENT, f"{n_providers} provider: a comparison needs at least "
                           f"{MIN_PROVIDERS}", n=n_all)
     if n_censored:
         return _compare_cox(rows, key, variables, categorical, higher_is_better, horizon, n_censored)
     keep, notes = usable_variables(rows, variables)
-    result = compare_providers(
-        rows.filter(rows[PROVIDER].notnull()), measure=str(key["measure"]), provider=PROVIDER,
+    result = compare_providers_frame(
+        rows[rows[PROVIDER].notna()], measure=str(key["measure"]), provider=PROVIDER,
         outcome="event", variables=keep, categorical=[c for c in categorical if c in keep],
         higher_is_better=higher_is_better, fit_sample=FIT_SAMPLE)
     if result.status != "ok" or result.model is None or result.information is None:
@@ -193,14 +195,13 @@ def compare_binary(rows: ibis.Table, key: dict[str, object], variables: Sequence
     return _finish(table, key, result.model, "O/E events", result.information, notes)
 
 
-def _compare_cox(rows: ibis.Table, key: dict[str, object], variables: Sequence[str],
+def _compare_cox(rows: pd.DataFrame, key: dict[str, object], variables: Sequence[str],
                  categorical: Sequence[str], higher_is_better: bool, horizon: float,
                  n_censored: int) -> pd.DataFrame:
     keep, notes = usable_variables(rows, variables)
     notes = [*notes, f"{n_censored} patients censored before '{key['time_point']}': Cox model "
              "with each patient's own follow-up"]
-    frame = rows.select(PROVIDER, "event", "time_days", *keep).to_pandas()
-    frame = frame.dropna(subset=[PROVIDER, "event", "time_days", *keep])
+    frame = rows[[PROVIDER, "event", "time_days", *keep]].dropna(subset=[PROVIDER, "event", "time_days", *keep])
     frame["time_days"] = frame["time_days"].clip(lower=0.0) + 1e-6
     events = float((frame["event"] * (frame["time_days"] <= horizon)).sum())
     cats = [c for c in categorical if c in keep]
@@ -225,41 +226,43 @@ def _compare_cox(rows: ibis.Table, key: dict[str, object], variables: Sequence[s
     return _finish(table, key, model, "O/E events (Cox)", info, notes)
 
 
-def compare_continuous(rows: ibis.Table, key: dict[str, object], variables: Sequence[str],
+def compare_continuous(rows: pd.DataFrame | ibis.Table, key: dict[str, object], variables: Sequence[str],
                        categorical: Sequence[str], higher_is_better: bool) -> pd.DataFrame:
     """Observed minus expected mean per provider from a linear case-mix model; flagged where the
     95% / 99.8% t interval of the mean residual (the interval printed) excludes 0."""
-    rows = rows.filter(rows.value.notnull() & rows[PROVIDER].notnull())
-    n_all = int(rows.count().to_pyarrow().as_py())
+    rows = frame_of(rows)
+    rows = rows[rows["value"].notna() & rows[PROVIDER].notna()]
+    n_all = len(rows)
     if n_all == 0:
         return status_row(key, "empty", f"no eligible patients for measure '{key['measure']}' at "
                           f"'{key['time_point']}'", "linear")
-    n_providers = int(rows[PROVIDER].nunique().to_pyarrow().as_py())
+    n_providers = int(rows[PROVIDER].nunique())
     if n_providers < MIN_PROVIDERS:
         return status_row(key, INSUFFICIENT, f"{n_providers} provider: a comparison needs at least "
                           f"{MIN_PROVIDERS}", "linear", n=n_all)
     keep, notes = usable_variables(rows, variables)
-    complete = rows.filter([rows[v].notnull() for v in keep]) if keep else rows
-    sample = complete.select("value", *keep)
-    if n_all > FIT_SAMPLE:
-        sample = sample.order_by(ibis.random()).limit(FIT_SAMPLE)
-    frame = sample.to_pandas()
+    complete = rows.dropna(subset=keep) if keep else rows
+    frame = complete[["value", *keep]]
+    if len(frame) > FIT_SAMPLE:
+        frame = frame.sample(n=FIT_SAMPLE, random_state=0)
     cats = [c for c in categorical if c in keep]
     info = check_information(frame, keep, cats, float(len(frame)))
     if info.adjustment == INSUFFICIENT:
         return status_row(key, INSUFFICIENT, "; ".join([f"{len(frame)} patients: fewer than 10", *notes]),
                           "linear", n=n_all)
     kept = list(info.kept)
-    complete = rows.filter([rows[v].notnull() for v in kept]) if kept else rows
+    complete = rows.dropna(subset=kept) if kept else rows
     model = fit_casemix(frame, "value", kept, "linear", categorical=[c for c in cats if c in kept])
     if not model.usable:
         return status_row(key, model.status, "; ".join([model.message, *notes]), "linear", n=n_all)
-    scored = complete.mutate(__exp=score_expression(complete, model))
-    resid = scored.value - scored.__exp
-    agg = scored.group_by(scored[PROVIDER]).aggregate(
-        n=scored.count(), observed=scored.value.mean(), expected=scored.__exp.mean(),
-        diff=resid.mean(), diff_sd=resid.std(), crude_sd=scored.value.std()).to_pandas()
-    grand = float(complete.value.mean().to_pyarrow().as_py())
+    value = complete["value"].astype("float64")
+    scored = pd.DataFrame({"value": value, "exp": expected(complete, model)})
+    scored["resid"] = scored["value"] - scored["exp"]
+    g = scored.groupby(complete[PROVIDER], sort=True)
+    agg = pd.DataFrame({"n": g.size(), "observed": g["value"].mean(), "expected": g["exp"].mean(),
+                        "diff": g["resid"].mean(), "diff_sd": g["resid"].std(), "crude_sd": g["value"].std()})
+    agg = agg.rename_axis(PROVIDER).reset_index()
+    grand = float(value.mean())
     n = agg["n"].astype("float64").to_numpy()
     se = agg["diff_sd"].astype("float64").to_numpy() / np.sqrt(n)
     crude_se = agg["crude_sd"].astype("float64").to_numpy() / np.sqrt(n)

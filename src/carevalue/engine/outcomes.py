@@ -31,6 +31,7 @@ from carevalue.engine.outcome_comparison import (
     status_row,
 )
 from carevalue.engine.outcome_families import VALUE_TYPES, Scratch, cycles_scratch, write_outcomes
+from carevalue.engine.outcome_frames import ModelFrames
 from carevalue.engine.outcome_measures import EVIDENCE_COLUMNS, VALUE_COLUMNS
 from carevalue.engine.record_filter import Counted, counting
 
@@ -156,7 +157,7 @@ def measure_rows(con: BaseBackend, tpls: Sequence[ConditionTemplate], measure: s
     return rows, variables, text_vars, notes
 
 
-def compare_rows(rows: ir.Table, key: dict[str, object], m: OutcomeMeasure, tp_day: int,
+def compare_rows(rows: pd.DataFrame | ir.Table, key: dict[str, object], m: OutcomeMeasure, tp_day: int,
                  variables: Sequence[str], text_vars: set[str], notes: Sequence[str]) -> pd.DataFrame:
     """Comparison of one measure / time point / scale from its rows (never raises)."""
     categorical = sorted(text_vars & set(variables))
@@ -174,14 +175,16 @@ def compare_rows(rows: ir.Table, key: dict[str, object], m: OutcomeMeasure, tp_d
 
 def compare_measure(con: BaseBackend, tpls: Sequence[ConditionTemplate], measure: str,
                     time_points: Sequence[str] | None = None,
-                    wides: dict[str, tuple[ir.Table | None, set[str]]] | None = None) -> pd.DataFrame:
+                    frames: ModelFrames | None = None) -> pd.DataFrame:
     """Comparison tables of one measure (per time point and PROM scale) for one template, or for
-    several templates pooled (condition ids joined with '+')."""
-    rows, variables, text_vars, notes = measure_rows(con, tpls, measure, wides)
+    several templates pooled (condition ids joined with '+'). ``frames``: the model frames already
+    fetched for these templates (run_comparison fetches them once for every measure)."""
+    frames = frames or ModelFrames.fetch(con, tpls)
+    rows, variables, text_vars, notes = frames.measure_rows(tpls, measure)
     m = next(x for x in tpls[0].outcomes if x.id == measure)
     condition = "+".join(t.id for t in tpls)
-    found = rows.select("scale").distinct().to_pandas()["scale"]
-    scales: list[str | None] = [*sorted({s for s in found if isinstance(s, str)})] or [None]
+    scales: list[str | None] = [*sorted({s for s in rows["scale"] if isinstance(s, str)})] or [None]
+    by_tp = {str(k): g for k, g in rows.groupby("time_point", sort=False)}
     out = []
     for tp in m.time_points:
         if time_points and tp.label not in time_points:
@@ -189,11 +192,10 @@ def compare_measure(con: BaseBackend, tpls: Sequence[ConditionTemplate], measure
         own = set().union(*(_outcome_variables(t, m, tp.label) for t in tpls))
         use = [v for v in variables if v not in own]
         extra = [f"{', '.join(sorted(own))} left out (the measure itself)"] if own & set(variables) else []
+        r_tp = by_tp.get(tp.label, rows.iloc[0:0])
         for scale in scales:
             key: dict[str, object] = {"condition": condition, "measure": m.id, "time_point": tp.label, "scale": scale}
-            r = rows.filter(rows.time_point == tp.label)
-            if scale is not None:
-                r = r.filter(r.scale == scale)
+            r = r_tp if scale is None else r_tp[r_tp["scale"] == scale]
             out.append(compare_rows(r, key, m, tp.day, use, text_vars, [*notes, *extra]))
     calibration = [calibration_frame(t) for t in out]
     table = pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=COMPARISON_COLUMNS)
@@ -219,10 +221,10 @@ def run_comparison(con: BaseBackend, templates: Sequence[ConditionTemplate]) -> 
     """Compare providers on every measure and write ``outcome_comparison``."""
     frames: list[pd.DataFrame] = []
     calibration: list[pd.DataFrame] = []
+    model_frames = ModelFrames.fetch(con, templates)  # every measure's rows, in three queries
     for tpl in templates:
-        wides = {tpl.id: casemix_wide(con, tpl.id)}
         for m in tpl.outcomes:
-            t = compare_measure(con, [tpl], m.id, wides=wides)
+            t = compare_measure(con, [tpl], m.id, frames=model_frames)
             frames.append(t)
             calibration.append(pd.DataFrame(t.attrs.get("calibration", []), columns=CALIBRATION_COLUMNS))
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COMPARISON_COLUMNS)

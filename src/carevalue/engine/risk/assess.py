@@ -22,6 +22,7 @@ from carevalue.engine.risk.casemix import (
     InformationCheck,
     ModelKind,
     check_information,
+    expected,
     fit_casemix,
 )
 from carevalue.engine.risk.compare import COMPARISON_COLUMNS, observed_expected, provider_counts
@@ -144,7 +145,59 @@ def compare_providers(
     sample = complete.select(cols)
     if fit_sample is not None and n_rows > fit_sample:
         sample = sample.order_by(ibis.random()).limit(fit_sample)
-    frame = sample.to_pandas()
+    fitted = _fit(sample.to_pandas(), measure, outcome, variables, categorical, min_epv)
+    if isinstance(fitted, ProviderComparison):
+        return fitted
+    model, info = fitted
+    scored = complete.mutate(__expected=score_expression(complete, model))
+    counts = provider_counts(scored, provider, outcome, "__expected").to_pandas()
+    return _result(measure, counts, model, info, higher_is_better, overdispersion)
+
+
+def compare_providers_frame(
+    frame: pd.DataFrame,
+    *,
+    measure: str,
+    provider: str,
+    outcome: str,
+    variables: Sequence[str],
+    categorical: Sequence[str] = (),
+    overdispersion: Overdispersion = "multiplicative",
+    higher_is_better: bool = False,
+    fit_sample: int | None = 200_000,
+    seed: int = 0,
+    min_epv: int = MIN_EVENTS_PER_PARAMETER,
+) -> ProviderComparison:
+    """``compare_providers`` on rows already in pandas (the model frame of many measures pulled at
+    once): the same checks, fit and flags, with expected values scored and summed in pandas."""
+    cols = [outcome, *variables]
+    complete = frame.dropna(subset=cols)
+    if complete.empty:
+        return _empty(measure, "empty", f"no eligible patients for measure '{measure}'")
+    n_providers = int(complete[provider].nunique())
+    if n_providers < MIN_PROVIDERS:
+        return _empty(measure, INSUFFICIENT, f"{n_providers} provider: a comparison needs at least "
+                      f"{MIN_PROVIDERS}")
+    sample = complete[cols]
+    if fit_sample is not None and len(sample) > fit_sample:
+        sample = sample.sample(n=fit_sample, random_state=seed)
+    fitted = _fit(sample, measure, outcome, variables, categorical, min_epv)
+    if isinstance(fitted, ProviderComparison):
+        return fitted
+    model, info = fitted
+    data = pd.DataFrame({"provider": complete[provider],
+                         "observed": pd.to_numeric(complete[outcome]).astype("float64"),
+                         "expected": expected(complete, model)})
+    data = data[data["observed"].notna() & data["expected"].notna()]
+    counts = data.groupby("provider", sort=True).agg(n=("observed", "size"), observed=("observed", "sum"),
+                                                     expected=("expected", "sum")).reset_index()
+    return _result(measure, counts, model, info, higher_is_better, overdispersion)
+
+
+def _fit(frame: pd.DataFrame, measure: str, outcome: str, variables: Sequence[str],
+         categorical: Sequence[str], min_epv: int
+         ) -> tuple[CaseMixModel, InformationCheck] | ProviderComparison:
+    """The logistic case-mix model of the fit frame, or the comparison saying why there is none."""
     y = pd.to_numeric(frame[outcome], errors="coerce")
     limiting = float(min(y.sum(), len(y) - y.sum()))
     info = check_information(frame, variables, categorical, limiting, min_epv=min_epv)
@@ -155,8 +208,11 @@ def compare_providers(
                         categorical=[c for c in categorical if c in kept])
     if not model.usable:
         return _empty(measure, model.status, model.message, model, info)
-    scored = complete.mutate(__expected=score_expression(complete, model))
-    counts = provider_counts(scored, provider, outcome, "__expected").to_pandas()
+    return model, info
+
+
+def _result(measure: str, counts: pd.DataFrame, model: CaseMixModel, info: InformationCheck,
+            higher_is_better: bool, overdispersion: Overdispersion) -> ProviderComparison:
     table_out, fun, disp = flag_providers(counts, higher_is_better=higher_is_better,
                                           overdispersion=overdispersion)
     message = "; ".join([model.message, info.note, disp.note])

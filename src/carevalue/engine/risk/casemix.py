@@ -184,7 +184,7 @@ def fit_casemix(
     missing_cols = [c for c in needed if c not in frame.columns]
     if missing_cols:
         return _empty(kind, outcome, variables, "error", f"columns not in frame: {missing_cols}")
-    data = frame[needed].dropna()
+    data = _canonical(frame[needed].dropna())
     dropped = len(frame) - len(data)
     note = f"; {dropped} rows with missing values left out" if dropped else ""
     if data.empty:
@@ -208,6 +208,13 @@ def fit_casemix(
         return _empty(kind, outcome, variables, "no-variation",
                       f"outcome '{outcome}' does not vary in {n} patients" + note, n)
     return _fit_glm(X, terms, y, w, kind, outcome, variables, n, n_events, note)
+
+
+def _canonical(data: pd.DataFrame) -> pd.DataFrame:
+    """The rows sorted by all their values: the cross-validation folds and the reference level of a
+    tie are dealt by position, so this makes a fit independent of the order a backend returned the
+    rows in (identical rows are interchangeable)."""
+    return data.sort_values(list(data.columns), kind="mergesort") if len(data.columns) else data
 
 
 def _fit_glm(X, terms, y, w, kind, outcome, variables, n, n_events, note) -> CaseMixModel:
