@@ -78,3 +78,15 @@ def test_cli_validate_takes_content_folders(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["definitions", "validate", "--content", str(tmp_path)])
     assert res.exit_code == 0, res.output
     assert "override" in res.output and "definitions valid" in res.output
+
+
+def test_an_item_split_at_a_comma_inside_a_flow_list_is_an_error(tmp_path: Path) -> None:
+    # `[Therapy (relaxation, exercise)]` is two items in YAML; the packaged templates once had six of these.
+    text = (CONTENT / "conditions" / "migraine.yaml").read_text().replace(
+        '"Multimodal therapy (relaxation, exercise)"', "Multimodal therapy (relaxation, exercise)")
+    assert "[Regular reviews, Medication management, Multimodal therapy (relaxation, exercise)]" in text
+    (tmp_path / "conditions").mkdir()
+    (tmp_path / "conditions" / "migraine.yaml").write_text(text)
+    errors = load(tmp_path, strict=False).errors
+    assert len(errors) == 1 and "'Multimodal therapy (relaxation' has unbalanced parentheses" in errors[0]
+    assert load().get("conditions", "migraine").phases[2].activities[-1] == "Multimodal therapy (relaxation, exercise)"

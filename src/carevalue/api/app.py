@@ -37,12 +37,14 @@ def ops_folder(store: str | Path) -> Path:
 def create_app(store: str | Path, content: Sequence[str | Path] = (), *, ops: str | Path | None = None,
                database: str | None = None, token_ttl: timedelta = timedelta(hours=8), signin_limit: int = 5,
                signin_window: timedelta = timedelta(minutes=15), dashboard: bool = True,
-               drain_every: float | None = None) -> FastAPI:
+               drain_every: float | None = None, prepare: bool = False) -> FastAPI:
     """An app over the store at ``store`` (opened read-only per run) with its definitions ``content``.
 
     ``database``: a ``postgresql://`` URL for the operational data (default ``CAREVALUE_DATABASE_URL``;
     without one, SQLite files in ``ops``). ``drain_every``: seconds between background drains of
-    the PROM inbox into the store while the app runs (None: only ``carevalue proms drain``)."""
+    the PROM inbox into the store while the app runs (None: only ``carevalue proms drain``).
+    ``prepare``: fit the dashboard's "patients like you" models in the background at start
+    (``web.pages.prepare``), so the first person asked for does not wait for them."""
     folder = Path(ops) if ops is not None else ops_folder(store)
     url = database_url(database)
     state = ApiState(Workspace.open(store, content),
@@ -71,16 +73,19 @@ def create_app(store: str | Path, content: Sequence[str | Path] = (), *, ops: st
         v1.include_router(module.router)
     app.include_router(v1)
     if dashboard:
-        _mount_dashboard(app, state)
+        _mount_dashboard(app, state, prepare)
     return app
 
 
-def _mount_dashboard(app: FastAPI, state: ApiState) -> None:
+def _mount_dashboard(app: FastAPI, state: ApiState, prepare: bool = False) -> None:
     """The web dashboard at /dashboard, on the same workspace and behind the same sign-in."""
     from carevalue.web import deps
+    from carevalue.web.app import start_preparing
     from carevalue.web.router import router
 
     app.state.workspace = state.workspace
     state._lock = deps.QUERY_LOCK  # one connection: API and dashboard requests take turns on it
     # HTML pages and their .json twins: the dashboard's, not part of the REST API's OpenAPI.
     app.include_router(router, prefix="/dashboard", include_in_schema=False)
+    if prepare:
+        start_preparing(state.workspace)

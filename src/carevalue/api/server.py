@@ -23,7 +23,7 @@ def app_from_env() -> FastAPI:
     s = json.loads(os.environ[SETTINGS])
     return create_app(s["store"], s["content"], ops=s["ops"], database=s["database"],
                       token_ttl=timedelta(hours=s["token_hours"]), drain_every=s["drain_every"],
-                      dashboard=s.get("dashboard", True))
+                      dashboard=s.get("dashboard", True), prepare=s.get("dashboard", True))
 
 
 def serve(store: Path, content: Sequence[Path] = (), *, ops: Path | None = None, database: str | None = None,

@@ -60,6 +60,16 @@ class PhaseDefinition(Part):
     measuring: list[str] = Field(default_factory=list)
     accessing: list[str] = Field(default_factory=list)
 
+    @model_validator(mode="after")
+    def _items_not_split(self) -> PhaseDefinition:
+        # In a YAML flow list `[a (b, c)]` the comma splits one item in two: catch it, ask for quotes.
+        for name in ("activities", "informing_engaging", "measuring", "accessing"):
+            for item in getattr(self, name):
+                if item.count("(") != item.count(")"):
+                    raise ValueError(f"{self.phase} {name}: {item!r} has unbalanced parentheses; "
+                                     "a comma inside [...] splits an item, so quote it: \"a (b, c)\"")
+        return self
+
 
 class Trigger(Part):
     """An event that starts a care cycle (acute) or a patient's first diagnosis (chronic)."""

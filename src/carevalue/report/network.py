@@ -30,12 +30,13 @@ TABLES = ("network_volume", "network_standard_checks", "network_scenarios", "net
           "network_ipu_assessment", "network_coordinates")
 CHECK_COLS = ["standard", "threshold", "level", "unit_id", "facility", "year", "cycles", "observed_months",
               "annualised_cycles", "two_year_average", "minimum", "meets", "basis", "shortfall",
-              "permitted_next_year", "prognosis_rolling_cycles"]
+              "next_year_minimum", "permitted_next_year", "prognosis_rolling_cycles"]
 CHECK_FORMATS = {"cycles": count, "observed_months": count, "annualised_cycles": ratio, "two_year_average": ratio,
-                 "minimum": count, "shortfall": count, "prognosis_rolling_cycles": count}
+                 "minimum": count, "next_year_minimum": count, "shortfall": count, "prognosis_rolling_cycles": count}
 CHECK_HEADERS = {"unit_id": "unit", "organization_id": "organization", "observed_months": "months in the data",
                  "annualised_cycles": "annualised (estimate)",
-                 "two_year_average": "two-year average", "permitted_next_year": "permitted next year (prognosis)",
+                 "two_year_average": "two-year average",
+                 "next_year_minimum": "minimum next year", "permitted_next_year": "permitted next year (prognosis)",
                  "prognosis_rolling_cycles": "Jul–Jun half years (prognosis)"}
 
 

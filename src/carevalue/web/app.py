@@ -38,8 +38,15 @@ def create_dashboard_app(store: str | Path | Workspace, content: Sequence[str | 
     app.dependency_overrides[deps.get_principal] = deps.local_principal
     app.include_router(router)
     if prepare:
-        threading.Thread(target=_prepare, args=(ws,), name="dashboard-prepare", daemon=True).start()
+        start_preparing(ws)
     return app
+
+
+def start_preparing(ws: Workspace) -> threading.Thread:
+    """Fit the like-you models of ``ws`` in a background thread, taking the query lock per condition."""
+    t = threading.Thread(target=_prepare, args=(ws,), name="dashboard-prepare", daemon=True)
+    t.start()
+    return t
 
 
 def _prepare(ws: Workspace) -> None:
