@@ -97,13 +97,16 @@ def connect(store: str | Path | None = None, backend: str | None = None, **optio
     return ibis.pyspark.connect(session, **options)
 
 
-# SQL settings for a Spark we start ourselves (local mode): few shuffle partitions and no adaptive
-# re-planning or broadcast exchanges, each of which is a Spark job of its own; a small run is
-# dominated by the fixed cost per job, not by data. A cluster's own settings are left as they are.
+# SQL settings for a Spark we start ourselves (local mode). A small run's time goes to planning the
+# stages' large queries and to fixed costs per job, not to data: adaptive execution re-plans the
+# query after every shuffle stage and runs each stage and broadcast as a job of its own, and
+# constraint propagation is known to grow fast with the size of a plan. None changes a result.
+# A cluster's own settings (spark-submit --conf, Databricks) are left as they are.
 LOCAL_SPARK_SQL = {
     "spark.sql.shuffle.partitions": "2",
     "spark.sql.adaptive.enabled": "false",
     "spark.sql.autoBroadcastJoinThreshold": "-1",
+    "spark.sql.constraintPropagation.enabled": "false",
 }
 
 
@@ -123,7 +126,7 @@ def spark_session(warehouse_dir: str | Path | None = None, app_name: str = "care
     builder = SparkSession.builder.appName(app_name)
     if ours or "CAREVALUE_SPARK_MASTER" in os.environ:
         builder = (builder.master(os.environ.get("CAREVALUE_SPARK_MASTER", "local[2]"))
-                   .config("spark.ui.enabled", "false"))
+                   .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false"))
     if warehouse_dir is not None:
         builder = builder.config("spark.sql.warehouse.dir", str(warehouse_dir))
     session = builder.getOrCreate()

@@ -112,7 +112,7 @@ class RunStore:
         if not p.exists():
             return None
         rid = p.read_text(encoding="utf-8").strip()
-        return rid if (self.folder / f"{rid}.duckdb").exists() else None
+        return rid if self.run_file(rid).exists() else None
 
     def run_file(self, run_id: str) -> Path:
         return self.folder / f"{run_id}.duckdb"
