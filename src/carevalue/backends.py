@@ -196,17 +196,23 @@ def export_parquet(store: str | Path, out_dir: str | Path, tables: list[str] | N
     return written
 
 
-def register_parquet(con: BaseBackend, folder: str | Path) -> list[str]:
-    """Make every table of a Parquet folder readable as ``con.table(<table>)``: each ``<table>/``
-    folder of Parquet files (as :func:`export_parquet` and Spark write them) or ``<table>.parquet`` file."""
-    names = []
+def parquet_tables(folder: str | Path) -> dict[str, Path]:
+    """The tables of a Parquet folder by name: each ``<table>/`` folder of Parquet files (as
+    :func:`export_parquet` and Spark write them) or ``<table>.parquet`` file."""
+    out: dict[str, Path] = {}
     for f in sorted(Path(folder).iterdir()):
         if f.name.startswith((".", "_")):
             continue
         if f.is_dir() and any(f.glob("*.parquet")):
-            con.read_parquet(str(f), table_name=f.name)
-            names.append(f.name)
+            out[f.name] = f
         elif f.suffix == ".parquet" and f.is_file():
-            con.read_parquet(str(f), table_name=f.stem)
-            names.append(f.stem)
-    return names
+            out[f.stem] = f
+    return out
+
+
+def register_parquet(con: BaseBackend, folder: str | Path) -> list[str]:
+    """Make every table of a Parquet folder (:func:`parquet_tables`) readable as ``con.table(<table>)``."""
+    tables = parquet_tables(folder)
+    for name, path in tables.items():
+        con.read_parquet(str(path), table_name=name)
+    return list(tables)

@@ -19,8 +19,8 @@ from typing import Any
 import ibis
 from ibis.backends import BaseBackend
 
-from carevalue.backends import connect, register_parquet, spark_session, write_table
-from carevalue.model import TABLES
+from carevalue.backends import connect, parquet_tables, spark_session, write_table
+from carevalue.model import ALL_TABLES, TABLES
 from carevalue.pipeline.runs import RunRecord, RunStore, _now, new_run_id
 
 CORE = frozenset(t.name for t in TABLES)
@@ -29,6 +29,30 @@ CORE = frozenset(t.name for t in TABLES)
 def run_database(run_id: str) -> str:
     """The Spark database (catalogue namespace) a run writes its tables into."""
     return "carevalue_run_" + "".join(c if c.isalnum() else "_" for c in run_id.lower())
+
+
+# (Spark application, view) -> the Parquet path, inode and mtime the view reads
+_SHOWN: dict[tuple[str, str], tuple[str, int, int]] = {}
+DECLARED = frozenset({*(t.name for t in ALL_TABLES), "runs"})
+
+
+def show_views(con: BaseBackend, session: Any, wanted: dict[str, Path], keep: bool = False) -> None:
+    """Make ``wanted`` (name -> Parquet folder) the session's views of carevalue tables; unless
+    ``keep``, views of other carevalue tables (an earlier run's) are dropped. A view that already
+    reads the same unchanged folder stays: registering one reads Parquet footers, a Spark job."""
+    app = session.sparkContext.applicationId
+    views = {v.name for v in session.catalog.listTables() if v.isTemporary}
+    stale = set() if keep else views & DECLARED - set(wanted)
+    for name in stale:
+        session.catalog.dropTempView(name)
+        _SHOWN.pop((app, name), None)
+    for name, path in wanted.items():
+        st = path.stat()
+        key = (str(path.resolve()), st.st_ino, st.st_mtime_ns)
+        if name in views and _SHOWN.get((app, name)) == key:
+            continue
+        con.read_parquet(str(path), table_name=name)
+        _SHOWN[(app, name)] = key
 
 
 def table_folders(folder: Path) -> list[Path]:
@@ -52,18 +76,15 @@ class ParquetRunStore(RunStore):
     def remove_run(self, run_id: str) -> None:
         shutil.rmtree(self.run_file(run_id), ignore_errors=True)
 
-    def connect(self) -> BaseBackend:
-        """A connection on the shared SparkSession with only the core tables in view."""
+    def connect(self, tables: dict[str, Path] | None = None) -> BaseBackend:
+        """A connection on the shared SparkSession with the core tables (and ``tables``) in view."""
         if not self.core.is_dir():
             raise FileNotFoundError(f"no Parquet store at {self.core}: write one with "
                                     f"`carevalue ingest PATH --store S.duckdb --parquet {self.core}`")
-        session = self._session or spark_session()
+        self._session = session = self._session or spark_session()
         con = connect(backend="pyspark", session=session)
-        for view in session.catalog.listTables():  # views of an earlier run or reader in this session
-            if view.isTemporary and view.name not in CORE:
-                session.catalog.dropTempView(view.name)
         session.catalog.setCurrentDatabase("default")
-        register_parquet(con, self.core)
+        show_views(con, session, {**parquet_tables(self.core), **(tables or {})})
         return con
 
     # ------------------------------------------------------------------ a run
@@ -93,8 +114,9 @@ class ParquetRunStore(RunStore):
             if name not in keep and self._previous is not None:
                 dest = self._run_folder / name
                 shutil.copytree(self._previous / name, dest)
-                con.read_parquet(str(dest), table_name=name)
                 done.append(name)
+        if done:
+            show_views(con, self._session, {n: self._run_folder / n for n in done}, keep=True)
         return done
 
     def publish(self, rec: RunRecord, con: BaseBackend) -> None:
@@ -119,10 +141,6 @@ class ParquetRunStore(RunStore):
     # ------------------------------------------------------------------ readers
     def open_reader(self) -> BaseBackend:
         """The current run's tables plus the core tables, by name, on the shared SparkSession."""
-        con = self.connect()
         rid = self.current_id()
-        if rid is not None:
-            for table in table_folders(self.run_file(rid)):
-                con.read_parquet(str(table), table_name=table.name)
-        return con
+        return self.connect({p.name: p for p in table_folders(self.run_file(rid))} if rid else None)
 
