@@ -31,8 +31,8 @@ def parquet(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _seen(pq: Path) -> tuple[str, set[str], int]:
     """What a reader sees: the last run in its `runs` table, the tables, the observation periods."""
     ws = Workspace.open(pq, backend="spark")
-    runs = ws.con.table("runs").to_pandas()
-    return str(runs.run_id.iloc[-1]), ws.tables(), int(ws.con.table("observation_periods").count().execute())
+    runs = ws.con.table("runs").to_pandas().sort_values("started")  # Parquet keeps no row order
+    return str(runs[runs.status == "published"].run_id.iloc[-1]), ws.tables(), int(ws.con.table("observation_periods").count().execute())
 
 
 def test_failing_stage_leaves_previous_run_readable(parquet: Path, monkeypatch: Any) -> None:
