@@ -68,41 +68,84 @@ def tune_duckdb(con: Any, store: str | Path | None = None, preserve_insertion_or
     return settings
 
 
+SPARK_NAMES = ("spark", "pyspark")
+
+
+def backend_name(backend: str | None = None) -> str:
+    """``duckdb`` or ``pyspark``: ``backend`` or ``CAREVALUE_BACKEND`` (``spark`` is accepted for PySpark)."""
+    name = (backend or os.environ.get("CAREVALUE_BACKEND") or "duckdb").lower()
+    if name in SPARK_NAMES:
+        return "pyspark"
+    if name != "duckdb":
+        raise ValueError(f"unknown backend {name!r}; use 'duckdb' or 'spark'")
+    return name
+
+
 def connect(store: str | Path | None = None, backend: str | None = None, **options: Any) -> BaseBackend:
     """Open the store through Ibis.
 
     ``backend`` is ``duckdb`` (default; ``store`` is the DuckDB file, tuned by
-    :func:`duckdb_settings`) or ``pyspark`` (a local or configured SparkSession;
+    :func:`duckdb_settings`) or ``spark``/``pyspark`` (a local or configured SparkSession;
     ``CAREVALUE_BACKEND`` selects it from the environment).
     """
-    backend = (backend or os.environ.get("CAREVALUE_BACKEND") or "duckdb").lower()
+    backend = backend_name(backend)
     if backend == "duckdb":
         con = ibis.duckdb.connect(str(store) if store else ":memory:", **options)
         tune_duckdb(con, store)
         return con
-    if backend == "pyspark":
-        session = options.pop("session", None) or spark_session()
-        return ibis.pyspark.connect(session, **options)
-    raise ValueError(f"unknown backend {backend!r}; use 'duckdb' or 'pyspark'")
+    session = options.pop("session", None) or spark_session()
+    return ibis.pyspark.connect(session, **options)
+
+
+# SQL settings for a Spark we start ourselves (local mode). A small run's time goes to planning the
+# stages' large queries and to fixed costs per job, not to data: adaptive execution re-plans the
+# query after every shuffle stage and runs each stage and broadcast as a job of its own, and
+# constraint propagation is known to grow fast with the size of a plan. None changes a result.
+# A cluster's own settings (spark-submit --conf, Databricks) are left as they are.
+LOCAL_SPARK_SQL = {
+    "spark.sql.shuffle.partitions": "2",
+    "spark.sql.adaptive.enabled": "false",
+    "spark.sql.autoBroadcastJoinThreshold": "-1",
+    "spark.sql.constraintPropagation.enabled": "false",
+}
 
 
 def spark_session(warehouse_dir: str | Path | None = None, app_name: str = "carevalue") -> Any:
-    """A local (or ``CAREVALUE_SPARK_MASTER``) SparkSession set up for carevalue: UTC, no UI."""
+    """The SparkSession carevalue runs on: the one ``spark-submit``/Databricks started, else a local one.
+
+    A local session (``CAREVALUE_SPARK_MASTER``, default ``local[2]``) gets :data:`LOCAL_SPARK_SQL`
+    where the configuration does not set them (``CAREVALUE_SPARK_SHUFFLE_PARTITIONS`` overrides the
+    partitions); every session computes in UTC, as the DuckDB backend does.
+    """
     from pyspark.sql import SparkSession
 
     # Spark's Python workers must use this interpreter (and its packages), not the system one.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    builder = (
-        SparkSession.builder.master(os.environ.get("CAREVALUE_SPARK_MASTER", "local[2]"))
-        .appName(app_name)
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "4")
-    )
+    ours = SparkSession.getActiveSession() is None and "PYSPARK_GATEWAY_PORT" not in os.environ
+    builder = SparkSession.builder.appName(app_name)
+    if ours or "CAREVALUE_SPARK_MASTER" in os.environ:
+        builder = (builder.master(os.environ.get("CAREVALUE_SPARK_MASTER", "local[2]"))
+                   .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false"))
     if warehouse_dir is not None:
         builder = builder.config("spark.sql.warehouse.dir", str(warehouse_dir))
-    return builder.getOrCreate()
+    session = builder.getOrCreate()
+    session.conf.set("spark.sql.session.timeZone", "UTC")
+    if ours:
+        given = session.sparkContext.getConf()
+        wanted = dict(LOCAL_SPARK_SQL)
+        if parts := os.environ.get("CAREVALUE_SPARK_SHUFFLE_PARTITIONS"):
+            wanted["spark.sql.shuffle.partitions"] = parts
+        for key, value in wanted.items():
+            if not given.contains(key) or key.endswith("shuffle.partitions") and parts:
+                session.conf.set(key, value)
+    return session
+
+
+def spark_jobs(session: Any) -> int:
+    """How many Spark jobs the session has launched so far (job ids count up from 0)."""
+    ids = session.sparkContext.statusTracker().getJobIdsForGroup(None)
+    return max(ids) + 1 if ids else 0
 
 
 def write_table(con: BaseBackend, name: str, expr: ibis.Table) -> ibis.Table:
@@ -116,29 +159,60 @@ def write_table(con: BaseBackend, name: str, expr: ibis.Table) -> ibis.Table:
     return con.create_table(name, expr)
 
 
-def export_parquet(store: str | Path, out_dir: str | Path, tables: list[str] | None = None) -> list[Path]:
-    """Write tables of a DuckDB store as Parquet files (one per table): the extract format and
-    the hand-over to a Spark cluster."""
+def export_parquet(store: str | Path, out_dir: str | Path, tables: list[str] | None = None,
+                   file_size: str = "128MB") -> list[Path]:
+    """Write tables of a DuckDB store as Parquet: one folder per table (``<out>/<table>/part-N.parquet``,
+    files of about ``file_size``), the core of a Spark store and the extract format. ``tables``
+    (default: every table) that the store lacks are skipped.
+
+    Each table is written into a scratch folder and renamed into place, so a table's folder is always
+    one complete export; a ``<table>.parquet`` file of an older export is replaced.
+    """
+    import shutil
+
     import duckdb
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     with duckdb.connect(str(store), read_only=True) as con:
-        names = tables or [r[0] for r in con.execute(
+        present = [r[0] for r in con.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
             "AND table_name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY 1").fetchall()]
+        names = [n for n in tables if n in present] if tables else present
         for name in names:
-            target = out / f"{name}.parquet"
-            con.execute(f"COPY \"{name}\" TO '{target}' (FORMAT parquet)")
+            target, scratch = out / name, out / f".{name}.{os.getpid()}.tmp"
+            shutil.rmtree(scratch, ignore_errors=True)
+            size = file_size.replace("'", "")
+            con.execute(f"COPY \"{name}\" TO '{str(scratch).replace(chr(39), chr(39) * 2)}' "
+                        f"(FORMAT parquet, FILE_SIZE_BYTES '{size}', FILENAME_PATTERN 'part-{{i}}')")
+            old = out / f".{name}.{os.getpid()}.old"
+            if target.exists():
+                target.rename(old)
+            scratch.rename(target)
+            shutil.rmtree(old, ignore_errors=True)
+            (out / f"{name}.parquet").unlink(missing_ok=True)
             written.append(target)
     return written
 
 
+def parquet_tables(folder: str | Path) -> dict[str, Path]:
+    """The tables of a Parquet folder by name: each ``<table>/`` folder of Parquet files (as
+    :func:`export_parquet` and Spark write them) or ``<table>.parquet`` file."""
+    out: dict[str, Path] = {}
+    for f in sorted(Path(folder).iterdir()):
+        if f.name.startswith((".", "_")):
+            continue
+        if f.is_dir() and any(f.glob("*.parquet")):
+            out[f.name] = f
+        elif f.suffix == ".parquet" and f.is_file():
+            out[f.stem] = f
+    return out
+
+
 def register_parquet(con: BaseBackend, folder: str | Path) -> list[str]:
-    """Make every ``<table>.parquet`` in ``folder`` readable as ``con.table(<table>)``."""
-    names = []
-    for f in sorted(Path(folder).glob("*.parquet")):
-        con.read_parquet(str(f), table_name=f.stem)
-        names.append(f.stem)
-    return names
+    """Make every table of a Parquet folder (:func:`parquet_tables`) readable as ``con.table(<table>)``."""
+    tables = parquet_tables(folder)
+    for name, path in tables.items():
+        con.read_parquet(str(path), table_name=name)
+    return list(tables)

@@ -8,7 +8,6 @@ the command that builds it.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -16,8 +15,15 @@ from typing import Any
 
 from ibis.backends import BaseBackend
 
+from carevalue.backends import backend_name
 from carevalue.definitions.loader import Library, load_library
-from carevalue.pipeline.orchestrate import OnStage, RunResult, run_connection, run_store
+from carevalue.pipeline.orchestrate import (
+    OnStage,
+    RunResult,
+    run_connection,
+    run_parquet_store,
+    run_store,
+)
 from carevalue.pipeline.runs import RunStore
 from carevalue.pipeline.stages import producer
 
@@ -36,13 +42,17 @@ class MissingTable(WorkspaceError):
 
 
 class Workspace:
-    """A store (DuckDB file by default, PySpark when configured) with its definitions library."""
+    """A store with its definitions library: a DuckDB file by default, or with the ``spark`` backend
+    (``--backend spark`` or ``CAREVALUE_BACKEND=spark``) a Parquet folder that Spark runs read and write."""
 
     def __init__(self, store: str | Path | None, content: Sequence[str | Path] = (),
                  backend: str | None = None, con: BaseBackend | None = None) -> None:
         self.store = Path(store) if store is not None else None
         self.content = [Path(c) for c in content]
-        self.backend = (backend or os.environ.get("CAREVALUE_BACKEND") or "duckdb").lower()
+        try:
+            self.backend = backend_name(backend)
+        except ValueError as e:
+            raise WorkspaceError(str(e)) from None
         self._con = con  # an open connection given by the caller (PySpark session, tests)
         self._reader: BaseBackend | None = None
         self._library: Library | None = None
@@ -56,7 +66,17 @@ class Workspace:
             raise WorkspaceError(f"no store at {path}: create one with `carevalue ingest PATH --store {path}`")
         if not must_exist and not path.parent.exists():
             raise WorkspaceError(f"folder {path.parent} does not exist: create it first or choose another --store")
-        return cls(path, content, backend)
+        ws = cls(path, content, backend)
+        if must_exist and ws.spark and not path.is_dir():
+            raise WorkspaceError(f"the spark backend reads a Parquet store (a folder), and {path} is a file: "
+                                 f"write one with `carevalue export-parquet --store {path} --out DIR`, "
+                                 f"then `carevalue run --backend spark --store DIR`")
+        return ws
+
+    @property
+    def spark(self) -> bool:
+        """Whether this workspace runs on Spark (its store is then a Parquet folder)."""
+        return self.backend == "pyspark"
 
     @classmethod
     def on_connection(cls, con: BaseBackend, content: Sequence[str | Path] = ()) -> Workspace:
@@ -73,16 +93,31 @@ class Workspace:
 
     # ------------------------------------------------------------------ ingest
     def ingest(self, paths: Sequence[str | Path],
-               on_file: Callable[[Any, int, int], None] | None = None) -> Any:
-        """Read every data file under ``paths`` into the core store (each file one transaction)."""
+               on_file: Callable[[Any, int, int], None] | None = None, parquet: str | Path | None = None) -> Any:
+        """Read every data file under ``paths`` into the core store (each file one transaction); with
+        ``parquet``, also write the core tables there as a Parquet store for Spark runs."""
         from carevalue.ingest.run import ingest
         from carevalue.ingest.store import Store
 
-        if self.store is None:
-            raise WorkspaceError("ingest needs a DuckDB store path")
+        if self.store is None or self.spark:
+            raise WorkspaceError("ingest writes a DuckDB store: give its path as --store (and --parquet DIR "
+                                 "for the Parquet store a Spark run reads)")
         self.close()
         with Store(self.store) as store:
-            return ingest([Path(p) for p in paths], store, on_file)
+            report = ingest([Path(p) for p in paths], store, on_file)
+        if parquet is not None:
+            self.export_parquet(parquet)
+        return report
+
+    def export_parquet(self, out: str | Path) -> list[Path]:
+        """Write the core tables as a Parquet store (one folder of Parquet files per table)."""
+        from carevalue.backends import export_parquet
+        from carevalue.model import TABLES
+
+        if self.store is None or not self.store.is_file():
+            raise WorkspaceError(f"no DuckDB store at {self.store}: ingest into one first")
+        self.close()
+        return export_parquet(self.store, out, [t.name for t in TABLES])
 
     # ------------------------------------------------------------------ runs
     def run(self, only: list[str] | None = None, on_stage: OnStage | None = None) -> RunResult:
@@ -93,6 +128,8 @@ class Workspace:
         if self.store is None:
             raise WorkspaceError("no store")
         self.close()
+        if self.spark:
+            return run_parquet_store(self.store, lib, only, on_stage)
         return run_store(self.store, lib, only, on_stage)
 
     def runs(self) -> list[dict[str, Any]]:
@@ -110,7 +147,12 @@ class Workspace:
         if self._reader is None:
             if self.store is None:
                 raise WorkspaceError("no store")
-            self._reader = RunStore(self.store).open_reader()
+            if self.spark:
+                from carevalue.pipeline.spark_runs import ParquetRunStore
+
+                self._reader = ParquetRunStore(self.store).open_reader()
+            else:
+                self._reader = RunStore(self.store).open_reader()
         return self._reader
 
     def tables(self) -> set[str]:
@@ -129,8 +171,9 @@ class Workspace:
 
     def close(self) -> None:
         if self._reader is not None:
-            with contextlib.suppress(Exception):
-                self._reader.disconnect()
+            if not self.spark:  # a Spark reader shares the process's SparkSession: it stays up
+                with contextlib.suppress(Exception):
+                    self._reader.disconnect()
             self._reader = None
 
     def __enter__(self) -> Workspace:

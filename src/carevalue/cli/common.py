@@ -20,11 +20,12 @@ CONTENT = typer.Option(None, "--content", help="A content folder layered over th
 JSON = typer.Option(False, "--json", help="Print one JSON document instead of a table.")
 
 
-def workspace(store: Path, content: Sequence[Path] | None = None, must_exist: bool = True) -> Workspace:
+def workspace(store: Path, content: Sequence[Path] | None = None, must_exist: bool = True,
+              backend: str | None = None) -> Workspace:
     """``Workspace.open(store, content=...)``: the façade every command makes its one call into."""
     from carevalue.workspace import Workspace
 
-    ws = Workspace.open(store, content=list(content or []), must_exist=must_exist)
+    ws = Workspace.open(store, content=list(content or []), backend=backend, must_exist=must_exist)
     OPENED.append(ws)  # closed when the command ends, also when it fails (cli/errors.guarded)
     return ws
 

@@ -12,6 +12,9 @@ from carevalue.cli import app
 from carevalue.cli.common import JSON, STORE, workspace
 from carevalue.cli.output import console, emit, note
 
+PARQUET = typer.Option(None, "--parquet", help="Also write the core tables to this folder as a Parquet "
+                       "store (one folder of Parquet files per table) for `carevalue run --backend spark`.")
+
 
 def _rows(report: Any) -> list[dict[str, Any]]:
     return [{"source": f.source, "read": f.read, "stored": f.stored, "quarantined": f.quarantined,
@@ -23,6 +26,7 @@ def ingest_cmd(
     paths: list[Path] = typer.Argument(..., help="Files or folders: FHIR NDJSON/Bundles, Synthea CSV."),
     store: Path = STORE,
     report_json: Path | None = typer.Option(None, "--report-json", help="Write the per-file report as JSON."),
+    parquet: Path | None = PARQUET,
     as_json: bool = JSON,
 ) -> None:
     """Read every record; store it or quarantine it with a reason. Re-running is idempotent."""
@@ -31,9 +35,9 @@ def ingest_cmd(
     for p in paths:
         if not p.exists():
             raise QueryError(f"no such file or folder: {p}")
-    ws = workspace(store, must_exist=False)
+    ws = workspace(store, must_exist=False, backend="duckdb")
     if as_json or not console.is_terminal:
-        report = ws.ingest(paths)
+        report = ws.ingest(paths, parquet=parquet)
     else:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -45,7 +49,7 @@ def ingest_cmd(
             def on_file(src: Any, i: int, n: int) -> None:
                 progress.update(task, total=n, completed=i, description=src.label)
 
-            report = ws.ingest(paths, on_file)
+            report = ws.ingest(paths, on_file, parquet=parquet)
     if not report.files:
         found = "; ".join(f"{s}: {why}" for s, why in report.skipped[:5]) or "no files at all"
         raise QueryError(f"nothing to ingest in {', '.join(map(str, paths))}: no FHIR NDJSON/Bundle, Synthea "
@@ -61,3 +65,16 @@ def ingest_cmd(
         note(f"total: read {tot[0]:,}  stored {tot[1]:,}  quarantined {tot[2]:,}")
         for line in report.lines():
             console.print(f"[yellow]implausible[/yellow] {line}", highlight=False)
+        if parquet is not None:
+            note(f"Parquet store for Spark runs: {parquet} (`carevalue run --backend spark --store {parquet}`)")
+
+
+@app.command("export-parquet")
+def export_parquet_cmd(store: Path = STORE, out: Path = typer.Option(..., "--out", help="The Parquet store "
+                       "folder to write (each core table a folder of Parquet files); replaced table by table."),
+                       as_json: bool = JSON) -> None:
+    """Write the core tables of a DuckDB store as a Parquet store, the input of `carevalue run --backend spark`."""
+    written = workspace(store, backend="duckdb").export_parquet(out)
+    rows = [{"table": p.name, "files": len(list(p.glob("*.parquet"))),
+             "bytes": sum(f.stat().st_size for f in p.glob("*.parquet"))} for p in written]
+    emit(rows, f"Parquet store {out}", as_json, columns=["table", "files", "bytes"])

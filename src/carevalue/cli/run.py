@@ -16,14 +16,17 @@ OUT = typer.Option(None, "--out", help="Also write the run summary to OUT/run-su
 ONLY = typer.Option(None, "--only", help="Run only this stage (repeatable); `carevalue run --help` "
                     "lists them: cycles, segments, costing, risk-scores, proms, outcomes, value.")
 PATIENT = typer.Option(..., "--patient", help="patient_id (`carevalue list patients` shows some).")
+BACKEND = typer.Option(None, "--backend", help="duckdb (default: --store is the DuckDB file) or spark "
+                       "(--store is a Parquet store from `carevalue ingest --parquet`; the run's tables "
+                       "are written as Parquet). Default: $CAREVALUE_BACKEND, else duckdb.")
 ON = typer.Option(None, "--on", help="Date YYYY-MM-DD (default: the data's last encounter date).")
 
 
 @app.command("run")
 def run_cmd(store: Path = STORE, content: list[Path] | None = CONTENT, only: list[str] | None = ONLY,
-            out: Path | None = OUT, as_json: bool = JSON) -> None:
+            out: Path | None = OUT, backend: str | None = BACKEND, as_json: bool = JSON) -> None:
     """Run the engine stages on the store and publish them as one run (readers keep seeing the last one)."""
-    ws = workspace(store, content)
+    ws = workspace(store, content, backend=backend)
     ws.require("patients", "encounters")  # an empty or foreign store: say so before any stage starts
     _ = ws.library  # invalid definitions fail here, before the run is recorded
     with stage_progress("run", quiet=as_json) as on_stage:

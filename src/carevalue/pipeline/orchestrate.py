@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ibis.backends import BaseBackend
 
@@ -80,8 +81,20 @@ def execute(con: BaseBackend, lib: Library, run_id: str, stages: list[Stage],
 def run_store(core: Path, lib: Library, only: list[str] | None = None,
               on_stage: OnStage | None = None) -> RunResult:
     """A run on a DuckDB store: written aside, published atomically, marked failed on error."""
+    return _published(RunStore(core), lib, only, on_stage)
+
+
+def run_parquet_store(core: Path, lib: Library, only: list[str] | None = None,
+                      on_stage: OnStage | None = None, session: Any = None) -> RunResult:
+    """A run on Spark over a Parquet store: every table written as Parquet into the run's own folder,
+    published atomically like a DuckDB run (see :mod:`carevalue.pipeline.spark_runs`)."""
+    from carevalue.pipeline.spark_runs import ParquetRunStore
+
+    return _published(ParquetRunStore(core, session), lib, only, on_stage)
+
+
+def _published(rs: RunStore, lib: Library, only: list[str] | None, on_stage: OnStage | None) -> RunResult:
     stages = chosen(only)
-    rs = RunStore(core)
     dhash = definitions_hash(lib)
     with rs.lock():
         rec, con = rs.begin([s.name for s in stages], dhash)

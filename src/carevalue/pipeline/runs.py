@@ -112,10 +112,15 @@ class RunStore:
         if not p.exists():
             return None
         rid = p.read_text(encoding="utf-8").strip()
-        return rid if (self.folder / f"{rid}.duckdb").exists() else None
+        return rid if self.run_file(rid).exists() else None
 
     def run_file(self, run_id: str) -> Path:
         return self.folder / f"{run_id}.duckdb"
+
+    def remove_run(self, run_id: str) -> None:
+        """Delete what a run wrote (a failed, interrupted or superseded one)."""
+        self.run_file(run_id).unlink(missing_ok=True)
+        Path(str(self.run_file(run_id)) + ".wal").unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ lock
     def _locked(self) -> bool:
@@ -150,7 +155,7 @@ class RunStore:
         current = self.current_id()
         for r in records:
             if r.status == "interrupted":
-                self.run_file(r.run_id).unlink(missing_ok=True)
+                self.remove_run(r.run_id)
         rec = RunRecord(new_run_id(), stages, definitions_hash, _now())
         self._save([*records, rec])
         con = ibis.duckdb.connect(str(self.run_file(rec.run_id)))
@@ -185,22 +190,25 @@ class RunStore:
         write_table(con, "runs", frame)
         con.raw_sql("CHECKPOINT")
         con.disconnect()
+        self._point_current(rec.run_id, history)
+
+    def _point_current(self, run_id: str, history: list[RunRecord]) -> None:
+        """Make ``run_id`` current with one rename, save the registry, remove superseded runs."""
         previous = self.current_id()
         tmp = self.folder / f"CURRENT.{os.getpid()}.tmp"
-        tmp.write_text(rec.run_id, encoding="utf-8")
+        tmp.write_text(run_id, encoding="utf-8")
         os.replace(tmp, self.folder / "CURRENT")
         self._save(history)
         # Keep the previous run's file for readers that opened it just before the switch.
         for r in history:
-            if r.run_id not in (rec.run_id, previous):
-                self.run_file(r.run_id).unlink(missing_ok=True)
+            if r.run_id not in (run_id, previous):
+                self.remove_run(r.run_id)
 
     def fail(self, rec: RunRecord, con: BaseBackend | None, message: str) -> None:
         with contextlib.suppress(Exception):
             if con is not None:
                 con.disconnect()
-        self.run_file(rec.run_id).unlink(missing_ok=True)
-        Path(str(self.run_file(rec.run_id)) + ".wal").unlink(missing_ok=True)
+        self.remove_run(rec.run_id)
         rec.status, rec.finished, rec.message = "failed", _now(), message
         self._save([r for r in self.records() if r.run_id != rec.run_id] + [rec])
 
