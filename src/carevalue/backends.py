@@ -94,7 +94,30 @@ def connect(store: str | Path | None = None, backend: str | None = None, **optio
         tune_duckdb(con, store)
         return con
     session = options.pop("session", None) or spark_session()
-    return ibis.pyspark.connect(session, **options)
+    con = ibis.pyspark.connect(session, **options)
+    _memtables_keep_nulls(con)
+    return con
+
+
+def _memtables_keep_nulls(con: Any) -> None:
+    """Make PySpark keep a null string of an in-memory table null.
+
+    Ibis 12 hands PySpark an in-memory table as a pandas frame, where a missing string is the float
+    NaN, and ``createDataFrame`` turns that into the text ``'NaN'``, so a template's absent value
+    (e.g. a process step with no least-cost role) was a non-null string on Spark and null on DuckDB.
+    PySpark 4 takes Arrow directly, which keeps nulls as nulls."""
+    from ibis.backends.pyspark import PySparkSchema
+    from pyspark.sql.types import StructType
+
+    def register(op: Any) -> None:
+        schema = PySparkSchema.from_ibis(op.schema)
+        if any(dtype.is_decimal() for dtype in op.schema.values()) or not isinstance(schema, StructType):
+            return original(op)  # Ibis's own path (it maps decimals itself)
+        con._session.createDataFrame(op.data.to_pyarrow(op.schema), schema=schema).createOrReplaceTempView(op.name)
+        return None
+
+    original = con._register_in_memory_table
+    con._register_in_memory_table = register
 
 
 # SQL settings for a Spark we start ourselves (local mode). A small run's time goes to planning the
