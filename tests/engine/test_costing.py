@@ -182,3 +182,24 @@ def test_time_equation_flag_must_be_declared() -> None:
             "id": "x", "title": "x", "applies_to": "y",
             "steps": [{"step_code": "s", "description": "s", "phase": "diagnosing", "setting": "clinic",
                        "resources": [{"role": "r", "minutes": 1, "variations": [{"flag": "nope", "extra_minutes": 1}]}]}]})
+
+
+def test_a_saving_of_floating_point_residue_is_no_opportunity() -> None:
+    """Equal rates reached by different sums (0.1 + 0.2 vs 0.3) leave ~1e-15 dollars: not an opportunity."""
+    import ibis
+
+    from carevalue.engine.cost_opportunities import expensive_setting
+
+    def act(step: str, rate: float) -> dict:
+        return {"routine": True, "facility_id": "ACAD", "encounter_class": "IMP", "role": "doctor",
+                "minutes": 10.0, "labour_cost": 10.0 * rate, "period": 2024, "period_coverage": 1.0,
+                "condition": "cond-a", "step_code": step, "setting": "clinic"}
+
+    acts = ibis.memtable([act("same", 0.1 + 0.2), act("dearer", 0.5)])
+    rates = ibis.memtable([{"organization_id": "COMM", "role": "doctor", "rate_per_minute": 0.3}])
+    orgs = ibis.memtable([{"organization_id": "ACAD", "type_code": "academic"},
+                          {"organization_id": "COMM", "type_code": "community"}])
+    policy = CostingPolicy(id="t", title="t", expensive_encounter_classes=["IMP"])
+    assert 10.0 * (0.1 + 0.2) - 10.0 * 0.3 > 0  # the residue the threshold is for
+    out = connect().execute(expensive_setting(acts, rates, orgs, policy))
+    assert out.step_code.tolist() == ["dearer"] and out.money_at_stake.tolist() == pytest.approx([2.0])

@@ -18,6 +18,10 @@ from carevalue.definitions.process_map import CostingPolicy
 from carevalue.engine.capacity import data_periods
 from carevalue.engine.costing import Inputs
 
+# A saving under half a cent on one activity is floating-point residue of equal rates (seen as
+# 1e-15 dollars, positive on one backend and zero on another), not an opportunity.
+MIN_SAVING = 0.005
+
 COLUMNS = ("kind", "period", "period_coverage", "entity_type", "entity_id", "organization_id", "condition",
            "step_code", "count", "minutes", "money_at_stake", "explanation")
 
@@ -74,7 +78,7 @@ def skill_mismatch(acts: ir.Table, rates: ir.Table) -> ir.Table:
     a = a.left_join(overall, a.least_cost_role == overall.g_role).select(a, overall.global_rate)
     cheap = a.local_rate.fill_null(a.global_rate)
     a = a.mutate(cheap_rate=cheap, saving=a.minutes * (a.rate_per_minute - cheap))
-    a = a.filter(a.saving > 0)
+    a = a.filter(a.saving >= MIN_SAVING)
     g = a.group_by("period", "period_coverage", "facility_id", "condition", "step_code", "role",
                    "least_cost_role").aggregate(
         count=a.count(), minutes=a.minutes.sum(), money=a.saving.sum(),
@@ -101,7 +105,7 @@ def expensive_setting(acts: ir.Table, rates: ir.Table, orgs: ir.Table, policy: C
                  | a.o_type.isin(policy.expensive_facility_types))
     a = a.join(ref, a.role == ref.ref_role).select(a, ref.ref_rate)
     a = a.mutate(saving=a.labour_cost - a.minutes * a.ref_rate)
-    a = a.filter(a.saving > 0)
+    a = a.filter(a.saving >= MIN_SAVING)
     g = a.group_by("period", "period_coverage", "facility_id", "condition", "step_code").aggregate(
         count=a.count(), minutes=a.minutes.sum(), money=a.saving.sum(), cost=a.labour_cost.sum(),
         setting=a.setting.min(), where=a.o_type.fill_null(a.encounter_class).min())
