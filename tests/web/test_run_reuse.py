@@ -4,6 +4,7 @@ a provider's page, the cycle list and the timeline give the rows of the old, unf
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +153,18 @@ def test_pages_of_other_content_folders_are_not_shared(dashboard_store: Path, tm
     with Workspace.open(dashboard_store) as plain, Workspace.open(dashboard_store, [tmp_path / "extra"]) as own:
         assert pages.overview(plain) is pages.overview(plain)
         assert pages.overview(own) is not pages.overview(plain)
+
+
+def test_the_served_app_fits_the_models_at_start(tmp_path: Path, fits: list[str]) -> None:
+    """`carevalue serve` builds its app with prepare=True: the fits happen before any like-you page."""
+    from carevalue.api.app import create_app
+
+    store = fx.publish(tmp_path)
+    create_app(store, prepare=False)
+    assert fits == []
+    create_app(store, prepare=True)
+    for _ in range(600):
+        if len(fits) == 2:
+            break
+        time.sleep(0.1)
+    assert len(fits) == 2

@@ -80,7 +80,7 @@ def create_app(store: str | Path, content: Sequence[str | Path] = (), *, ops: st
 def _mount_dashboard(app: FastAPI, state: ApiState, prepare: bool = False) -> None:
     """The web dashboard at /dashboard, on the same workspace and behind the same sign-in."""
     from carevalue.web import deps
-    from carevalue.web.app import start_preparing
+    from carevalue.web.pages import start_preparing
     from carevalue.web.router import router
 
     app.state.workspace = state.workspace

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -38,17 +36,5 @@ def create_dashboard_app(store: str | Path | Workspace, content: Sequence[str | 
     app.dependency_overrides[deps.get_principal] = deps.local_principal
     app.include_router(router)
     if prepare:
-        start_preparing(ws)
+        pages.start_preparing(ws)
     return app
-
-
-def start_preparing(ws: Workspace) -> threading.Thread:
-    """Fit the like-you models of ``ws`` in a background thread, taking the query lock per condition."""
-    t = threading.Thread(target=_prepare, args=(ws,), name="dashboard-prepare", daemon=True)
-    t.start()
-    return t
-
-
-def _prepare(ws: Workspace) -> None:
-    with contextlib.suppress(Exception):  # a page that needs a model fits it itself
-        pages.prepare(ws, deps.QUERY_LOCK)

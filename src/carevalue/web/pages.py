@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any, TypeVar
@@ -187,3 +188,17 @@ def prepare(ws: Workspace, lock: AbstractContextManager[Any] | None = None) -> d
         with turn:
             done[c] = ws.ask(ly.fit_models, condition=c)
     return done
+
+
+def start_preparing(ws: Workspace) -> threading.Thread:
+    """Run :func:`prepare` in a background thread under the dashboard's query lock; a model that
+    fails to fit here is fitted (and its error shown) by the page that needs it."""
+    from carevalue.web import deps
+
+    def work() -> None:
+        with contextlib.suppress(Exception):
+            prepare(ws, deps.QUERY_LOCK)
+
+    t = threading.Thread(target=work, name="dashboard-prepare", daemon=True)
+    t.start()
+    return t
