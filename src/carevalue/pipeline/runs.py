@@ -183,11 +183,8 @@ class RunStore:
 
     def publish(self, rec: RunRecord, con: BaseBackend) -> None:
         """Record the run in its own ``runs`` table, close it and make it current."""
-        rec.status, rec.finished = "published", _now()
-        history = [r for r in self.records() if r.run_id != rec.run_id] + [rec]
-        frame = ibis.memtable([{k: (",".join(v) if isinstance(v, list) else v) for k, v in asdict(r).items()}
-                               for r in history])
-        write_table(con, "runs", frame)
+        history = published_history(self.records(), rec)
+        write_table(con, "runs", history_table(history))
         con.raw_sql("CHECKPOINT")
         con.disconnect()
         self._point_current(rec.run_id, history)
@@ -227,3 +224,15 @@ class RunStore:
 
 def row_counts(con: BaseBackend, names: list[str]) -> dict[str, Any]:
     return {n: int(con.table(n).count().execute()) for n in names}
+
+
+def published_history(records: list[RunRecord], rec: RunRecord) -> list[RunRecord]:
+    """Mark ``rec`` published now and put it last in the run history (replacing an older copy)."""
+    rec.status, rec.finished = "published", _now()
+    return [r for r in records if r.run_id != rec.run_id] + [rec]
+
+
+def history_table(history: list[RunRecord]) -> ibis.Table:
+    """The ``runs`` table a run file carries: one row per run, lists joined with commas."""
+    return ibis.memtable([{k: (",".join(v) if isinstance(v, list) else v) for k, v in asdict(r).items()}
+                          for r in history])

@@ -12,16 +12,21 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import ibis
 from ibis.backends import BaseBackend
 
 from carevalue.backends import connect, parquet_tables, spark_session, write_table
 from carevalue.model import ALL_TABLES, TABLES
-from carevalue.pipeline.runs import RunRecord, RunStore, _now, new_run_id
+from carevalue.pipeline.runs import (
+    RunRecord,
+    RunStore,
+    _now,
+    history_table,
+    new_run_id,
+    published_history,
+)
 
 CORE = frozenset(t.name for t in TABLES)
 
@@ -121,11 +126,8 @@ class ParquetRunStore(RunStore):
 
     def publish(self, rec: RunRecord, con: BaseBackend) -> None:
         """Record the run in its own ``runs`` table and make it current with one rename."""
-        rec.status, rec.finished = "published", _now()
-        history = [r for r in self.records() if r.run_id != rec.run_id] + [rec]
-        frame = ibis.memtable([{k: (",".join(v) if isinstance(v, list) else v) for k, v in asdict(r).items()}
-                               for r in history])
-        write_table(con, "runs", frame)
+        history = published_history(self.records(), rec)
+        write_table(con, "runs", history_table(history))
         con.raw_sql("USE default")
         self._point_current(rec.run_id, history)
 
