@@ -4,6 +4,7 @@ Prints one table per size with wall time, CPU time and peak RSS per step and the
 wrote, then the scaling ratios between consecutive sizes (1.0 per doubling would be linear).
 
     python benchmarks/pipeline.py --sizes 20000 100000 [--seed 7] [--work DIR] [--only STAGE ...]
+                                  [--reuse-population]
 
 ``--patients`` is the same option as ``--sizes``. The scaling table gives wall and CPU ratios: on a
 shared machine the CPU ratio moves less with the load.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import resource
+import shutil
 import tempfile
 import threading
 import time
@@ -67,12 +69,22 @@ def measured(rows: list[dict[str, object]], step: str) -> Iterator[Callable[[int
                  "peak_rss_mib": s.peak, "rows": written["rows"]})
 
 
-def profile(patients: int, seed: int, work: Path, only: list[str] | None = None) -> list[dict[str, object]]:
+def profile(patients: int, seed: int, work: Path, only: list[str] | None = None,
+            reuse: bool = False) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     pop, store = work / f"pop-{patients}", work / f"s-{patients}.duckdb"
-    with measured(rows, "synth") as wrote:
-        generate(patients=patients, seed=seed, out=pop)
-        wrote(patients)
+    if reuse and (pop / "source" / "Patient.000.ndjson").exists():
+        rows.append({"step": "synth (reused)", "wall_s": 0.0, "cpu_s": 0.0, "peak_rss_mib": _rss_mib(),
+                     "rows": patients})
+    else:
+        with measured(rows, "synth") as wrote:
+            generate(patients=patients, seed=seed, out=pop)
+            wrote(patients)
+    for stale in (store, store.with_name(store.name + ".wal"), store.with_name(store.name + ".runs")):
+        if stale.is_dir():
+            shutil.rmtree(stale)
+        elif stale.exists():
+            stale.unlink()
     ws = Workspace.open(store, must_exist=False)
     with measured(rows, "ingest") as wrote:
         report = ws.ingest([pop / "source"])
@@ -111,11 +123,13 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--work", type=Path, default=None)
     ap.add_argument("--only", nargs="+", default=None, help="run only these stages (default: all)")
+    ap.add_argument("--reuse-population", action="store_true",
+                    help="keep a population already written to WORK/pop-N (synth is then not timed)")
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="carevalue-bench-"))
     results = {}
     for n in args.patients:
-        results[n] = profile(n, args.seed, work, args.only)
+        results[n] = profile(n, args.seed, work, args.only, args.reuse_population)
         _print(n, results[n])
     sizes = sorted(results)
     for a, b in zip(sizes, sizes[1:], strict=False):
