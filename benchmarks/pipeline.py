@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import resource
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -67,6 +68,7 @@ def measured(rows: list[dict[str, object]], step: str) -> Iterator[Callable[[int
         yield lambda n: written.__setitem__("rows", n)
     rows.append({"step": step, "wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - cpu0,
                  "peak_rss_mib": s.peak, "rows": written["rows"]})
+    print(f"  {step} done after {rows[-1]['wall_s']:.1f} s, peak RSS {s.peak:,.0f} MiB", file=sys.stderr, flush=True)
 
 
 def profile(patients: int, seed: int, work: Path, only: list[str] | None = None,
@@ -94,6 +96,9 @@ def profile(patients: int, seed: int, work: Path, only: list[str] | None = None,
     sampler = Sampler()
     with sampler:
         def hook(name: str, i: int, n: int) -> None:
+            if marks:  # progress on stderr, so a long run that is stopped still shows its stages
+                print(f"  {marks[-1][0]} done after {time.perf_counter() - marks[-1][1]:.1f} s, "
+                      f"peak RSS {sampler.peak:,.0f} MiB", file=sys.stderr, flush=True)
             marks.append((name, time.perf_counter(), time.process_time(), sampler.peak))
             sampler.peak = _rss_mib()
         result = ws.run(only=only, on_stage=hook)
