@@ -15,6 +15,7 @@ DuckDB takes its threads, memory limit and spill folder from CAREVALUE_DUCKDB_* 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import shutil
 import sys
@@ -30,15 +31,24 @@ from carevalue.workspace import Workspace
 
 
 def _rss_mib() -> float:
-    with open("/proc/self/status", encoding="ascii") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+    """Resident memory of this process and its children (ingest forks parse workers), in MiB."""
+    kib, me = 0, os.getpid()
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            status = (d / "status").read_text(encoding="ascii")
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        pid, ppid = int(d.name), int(fields.get("PPid", "0").strip())
+        if (pid == me or ppid == me) and "VmRSS" in fields:
+            kib += int(fields["VmRSS"].split()[0])
+    return kib / 1024
 
 
 class Sampler:
-    """Peak resident memory of this process while a step runs (sampled every 50 ms)."""
+    """Peak resident memory of this process and its children while a step runs (sampled every 200 ms)."""
 
     def __init__(self) -> None:
         self.peak = 0.0
@@ -48,7 +58,7 @@ class Sampler:
     def _loop(self) -> None:
         while not self._stop.is_set():
             self.peak = max(self.peak, _rss_mib())
-            time.sleep(0.05)
+            time.sleep(0.2)
 
     def __enter__(self) -> Sampler:
         self.peak = _rss_mib()
