@@ -223,8 +223,9 @@ def _canonical(data: pd.DataFrame) -> pd.DataFrame:
 
 
 def _fit_glm(X, terms, y, w, kind, outcome, variables, n, n_events, note) -> CaseMixModel:
-    import statsmodels.api as sm
     from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
+
+    from carevalue.engine.risk import glm as sm
 
     design = sm.add_constant(X, has_constant="add")
     family = sm.families.Binomial() if kind == "logistic" else sm.families.Gaussian()

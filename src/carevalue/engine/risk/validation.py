@@ -66,7 +66,7 @@ def logit(p: np.ndarray) -> np.ndarray:
 def recalibration(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None) -> tuple[float, float]:
     """Logistic recalibration: intercept with logit(p) as offset (calibration-in-the-large) and the
     slope of logit(p) (Cox 1958; Steyerberg, Clinical Prediction Models, ch. 15)."""
-    import statsmodels.api as sm
+    from carevalue.engine.risk import glm as sm
 
     lp = logit(p)
     wt = np.ones_like(lp) if w is None else np.asarray(w, float)
@@ -117,7 +117,7 @@ def cross_validated_logistic(design: np.ndarray, y: np.ndarray, w: np.ndarray, *
                              seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Out-of-fold probabilities: (y, weight, p) per (row, fold) with weight > 0, each scored by a
     logistic model fitted on the other folds (None if a fold has no events or fails)."""
-    import statsmodels.api as sm
+    from carevalue.engine.risk import glm as sm
 
     fw = fold_weights(w, folds, seed)
     ys, ws, ps = [], [], []
@@ -164,7 +164,7 @@ def validate_counts(observed: np.ndarray, expected: np.ndarray, lp: np.ndarray, 
     """Cox models: Poisson recalibration of each patient's observed events on expected events over
     their own follow-up (Crowson, Atkinson & Therneau, Stat Methods Med Res 2016;25:1692-706):
     intercept with log E as offset; slope of the linear predictor with log H0(t) as offset."""
-    import statsmodels.api as sm
+    from carevalue.engine.risk import glm as sm
 
     o, e, x = (np.asarray(v, float) for v in (observed, expected, lp))
     keep = e > 0
