@@ -34,6 +34,7 @@ from carevalue.engine.risk.intervals import (
     estimate_dispersion,
     ratio_flags,
 )
+from carevalue.engine.risk.sampling import FIT_SAMPLE, fit_rows
 from carevalue.engine.risk.scoring import score_expression
 
 RESULT_COLUMNS = [
@@ -164,12 +165,13 @@ def compare_providers_frame(
     categorical: Sequence[str] = (),
     overdispersion: Overdispersion = "multiplicative",
     higher_is_better: bool = False,
-    fit_sample: int | None = 200_000,
+    fit_sample: int | None = FIT_SAMPLE,
     seed: int = 0,
     min_epv: int = MIN_EVENTS_PER_PARAMETER,
 ) -> ProviderComparison:
     """``compare_providers`` on rows already in pandas (the model frame of many measures pulled at
-    once): the same checks, fit and flags, with expected values scored and summed in pandas."""
+    once): the same checks, fit and flags, with expected values scored and summed in pandas. The
+    fit sample (more than ``fit_sample`` rows) is drawn by risk.sampling, independent of row order."""
     cols = [outcome, *variables]
     complete = frame.dropna(subset=cols)
     if complete.empty:
@@ -178,9 +180,7 @@ def compare_providers_frame(
     if n_providers < MIN_PROVIDERS:
         return _empty(measure, INSUFFICIENT, f"{n_providers} provider: a comparison needs at least "
                       f"{MIN_PROVIDERS}")
-    sample = complete[cols]
-    if fit_sample is not None and len(sample) > fit_sample:
-        sample = sample.sample(n=fit_sample, random_state=seed)
+    sample = fit_rows(complete[cols], fit_sample, seed)  # at most fit_sample, whatever the row order
     fitted = _fit(sample, measure, outcome, variables, categorical, min_epv)
     if isinstance(fitted, ProviderComparison):
         return fitted

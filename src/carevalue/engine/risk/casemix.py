@@ -18,7 +18,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from carevalue.engine.risk.validation import validate_counts, validate_cox, validate_logistic
+from carevalue.engine.risk.validation import (
+    harrell_c,
+    validate_counts,
+    validate_cox,
+    validate_logistic,
+)
 
 ModelKind = Literal["logistic", "linear", "cox"]
 ModelStatus = Literal["ok", "empty", "no-variation", "separation", "not-converged", "error"]
@@ -218,8 +223,9 @@ def _canonical(data: pd.DataFrame) -> pd.DataFrame:
 
 
 def _fit_glm(X, terms, y, w, kind, outcome, variables, n, n_events, note) -> CaseMixModel:
-    import statsmodels.api as sm
     from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
+
+    from carevalue.engine.risk import glm as sm
 
     design = sm.add_constant(X, has_constant="add")
     family = sm.families.Binomial() if kind == "logistic" else sm.families.Gaussian()
@@ -278,9 +284,7 @@ def _fit_glm(X, terms, y, w, kind, outcome, variables, n, n_events, note) -> Cas
 
 
 def _fit_cox(data, X, terms, events, w, outcome, variables, duration, horizon, note) -> CaseMixModel:
-    from lifelines import CoxPHFitter
-    from lifelines.exceptions import ConvergenceError
-    from lifelines.utils import concordance_index
+    from carevalue.engine.risk.coxph import CoxFitError, fit_cox
 
     kind: ModelKind = "cox"
     if duration is None:
@@ -292,49 +296,42 @@ def _fit_cox(data, X, terms, events, w, outcome, variables, duration, horizon, n
         return _empty(kind, outcome, variables, "no-variation",
                       f"no events of '{outcome}' among {n} patients: nothing to model" + note,
                       n, n_events)
-    df = X.copy()
-    df["__t"] = data[duration].astype("float64")
-    df["__e"] = events
+    t = data[duration].to_numpy(float)
+    e = events.to_numpy(float)
     if horizon is not None:
         # Administrative censoring at the template's time point: the model is for that horizon.
-        df["__e"] = np.where(df["__t"] > horizon, 0.0, df["__e"])
-        df["__t"] = np.minimum(df["__t"], horizon)
-        n_events = float((df["__e"] * w).sum())
-    df["__w"] = w
-    cph = CoxPHFitter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            cph.fit(df, duration_col="__t", event_col="__e", weights_col="__w")
-        except (ConvergenceError, np.linalg.LinAlgError, ValueError) as exc:
-            return _empty(kind, outcome, variables, "not-converged",
-                          f"Cox model did not converge: {str(exc).splitlines()[0]}" + note,
-                          n, n_events)
-    if any("separation" in str(c.message).lower() for c in caught) or (
-        np.abs(cph.params_.to_numpy()) > 15
-    ).any():
+        e = np.where(t > horizon, 0.0, e)
+        t = np.minimum(t, horizon)
+        n_events = float((e * w.to_numpy(float)).sum())
+    x = X.to_numpy(float)
+    try:
+        cph = fit_cox(x, t, e, w.to_numpy(float))
+    except CoxFitError as exc:
+        return _empty(kind, outcome, variables, "not-converged",
+                      f"Cox model did not converge: {exc}" + note, n, n_events)
+    if not cph.converged or (np.abs(cph.params) > 15).any():
         return _empty(kind, outcome, variables, "separation",
                       "a case-mix variable predicts the event almost perfectly; the Cox model "
                       "cannot converge" + note, n, n_events)
-    base = cph.baseline_cumulative_hazard_.iloc[:, 0]
-    cumhaz = tuple((float(t), float(h)) for t, h in base.items())
-    means = {str(k): float(v) for k, v in zip(X.columns, cph._norm_mean, strict=True)}
+    cumhaz = tuple((float(a), float(b)) for a, b in zip(cph.times, cph.cumhaz, strict=True))
+    names = [str(c) for c in X.columns]
     model = CaseMixModel(
         kind=kind, outcome=outcome, variables=tuple(variables), status="ok", message="fitted" + note,
-        coefficients={str(k): float(v) for k, v in cph.params_.items()},
-        std_errors={str(k): float(v) for k, v in cph.standard_errors_.items()},
-        terms=terms, means=means, baseline_cumhaz=cumhaz, horizon=horizon, duration=duration,
-        n=n, n_events=n_events,
+        coefficients=dict(zip(names, map(float, cph.params), strict=True)),
+        std_errors=dict(zip(names, map(float, cph.std_errors), strict=True)),
+        terms=terms, means=dict(zip(names, map(float, cph.means), strict=True)), baseline_cumhaz=cumhaz,
+        horizon=horizon, duration=duration, n=n, n_events=n_events,
     )
     exp_events = expected_events(data, model)
-    c = concordance_index(df["__t"], -cph.predict_partial_hazard(df), df["__e"])
     obs, exp = n_events, float((exp_events * w).sum())
     # In-sample, the Cox score equations make the Poisson recalibration intercept 0 and slope 1 by
-    # construction, so calibration (and C) are measured on 5-fold cross-validated predictions.
-    cv = validate_cox(X, df["__t"].to_numpy(float), df["__e"].to_numpy(float), w.to_numpy(float))
+    # construction, so calibration (and C) are measured on 5-fold cross-validated predictions
+    # (each fold's fit starts from these coefficients: a warm start, same maximum).
+    cv = validate_cox(x, t, e, w.to_numpy(float), start=cph.params)
     if cv.calibration_slope is None:
-        v = validate_counts(df["__e"].to_numpy() * w.to_numpy(), exp_events.to_numpy() * w.to_numpy(),
-                            linear_predictor(data, model).to_numpy(), "apparent")
+        lp = cph.linear_predictor(x)
+        v = validate_counts(e * w.to_numpy(), exp_events.to_numpy() * w.to_numpy(), lp, "apparent")
+        c = harrell_c(t, lp, e, w.to_numpy(float))
         return CaseMixModel(**{**model.__dict__, "c_statistic": float(c),
                                "calibration_in_the_large": None, "calibration_slope": None,
                                "validation": f"apparent (in-sample) Harrell's C; {cv.method}; deciles apparent",
