@@ -24,7 +24,12 @@ from carevalue.engine.codesets import matches
 from carevalue.engine.outcome_measures import days_between
 from carevalue.engine.payment.complication_care import complication_care
 from carevalue.engine.payment.exclusions import bundle_exclusions
-from carevalue.engine.payment.facility import cycle_facility, encounter_amounts, encounter_money, encounter_payments
+from carevalue.engine.payment.facility import (
+    cycle_facility,
+    encounter_amounts,
+    encounter_money,
+    encounter_payments,
+)
 from carevalue.engine.payment.proms import prom_improvement
 
 HCC_MODEL = "cms-hcc-v24"
