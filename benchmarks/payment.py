@@ -8,14 +8,109 @@ The store must have been through `carevalue run` (costing, risk scores, outcomes
     payments, exclusions, warranty events, PROM improvement) + the simulation of every model;
   * the simulation alone on the store's frames replicated k times (patients, cycles and warranty
     events copied with new ids, one cycle frame per patient copy) up to --scale patients.
+  * the payment stage as `carevalue run --only payment` runs it (on a scratch copy of the store's
+    current run) beside ONE hand-written DuckDB query doing its core set-based work on the same
+    store: per cycle the TDABC cost and claim charges, and the cost inside every window the bundles
+    and the episode model use (consumables counted inside, capped at the cycle's cost); the totals
+    are checked equal to the stage's and the ratio printed (issue 12: within 3×). The stage does
+    more (facility DRG/APC payments, exclusions, complication care, warranties, PROM terms and the
+    simulation of every model), so the ratio is an upper bound on its overhead.
 Goals (issue 14): ≤ 10 s for the 20k-patient demo, ≤ 2 min for 1M patients' cycles."""
 
 from __future__ import annotations
 
 import argparse
+import shutil
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
+
+CORE_SQL = """
+WITH cyc AS (
+  SELECT t.cycle_id, t.total_cost AS cost, COALESCE(t.charges, 0.0) AS charges,
+         COALESCE(t.consumables_cost, 0.0) AS consumables, COALESCE(c.index_ts, t.start_ts) AS index_ts
+  FROM cycle_cost_totals t LEFT JOIN care_cycles c USING (cycle_id)),
+win AS (SELECT UNNEST($windows::INTEGER[]) AS w),
+split AS (
+  SELECT a.cycle_id, x.w,
+         SUM(a.labour_cost) FILTER (WHERE (epoch(a.start_ts) - epoch(y.index_ts)) / 86400.0 <= x.w) AS cost_w
+  FROM activity_costs a JOIN cyc y USING (cycle_id) CROSS JOIN win x GROUP BY ALL),
+per AS (
+  SELECT x.w, LEAST(COALESCE(s.cost_w, 0.0) + y.consumables, y.cost) AS cost_w
+  FROM cyc y CROSS JOIN win x LEFT JOIN split s ON s.cycle_id = y.cycle_id AND s.w = x.w)
+SELECT 'cycles' AS total, COUNT(*)::DOUBLE AS value FROM cyc
+UNION ALL SELECT 'cost', SUM(cost) FROM cyc
+UNION ALL SELECT 'professional_charges', SUM(charges) FROM cyc
+UNION ALL SELECT 'cost_w' || w, SUM(cost_w) FROM per GROUP BY w
+"""
+
+
+@contextmanager
+def scratch_run(store: str) -> Iterator[Any]:
+    """A writable copy of the store's current run, opened like `carevalue run` opens a run (core
+    store attached, DuckDB tuned): a stage run on it leaves the store itself untouched."""
+    import ibis
+
+    from carevalue.backends import tune_duckdb
+    from carevalue.pipeline.runs import RunStore, attach_core
+
+    runs = RunStore(store)
+    current = runs.current_id()
+    if current is None:
+        raise SystemExit(f"{store} has no published run: `carevalue run --store {store}` first")
+    with tempfile.TemporaryDirectory(prefix="carevalue-bench-") as tmp:
+        copy = Path(tmp) / "run.duckdb"
+        shutil.copy(runs.run_file(current), copy)
+        con = ibis.duckdb.connect(str(copy))
+        tune_duckdb(con, store, preserve_insertion_order=False)
+        attach_core(con, Path(store))
+        try:
+            yield con
+        finally:
+            con.disconnect()
+
+
+def timed_sql(con: Any, sql: str, params: dict[str, Any] | None = None) -> tuple[float, pd.DataFrame]:
+    t = time.perf_counter()
+    out = con.con.execute(sql, params or {}).df()
+    return time.perf_counter() - t, out
+
+
+def stage_vs_sql(store: str) -> list[tuple[str, float, str]]:
+    """The payment stage as run vs the one-query core (totals checked equal), with the ratio."""
+    from carevalue.definitions.loader import load_library
+    from carevalue.engine.payment.frame import money_frames
+    from carevalue.engine.payment.run import DEFAULT_EPISODE_MODEL
+    from carevalue.pipeline.payment_stage import run_payment
+
+    lib = load_library()
+    bundles = list(lib.kind("bundles").values())
+    em = lib.kind("episode-models").get(DEFAULT_EPISODE_MODEL)
+    windows = sorted({b.window_days for b in bundles} | ({em.post_anchor_days} if em else set()))
+    with scratch_run(store) as con:
+        t = time.perf_counter()
+        rows = run_payment(con, lib)
+        t_stage = time.perf_counter() - t
+        t_sql, sql = timed_sql(con, CORE_SQL, {"windows": windows})
+        got = dict(zip(sql.total, sql.value, strict=True))
+        frame = money_frames(con, list(lib.kind("conditions").values()), bundles, windows,
+                             list(lib.kind("fee-schedules").values())).cycles
+        ledger = con.table("payment_ledger").aggregate(n=lambda t: t.count(),
+                                                       pc=lambda t: t.professional_charges.sum()).execute()
+    want = {"cycles": float(ledger.n[0]), "cost": float(frame.cost.sum()),
+            "professional_charges": float(ledger.pc[0]), **{f"cost_w{w}": float(frame[f"cost_w{w}"].sum()) for w in windows}}
+    bad = {k: (want[k], got.get(k)) for k in want if abs(want[k] - float(got.get(k) or 0.0)) > 1e-6 * max(1.0, abs(want[k]))}
+    if bad:
+        raise SystemExit(f"payment: the one-query core disagrees with the stage: {bad}")
+    check = f"{len(want)} totals equal ({', '.join(want)})"
+    return [(f"payment stage as run ({rows['payment_ledger']:,} ledger rows)", t_stage, "run_payment on a copy of the run"),
+            ("payment core, one hand-written DuckDB query", t_sql, check),
+            ("ratio stage / query", t_stage / t_sql, "issue 12 goal: ≤ 3")]
 
 
 def _replicate(frame: pd.DataFrame, k: int, cols: tuple[str, ...]) -> pd.DataFrame:
@@ -35,7 +130,14 @@ def main() -> None:
     ap.add_argument("--store", required=True)
     ap.add_argument("--scale", type=int, nargs="*", default=[20_000, 1_000_000],
                     help="Populations (patients) to replicate the store's cycles to.")
+    ap.add_argument("--versus-sql", action="store_true",
+                    help="Only the stage as run vs the one-query core on the store (see the docstring).")
     args = ap.parse_args()
+    if args.versus_sql:
+        print("| run | seconds (ratio) | note |\n|---|---|---|")
+        for name, sec, note in stage_vs_sql(args.store):
+            print(f"| {name} | {sec:.2f} | {note} |")
+        return
     from carevalue.engine.payment.frame import money_frames
     from carevalue.engine.payment.run import (
         DEFAULT_EPISODE_MODEL,

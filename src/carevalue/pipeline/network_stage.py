@@ -79,14 +79,16 @@ def hubs_by_condition(con: BaseBackend) -> dict[str, list[str]]:
 
 def _cheapest_receiver(fr: NetworkFrames, condition: str, year: int, hub: str,
                        phases: Sequence[str]) -> scenarios.ScenarioResult | None:
-    tried = [scenarios.shift_phases(fr, f"shift-{condition}-{hub}-to-{org}", condition, year, hub, org, phases)
-             for org in sorted(set(fr.rates.organization_id) - {hub})]
-    priced = [r for r in tried if r.summary["projected_cost"] is not None and r.summary["moved_minutes"]]
-    feasible = [r for r in priced if r.summary["status"] == "feasible"]
-    pool = feasible or priced
-    if not pool:
+    """The phase shift from ``hub`` to the receiver that prices it lowest (a feasible one if any):
+    every receiver is priced in one frame, the scenario built for the chosen one only."""
+    cand = scenarios.shift_candidates(fr, condition, year, hub, sorted(set(fr.rates.organization_id) - {hub}), phases)
+    priced = cand[~cand.missing_role & (cand.moved_minutes != 0)]
+    feasible = priced[~priced.exceeds]
+    pool = feasible if len(feasible) else priced
+    if pool.empty:
         return None
-    best = min(pool, key=lambda r: float(r.summary["projected_cost"] or 0.0))
+    org = str(pool["projected_cost"].idxmin())
+    best = scenarios.shift_phases(fr, f"shift-{condition}-{hub}-to-{org}", condition, year, hub, org, phases)
     current = float(best.summary["current_cost"] or 0.0)
     if best.summary["status"] == "feasible" and float(best.summary["cost_change"] or 0.0) > -0.01 * current:
         best.summary["status"] = "no saving"

@@ -96,3 +96,24 @@ def test_encounter_money_pays_facility_only_for_the_schedules_conditions() -> No
     assert out.loc["hf", "encounter_paid"] == pytest.approx(500.0)
     assert list(out.encounter_cost) == [300.0, 300.0]
     assert not [c for c in out.columns if c.startswith("_")]
+
+
+def test_encounter_amounts_one_row_per_encounter_summing_each_source() -> None:
+    """The shared per-encounter money: labour cost summed over activities, charges over claims, the
+    facility payment per schedule (e-index: DRG 470; e-office: none); records without an encounter
+    are left out; an encounter only claimed still gets its row."""
+    from carevalue.engine.payment.facility import encounter_amounts
+
+    con = _con()
+    con.create_table("activity_costs", pd.DataFrame({"encounter_id": ["e-index", "e-index", None],
+                                                     "labour_cost": [100.0, 50.0, 7.0]}))
+    con.drop_table("claims")
+    con.create_table("claims", pd.DataFrame({"claim_id": ["k1", "k2", "k3"], "encounter_id": ["e-index", "e-office", None],
+                                             "total_charge": [900.0, 120.0, 5.0]}))
+    out = encounter_amounts(con, [FS]).execute().set_index("encounter_id")
+    assert out.index.is_unique and out.index.notna().all()
+    assert out.loc["e-index", "_enc_cost"] == pytest.approx(150.0)
+    assert out.loc["e-index", "_enc_charges"] == pytest.approx(900.0)
+    assert out.loc["e-index", "_fac_0"] == pytest.approx(12_532.7577)
+    assert (out.loc["e-office", "_enc_cost"], out.loc["e-office", "_enc_charges"], out.loc["e-office", "_fac_0"]) == (
+        0.0, pytest.approx(120.0), 0.0)

@@ -35,9 +35,17 @@ def project_outcomes(outcomes: pd.DataFrame, condition: str, moved: Mapping[str,
     o = outcomes[outcomes.condition == condition]
     rows = []
     total = sum(moved.values())
-    for (measure, tp, scale), g in o.groupby(["measure", "time_point", o["scale"].fillna("")], sort=True):
-        by: dict[str, Any] = {str(r["organization_id"]): r for r in g.to_dict("records")}
-        stat = str(g["statistic"].iloc[0])
+    # Grouped as plain records (the frame is one provider × measure row each): a scenario per
+    # affiliation option calls this, and per-group pandas overhead dominated the network stage.
+    groups: dict[tuple[Any, Any, Any], list[dict[Any, Any]]] = {}
+    for r in o.to_dict("records"):
+        if pd.isna(r["measure"]) or pd.isna(r["time_point"]):
+            continue  # as groupby drops null keys
+        groups.setdefault((r["measure"], r["time_point"], "" if pd.isna(r["scale"]) else r["scale"]), []).append(r)
+    for (measure, tp, scale) in sorted(groups):
+        recs = groups[(measure, tp, scale)]
+        by: dict[str, Any] = {str(r["organization_id"]): r for r in recs}
+        stat = str(recs[0]["statistic"])
         row: dict[str, object] = {"measure": measure, "time_point": tp, "scale": scale or None,
                                   "statistic": stat, "direction": directions.get(str(measure), "higher-better"),
                                   "moved_cycles": total}

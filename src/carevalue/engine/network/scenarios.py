@@ -117,3 +117,24 @@ def shift_phases(fr: NetworkFrames, name: str, condition: str, year: int, from_u
                "outcomes_better": 0, "outcomes_worse": 0, "current_travel_km": None, "projected_travel_km": None,
                "status": status, "message": msg}
     return ScenarioResult(summary, vols, checks)
+
+
+def shift_candidates(fr: NetworkFrames, condition: str, year: int, from_unit: str, receivers: Sequence[str],
+                     phases: Sequence[str]) -> pd.DataFrame:
+    """Every receiver of a phase shift at once (one frame of receivers × roles, not a scenario each):
+    per receiver, ``moved_minutes``, ``projected_cost`` at its capacity cost rates, ``missing_role``
+    (it has no rate for a role the phases use: :func:`shift_phases` refuses) and ``exceeds`` (a role
+    needs more than its unused practical capacity that year). Indexed by receiver, in their order."""
+    p = fr.process
+    sel = p[(p.condition == condition) & (p.year == year) & (p.facility_id == from_unit) & p.phase.isin(list(phases))]
+    by_role = sel.groupby("role", as_index=False)["minutes"].sum()
+    grid = pd.DataFrame({"organization_id": list(receivers)}).merge(by_role, how="cross")
+    rates = fr.rates.dropna(subset=["rate_per_minute"])[["organization_id", "role", "rate_per_minute"]]
+    cap = fr.capacity[fr.capacity.year == year][["organization_id", "role", "unused_minutes"]]
+    grid = grid.merge(rates, on=["organization_id", "role"], how="left").merge(
+        cap, on=["organization_id", "role"], how="left")
+    grid = grid.assign(cost=grid["minutes"] * grid["rate_per_minute"], missing_role=grid["rate_per_minute"].isna(),
+                       exceeds=grid["minutes"] > grid["unused_minutes"].fillna(0.0) + 1e-9)
+    out = grid.groupby("organization_id", sort=False).agg(
+        projected_cost=("cost", "sum"), missing_role=("missing_role", "any"), exceeds=("exceeds", "any"))
+    return out.assign(moved_minutes=float(by_role["minutes"].sum()))

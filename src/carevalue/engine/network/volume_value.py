@@ -74,9 +74,15 @@ def volume_value(volume: pd.DataFrame, outcomes: pd.DataFrame, costs: pd.DataFra
                      v=(d["sd_cost"].astype(float) ** 2) / (d["n"].astype(float) * d["mean_cost"].astype(float) ** 2))
         rows.append(_fit({"condition": cond, "target": "cost", "measure": None, "time_point": None, "scale": None},
                          d, lower_better=True))
-    for keys, g in outcomes.groupby(["condition", "measure", "time_point", outcomes["scale"].fillna("")]):
+    # Volume joined to every outcome row once (not one merge per measure); a measure without any
+    # provider volume still gets its (not estimable) row.
+    keys_of = ["condition", "measure", "time_point", "_scale"]
+    oc = outcomes.assign(_scale=outcomes["scale"].fillna(""))
+    with_x = oc.merge(vol[["condition", "organization_id", "x"]], on=["condition", "organization_id"])
+    by_key = dict(iter(with_x.groupby(keys_of)))
+    for keys, _g in oc.groupby(keys_of):
         cond, measure, tp, scale = (str(k) for k in keys)
-        d = g.merge(vol[vol.condition == cond][["organization_id", "x"]], on="organization_id")
+        d = by_key.get(keys, with_x.iloc[0:0])
         if str(d["statistic"].iloc[0] if len(d) else "").startswith("O/E"):
             o, e = d["observed"].astype(float), d["expected"].astype(float)
             d = d.assign(y=np.log((o + 0.5) / (e + 0.5)), v=1.0 / (o + 0.5))

@@ -30,10 +30,11 @@ def _flagged(con: BaseBackend, table: str, groups: list[CodeGroup]) -> ir.Table:
 
 def complication_care(con: BaseBackend, cycles: ir.Table, templates: Sequence[ConditionTemplate],
                       bundles: Sequence[Bundle], windows: Sequence[int],
-                      fee_schedules: Sequence[FeeSchedule] = ()) -> ir.Table | None:
+                      fee_schedules: Sequence[FeeSchedule] = (), amounts: ir.Table | None = None) -> ir.Table | None:
     """cycle_id, comp_cost_w{d}, comp_paid_w{d} (d in ``windows``): cost and FFS payment of the
     cycle's complication encounters from day 1 to day d after the index date; comp_cost_all,
-    comp_paid_all: from day 1 to the end of the cycle."""
+    comp_paid_all: from day 1 to the end of the cycle. ``amounts``: the per-encounter money of
+    :func:`~carevalue.engine.payment.facility.encounter_amounts`, when the caller has it already."""
     names = set(con.list_tables())
     if not {"cycle_events", "encounters", "conditions", "procedures"} <= names or not windows:
         return None
@@ -59,7 +60,7 @@ def complication_care(con: BaseBackend, cycles: ir.Table, templates: Sequence[Co
             parts.append(e.filter(e.day >= MIN_DAY).distinct())
     if not parts:
         return None
-    ev_money = encounter_money(con, ibis.union(*parts) if len(parts) > 1 else parts[0], fee_schedules)
+    ev_money = encounter_money(con, ibis.union(*parts) if len(parts) > 1 else parts[0], fee_schedules, amounts)
     aggs = {"comp_cost_all": ev_money.encounter_cost.sum(), "comp_paid_all": ev_money.encounter_paid.sum()}
     for d in sorted(set(windows)):
         inside = ev_money.day <= d

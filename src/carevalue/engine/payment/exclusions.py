@@ -56,16 +56,17 @@ def _ineligible(con: BaseBackend, cycles: ir.Table, b: Bundle) -> ir.Table | Non
 
 
 def bundle_exclusions(con: BaseBackend, cycles: ir.Table, bundles: Sequence[Bundle],
-                      fee_schedules: Sequence[FeeSchedule] = ()) -> ir.Table | None:
+                      fee_schedules: Sequence[FeeSchedule] = (), amounts: ir.Table | None = None) -> ir.Table | None:
     """Per cycle of a bundle with exclusions: cost and FFS payment (claim charges + facility
-    payment) of the carved-out encounters, the exclusion ids, and whether eligibility excludes it."""
+    payment) of the carved-out encounters, the exclusion ids, and whether eligibility excludes it.
+    ``amounts``: the per-encounter money of :func:`~carevalue.engine.payment.facility.encounter_amounts`."""
     carve = [p for b in bundles if (p := _carve_outs(con, cycles, b)) is not None]
     inel = [p for b in bundles if (p := _ineligible(con, cycles, b)) is not None]
     if not carve and not inel:
         return None
     out = None
     if carve:
-        ev = encounter_money(con, ibis.union(*carve) if len(carve) > 1 else carve[0], fee_schedules)
+        ev = encounter_money(con, ibis.union(*carve) if len(carve) > 1 else carve[0], fee_schedules, amounts)
         ev = ev.mutate(_paid=ev.encounter_paid, _cost=ev.encounter_cost)
         out = ev.group_by("cycle_id").aggregate(excluded_cost=ev._cost.sum(), excluded_charges=ev._paid.sum(),
                                                 exclusions=ev.exclusion.group_concat("; "))

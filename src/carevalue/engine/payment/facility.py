@@ -88,31 +88,58 @@ def encounter_payments(con: BaseBackend, fs: FeeSchedule) -> ir.Table:
     return ibis.union(ip, op.select(*COLUMNS)) if op is not None else ip
 
 
-def cycle_facility(con: BaseBackend, fs: FeeSchedule) -> ir.Table:
+def cycle_facility(con: BaseBackend, fs: FeeSchedule, payments: ir.Table | None = None) -> ir.Table:
     """cycle_id, ts, code, amount: the facility payments of the encounters the schedule's conditions'
-    cycles carry (cost-bearing encounter events, so an encounter is paid once)."""
+    cycles carry (cost-bearing encounter events, so an encounter is paid once). ``payments``: the
+    schedule's :func:`encounter_payments`, when the caller has them already (e.g. cached)."""
     ev = con.table("cycle_events")
     ev = ev.filter((ev.event_table == "encounters") & ev.cost_bearing.coalesce(False) & ev.condition.isin(fs.conditions))
     ev = ev.select("cycle_id", _eid="event_id")
-    pay = encounter_payments(con, fs)
+    pay = payments if payments is not None else encounter_payments(con, fs)
     j = ev.inner_join(pay, ev._eid == pay.encounter_id)
     return j.select("cycle_id", "encounter_id", "ts", "code", "amount")
 
 
-def encounter_money(con: BaseBackend, ev: ir.Table, fee_schedules: Sequence[FeeSchedule]) -> ir.Table:
+def encounter_amounts(con: BaseBackend, fee_schedules: Sequence[FeeSchedule],
+                      payments: Sequence[ir.Table] | None = None) -> ir.Table:
+    """One row per encounter with activity costs, claims or a facility payment: ``_enc_cost`` (TDABC
+    labour cost), ``_enc_charges`` (claim charges) and ``_fac_{i}`` (facility payment under the i-th
+    fee schedule). One set-based aggregation shared by every per-encounter money question, so a
+    caller can compute (or cache) it once. ``payments``: the schedules' :func:`encounter_payments`."""
+    n = len(fee_schedules)
+    zero = ibis.literal(0.0)
+    pays = list(payments) if payments is not None else [encounter_payments(con, fs) for fs in fee_schedules]
+
+    def row(eid: ir.Value, cost: ir.Value, charges: ir.Value, fac: int | None = None,
+            amount: ir.Value | None = None) -> dict[str, ir.Value]:
+        out = {"_eid": eid, "_enc_cost": cost.cast("float64"), "_enc_charges": charges.cast("float64")}
+        for i in range(n):
+            out[f"_fac_{i}"] = (amount if i == fac and amount is not None else zero).cast("float64")
+        return out
+
+    ac = con.table("activity_costs")
+    cl = con.table("claims")
+    parts = [ac.select(**row(ac.encounter_id, ac.labour_cost, zero)),
+             cl.select(**row(cl.encounter_id, zero, cl.total_charge))]
+    parts += [p.select(**row(p.encounter_id, zero, zero, i, p.amount)) for i, p in enumerate(pays)]
+    u = ibis.union(*parts)
+    u = u.filter(u._eid.notnull())
+    return u.group_by(encounter_id=u._eid).aggregate(
+        _enc_cost=u._enc_cost.sum(), _enc_charges=u._enc_charges.sum(),
+        **{f"_fac_{i}": u[f"_fac_{i}"].sum() for i in range(n)})
+
+
+def encounter_money(con: BaseBackend, ev: ir.Table, fee_schedules: Sequence[FeeSchedule],
+                    amounts: ir.Table | None = None) -> ir.Table:
     """``ev`` (with encounter_id and condition) plus ``encounter_cost`` (TDABC labour cost of the
     encounter) and ``encounter_paid`` (its claim charges plus the facility payments of the fee
-    schedules that cover the row's condition): what an encounter costs and earns under FFS."""
-    ac = con.table("activity_costs")
-    cost = ac.group_by(_e1="encounter_id").aggregate(_enc_cost=ac.labour_cost.sum())
-    cl = con.table("claims")
-    ch = cl.group_by(_e2="encounter_id").aggregate(_enc_charges=cl.total_charge.sum())
-    ev = ev.left_join(cost, ev.encounter_id == cost._e1).left_join(ch, ev.encounter_id == ch._e2).drop("_e1", "_e2")
+    schedules that cover the row's condition): what an encounter costs and earns under FFS.
+    ``amounts``: :func:`encounter_amounts` for the same schedules, when the caller has it already."""
+    a = amounts if amounts is not None else encounter_amounts(con, fee_schedules)
+    a = a.rename(_ea="encounter_id")
+    ev = ev.left_join(a, ev.encounter_id == a._ea).drop("_ea")
     fee = ibis.literal(0.0)
     for i, fs in enumerate(fee_schedules):
-        pay = encounter_payments(con, fs)
-        pay = pay.group_by(_e3="encounter_id").aggregate(**{f"_fac_{i}": pay.amount.sum()})
-        ev = ev.left_join(pay, ev.encounter_id == pay._e3).drop("_e3")
         fee = fee + ibis.cases((ev.condition.isin(list(fs.conditions)), ev[f"_fac_{i}"].coalesce(0.0)), else_=0.0)
     return ev.mutate(encounter_cost=ev._enc_cost.coalesce(0.0),
                      encounter_paid=ev._enc_charges.coalesce(0.0) + fee).drop(

@@ -1,10 +1,13 @@
 """The per-cycle money frame every payment model reads: TDABC cost and fee-for-service charges of
 each care cycle, split at the day windows the bundles and episode models use, with the patient's
 ASA class and CMS-HCC score; and the warranty events (covered procedures after the index date,
-inside or beyond the cycle). Built as Ibis expressions, executed once to small frames."""
+inside or beyond the cycle). Built as Ibis expressions, executed once to small frames; what several
+parts share (the base cycles, the facility payments, the per-encounter money) is cached once on the
+backend instead of being recompiled and recomputed inside every part."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,7 +24,12 @@ from carevalue.engine.codesets import matches
 from carevalue.engine.outcome_measures import days_between
 from carevalue.engine.payment.complication_care import complication_care
 from carevalue.engine.payment.exclusions import bundle_exclusions
-from carevalue.engine.payment.facility import cycle_facility, encounter_money
+from carevalue.engine.payment.facility import (
+    cycle_facility,
+    encounter_amounts,
+    encounter_money,
+    encounter_payments,
+)
 from carevalue.engine.payment.proms import prom_improvement
 
 HCC_MODEL = "cms-hcc-v24"
@@ -33,9 +41,8 @@ class MoneyFrames:
     warranty: pd.DataFrame   # one row per (cycle, warranty event)
 
 
-def _cycles(con: BaseBackend) -> ir.Table:
+def _cycles(con: BaseBackend, names: set[str]) -> ir.Table:
     t = con.table("cycle_cost_totals")
-    names = set(con.list_tables())
     cc = con.table("care_cycles").select("cycle_id", _index="index_ts") if "care_cycles" in names else None
     out = t.select("cycle_id", "patient_id", "condition", "cycle_type", "organization_id", "start_ts", "end_ts",
                    cost="total_cost", charges=t.charges.coalesce(0.0),
@@ -96,7 +103,8 @@ def _asa(con: BaseBackend, cycles: ir.Table, templates: Sequence[ConditionTempla
 
 
 def warranty_events(con: BaseBackend, cycles: ir.Table, templates: Sequence[ConditionTemplate],
-                    bundles: Sequence[Bundle], fee_schedules: Sequence[FeeSchedule] = ()) -> ir.Table | None:
+                    bundles: Sequence[Bundle], fee_schedules: Sequence[FeeSchedule] = (),
+                    amounts: ir.Table | None = None) -> ir.Table | None:
     """Procedures of a warranty's code sets after the cycle's index date, with their encounter's
     cost and fee-for-service payment (claim charges + the facility payment of a fee schedule for
     the cycle's condition), whether they fall inside the cycle and whether the warranty is extended."""
@@ -132,15 +140,16 @@ def warranty_events(con: BaseBackend, cycles: ir.Table, templates: Sequence[Cond
                                       extended_days=ibis.literal(w.covered_days(True))))
     if not parts:
         return None
-    ev = encounter_money(con, ibis.union(*parts) if len(parts) > 1 else parts[0], fee_schedules)
+    ev = encounter_money(con, ibis.union(*parts) if len(parts) > 1 else parts[0], fee_schedules, amounts)
     return ev.select("cycle_id", "encounter_id", "warranty", "day", "in_cycle", "extended", "covered_days",
                      "extended_days", cost=ev.encounter_cost, charges=ev.encounter_paid)
 
 
-def _facility(con: BaseBackend, fee_schedules: Sequence[FeeSchedule]) -> ir.Table | None:
-    if not fee_schedules or not {"encounters", "cycle_events"} <= set(con.list_tables()):
+def _facility(con: BaseBackend, fee_schedules: Sequence[FeeSchedule], names: set[str],
+              payments: Sequence[ir.Table] | None) -> ir.Table | None:
+    if not fee_schedules or not {"encounters", "cycle_events"} <= names:
         return None
-    parts = [cycle_facility(con, fs) for fs in fee_schedules]
+    parts = [cycle_facility(con, fs, payments[i] if payments else None) for i, fs in enumerate(fee_schedules)]
     return ibis.union(*parts) if len(parts) > 1 else parts[0]
 
 
@@ -148,8 +157,24 @@ def money_frames(con: BaseBackend, templates: Sequence[ConditionTemplate], bundl
                  windows: Sequence[int], fee_schedules: Sequence[FeeSchedule] = ()) -> MoneyFrames:
     """Execute the per-cycle frame (with window splits, ASA, HCC, facility payments) and the warranty
     events. ``charges`` is what fee-for-service pays: the claim charges plus the facility payments."""
-    cycles = _cycles(con)
-    facility = _facility(con, fee_schedules)
+    with contextlib.ExitStack() as cached:
+        return _money_frames(con, templates, bundles, windows, fee_schedules, cached)
+
+
+def _money_frames(con: BaseBackend, templates: Sequence[ConditionTemplate], bundles: Sequence[Bundle],
+                  windows: Sequence[int], fee_schedules: Sequence[FeeSchedule],
+                  cached: contextlib.ExitStack) -> MoneyFrames:
+    def cache(t: ir.Table) -> ir.Table:
+        c = t.cache()
+        cached.callback(c.release)
+        return c
+
+    names = set(con.list_tables())
+    cycles = _cycles(con, names)
+    payments = [cache(encounter_payments(con, fs)) for fs in fee_schedules] if "encounters" in names else None
+    amounts = cache(encounter_amounts(con, fee_schedules, payments)) \
+        if {"encounters", "activity_costs", "claims"} <= names else None
+    facility = _facility(con, fee_schedules, names, payments)
     if facility is not None:
         tot = facility.group_by(_fc="cycle_id").aggregate(
             facility_payment=facility.amount.sum(), facility_codes=facility.code.group_concat("; "))
@@ -160,25 +185,26 @@ def money_frames(con: BaseBackend, templates: Sequence[ConditionTemplate], bundl
     else:
         cycles = cycles.mutate(professional_charges=cycles.charges, facility_payment=ibis.literal(0.0),
                                facility_codes=ibis.null("string"))
+    cycles = cache(cycles)
     wins = sorted(set(windows) | {p.window_days for b in bundles for p in (b.pac_allowance, b.warranty_price)
                                   if p is not None and p.window_days})
     t = cycles
     if wins:
         s = _split(con, cycles, wins, facility)
         t = t.left_join(s, t.cycle_id == s.cycle_id).drop("cycle_id_right")
-    excl = bundle_exclusions(con, cycles, bundles, fee_schedules) if "conditions" in set(con.list_tables()) else None
+    excl = bundle_exclusions(con, cycles, bundles, fee_schedules, amounts) if "conditions" in names else None
     if excl is not None:
         t = t.left_join(excl, t.cycle_id == excl.cycle_id).drop("cycle_id_right")
     prom = prom_improvement(con, cycles, bundles)
     if prom is not None:
         t = t.left_join(prom, t.cycle_id == prom.cycle_id).drop("cycle_id_right")
-    comp = complication_care(con, cycles, templates, bundles, wins, fee_schedules)
+    comp = complication_care(con, cycles, templates, bundles, wins, fee_schedules, amounts)
     if comp is not None:
         t = t.left_join(comp, t.cycle_id == comp.cycle_id).drop("cycle_id_right")
     asa = _asa(con, cycles, templates, bundles)
     if asa is not None:
         t = t.left_join(asa, t.cycle_id == asa.cycle_id).drop("cycle_id_right")
-    if "patient_risk_scores" in set(con.list_tables()):
+    if "patient_risk_scores" in names:
         r = con.table("patient_risk_scores")
         r = r.filter(r.model == HCC_MODEL).select(_rp="patient_id", hcc_score="score")
         t = t.left_join(r, t.patient_id == r._rp).drop("_rp")
@@ -199,7 +225,7 @@ def money_frames(con: BaseBackend, templates: Sequence[ConditionTemplate], bundl
         if "eligibility_excluded" in frame else False
     if "exclusions" not in frame:
         frame["exclusions"] = None
-    wev = warranty_events(con, cycles, templates, bundles, fee_schedules)
+    wev = warranty_events(con, cycles, templates, bundles, fee_schedules, amounts)
     warranty = wev.execute() if wev is not None else pd.DataFrame(
         columns=["cycle_id", "encounter_id", "warranty", "day", "in_cycle", "extended", "covered_days",
                  "extended_days", "cost", "charges"])

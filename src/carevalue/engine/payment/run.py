@@ -7,6 +7,7 @@ from dataclasses import asdict
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
+import pyarrow as pa
 from ibis.backends import BaseBackend
 
 from carevalue.definitions.loader import Library
@@ -61,13 +62,16 @@ _IBIS_TYPES = {"VARCHAR": "string", "DOUBLE": "float64", "BIGINT": "int64", "BOO
 
 
 def as_tables(frames: dict[str, pd.DataFrame]) -> dict[str, ir.Table]:
-    """The frames of :func:`tables` as Ibis tables typed by their declarations (null-only columns too)."""
+    """The frames of :func:`tables` as Ibis tables typed by their declarations (null-only columns too).
+
+    Converted column by column to Arrow with the declared types (NaN and None become null), not
+    through Python objects per cell: the ledger has a row per care cycle."""
     decl = {t.name: t for t in (PAYMENT_LEDGER, BUNDLE_PRICES, EPISODE_RECONCILIATION)}
     out = {}
     for name, frame in frames.items():
-        schema = {c.name: _IBIS_TYPES[c.type] for c in decl[name].columns}
-        typed = frame.astype({c: ("Int64" if t == "int64" else "boolean" if t == "boolean" else
-                                  "float64" if t == "float64" else "object") for c, t in schema.items()})
-        typed = typed.astype(object).where(typed.notna(), None)
-        out[name] = ibis.memtable(typed, schema=schema)
+        schema = ibis.schema({c.name: _IBIS_TYPES[c.type] for c in decl[name].columns})
+        typed = frame.astype({c: ("Int64" if t.is_integer() else "boolean" if t.is_boolean() else
+                                  "float64" if t.is_floating() else "object") for c, t in schema.items()})
+        arrow = pa.Table.from_pandas(typed, schema=schema.to_pyarrow(), preserve_index=False)
+        out[name] = ibis.memtable(arrow)
     return out
