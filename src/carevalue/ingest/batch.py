@@ -10,9 +10,28 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import pyarrow as pa
+
 from carevalue.model import table
 
 MAX_CONTENT = 10_000
+
+_ARROW = {
+    "VARCHAR": pa.string(),
+    "DATE": pa.date32(),
+    "TIMESTAMP": pa.timestamp("us"),
+    "DOUBLE": pa.float64(),
+    "BIGINT": pa.int64(),
+    "BOOLEAN": pa.bool_(),
+}
+
+
+def arrow_schema(name: str, extra: tuple[str, ...] = ()) -> pa.Schema:
+    """The Arrow schema of a core table (declared column types), plus ``extra`` text columns."""
+    t = table(name)
+    fields = [pa.field(c.name, _ARROW[c.type]) for c in t.columns]
+    fields += [pa.field(e, pa.string()) for e in extra]
+    return pa.schema(fields)
 
 
 class Reason:
@@ -64,6 +83,10 @@ class Batch:
         self._version: dict[tuple[str, Any], tuple[str, Any]] = {}
         # Locator -> every version of a record carrying meta.lastUpdated (store.record_versions).
         self.versions: dict[str, dict[str, Any]] = {}
+        # Set by freeze(): the rows as Arrow tables (table columns + _locator), columns emptied.
+        self.frozen: dict[str, pa.Table] | None = None
+        # Resource types whose stored identifiers the parse looked up (references.References.used).
+        self.identifiers_used: frozenset[str] = frozenset()
 
     def _ensure(self, name: str) -> list[list[Any]]:
         cols = self.columns.get(name)
@@ -226,4 +249,23 @@ class Batch:
     @property
     def tables(self) -> list[str]:
         """Tables this batch has rows for."""
+        if self.frozen is not None:
+            return [n for n, t in self.frozen.items() if t.num_rows]
         return [n for n, cols in self.columns.items() if cols[0]]
+
+    def arrow(self, name: str) -> pa.Table:
+        """The rows of ``name`` as an Arrow table in the declared types, with a ``_locator`` column."""
+        if self.frozen is not None:
+            return self.frozen[name]
+        schema = arrow_schema(name, ("_locator",))
+        columns = self.columns[name]
+        return pa.Table.from_arrays([pa.array(col, type=f.type) for col, f in zip(columns, schema, strict=True)],
+                                    schema=schema)
+
+    def freeze(self) -> Batch:
+        """Turn the rows into Arrow tables and drop the Python objects and duplicate index: done
+        parsing, the batch is now small to keep and cheap to send from a worker process."""
+        if self.frozen is None:
+            self.frozen = {n: self.arrow(n) for n in self.tables}
+            self.columns, self._seen, self._version = {}, {}, {}
+        return self
