@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import random
+import resource
 import shutil
 import tempfile
 import time
