@@ -20,11 +20,14 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from carevalue.ingest.batch import Batch
 from carevalue.ingest.references import IDENTIFIED_TABLES, References, identifier_sql
-from carevalue.ingest.sources import SourceFile
-from carevalue.ingest.store import Store
+from carevalue.ingest.sources import SourceFile, parse_file, sha256
+
+if TYPE_CHECKING:
+    from carevalue.ingest.store import Store
 
 # Below this much input, starting worker processes costs more than it saves (unless asked for).
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
@@ -72,8 +75,6 @@ def _exit_with_parent(parent: int) -> None:
 
 def parse_in_worker(src: SourceFile, snapshot: _Snapshot | None) -> Batch:
     """Parse one file into a frozen Batch (Arrow tables), noting which identifiers it looked up."""
-    from carevalue.ingest.run import parse_file, sha256
-
     refs = References(identifiers=snapshot)
     batch = Batch(src.label, src.format, sha256(src.path))
     parse_file(src, batch, refs)
@@ -107,8 +108,6 @@ def parsed_in_order(files: list[SourceFile], store: Store, workers: int) -> Iter
                 batch = future.result()
                 stale = set().union(*changed[generation:]) & batch.identifiers_used
                 if stale:  # a file written meanwhile changed identifiers this parse looked up
-                    from carevalue.ingest.run import parse_file, sha256
-
                     batch = Batch(src.label, src.format, sha256(src.path))
                     parse_file(src, batch, References(store))
                 yield src, batch

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,7 +11,7 @@ from pathlib import Path
 from carevalue.definitions.plausibility_rule import PlausibilityRules
 from carevalue.ingest.batch import Batch
 from carevalue.ingest.references import References
-from carevalue.ingest.sources import SourceFile, discover
+from carevalue.ingest.sources import SourceFile, discover, parse_file, sha256
 from carevalue.ingest.store import Store
 
 # Tables searched by conditional references: written -> the resolver reloads them.
@@ -48,29 +47,6 @@ class IngestReport:
     def lines(self) -> list[str]:
         """The plausibility summary, one line per reason (empty when everything is plausible)."""
         return [f"{n:,} record(s): {why}" for why, n in self.implausible.items()]
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def parse_file(src: SourceFile, batch: Batch, refs: References | None = None) -> None:
-    """Dispatch a file to its parser."""
-    if src.format == "fhir-ndjson":
-        from carevalue.ingest.fhir import parse_ndjson
-        parse_ndjson(src.path, batch, refs)
-    elif src.format == "fhir-json":
-        from carevalue.ingest.fhir import parse_json
-        parse_json(src.path, batch, refs)
-    elif src.format == "csv":
-        from carevalue.ingest.csv_sources import parse_csv
-        parse_csv(src.path, src.kind, batch)
-    else:  # pragma: no cover - classify() only yields the formats above
-        raise ValueError(f"{src.label}: unknown format {src.format}")
 
 
 def check_plausibility(store: Store, rules: PlausibilityRules | None = None,
