@@ -11,8 +11,10 @@ always the serial one).
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -85,7 +87,9 @@ def parse_in_worker(src: SourceFile, snapshot: _Snapshot | None) -> Batch:
 def parsed_in_order(files: list[SourceFile], store: Store, workers: int) -> Iterator[tuple[SourceFile, Batch]]:
     """Each file's Batch, in order; the caller writes each before asking for the next."""
     changed: list[set[str]] = []  # changed[g]: identifier types a written file changed, generation g -> g+1
-    ctx = multiprocessing.get_context("spawn")  # the writer holds DuckDB threads: never fork it
+    # Forked workers start at once with everything imported (a spawned one takes seconds on a busy
+    # machine); they only parse and never touch the store's connection. Spawn where fork is unsafe.
+    ctx = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
     with tempfile.TemporaryDirectory(prefix="carevalue-ingest-") as folder:
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_exit_with_parent,
                                    initargs=(os.getpid(),))
@@ -101,8 +105,12 @@ def parsed_in_order(files: list[SourceFile], store: Store, workers: int) -> Iter
                 snap.write(store)
                 pending.append((src, pool.submit(parse_in_worker, src, snap), len(changed)))
 
-            for _ in range(workers + 1):
-                send()
+            gc.freeze()  # the writer's objects stay shared with the forked workers, not copied
+            try:
+                for _ in range(workers + 1):
+                    send()
+            finally:
+                gc.unfreeze()
             while pending:
                 src, future, generation = pending.popleft()
                 batch = future.result()
