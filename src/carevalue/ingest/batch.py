@@ -10,9 +10,28 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import pyarrow as pa
+
 from carevalue.model import table
 
 MAX_CONTENT = 10_000
+
+_ARROW = {
+    "VARCHAR": pa.string(),
+    "DATE": pa.date32(),
+    "TIMESTAMP": pa.timestamp("us"),
+    "DOUBLE": pa.float64(),
+    "BIGINT": pa.int64(),
+    "BOOLEAN": pa.bool_(),
+}
+
+
+def arrow_schema(name: str, extra: tuple[str, ...] = ()) -> pa.Schema:
+    """The Arrow schema of a core table (declared column types), plus ``extra`` text columns."""
+    t = table(name)
+    fields = [pa.field(c.name, _ARROW[c.type]) for c in t.columns]
+    fields += [pa.field(e, pa.string()) for e in extra]
+    return pa.schema(fields)
 
 
 class Reason:
@@ -53,8 +72,9 @@ class Batch:
         self.format = format
         self.sha256 = sha256
         self.read = 0
-        # table name -> list of column lists (table columns + _locator)
-        self.columns: dict[str, list[list[Any]]] = {}
+        # table name -> its rows (tuples in table column order) and the locator of each row's record
+        self.rows: dict[str, list[tuple[Any, ...]]] = {}
+        self.locators: dict[str, list[str]] = {}
         self._width: dict[str, int] = {}
         self._seen: dict[tuple[str, Any], tuple[Any, ...]] = {}
         self._key_idx: dict[str, tuple[int, ...]] = {}
@@ -64,10 +84,19 @@ class Batch:
         self._version: dict[tuple[str, Any], tuple[str, Any]] = {}
         # Locator -> every version of a record carrying meta.lastUpdated (store.record_versions).
         self.versions: dict[str, dict[str, Any]] = {}
+        # Set by freeze(): the rows as Arrow tables (table columns + _locator), columns emptied.
+        self.frozen: dict[str, pa.Table] | None = None
+        # Resource types whose stored identifiers the parse looked up (references.References.used).
+        self.identifiers_used: frozenset[str] = frozenset()
 
-    def _ensure(self, name: str) -> list[list[Any]]:
-        cols = self.columns.get(name)
-        if cols is None:
+    @property
+    def columns(self) -> dict[str, list[list[Any]]]:
+        """The rows column by column (table columns + _locator), for looking at a batch."""
+        return {n: [list(c) for c in zip(*rows, strict=True)] + [self.locators[n]] if rows
+                else [[] for _ in range(self._width[n] + 1)] for n, rows in self.rows.items()}
+
+    def _ensure(self, name: str) -> None:
+        if name not in self.rows:
             t = table(name)
             names = t.column_names
             if names[-1] != "source":
@@ -75,9 +104,8 @@ class Batch:
             self._names[name] = names
             self._width[name] = len(names)
             self._key_idx[name] = tuple(names.index(k) for k in t.key)
-            cols = [[] for _ in range(len(names) + 1)]
-            self.columns[name] = cols
-        return cols
+            self.rows[name] = []
+            self.locators[name] = []
 
     def row(self, name: str, **values: Any) -> tuple[Any, ...]:
         """A row of ``name`` in column order from keyword values (absent columns are null)."""
@@ -158,14 +186,13 @@ class Batch:
 
     def _drop_record(self, locator: str) -> None:
         """Remove every row an earlier record (by locator) produced, and forget its keys."""
-        for name, cols in self.columns.items():
-            loc = cols[-1]
-            idx = [i for i, x in enumerate(loc) if x == locator]
+        for name, rows in self.rows.items():
+            locs = self.locators[name]
+            idx = [i for i, x in enumerate(locs) if x == locator]
             for i in reversed(idx):
-                row = tuple(c[i] for c in cols[:-1])
-                self._seen.pop((name, self._key(name, row)), None)
-                for c in cols:
-                    del c[i]
+                self._seen.pop((name, self._key(name, rows[i])), None)
+                del rows[i]
+                del locs[i]
 
     def _accept(self, locator: str, rows: list[tuple[str, tuple[Any, ...]]], raw: str | None,
                 record_type: str) -> bool:
@@ -180,10 +207,8 @@ class Batch:
             prev = self._seen.get(key)
             if prev is None:
                 self._seen[key] = row
-                cols = self.columns[name]
-                for i, v in enumerate(row):
-                    cols[i].append(v)
-                cols[-1].append(locator)
+                self.rows[name].append(row)
+                self.locators[name].append(locator)
                 return True
         keep: list[tuple[str, tuple[Any, ...], Any]] = []
         for n, (name, row) in enumerate(rows):
@@ -206,13 +231,10 @@ class Batch:
                 continue
             keep.append((name, row, key))
         seen = self._seen
-        columns = self.columns
         for name, row, key in keep:
             seen[key] = row
-            cols = columns[name]
-            for i, v in enumerate(row):
-                cols[i].append(v)
-            cols[-1].append(locator)
+            self.rows[name].append(row)
+            self.locators[name].append(locator)
         return True
 
     def reject(self, locator: str, record_type: str | None, record_id: str | None, field: str, reason: str,
@@ -226,4 +248,25 @@ class Batch:
     @property
     def tables(self) -> list[str]:
         """Tables this batch has rows for."""
-        return [n for n, cols in self.columns.items() if cols[0]]
+        if self.frozen is not None:
+            return [n for n, t in self.frozen.items() if t.num_rows]
+        return [n for n, rows in self.rows.items() if rows]
+
+    def arrow(self, name: str) -> pa.Table:
+        """The rows of ``name`` as an Arrow table in the declared types, with a ``_locator`` column."""
+        if self.frozen is not None:
+            return self.frozen[name]
+        schema = arrow_schema(name, ("_locator",))
+        rows = self.rows[name]
+        columns: list[Any] = list(zip(*rows, strict=True)) if rows else [() for _ in range(len(schema) - 1)]
+        columns.append(self.locators[name])
+        return pa.Table.from_arrays([pa.array(col, type=f.type) for col, f in zip(columns, schema, strict=True)],
+                                    schema=schema)
+
+    def freeze(self) -> Batch:
+        """Turn the rows into Arrow tables and drop the Python objects and duplicate index: done
+        parsing, the batch is now small to keep and cheap to send from a worker process."""
+        if self.frozen is None:
+            self.frozen = {n: self.arrow(n) for n in self.tables}
+            self.rows, self.locators, self._seen, self._version = {}, {}, {}, {}
+        return self

@@ -10,6 +10,7 @@ that the identifier value itself is used (Synthea gives its resources their iden
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -25,6 +26,16 @@ _IDENTIFIED = {
 _TYPE_ID = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([^/?#]+)(?:/_history/[^/]+)?$")
 
 
+def identifier_sql(rtype: str) -> str:
+    """The stored (identifier_value, id) pairs of a resource type that conditional references search."""
+    tbl, key = _IDENTIFIED[rtype]
+    return f'SELECT identifier_value, {key} FROM "{tbl}" WHERE identifier_value IS NOT NULL'
+
+
+# The table each searchable resource type is stored in.
+IDENTIFIED_TABLES = {rtype: tbl for rtype, (tbl, _key) in _IDENTIFIED.items()}
+
+
 class Unresolvable(ValueError):
     """A reference that is not a FHIR reference at all (wrong shape)."""
 
@@ -32,8 +43,13 @@ class Unresolvable(ValueError):
 class References:
     """Per-ingest reference resolver: a bundle-local map plus the store's identifiers."""
 
-    def __init__(self, store: Store | None = None) -> None:
+    def __init__(self, store: Store | None = None,
+                 identifiers: Callable[[str], dict[str, str]] | None = None) -> None:
+        """``identifiers`` (resource type -> {identifier_value: id}) stands in for the store when
+        parsing in a worker process (a snapshot the writer made); ``used`` names the types read."""
         self.store = store
+        self.identifiers = identifiers
+        self.used: set[str] = set()
         self._store_maps: dict[str, dict[str, str]] = {}
         # bundle-local: fullUrl -> (type, id); "system|value" and "Type|value" -> id
         self.local: dict[str, tuple[str, str]] = {}
@@ -67,13 +83,16 @@ class References:
 
     def _stored(self, rtype: str, value: str) -> str | None:
         spec = _IDENTIFIED.get(rtype)
-        if spec is None or self.store is None:
+        if spec is None or (self.store is None and self.identifiers is None):
             return None
         m = self._store_maps.get(rtype)
         if m is None:
-            tbl, key = spec
-            m = dict(self.store.con.execute(
-                f'SELECT identifier_value, {key} FROM "{tbl}" WHERE identifier_value IS NOT NULL').fetchall())
+            self.used.add(rtype)
+            if self.identifiers is not None:
+                m = self.identifiers(rtype)
+            else:
+                assert self.store is not None
+                m = dict(self.store.con.execute(identifier_sql(rtype)).fetchall())
             self._store_maps[rtype] = m
         return m.get(value)
 

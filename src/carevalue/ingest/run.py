@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -11,7 +11,7 @@ from pathlib import Path
 from carevalue.definitions.plausibility_rule import PlausibilityRules
 from carevalue.ingest.batch import Batch
 from carevalue.ingest.references import References
-from carevalue.ingest.sources import SourceFile, discover
+from carevalue.ingest.sources import SourceFile, discover, parse_file, sha256
 from carevalue.ingest.store import Store
 
 # Tables searched by conditional references: written -> the resolver reloads them.
@@ -49,29 +49,6 @@ class IngestReport:
         return [f"{n:,} record(s): {why}" for why, n in self.implausible.items()]
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def parse_file(src: SourceFile, batch: Batch, refs: References | None = None) -> None:
-    """Dispatch a file to its parser."""
-    if src.format == "fhir-ndjson":
-        from carevalue.ingest.fhir import parse_ndjson
-        parse_ndjson(src.path, batch, refs)
-    elif src.format == "fhir-json":
-        from carevalue.ingest.fhir import parse_json
-        parse_json(src.path, batch, refs)
-    elif src.format == "csv":
-        from carevalue.ingest.csv_sources import parse_csv
-        parse_csv(src.path, src.kind, batch)
-    else:  # pragma: no cover - classify() only yields the formats above
-        raise ValueError(f"{src.label}: unknown format {src.format}")
-
-
 def check_plausibility(store: Store, rules: PlausibilityRules | None = None,
                        as_of: date | None = None) -> dict[str, int]:
     """Re-derive ``plausibility_flags`` over the whole store (content/plausibility-rules/default
@@ -86,32 +63,55 @@ def check_plausibility(store: Store, rules: PlausibilityRules | None = None,
     return flag(ibis.duckdb.from_connection(store.con), rules, as_of)
 
 
+def _write(src: SourceFile, batch: Batch, store: Store) -> FileReport:
+    """Write one parsed file (one transaction) and report it."""
+    lookup = None
+    if src.format in ("fhir-ndjson", "fhir-json"):
+        from carevalue.ingest.fhir import raw_records
+
+        def lookup(locators: set[str], path: Path = src.path) -> dict[str, str]:
+            return raw_records(path, locators)
+    counts = store.write_batch(batch, lookup)
+    reasons = dict(store.con.execute(
+        "SELECT reason, count(DISTINCT locator) FROM quarantine WHERE source = ? GROUP BY reason ORDER BY reason",
+        [src.label]).fetchall())
+    return FileReport(src.label, src.format, counts["read"], counts["stored"], counts["quarantined"],
+                      {str(k): int(v) for k, v in reasons.items()})
+
+
 def ingest(paths: list[Path], store: Store,
            on_file: Callable[[SourceFile, int, int], None] | None = None,
-           plausibility: PlausibilityRules | None = None) -> IngestReport:
+           plausibility: PlausibilityRules | None = None, workers: int | None = None) -> IngestReport:
     """Ingest every data file under ``paths``; each file is one transaction. Then the plausibility
-    rules are checked over the whole store (flags, never deletions)."""
+    rules are checked over the whole store (flags, never deletions).
+
+    Files are parsed in ``workers`` processes side by side (default: ``CAREVALUE_INGEST_WORKERS``,
+    else one per core when there are 8 MiB of input or more) and written in order; the store is the same as with
+    ``workers=1``, which parses each file in this process just before writing it.
+    """
+    from carevalue.ingest import parallel
+
     files, skipped = discover(paths)
     reports: list[FileReport] = []
-    refs = References(store)
-    for i, src in enumerate(files):
-        if on_file:
-            on_file(src, i, len(files))
-        batch = Batch(src.label, src.format, _sha256(src.path))
-        parse_file(src, batch, refs)
-        lookup = None
-        if src.format in ("fhir-ndjson", "fhir-json"):
-            from carevalue.ingest.fhir import raw_records
-
-            def lookup(locators: set[str], path: Path = src.path) -> dict[str, str]:
-                return raw_records(path, locators)
-        counts = store.write_batch(batch, lookup)
-        if _IDENTIFIED_TABLES.intersection(batch.tables):
-            refs.invalidate()
-        reasons = dict(store.con.execute(
-            "SELECT reason, count(DISTINCT locator) FROM quarantine WHERE source = ? GROUP BY reason ORDER BY reason",
-            [src.label]).fetchall())
-        reports.append(FileReport(src.label, src.format, counts["read"], counts["stored"],
-                                  counts["quarantined"], {str(k): int(v) for k, v in reasons.items()}))
+    if workers is None:
+        workers = parallel.default_workers()
+        small = sum(f.path.stat().st_size for f in files) < parallel.PARALLEL_MIN_BYTES
+        if small and not os.environ.get("CAREVALUE_INGEST_WORKERS"):
+            workers = 1
+    if workers > 1 and len(files) > 1:
+        for i, (src, batch) in enumerate(parallel.parsed_in_order(files, store, workers)):
+            if on_file:
+                on_file(src, i, len(files))
+            reports.append(_write(src, batch, store))
+    else:
+        refs = References(store)
+        for i, src in enumerate(files):
+            if on_file:
+                on_file(src, i, len(files))
+            batch = Batch(src.label, src.format, sha256(src.path))
+            parse_file(src, batch, refs)
+            reports.append(_write(src, batch, store))
+            if _IDENTIFIED_TABLES.intersection(batch.tables):
+                refs.invalidate()
     implausible = check_plausibility(store, plausibility) if files else {}
     return IngestReport(reports, skipped, implausible)

@@ -7,14 +7,18 @@ point at them, so that a reference can be checked against what is already stored
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from carevalue.ingest.batch import Batch
+
+if TYPE_CHECKING:
+    from carevalue.ingest.references import References
 
 Parser = Callable[[Path, Batch], None]
 
@@ -103,3 +107,27 @@ def discover(paths: list[Path]) -> tuple[list[SourceFile], list[tuple[str, str]]
         return (_ORDER.index(s.kind) if s.kind in _ORDER else len(_ORDER), s.label)
 
     return sorted(found, key=rank), skipped
+
+
+def sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes (whether a re-ingested file changed)."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def parse_file(src: SourceFile, batch: Batch, refs: References | None = None) -> None:
+    """Dispatch a file to its parser."""
+    if src.format == "fhir-ndjson":
+        from carevalue.ingest.fhir import parse_ndjson
+        parse_ndjson(src.path, batch, refs)
+    elif src.format == "fhir-json":
+        from carevalue.ingest.fhir import parse_json
+        parse_json(src.path, batch, refs)
+    elif src.format == "csv":
+        from carevalue.ingest.csv_sources import parse_csv
+        parse_csv(src.path, src.kind, batch)
+    else:  # pragma: no cover - classify() only yields the formats above
+        raise ValueError(f"{src.label}: unknown format {src.format}")

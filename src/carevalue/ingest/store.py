@@ -15,33 +15,17 @@ import pyarrow as pa
 
 from carevalue.backends import tune_duckdb
 from carevalue.ingest import versions
-from carevalue.ingest.batch import MAX_CONTENT
+from carevalue.ingest.batch import MAX_CONTENT, arrow_schema
 from carevalue.model import TABLES, table
 
 if TYPE_CHECKING:
     from carevalue.ingest.batch import Batch
-
-_ARROW = {
-    "VARCHAR": pa.string(),
-    "DATE": pa.date32(),
-    "TIMESTAMP": pa.timestamp("us"),
-    "DOUBLE": pa.float64(),
-    "BIGINT": pa.int64(),
-    "BOOLEAN": pa.bool_(),
-}
 
 # Tables whose rows must belong to a patient that is stored (checked per batch).
 PATIENT_OWNED = tuple(
     t.name for t in TABLES
     if t.name != "patients" and any(c.name == "patient_id" and c.required for c in t.columns)
 )
-
-
-def arrow_schema(name: str, extra: tuple[str, ...] = ()) -> pa.Schema:
-    t = table(name)
-    fields = [pa.field(c.name, _ARROW[c.type]) for c in t.columns]
-    fields += [pa.field(e, pa.string()) for e in extra]
-    return pa.schema(fields)
 
 
 class Store:
@@ -97,11 +81,7 @@ class Store:
 
             staged: list[str] = []
             for name in batch.tables:
-                columns = batch.columns[name]
-                schema = arrow_schema(name, ("_locator",))
-                arrays = [pa.array(col, type=f.type) for col, f in zip(columns, schema, strict=True)]
-                tbl = pa.Table.from_arrays(arrays, schema=schema)
-                con.register("_incoming", tbl)
+                con.register("_incoming", batch.arrow(name))
                 con.execute(f'CREATE OR REPLACE TEMP TABLE "_stage_{name}" AS SELECT * FROM _incoming')
                 con.unregister("_incoming")
                 staged.append(name)
