@@ -58,16 +58,13 @@ def in_window(conditions: ir.Table, as_of: date, lookback_days: int | None,
     day_after = ibis.literal(datetime.combine(as_of + timedelta(days=1), datetime.min.time()))
     if patients is None:
         return _windowed(conditions, day_after, lookback_days)
-    # Only the patients who died before as_of have another end, and they are few: the others'
-    # conditions are cut at as_of without a join; only the conditions of the dead (found by a
-    # semi-join with the dead, a small build side) are joined to their date of death.
+    # Only the patients who died before as_of have another end: the conditions are left-joined
+    # to those (few) alone, not to every patient, and everyone else's window ends after as_of.
     on = scored_on(patients, as_of)
     dead = on.filter(on.deceased).select(_pid="patient_id", _on="as_of")
-    living = _windowed(conditions.filter(~conditions.patient_id.isin(dead._pid)), day_after, lookback_days)
-    few = conditions.filter(conditions.patient_id.isin(dead._pid))
-    d = few.join(dead, few.patient_id == dead._pid)
-    died = _windowed(d, (d._on + ibis.interval(days=1)).cast("timestamp"), lookback_days).drop("_pid", "_on")
-    return living.union(died)
+    c = conditions.left_join(dead, conditions.patient_id == dead._pid)
+    end = (c._on + ibis.interval(days=1)).cast("timestamp").coalesce(day_after)
+    return _windowed(c, end, lookback_days).drop("_pid", "_on")
 
 
 def _windowed(c: ir.Table, end: ir.Value, lookback_days: int | None) -> ir.Table:
@@ -90,32 +87,38 @@ def diagnosis_codes(conditions: ir.Table, codings: ir.Table | None, as_of: date,
     cond = cond.select("condition_id", "patient_id", "code_system", "code")
     # Codes are cleaned record by record: three string functions per ICD-10 code cost less than
     # de-duplicating the (system, code) pairs and joining the cleaned dictionary back.
-    icd = cond.filter(is_icd10(cond.code_system) & cond.code.notnull())
-    own = icd.select("patient_id", icd10=normalised(icd.code), origin=ibis.literal("own"))
+    own = ibis.ifelse(is_icd10(cond.code_system) & cond.code.notnull(), normalised(cond.code), ibis.null("string"))
     if codings is None and crosswalk is None:
-        return own
+        o = cond.select("patient_id", icd10=own, origin=ibis.literal("own"))
+        return o.filter(o.icd10.notnull())
+    j = cond.mutate(_own=own)
     if codings is None:
-        j = cond.mutate(_rid=ibis.null("string"), _xicd10=ibis.null("string"))
+        j = j.mutate(_rid=ibis.null("string"), _xicd10=ibis.null("string"))
     else:
         x = codings.filter((codings.record_table == "conditions") & is_icd10(codings.code_system)
                            & codings.code.notnull())
         extra = x.select(_rid=x.record_id, _xicd10=normalised(x.code))
         # One left join of the conditions with their ICD-10 codings gives both the codings (own)
         # and the conditions that have none, whose SNOMED CT code then goes through the crosswalk.
-        j = cond.left_join(extra, cond.condition_id == extra._rid)
+        j = j.left_join(extra, j.condition_id == extra._rid)
     if crosswalk is None:
-        linked = j.filter(j._rid.notnull())
-        return own.union(linked.select("patient_id", icd10=linked._xicd10, origin=ibis.literal("own")))
-    xw = crosswalk_table(crosswalk) if isinstance(crosswalk, pa.Table) else crosswalk
-    xw = xw.select(_snomed=xw.snomed_code, _sicd10=xw.icd10)
-    # The crosswalk key is null unless the condition is SNOMED CT coded and has no ICD-10 coding,
-    # so that the left join stays one equi-join.
-    j = j.mutate(_xkey=ibis.ifelse(j._rid.isnull() & is_snomed(j.code_system), j.code.strip(), ibis.null("string")))
-    m = j.left_join(xw, j._xkey == xw._snomed)
-    m = m.filter(m._rid.notnull() | m._sicd10.notnull())
-    coded = m.select("patient_id", icd10=m._xicd10.coalesce(m._sicd10),
-                     origin=ibis.ifelse(m._rid.notnull(), "own", "mapped"))
-    return own.union(coded)
+        j = j.mutate(_other=j._xicd10, _origin=ibis.literal("own"))
+    else:
+        xw = crosswalk_table(crosswalk) if isinstance(crosswalk, pa.Table) else crosswalk
+        xw = xw.select(_snomed=xw.snomed_code, _sicd10=xw.icd10)
+        # The crosswalk key is null unless the condition is SNOMED CT coded and has no ICD-10
+        # coding, so that the left join stays one equi-join.
+        j = j.mutate(_xkey=ibis.ifelse(j._rid.isnull() & is_snomed(j.code_system), j.code.strip(),
+                                       ibis.null("string")))
+        j = j.left_join(xw, j._xkey == xw._snomed)
+        j = j.mutate(_other=j._xicd10.coalesce(j._sicd10), _origin=ibis.ifelse(j._rid.notnull(), "own", "mapped"))
+    # Each joined row holds up to two codes (its own, and a coding's or the crosswalk's): a cross
+    # join with two rows turns them into rows, so the conditions are read once, not once per kind.
+    two = ibis.memtable(pa.table({"_k": pa.array([0, 1], pa.int64())}))
+    r = j.select("patient_id", "_own", "_other", "_origin").cross_join(two)
+    r = r.select("patient_id", icd10=ibis.ifelse(r._k == 0, r._own, r._other),
+                 origin=ibis.ifelse(r._k == 0, ibis.literal("own"), r._origin))
+    return r.filter(r.icd10.notnull())
 
 
 def windowed_conditions(conditions: ir.Table, as_of: date, lookback_days: int | None = 365,
