@@ -39,11 +39,12 @@ def is_snomed(system: ir.StringValue) -> ir.BooleanValue:
     return system.lower().isin(SNOMED_SYSTEMS)
 
 
-def scored_on(patients: ir.Table, as_of: date) -> ir.Table:
-    """patient_id, as_of (the date, never after death) and deceased (died on or before ``as_of``)."""
+def scored_on(patients: ir.Table, as_of: date, *keep: str) -> ir.Table:
+    """patient_id, the ``keep`` columns, as_of (the date, never after death) and deceased (died
+    on or before ``as_of``)."""
     day = ibis.literal(as_of)
     dead = patients.death_date.notnull() & (patients.death_date <= day)
-    return patients.select("patient_id", as_of=ibis.ifelse(dead, patients.death_date, day), deceased=dead)
+    return patients.select("patient_id", *keep, as_of=ibis.ifelse(dead, patients.death_date, day), deceased=dead)
 
 
 def in_window(conditions: ir.Table, as_of: date, lookback_days: int | None,
@@ -54,20 +55,25 @@ def in_window(conditions: ir.Table, as_of: date, lookback_days: int | None,
     Start is the onset, else the recorded time; a condition with neither counts (its timing is
     unknown, not absent). ``lookback_days`` None counts every condition that started by the end.
     """
+    day_after = ibis.literal(datetime.combine(as_of + timedelta(days=1), datetime.min.time()))
     if patients is None:
-        end: ir.Value = ibis.literal(datetime.combine(as_of + timedelta(days=1), datetime.min.time()))
-        c = conditions
-    else:
-        on = scored_on(patients, as_of).select(_pid="patient_id", _on="as_of")
-        c = conditions.join(on, conditions.patient_id == on._pid)
-        end = (c._on + ibis.interval(days=1)).cast("timestamp")
+        return _windowed(conditions, day_after, lookback_days)
+    # Only the patients who died before as_of have another end: the conditions are left-joined
+    # to those (few) alone, not to every patient, and everyone else's window ends after as_of.
+    on = scored_on(patients, as_of)
+    dead = on.filter(on.deceased).select(_pid="patient_id", _on="as_of")
+    c = conditions.left_join(dead, conditions.patient_id == dead._pid)
+    end = (c._on + ibis.interval(days=1)).cast("timestamp").coalesce(day_after)
+    return _windowed(c, end, lookback_days).drop("_pid", "_on")
+
+
+def _windowed(c: ir.Table, end: ir.Value, lookback_days: int | None) -> ir.Table:
     start = c.onset_ts.coalesce(c.recorded_ts)
     keep = start.isnull() | (start < end)
     if lookback_days is not None:
         begin = end - ibis.interval(days=lookback_days + 1)
         keep = keep & (c.abatement_ts.isnull() | (c.abatement_ts >= begin))
-    out = c.filter(keep)
-    return out.drop("_pid", "_on") if patients is not None else out
+    return c.filter(keep)
 
 
 def diagnosis_codes(conditions: ir.Table, codings: ir.Table | None, as_of: date,
@@ -78,37 +84,41 @@ def diagnosis_codes(conditions: ir.Table, codings: ir.Table | None, as_of: date,
     conditions without an ICD-10 code of their own). ``crosswalk`` None maps nothing.
     ``windowed`` says ``conditions`` are already cut to the window (:func:`windowed_conditions`)."""
     cond = conditions if windowed else in_window(conditions, as_of, lookback_days, patients)
-    # Codes are cleaned once per distinct (system, code), not once per record: the dictionaries
-    # are small and joined back on the raw code.
-    icd = _icd10_dictionary(cond.select("code_system", "code"))
-    own = cond.join(icd, [cond.code_system == icd._sys, cond.code == icd._code]).select(
-        "condition_id", patient_id=cond.patient_id, icd10=icd._icd10)
-    if codings is not None:
-        extra = codings.filter(codings.record_table == "conditions")
-        xicd = _icd10_dictionary(extra.select("code_system", "code"))
-        extra = extra.join(xicd, [extra.code_system == xicd._sys, extra.code == xicd._code])
-        linked = extra.join(cond.select("condition_id", "patient_id"), extra.record_id == cond.condition_id)
-        own = own.union(linked.select(condition_id=linked.record_id, patient_id=linked.patient_id,
-                                      icd10=linked._icd10))
-    out = own.select("patient_id", "icd10", origin=ibis.literal("own"))
+    cond = cond.select("condition_id", "patient_id", "code_system", "code")
+    # Codes are cleaned record by record: three string functions per ICD-10 code cost less than
+    # de-duplicating the (system, code) pairs and joining the cleaned dictionary back.
+    own = ibis.ifelse(is_icd10(cond.code_system) & cond.code.notnull(), normalised(cond.code), ibis.null("string"))
+    if codings is None and crosswalk is None:
+        o = cond.select("patient_id", icd10=own, origin=ibis.literal("own"))
+        return o.filter(o.icd10.notnull())
+    j = cond.mutate(_own=own)
+    if codings is None:
+        j = j.mutate(_rid=ibis.null("string"), _xicd10=ibis.null("string"))
+    else:
+        x = codings.filter((codings.record_table == "conditions") & is_icd10(codings.code_system)
+                           & codings.code.notnull())
+        extra = x.select(_rid=x.record_id, _xicd10=normalised(x.code))
+        # One left join of the conditions with their ICD-10 codings gives both the codings (own)
+        # and the conditions that have none, whose SNOMED CT code then goes through the crosswalk.
+        j = j.left_join(extra, j.condition_id == extra._rid)
     if crosswalk is None:
-        return out
-    xw = crosswalk_table(crosswalk) if isinstance(crosswalk, pa.Table) else crosswalk
-    sn_codes = cond.select("code_system", "code").distinct()
-    sn_codes = sn_codes.filter(is_snomed(sn_codes.code_system) & sn_codes.code.notnull())
-    sn_map = sn_codes.join(xw, sn_codes.code.strip() == xw.snomed_code).select(
-        _sys=sn_codes.code_system, _code=sn_codes.code, _icd10=xw.icd10)
-    ids = own.select(_cid=own.condition_id)
-    sn = cond.anti_join(ids, cond.condition_id == ids._cid)
-    m = sn.join(sn_map, [sn.code_system == sn_map._sys, sn.code == sn_map._code])
-    return out.union(m.select(patient_id=m.patient_id, icd10=m._icd10, origin=ibis.literal("mapped")))
-
-
-def _icd10_dictionary(codes: ir.Table) -> ir.Table:
-    """(_sys, _code) -> _icd10 (:func:`normalised`) for the distinct ICD-10 coded (system, code) pairs."""
-    d = codes.distinct()
-    d = d.filter(is_icd10(d.code_system) & d.code.notnull())
-    return d.select(_sys=d.code_system, _code=d.code, _icd10=normalised(d.code))
+        j = j.mutate(_other=j._xicd10, _origin=ibis.literal("own"))
+    else:
+        xw = crosswalk_table(crosswalk) if isinstance(crosswalk, pa.Table) else crosswalk
+        xw = xw.select(_snomed=xw.snomed_code, _sicd10=xw.icd10)
+        # The crosswalk key is null unless the condition is SNOMED CT coded and has no ICD-10
+        # coding, so that the left join stays one equi-join.
+        j = j.mutate(_xkey=ibis.ifelse(j._rid.isnull() & is_snomed(j.code_system), j.code.strip(),
+                                       ibis.null("string")))
+        j = j.left_join(xw, j._xkey == xw._snomed)
+        j = j.mutate(_other=j._xicd10.coalesce(j._sicd10), _origin=ibis.ifelse(j._rid.notnull(), "own", "mapped"))
+    # Each joined row holds up to two codes (its own, and a coding's or the crosswalk's): a cross
+    # join with two rows turns them into rows, so the conditions are read once, not once per kind.
+    two = ibis.memtable(pa.table({"_k": pa.array([0, 1], pa.int64())}))
+    r = j.select("patient_id", "_own", "_other", "_origin").cross_join(two)
+    r = r.select("patient_id", icd10=ibis.ifelse(r._k == 0, r._own, r._other),
+                 origin=ibis.ifelse(r._k == 0, ibis.literal("own"), r._origin))
+    return r.filter(r.icd10.notnull())
 
 
 def windowed_conditions(conditions: ir.Table, as_of: date, lookback_days: int | None = 365,

@@ -21,12 +21,7 @@ from carevalue.backends import write_table
 from carevalue.definitions.record_rule import RecordRules
 from carevalue.engine.record_filter import counting
 from carevalue.engine.riskscores import hccmask, reference
-from carevalue.engine.riskscores.diagnoses import (
-    Crosswalk,
-    icd10_diagnoses,
-    scored_on,
-    windowed_conditions,
-)
+from carevalue.engine.riskscores.diagnoses import Crosswalk, icd10_diagnoses, scored_on
 
 MODELS: Mapping[str, str] = {"cms-hcc-v24": "cms_hcc_v24"}
 SCORE_COLUMNS = ("patient_id", "model", "score", "hcc_count", "as_of", "deceased")
@@ -58,8 +53,7 @@ def people(patients: ir.Table, as_of: date, model: str = "cms-hcc-v24",
     Sex other than male scores as F, as in hccpy.
     """
     cfg = reference.settings(_folder(model))
-    on = scored_on(patients, as_of)
-    pt = patients.join(on, "patient_id")
+    pt = scored_on(patients, as_of, "birth_date", "sex")
     age = age_at(pt.birth_date, pt.as_of)
     p = pt.select(
         patient_id=pt.patient_id,
@@ -169,13 +163,14 @@ def hcc_variables(dx: ir.Table, person: ir.Table, model: str = "cms-hcc-v24",
     return vc.select(vs.patient_id, vs.variable, coefficient=vc.coefficient.fill_null(0.0))
 
 
-def scores_from(mapped: ir.Table, person: ir.Table, as_of: date, model: str = "cms-hcc-v24") -> ir.Table:
-    """The score table from :func:`mapped_diagnoses` and :func:`people`, by the bit-mask path
-    (:mod:`carevalue.engine.riskscores.hccmask`): one row per patient after a single aggregation."""
+def scores_from(dx: ir.Table, person: ir.Table, as_of: date, model: str = "cms-hcc-v24") -> ir.Table:
+    """The score table from the diagnoses (patient_id, icd10; duplicates allowed, e.g.
+    :func:`icd10_diagnoses` with ``distinct=False``) and :func:`people`, by the bit-mask path
+    (:mod:`carevalue.engine.riskscores.hccmask`): one join with the model's code table, one
+    aggregation per patient, one expression per patient."""
     folder = _folder(model)
-    ccs = condition_categories(mapped, person, model, distinct=False)
-    return hccmask.score_expression(hccmask.patient_masks(ccs, folder), person, as_of, model, folder,
-                                    reference.settings(folder)["score_decimals"])
+    masks = hccmask.patient_masks(dx.select("patient_id", "icd10"), folder)
+    return hccmask.score_expression(masks, person, as_of, model, folder, reference.settings(folder)["score_decimals"])
 
 
 def hcc_scores(conditions: ir.Table, codings: ir.Table | None, patients: ir.Table, as_of: date, *,
@@ -192,33 +187,21 @@ def hcc_scores(conditions: ir.Table, codings: ir.Table | None, patients: ir.Tabl
     """
     dx = icd10_diagnoses(conditions, codings, as_of, lookback_days, distinct=False, crosswalk=crosswalk,
                          patients=patients)
-    return scores_from(mapped_diagnoses(dx, model), people(patients, as_of, model, enrolment), as_of, model)
+    return scores_from(dx, people(patients, as_of, model, enrolment), as_of, model)
 
 
 def run(con: BaseBackend, as_of: date, *, rules: RecordRules, crosswalk: Crosswalk,
         model: str = "cms-hcc-v24", lookback_days: int | None = 365,
         enrolment: ir.Table | None = None, table: str = "patient_risk_scores") -> dict[str, Any]:
     """Compute the scores from the store's records that count (``rules``) and write them to
-    ``table``; SNOMED CT conditions count through ``crosswalk`` (the library's; None: not)."""
+    ``table``; SNOMED CT conditions count through ``crosswalk`` (the library's; None: not).
+
+    One query from the store's tables to ``table``: each of conditions, codings and patients is
+    read where it is needed, nothing intermediate is materialised."""
     codings = con.table("codings") if "codings" in con.list_tables() else None
-    # The conditions that count, cut to the window, are read three times (own codes, extra
-    # codings, crosswalk); mapped diagnoses and people each feed two joins: materialise each once,
-    # as temporary tables (in memory on DuckDB: no compression, nothing written to the store file).
     patients = counting(con, "patients", rules)
-    person = scratch(con, "_hcc_people", people(patients, as_of, model, enrolment))
-    cond = scratch(con, "_hcc_conditions", windowed_conditions(
-        counting(con, "conditions", rules), as_of, lookback_days, patients))
-    dx = icd10_diagnoses(cond, codings, as_of, distinct=False, crosswalk=crosswalk, windowed=True)
-    mapped = scratch(con, "_hcc_mapped", mapped_diagnoses(dx, model))
-    write_table(con, table, scores_from(mapped, person, as_of, model))
-    con.raw_sql("DROP TABLE IF EXISTS _hcc_conditions")
+    expr = hcc_scores(counting(con, "conditions", rules), codings, patients, as_of, model=model,
+                      lookback_days=lookback_days, enrolment=enrolment, crosswalk=crosswalk)
+    written = write_table(con, table, expr)
     # One score row per person (score_expression left-joins the people).
-    return {"table": table, "rows": int(person.count().execute())}
-
-
-def scratch(con: BaseBackend, name: str, expr: ir.Table) -> ir.Table:
-    """An intermediate result: a temporary table on DuckDB, a plain table elsewhere."""
-    if con.name == "duckdb":
-        con.raw_sql(f"DROP TABLE IF EXISTS {name}")
-        return con.create_table(name, expr, temp=True)
-    return write_table(con, name, expr)
+    return {"table": table, "rows": int(written.count().execute())}
