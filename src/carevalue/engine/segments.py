@@ -27,7 +27,7 @@ from carevalue.definitions.record_rule import RecordRules
 from carevalue.definitions.segment import Rule, Segment
 from carevalue.definitions.valueset import ValueSet
 from carevalue.engine.codesets import matches
-from carevalue.engine.cycles import row_counts
+from carevalue.engine.cycles import row_counts, scratch
 from carevalue.engine.observation import periods_or_none
 from carevalue.engine.record_filter import counting
 
@@ -240,7 +240,7 @@ def run(con: BaseBackend, segments: Sequence[Segment], value_sets: dict[str, Val
 
     ``periods`` defaults to the store's ``observation_periods`` table when it has one."""
     # The per-date segments are read twice (intervals, transitions): a temporary table (in memory on DuckDB).
-    at = _scratch(con, "_segment_dates", segment_at_dates(Inputs(con, value_sets, rules), segments, until))
+    at = scratch(con, "_segment_dates", segment_at_dates(Inputs(con, value_sets, rules), segments, until))
     segs, trans = histories(at)
     periods = periods_or_none(con) if periods is None else periods
     if periods is not None:
@@ -253,13 +253,6 @@ def run(con: BaseBackend, segments: Sequence[Segment], value_sets: dict[str, Val
     write_table(con, "segment_transitions", trans)
     con.raw_sql("DROP TABLE IF EXISTS _segment_dates")
     return row_counts(con, ("segments", "segment_transitions"))
-
-
-def _scratch(con: BaseBackend, name: str, expr: ir.Table) -> ir.Table:
-    if con.name == "duckdb":
-        con.raw_sql(f"DROP TABLE IF EXISTS {name}")
-        return con.create_table(name, expr, temp=True)
-    return write_table(con, name, expr)
 
 
 def segment_on(con: BaseBackend, as_of: str, alive: bool = True) -> ir.Table:
