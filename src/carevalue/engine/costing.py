@@ -24,6 +24,11 @@ from carevalue.definitions.process_map import (
 )
 from carevalue.definitions.record_rule import RecordRules
 from carevalue.engine.capacity import capacity_cost_rates
+from carevalue.engine.cycle_costs import (
+    COST_SOURCES as COST_SOURCES,  # re-exported for readers of costing
+)
+from carevalue.engine.cycle_costs import NOT_COSTED_REASONS as NOT_COSTED_REASONS
+from carevalue.engine.cycle_costs import cost_lines, cycle_cost_totals, cycle_costs
 from carevalue.engine.record_filter import counting
 
 # Schemas of the tables engine/cycles.py and engine/segments.py write (CONTRACTS.md), used when
@@ -238,9 +243,11 @@ def cycle_flag_extras(inp: Inputs, mt: MapTables) -> tuple[ir.Table, ir.Table | 
 
 
 # --------------------------------------------------------------------------- activity costs
-def activity_costs(inp: Inputs, rates: ir.Table, mt: MapTables) -> ir.Table:
-    """One row per activity: rate, minutes used (recorded or standard), labour cost, cycle, phase."""
-    enc_cycles = encounter_cycles(inp)
+def activity_costs(inp: Inputs, rates: ir.Table, mt: MapTables, enc_cycles: ir.Table | None = None) -> ir.Table:
+    """One row per activity: rate, minutes used (recorded or standard), labour cost, cycle, phase.
+    ``enc_cycles`` is :func:`encounter_cycles` (computed here when not given; the stage passes it
+    materialised once for activities, consumables and charges)."""
+    enc_cycles = encounter_cycles(inp) if enc_cycles is None else enc_cycles
     a = inp.activities
     a = attribute(a, a.start_ts, inp, enc_cycles)
     r = rates
@@ -300,11 +307,11 @@ def consumable_phases(cons: ir.Table, acts: ir.Table) -> ir.Table:
     return ranked.filter(ranked._rank == 0).select("consumable_id", service_phase=ranked.a_phase)
 
 
-def consumable_costs(inp: Inputs, acts: ir.Table | None = None) -> ir.Table:
+def consumable_costs(inp: Inputs, acts: ir.Table | None = None, enc_cycles: ir.Table | None = None) -> ir.Table:
     """One row per consumable use at acquisition cost, in the phase of the service it was used in
     (see :func:`consumable_phases`; the encounter's phase when no mapped step shares its encounter)."""
     c = inp.consumables
-    enc_cycles = encounter_cycles(inp)
+    enc_cycles = encounter_cycles(inp) if enc_cycles is None else enc_cycles
     c = attribute(c, c.used_ts, inp, enc_cycles)
     e = inp.encounters
     c = c.left_join(e, c.encounter_id == e.encounter_id).select(c, encounter_organization_id=e.organization_id)
@@ -322,7 +329,7 @@ def consumable_costs(inp: Inputs, acts: ir.Table | None = None) -> ir.Table:
     )
 
 
-def charges(inp: Inputs) -> ir.Table:
+def charges(inp: Inputs, enc_cycles: ir.Table | None = None) -> ir.Table:
     """Charges per encounter (claims; procedure/medication charges where no claim): never costs."""
     cl, ln = inp.claims, inp.claim_lines
     lines = ln.group_by("claim_id").aggregate(line_charge=ln.charge_amount.sum())
@@ -337,7 +344,7 @@ def charges(inp: Inputs) -> ir.Table:
     )
     other = other.filter(other.amount.notnull()).anti_join(claimed, other.encounter_id == claimed.claimed_encounter)
     ch = ibis.union(cl.filter(cl.amount.notnull()), other)
-    enc_cycles = encounter_cycles(inp)
+    enc_cycles = encounter_cycles(inp) if enc_cycles is None else enc_cycles
     ch = attribute(ch, ch.ts, inp, enc_cycles)
     e = inp.encounters
     ch = ch.left_join(e, ch.encounter_id == e.encounter_id).select(ch, encounter_organization_id=e.organization_id)
@@ -345,154 +352,6 @@ def charges(inp: Inputs) -> ir.Table:
         "patient_id", "cycle_id", "condition", "cycle_type", "attribution", "cycle_organization_id",
         facility_id=ch.encounter_organization_id.fill_null(ch.cycle_organization_id),
         phase=ch.event_phase.fill_null("unassigned"), charges=ch.amount)
-
-
-# --------------------------------------------------------------------------- cycle costs
-CYCLE_KEYS = ("cycle_id", "patient_id", "condition", "cycle_type", "organization_id", "facility_id",
-              "phase", "line", "role")
-
-
-def cycle_costs(acts: ir.Table, cons: ir.Table, chg: ir.Table) -> ir.Table:
-    """Cost per cycle × phase × line (resource|consumables|charges) × role × facility."""
-    a = acts.filter(acts.cycle_id.notnull())
-    la = a.group_by(
-        a.cycle_id, a.patient_id, a.condition, a.cycle_type,
-        organization_id=a.cycle_organization_id.fill_null(a.facility_id), facility_id=a.facility_id,
-        phase=a.phase, line=ibis.literal("resource"), role=a.role,
-    ).aggregate(
-        minutes=a.minutes.sum(),
-        recorded_minutes=a.minutes.sum(where=a.minutes_source == "recorded").fill_null(0.0),
-        standard_minutes=a.minutes.sum(where=a.minutes_source == "standard").fill_null(0.0),
-        activities=a.count(),
-        labour_cost=a.labour_cost.sum(),
-        consumables_cost=ibis.literal(0.0),
-        charges=ibis.literal(0.0),
-    )
-    c = cons.filter(cons.cycle_id.notnull())
-    lc = c.group_by(
-        c.cycle_id, c.patient_id, c.condition, c.cycle_type,
-        organization_id=c.cycle_organization_id.fill_null(c.facility_id), facility_id=c.facility_id,
-        phase=c.phase, line=ibis.literal("consumables"), role=ibis.null("string"),
-    ).aggregate(
-        minutes=ibis.literal(0.0), recorded_minutes=ibis.literal(0.0), standard_minutes=ibis.literal(0.0),
-        activities=ibis.literal(0, type="int64"), labour_cost=ibis.literal(0.0),
-        consumables_cost=c.consumables_cost.sum(), charges=ibis.literal(0.0),
-    )
-    h = chg.filter(chg.cycle_id.notnull())
-    lh = h.group_by(
-        h.cycle_id, h.patient_id, h.condition, h.cycle_type,
-        organization_id=h.cycle_organization_id.fill_null(h.facility_id), facility_id=h.facility_id,
-        phase=h.phase, line=ibis.literal("charges"), role=ibis.null("string"),
-    ).aggregate(
-        minutes=ibis.literal(0.0), recorded_minutes=ibis.literal(0.0), standard_minutes=ibis.literal(0.0),
-        activities=ibis.literal(0, type="int64"), labour_cost=ibis.literal(0.0),
-        consumables_cost=ibis.literal(0.0), charges=h.charges.sum(),
-    )
-    cols = la.columns
-    u = ibis.union(la, lc.select(*cols), lh.select(*cols))
-    return u.mutate(total_cost=u.labour_cost + u.consumables_cost)
-
-
-def _main_facility(a: ir.Table) -> ir.Table:
-    """Per cycle, the facility that supplied most of its minutes (ties: the smaller id), so a
-    cycle without an attributed provider (a primary-care segment year) is credited deterministically."""
-    fac = a.cycle_organization_id.fill_null(a.facility_id)
-    tagged = a.mutate(facility=fac)
-    f = tagged.group_by(["cycle_id", "facility"]).aggregate(m=tagged.minutes.sum())
-    w = ibis.window(group_by=f.cycle_id, order_by=[ibis.desc(f.m), f.facility])
-    ranked = f.mutate(rank=ibis.row_number().over(w))
-    return ranked.filter(ranked.rank == 0).select("cycle_id", "facility")
-
-
-COST_SOURCES = ("recorded-minutes", "standard-times", "charges-only", "not-costed")
-NOT_COSTED_REASONS = {
-    "charges": "no activity minutes or consumables recorded; charges are shown beside costs, never used as costs",
-    "no-minutes": "activities recorded without minutes, and their steps have no standard time in a process map",
-    "no-rate": "minutes recorded, but their resources have no capacity cost rate (annual cost / practical capacity)",
-    "nothing": "no activity, consumable or charge data linked to the cycle's encounters",
-}
-
-
-def cycle_cost_totals(acts: ir.Table, cons: ir.Table, chg: ir.Table, care_cycles: ir.Table) -> ir.Table:
-    """One row per cycle (every stored care cycle, and every segment year with data): labour,
-    consumables, total cost, charges, the recorded/standard share and where the cost came from.
-
-    A cycle is costed when some of its minutes have a capacity cost rate or it used consumables;
-    ``cost_source`` is then ``recorded-minutes`` (every minute recorded) or ``standard-times``
-    (some minutes filled from the process map's time equations). Otherwise it is
-    ``charges-only`` or ``not-costed``: its costs are null (never 0) and ``not_costed_reason``
-    says why. Aggregated straight from activities and grouped by cycle_id alone.
-    """
-    zero, zint = ibis.literal(0.0), ibis.literal(0, type="int64")
-
-    def per_cycle(t: ir.Table, **sums: ir.Value) -> ir.Table:
-        return t.group_by("cycle_id").aggregate(
-            patient_id=t.patient_id.arbitrary(), condition=t.condition.arbitrary(),
-            cycle_type=t.cycle_type.arbitrary(),
-            provider=t.cycle_organization_id.fill_null(t.facility_id).min(), **sums)
-
-    a = acts.filter(acts.cycle_id.notnull())
-    la = per_cycle(
-        a, minutes=a.minutes.sum(),
-        recorded_minutes=a.minutes.sum(where=a.minutes_source == "recorded").fill_null(0.0),
-        standard_minutes=a.minutes.sum(where=a.minutes_source == "standard").fill_null(0.0),
-        rated_minutes=a.minutes.sum(where=a.rate_per_minute.notnull()).fill_null(0.0),
-        activities=a.count(), labour_cost=a.labour_cost.sum(), consumables_cost=zero,
-        consumables=zint, charges=zero)
-    c = cons.filter(cons.cycle_id.notnull())
-    lc = per_cycle(c, minutes=zero, recorded_minutes=zero, standard_minutes=zero, rated_minutes=zero,
-                   activities=zint, labour_cost=zero, consumables_cost=c.consumables_cost.sum(),
-                   consumables=c.count(), charges=zero)
-    h = chg.filter(chg.cycle_id.notnull())
-    lh = per_cycle(h, minutes=zero, recorded_minutes=zero, standard_minutes=zero, rated_minutes=zero,
-                   activities=zint, labour_cost=zero, consumables_cost=zero, consumables=zint,
-                   charges=h.charges.sum())
-    u = ibis.union(la, lc.select(*la.columns), lh.select(*la.columns))
-    t = u.group_by("cycle_id").aggregate(
-        patient_id=u.patient_id.arbitrary(), condition=u.condition.arbitrary(),
-        cycle_type=u.cycle_type.arbitrary(), provider=u.provider.min(),
-        minutes=u.minutes.sum(), recorded_minutes=u.recorded_minutes.sum(),
-        standard_minutes=u.standard_minutes.sum(), rated_minutes=u.rated_minutes.sum(),
-        activities=u.activities.sum(), labour_cost=u.labour_cost.sum(),
-        consumables_cost=u.consumables_cost.sum(), consumables=u.consumables.sum(), charges=u.charges.sum())
-    main = _main_facility(a)
-    t = t.left_join(main, t.cycle_id == main.cycle_id).select(
-        *[t[col] for col in t.columns if col != "provider"], provider=main.facility.fill_null(t.provider))
-    # Stored cycles with no cost data at all still get a row: "not costed" is a finding.
-    bare = care_cycles.anti_join(t, "cycle_id")
-    bare = bare.select(
-        "cycle_id", "patient_id", "condition", "cycle_type", minutes=zero, recorded_minutes=zero,
-        standard_minutes=zero, rated_minutes=zero, activities=zint, labour_cost=zero,
-        consumables_cost=zero, consumables=zint, charges=zero, provider=bare.organization_id)
-    t = t.union(bare.select(*t.columns))
-    c = care_cycles
-    j = t.left_join(c, t.cycle_id == c.cycle_id).select(
-        t.cycle_id, t.patient_id, t.condition, t.cycle_type,
-        organization_id=c.organization_id.fill_null(t.provider), ipu_id=c.ipu_id,
-        period_label=c.period_label, start_ts=c.start_ts, end_ts=c.end_ts,
-        minutes=t.minutes, recorded_minutes=t.recorded_minutes, standard_minutes=t.standard_minutes,
-        rated_minutes=t.rated_minutes, activities=t.activities, labour_cost=t.labour_cost,
-        consumables_cost=t.consumables_cost, consumables=t.consumables, charges=t.charges)
-    costed = (j.rated_minutes > 0) | (j.consumables > 0)
-    nothing = ibis.null("float64")
-    j = j.mutate(
-        cost_source=ibis.cases(
-            (costed & (j.standard_minutes > 0), "standard-times"), (costed, "recorded-minutes"),
-            (j.charges > 0, "charges-only"), else_="not-costed"),
-        not_costed_reason=ibis.cases(
-            (costed, ibis.null("string")),
-            (j.charges > 0, NOT_COSTED_REASONS["charges"]),
-            (j.minutes > 0, NOT_COSTED_REASONS["no-rate"]),
-            (j.activities > 0, NOT_COSTED_REASONS["no-minutes"]),
-            else_=NOT_COSTED_REASONS["nothing"]),
-        labour_cost=ibis.ifelse(costed, j.labour_cost, nothing),
-        consumables_cost=ibis.ifelse(costed, j.consumables_cost, nothing),
-        total_cost=ibis.ifelse(costed, j.labour_cost + j.consumables_cost, nothing),
-    )
-    return j.mutate(
-        recorded_share=ibis.ifelse(j.minutes > 0, j.recorded_minutes / j.minutes, ibis.null("float64")),
-        standard_share=ibis.ifelse(j.minutes > 0, j.standard_minutes / j.minutes, ibis.null("float64")),
-    ).drop("rated_minutes")
 
 
 def cost_source_shares(totals: ir.Table, by: Sequence[str] = ()) -> ir.Table:
@@ -515,8 +374,8 @@ def build(con: BaseBackend, maps: Sequence[ProcessMap], policy: CostingPolicy,
     mt = map_tables(maps)
     rates = capacity_cost_rates(inp.resources, policy)
     acts = activity_costs(inp, rates, mt)
-    cons, chg = consumable_costs(inp, acts), charges(inp)
-    return {"capacity_cost_rates": rates, "activity_costs": acts, "cycle_costs": cycle_costs(acts, cons, chg),
-            "cycle_cost_totals": cycle_cost_totals(acts, cons, chg, inp.care_cycles)}
+    lines = cost_lines(acts, consumable_costs(inp, acts), charges(inp))
+    return {"capacity_cost_rates": rates, "activity_costs": acts, "cycle_costs": cycle_costs(lines),
+            "cycle_cost_totals": cycle_cost_totals(lines, inp.care_cycles)}
 
 

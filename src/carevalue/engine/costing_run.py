@@ -1,5 +1,6 @@
 """Write the costing tables: capacity cost rates, activity costs, cycle costs and totals, capacity
-use and cost-reduction opportunities (the expressions live in costing.py and cost_opportunities.py)."""
+use and cost-reduction opportunities (the expressions live in costing.py, cycle_costs.py and
+cost_opportunities.py)."""
 
 from __future__ import annotations
 
@@ -21,11 +22,13 @@ from carevalue.engine.costing import (
     activity_costs,
     charges,
     consumable_costs,
-    cycle_cost_totals,
-    cycle_costs,
+    encounter_cycles,
     map_tables,
 )
-from carevalue.engine.cycles import row_counts
+from carevalue.engine.cycle_costs import cost_lines, cycle_cost_totals, cycle_costs
+from carevalue.engine.cycles import row_counts, scratch
+
+SCRATCH = ("_cost_encounter_cycles", "_cost_consumables", "_cost_charges", "_cost_lines")
 
 
 def run_costing(con: BaseBackend, maps: Sequence[ProcessMap], policy: CostingPolicy,
@@ -34,19 +37,23 @@ def run_costing(con: BaseBackend, maps: Sequence[ProcessMap], policy: CostingPol
     capacity_use and cost_opportunities into the store from the library's process maps, costing
     policy and record rules (only records that count are costed); return their row counts.
 
-    Consumable costs and charges feed both cycle tables: each is materialised once (a scratch
-    table dropped at the end) instead of being recomputed inside each query that reads it.
+    What several queries read is computed once, as a scratch table (in memory on DuckDB, dropped at
+    the end): the encounter -> cycle map (activities, consumables and charges are attributed through
+    it), consumable costs and charges, and the cost lines both cycle tables are summed from. Each
+    written table is then one query, and the activities are scanned once for both cycle tables.
     """
     inp = Inputs.from_backend(con, rules)
     rates = write_table(con, "capacity_cost_rates", capacity_cost_rates(inp.resources, policy))
-    acts = write_table(con, "activity_costs", activity_costs(inp, rates, map_tables(maps)))
-    cons = write_table(con, "_cost_consumables", consumable_costs(inp, acts))
-    chg = write_table(con, "_cost_charges", charges(inp))
-    write_table(con, "cycle_costs", cycle_costs(acts, cons, chg))
-    write_table(con, "cycle_cost_totals", cycle_cost_totals(acts, cons, chg, inp.care_cycles))
+    enc = scratch(con, "_cost_encounter_cycles", encounter_cycles(inp))
+    acts = write_table(con, "activity_costs", activity_costs(inp, rates, map_tables(maps), enc))
+    cons = scratch(con, "_cost_consumables", consumable_costs(inp, acts, enc))
+    chg = scratch(con, "_cost_charges", charges(inp, enc))
+    lines = scratch(con, "_cost_lines", cost_lines(acts, cons, chg))
+    write_table(con, "cycle_costs", cycle_costs(lines))
+    write_table(con, "cycle_cost_totals", cycle_cost_totals(lines, inp.care_cycles))
     periods = write_table(con, "cost_periods", data_periods(acts, policy))
     cap = write_table(con, "capacity_use", capacity_use(acts, rates, policy, periods))
     write_table(con, "cost_opportunities", cost_opportunities(inp, acts, cap, policy, rates, periods))
-    for scratch in ("_cost_consumables", "_cost_charges"):
-        con.raw_sql(f"DROP TABLE IF EXISTS {scratch}")
+    for name in SCRATCH:
+        con.raw_sql(f"DROP TABLE IF EXISTS {name}")
     return row_counts(con, OUTPUT_TABLES)  # one query for all seven tables

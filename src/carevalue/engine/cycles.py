@@ -131,17 +131,25 @@ def _code_match(ev: ir.Table, tpl: ConditionTemplate, names: Iterable[str]) -> i
     return hit | ((ev.event_table == "encounters") & matches(ev.reason_system, ev.reason_code, groups))
 
 
-def _triggers(ev: ir.Table, tpl: ConditionTemplate) -> ir.Table:
-    parts = []
-    for rank, trig in enumerate(tpl.cycle.triggers):
-        t = ev.filter((ev.event_table == trig.table) & _code_match(ev, tpl, [trig.code_set]))
-        parts.append(t.select("patient_id", "event_id", "event_ts", "event_table", "organization_id",
-                              rank=ibis.literal(rank)))
-    trig = ibis.union(*parts) if len(parts) > 1 else parts[0]
+def _triggers(ev: ir.Table, tpl: ConditionTemplate, hits: ir.Table | None = None) -> ir.Table:
+    """The template's trigger events with the rank of their trigger kind. ``hits`` is
+    :func:`trigger_hits` (the trigger events of every template, found by one join); without it
+    each trigger kind is matched against the events here."""
     need = tpl.cycle.require_code_set
-    if need and tpl.cycle.kind == "acute":
+    if hits is not None:
+        mine = hits.filter(hits._tc == tpl.id)
+        trig = mine.filter(mine.rank >= 0).drop("_tc")
+        dx = mine.filter(mine.rank == REQUIRED_RANK).select(_p=lambda t: t.patient_id, _ts=lambda t: t.event_ts)
+    else:
+        parts = []
+        for rank, tr in enumerate(tpl.cycle.triggers):
+            t = ev.filter((ev.event_table == tr.table) & _code_match(ev, tpl, [tr.code_set]))
+            parts.append(t.select(*_TRIGGER_COLUMNS[:-1], rank=ibis.literal(rank)))
+        trig = ibis.union(*parts) if len(parts) > 1 else parts[0]
         dx = ev.filter((ev.event_table == "conditions") & _code_match(ev, tpl, [need])).select(
-            _p=lambda t: t.patient_id, _ts=lambda t: t.event_ts)
+            _p=lambda t: t.patient_id, _ts=lambda t: t.event_ts) if need else None
+    if need and tpl.cycle.kind == "acute":
+        assert dx is not None
         ok = trig.inner_join(dx, [trig.patient_id == dx._p,
                                   dx._ts <= trig.event_ts + ibis.interval(days=tpl.cycle.require_within_days)])
         trig = trig.semi_join(ok.select("patient_id", "event_id").distinct(),
@@ -149,13 +157,46 @@ def _triggers(ev: ir.Table, tpl: ConditionTemplate) -> ir.Table:
     return trig
 
 
+_TRIGGER_COLUMNS = ("patient_id", "event_id", "event_ts", "event_table", "organization_id", "rank")
+REQUIRED_RANK = -1  # the rank of a row of trigger_hits that is a required diagnosis, not a trigger
+
+
+def trigger_masks(codes: ir.Table, templates: Sequence[ConditionTemplate]) -> ir.Table:
+    """(template, trigger rank, code key) of every distinct code of the events (``codes``, the
+    distinct ``_CODE_KEY`` rows) that is a trigger of a template, matched once in Python as in
+    :func:`code_set_masks`; a template's required diagnosis code set (acute cycles) has rank
+    ``REQUIRED_RANK``."""
+    rows = codes.select(*_CODE_KEY).distinct().to_pyarrow().to_pylist()
+    out: dict[str, list[object]] = {"_tc": [], "rank": [], **{f"_t{i}": [] for i in range(len(_CODE_KEY))}}
+    for tpl in templates:
+        wanted = [(rank, tr.table, tr.code_set) for rank, tr in enumerate(tpl.cycle.triggers)]
+        if tpl.cycle.require_code_set:
+            wanted.append((REQUIRED_RANK, "conditions", tpl.cycle.require_code_set))
+        for row in rows:
+            for rank, table, name in wanted:
+                if row["event_table"] == table and _code_match_py(row, tpl, name):
+                    out["_tc"].append(tpl.id)
+                    out["rank"].append(rank)
+                    for i, k in enumerate(_CODE_KEY):
+                        out[f"_t{i}"].append(_NO_CODE if row[k] is None else row[k])
+    return ibis.memtable(out, schema={"_tc": "string", "rank": "int64",
+                                      **{f"_t{i}": "string" for i in range(len(_CODE_KEY))}})
+
+
+def trigger_hits(ev: ir.Table, masks: ir.Table) -> ir.Table:
+    """Trigger (and required-diagnosis) events of every template: one join of the events with
+    :func:`trigger_masks` on the code key, instead of one scan of the events per trigger kind."""
+    j = ev.inner_join(masks, [ev[k].coalesce(_NO_CODE) == masks[f"_t{i}"] for i, k in enumerate(_CODE_KEY)])
+    return j.select(*_TRIGGER_COLUMNS, "_tc")
+
+
 def _cycle_id(tpl: ConditionTemplate, patient: ir.StringValue, label: ir.StringValue) -> ir.StringValue:
     return ibis.literal(f"{tpl.id}:") + patient + ":" + label
 
 
-def acute_cycles(ev: ir.Table, tpl: ConditionTemplate) -> ir.Table:
+def acute_cycles(ev: ir.Table, tpl: ConditionTemplate, hits: ir.Table | None = None) -> ir.Table:
     c = tpl.cycle
-    trig = _triggers(ev, tpl)
+    trig = _triggers(ev, tpl, hits)
     after = ibis.interval(days=c.days_after)
     before = ibis.interval(days=c.days_before)
     w = ibis.window(group_by="patient_id", order_by=["event_ts", "rank", "event_id"])
@@ -184,11 +225,11 @@ def acute_cycles(ev: ir.Table, tpl: ConditionTemplate) -> ir.Table:
 
 
 def chronic_cycles(ev: ir.Table, tpl: ConditionTemplate, data_end: ir.Table, max_periods: int = 120,
-                   periods: ir.Table | None = None) -> ir.Table:
+                   periods: ir.Table | None = None, hits: ir.Table | None = None) -> ir.Table:
     """Rolling periods from the first diagnosis while the period starts before the data end/death;
     with ``periods`` (observation_periods) only inside them: restarted at each observation period
     that ends after the diagnosis, cut at its end."""
-    trig = _triggers(ev, tpl)
+    trig = _triggers(ev, tpl, hits)
     w = ibis.window(group_by="patient_id", order_by=["event_ts", "rank", "event_id"])
     first = trig.mutate(_n=ibis.row_number().over(w))
     first = first.filter(first._n == 0).select(
@@ -443,14 +484,16 @@ def build(con: BaseBackend, templates: Sequence[ConditionTemplate],
 
 
 def all_cycles(ev: ir.Table, templates: Sequence[ConditionTemplate], until: ir.Table,
-               periods: ir.Table | None) -> ir.Table:
-    parts = [acute_cycles(ev, t) if t.cycle.kind == "acute" else chronic_cycles(ev, t, until, periods=periods)
-             for t in templates]
+               periods: ir.Table | None, hits: ir.Table | None = None) -> ir.Table:
+    """The cycles of every template (``hits``: :func:`trigger_hits`, else matched per template)."""
+    parts = [acute_cycles(ev, t, hits) if t.cycle.kind == "acute"
+             else chronic_cycles(ev, t, until, periods=periods, hits=hits) for t in templates]
     return ibis.union(*parts) if len(parts) > 1 else parts[0]
 
 
-def _scratch(con: BaseBackend, name: str, expr: ir.Table) -> ir.Table:
-    """An intermediate result: a temporary (in-memory) table on DuckDB, a plain table elsewhere."""
+def scratch(con: BaseBackend, name: str, expr: ir.Table) -> ir.Table:
+    """An intermediate result a stage reads more than once: a temporary (in-memory, uncompressed)
+    table on DuckDB, a plain table elsewhere; name it with a leading ``_`` and drop it after use."""
     if con.name == "duckdb":
         con.raw_sql(f"DROP TABLE IF EXISTS {name}")
         return con.create_table(name, expr, temp=True)
@@ -463,21 +506,24 @@ def run(con: BaseBackend, templates: Sequence[ConditionTemplate], rules: RecordR
 
     ``rules`` say which records count (the library's record-rules); ``periods`` default to the store's
     ``observation_periods`` table when it has one (write it first with engine.observation.run).
-    Four intermediate results are materialised (events, cycles, events in the windows, cycle
-    events before cost-bearing), each one query over all templates.
+    Intermediate results are materialised once each (events, their distinct codes, trigger events,
+    cycles, events in the windows, cycle events before cost-bearing), each one query over all
+    templates; templates enter as data (code masks joined in), not as one scan per template.
     """
-    ev = _scratch(con, "_cv_events", events(con, rules))
-    until = _scratch(con, "_cv_until", data_end(con, ev, rules))
+    ev = scratch(con, "_cv_events", events(con, rules))
+    until = scratch(con, "_cv_until", data_end(con, ev, rules))
     periods = periods_or_none(con) if periods is None else periods
-    raw = _scratch(con, "_cv_cycles", all_cycles(ev, templates, until, periods))
-    # The distinct codes are matched against the code sets first, on their own (a few thousand rows).
-    codes = _scratch(con, "_cv_codes", ev.select(*_CODE_KEY).distinct())
+    # The distinct codes are matched against the code sets first, on their own (a few thousand
+    # rows); the trigger events of all templates are then found in one join.
+    codes = scratch(con, "_cv_codes", ev.select(*_CODE_KEY).distinct())
+    hits = scratch(con, "_cv_triggers", trigger_hits(ev, trigger_masks(codes, templates)))
+    raw = scratch(con, "_cv_cycles", all_cycles(ev, templates, until, periods, hits))
     masks = code_set_masks(codes, templates)
-    inwin = _scratch(con, "_cv_inwin", in_window(ev, raw, templates, masks))
-    cev_raw = _scratch(con, "_cv_cycle_events", collect_events(ev, inwin))
+    inwin = scratch(con, "_cv_inwin", in_window(ev, raw, templates, masks))
+    cev_raw = scratch(con, "_cv_cycle_events", collect_events(ev, inwin))
     write_table(con, "care_cycles", _attribute(raw, cev_raw, templates, con, rules))
     write_table(con, "cycle_events", cost_bearing(cev_raw, raw))
-    for name in ("_cv_events", "_cv_until", "_cv_cycles", "_cv_codes", "_cv_inwin",
+    for name in ("_cv_events", "_cv_until", "_cv_triggers", "_cv_cycles", "_cv_codes", "_cv_inwin",
                  "_cv_cycle_events"):
         con.raw_sql(f"DROP TABLE IF EXISTS {name}")
     return row_counts(con, ("care_cycles", "cycle_events"))

@@ -27,7 +27,7 @@ from carevalue.definitions.record_rule import RecordRules
 from carevalue.definitions.segment import Rule, Segment
 from carevalue.definitions.valueset import ValueSet
 from carevalue.engine.codesets import matches
-from carevalue.engine.cycles import row_counts
+from carevalue.engine.cycles import row_counts, scratch
 from carevalue.engine.observation import periods_or_none
 from carevalue.engine.record_filter import counting
 
@@ -68,15 +68,24 @@ def _expr(rule: Rule, t: ir.Table, leaves: _Leaves) -> ir.BooleanValue:
     return t[leaves.column(rule)]
 
 
-class Inputs:
-    """The store's tables (only records that count) and the value sets the rules name."""
+READS = ("patients", "encounters", "conditions", "procedures", "observations")
 
-    def __init__(self, con: BaseBackend, value_sets: dict[str, ValueSet], rules: RecordRules) -> None:
+
+class Inputs:
+    """The store's tables (only records that count) and the value sets the rules name.
+    ``counted`` holds tables already filtered by the record rules (scratch tables the stage wrote
+    once), read instead of applying the rules again at every use."""
+
+    def __init__(self, con: BaseBackend, value_sets: dict[str, ValueSet], rules: RecordRules,
+                 counted: dict[str, ir.Table] | None = None) -> None:
         self.con = con
         self.vs = value_sets
         self.rules = rules
+        self.counted = counted or {}
 
     def table(self, name: str) -> ir.Table:
+        if name in self.counted:
+            return self.counted[name]
         return counting(self.con, name, self.rules)
 
     def in_set(self, t: ir.Table, name: str) -> ir.BooleanValue:
@@ -239,8 +248,12 @@ def run(con: BaseBackend, segments: Sequence[Segment], value_sets: dict[str, Val
     """Build and write ``segments`` and ``segment_transitions``; returns row counts.
 
     ``periods`` defaults to the store's ``observation_periods`` table when it has one."""
-    # The per-date segments are read twice (intervals, transitions): a temporary table (in memory on DuckDB).
-    at = _scratch(con, "_segment_dates", segment_at_dates(Inputs(con, value_sets, rules), segments, until))
+    # The rules read each core table several times (change dates, one leaf test per rule): the
+    # records that count are filtered once. The per-date segments are read twice (intervals,
+    # transitions). Both are temporary tables (in memory on DuckDB).
+    have = set(con.list_tables())
+    counted = {n: scratch(con, f"_segment_{n}", counting(con, n, rules)) for n in READS if n in have}
+    at = scratch(con, "_segment_dates", segment_at_dates(Inputs(con, value_sets, rules, counted), segments, until))
     segs, trans = histories(at)
     periods = periods_or_none(con) if periods is None else periods
     if periods is not None:
@@ -251,15 +264,9 @@ def run(con: BaseBackend, segments: Sequence[Segment], value_sets: dict[str, Val
                                      trans.transition_date <= pr._te])
     write_table(con, "segments", segs)
     write_table(con, "segment_transitions", trans)
-    con.raw_sql("DROP TABLE IF EXISTS _segment_dates")
-    return row_counts(con, ("segments", "segment_transitions"))
-
-
-def _scratch(con: BaseBackend, name: str, expr: ir.Table) -> ir.Table:
-    if con.name == "duckdb":
+    for name in ("_segment_dates", *(f"_segment_{n}" for n in counted)):
         con.raw_sql(f"DROP TABLE IF EXISTS {name}")
-        return con.create_table(name, expr, temp=True)
-    return write_table(con, name, expr)
+    return row_counts(con, ("segments", "segment_transitions"))
 
 
 def segment_on(con: BaseBackend, as_of: str, alive: bool = True) -> ir.Table:
