@@ -15,7 +15,15 @@ import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    model_validator,
+)
 
 # FHIR primitives, each narrower than R4B's regex (fhir_core.types)
 _ID = r"^[A-Za-z0-9\-.]{1,64}$"
