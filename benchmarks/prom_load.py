@@ -288,6 +288,14 @@ def postmaster_pid(data: Path) -> int | None:
         return None
 
 
+def server_stack() -> str:
+    """The event loop and HTTP parser uvicorn picks in this environment (``loop``/``http`` auto)."""
+    import importlib.util
+
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    return f"uvicorn {loop} + {'httptools' if importlib.util.find_spec('httptools') else 'h11'}"
+
+
 def percentile(xs: list[float], p: float) -> float:
     s = sorted(xs)
     return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))] if s else float("nan")
@@ -339,7 +347,7 @@ def main() -> int:
         lat = [x * 1000 for x in res.latencies]
         n = len(res.latencies)
         print(f"submissions: {n:,} answered in {res.elapsed:.1f} s by {a.clients} clients, {a.workers} workers "
-              f"-> {n / res.elapsed:,.0f}/s")
+              f"({server_stack()}), draining every {a.drain_every:g} s -> {n / res.elapsed:,.0f}/s")
         cpu = {k: (cpu1[k] - cpu0[k]) / max(n, 1) * 1000 for k in cpu0}
         print("CPU ms per submission: " + "  ".join(f"{k} {v:.2f}" for k, v in cpu.items())
               + f"  (load average at the end {os.getloadavg()[0]:.1f})")

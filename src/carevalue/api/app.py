@@ -56,8 +56,9 @@ def create_app(store: str | Path, content: Sequence[str | Path] = (), *, ops: st
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # the patient ids before the first request: a worker's first submissions do not queue
-        # for them behind a drain writing the store
+        # the definitions and the patient ids before the first request: a worker's first
+        # requests do not each load them, nor queue for them behind a drain writing the store
+        state.workspace.library.instruments()
         with contextlib.suppress(WorkspaceError):
             state.load_roster()
         if drain_every:
