@@ -82,15 +82,18 @@ def add_patient_users(store: Path, database: str, patients: list[str]) -> dict[s
 
 
 def start_server(store: Path, database: str, port: int, workers: int = 2, drain_every: float = 2.0) -> subprocess.Popen[bytes]:
-    """``carevalue serve`` in its own process group (so a kill reaches every worker); waits until it answers."""
+    """``carevalue serve`` in its own process group (so a kill reaches every worker); waits until it answers.
+    Its log goes to ``<store>.serve.log`` (a pipe nobody reads would block the server once full)."""
     env = {**os.environ, "CAREVALUE_DATABASE_URL": database}
-    proc = subprocess.Popen([sys.executable, "-m", "carevalue.cli", "serve", "--store", str(store), "--port", str(port),
-                             "--workers", str(workers), "--drain-every", str(drain_every)],
-                            env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = store.with_name(store.name + ".serve.log")
+    with log.open("ab") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "carevalue.cli", "serve", "--store", str(store), "--port",
+                                 str(port), "--workers", str(workers), "--drain-every", str(drain_every)],
+                                env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=fh)
     deadline = time.monotonic() + 300  # workers import, open the store and migrate: slow on a busy machine
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"the server stopped: {proc.stderr.read().decode() if proc.stderr else ''}")
+            raise RuntimeError(f"the server stopped: {log.read_text()[-4000:]}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=2).status_code == 200:
                 return proc
@@ -288,6 +291,14 @@ def postmaster_pid(data: Path) -> int | None:
         return None
 
 
+def server_stack() -> str:
+    """The event loop and HTTP parser uvicorn picks in this environment (``loop``/``http`` auto)."""
+    import importlib.util
+
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    return f"uvicorn {loop} + {'httptools' if importlib.util.find_spec('httptools') else 'h11'}"
+
+
 def percentile(xs: list[float], p: float) -> float:
     s = sorted(xs)
     return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))] if s else float("nan")
@@ -301,7 +312,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=180, help="Stop submitting after this long.")
     ap.add_argument("--store", type=Path, help="An existing store (default: 400 synthetic patients, built now).")
     ap.add_argument("--database", help="postgresql://... (default: a throwaway local cluster).")
-    ap.add_argument("--drain-every", type=float, default=2.0)
+    ap.add_argument("--drain-every", type=float, default=5.0, help="As `carevalue serve --drain-every` (its default).")
     a = ap.parse_args()
 
     import tempfile
@@ -339,7 +350,7 @@ def main() -> int:
         lat = [x * 1000 for x in res.latencies]
         n = len(res.latencies)
         print(f"submissions: {n:,} answered in {res.elapsed:.1f} s by {a.clients} clients, {a.workers} workers "
-              f"-> {n / res.elapsed:,.0f}/s")
+              f"({server_stack()}), draining every {a.drain_every:g} s -> {n / res.elapsed:,.0f}/s")
         cpu = {k: (cpu1[k] - cpu0[k]) / max(n, 1) * 1000 for k in cpu0}
         print("CPU ms per submission: " + "  ".join(f"{k} {v:.2f}" for k, v in cpu.items())
               + f"  (load average at the end {os.getloadavg()[0]:.1f})")

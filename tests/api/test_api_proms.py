@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 
 from carevalue.api.app import create_app
@@ -165,3 +166,21 @@ def test_responses_kept_before_a_crash_are_drained_once_by_the_next_process(clie
                                      "WHERE response_id LIKE 'prom-crash-%'").fetchall()
         ws.close()
     assert rows == [(f"prom-crash-{i}", 1) for i in range(3)] and answers == 27
+
+
+def test_every_accepted_response_validates_with_fhir_resources_r4b(client, as_, people) -> None:
+    """The common shape is taken without fhir.resources, anything else is validated by it: either
+    way what the inbox keeps is valid R4B, and a field outside the shape still gets its error."""
+    from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
+
+    plain = phq9(people["patient"], "r4b-plain")
+    richer = {**phq9(people["patient"], "r4b-richer"), "meta": {"tag": [{"code": "app"}]}, "language": "en",
+              "extension": [{"url": "urn:x", "valueString": "y"}], "authored": "2025-03-01"}
+    inbox = client.app.state.carevalue.prom_inbox
+    for qr in (plain, richer):
+        r = client.post(f"{F}/QuestionnaireResponse", json=qr, headers=as_("pat"))
+        assert r.status_code == 201, r.text
+        QuestionnaireResponse.model_validate(orjson.loads(inbox.get(r.json()["response_id"])["body"]))
+    bad = {**phq9(people["patient"], "r4b-bad"), "meta": {"lastUpdated": "not a time"}}
+    r = client.post(f"{F}/QuestionnaireResponse", json=bad, headers=as_("pat"))
+    assert r.status_code == 422 and any(e["field"].startswith("meta.lastUpdated") for e in r.json()["errors"])

@@ -9,6 +9,7 @@ signed-in user from :func:`carevalue.api.auth.get_principal`.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -22,7 +23,7 @@ from carevalue.api.opsdb import database_url, open_ops
 from carevalue.api.prom_intake import PromInbox
 from carevalue.api.state import ApiState
 from carevalue.api.users import UserStore
-from carevalue.workspace import Workspace
+from carevalue.workspace import Workspace, WorkspaceError
 
 VERSION = "v1"
 PREFIX = f"/api/{VERSION}"
@@ -55,6 +56,11 @@ def create_app(store: str | Path, content: Sequence[str | Path] = (), *, ops: st
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # the definitions and the patient ids before the first request: a worker's first
+        # requests do not each load them, nor queue for them behind a drain writing the store
+        state.workspace.library.instruments()
+        with contextlib.suppress(WorkspaceError):
+            state.load_roster()
         if drain_every:
             state.start_draining(drain_every)
         try:

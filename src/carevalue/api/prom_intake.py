@@ -168,13 +168,19 @@ class PromInbox:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    def _claim(self, limit: int) -> str | None:
-        """Mark up to ``limit`` waiting responses, oldest first, as one new batch."""
+    def _claim(self, limit: int, upto: int | None = None) -> str | None:
+        """Mark up to ``limit`` waiting responses, oldest first (those kept by sequence number
+        ``upto``), as one new batch."""
         batch = f"b{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         with self.db.connect() as con:
             n = con.execute("UPDATE prom_inbox SET batch = ? WHERE seq IN (SELECT seq FROM prom_inbox "
-                            "WHERE batch IS NULL ORDER BY seq LIMIT ?) RETURNING seq", (batch, limit)).fetchall()
+                            "WHERE batch IS NULL AND seq <= ? ORDER BY seq LIMIT ?) RETURNING seq",
+                            (batch, 2**62 if upto is None else upto, limit)).fetchall()
         return batch if n else None
+
+    def _last_seq(self) -> int:
+        with self.db.single() as con:
+            return int(con.execute("SELECT coalesce(max(seq), 0) FROM prom_inbox").fetchone()[0])
 
     def _open_batches(self) -> list[str]:
         with self.db.connect() as con:
@@ -206,7 +212,8 @@ class PromInbox:
 
     def _ingest(self, ws: Workspace, batch: str) -> BatchReport:
         path, n = self._write(batch)
-        (f,) = ws.ingest([path]).files
+        with store_lock(ws.store, exclusive=True):  # batch by batch: readers get their turn in between
+            (f,) = ws.ingest([path]).files
         rep = BatchReport(batch, f.source, n, f.stored, f.quarantined, dict(f.reasons))
         with self.db.connect() as con:
             con.execute("UPDATE prom_inbox SET drained_ts = ? WHERE batch = ?", (_now(), batch))
@@ -216,13 +223,17 @@ class PromInbox:
 
     def drain(self, ws: Workspace, batch_size: int = 5000, wait: float = 0.0,
               max_batches: int | None = None) -> list[BatchReport]:
-        """Ingest every waiting response into ``ws``'s store, ``batch_size`` per file; first any batch
-        a crashed drain left claimed. One drain at a time (``DrainBusy`` after ``wait`` seconds)."""
+        """Ingest every response waiting when it starts into ``ws``'s store, ``batch_size`` per file;
+        first any batch a crashed drain left claimed. One drain at a time (``DrainBusy`` after
+        ``wait`` seconds). It takes the store's lock batch by batch, and what arrives meanwhile
+        waits for the next drain: under a steady stream of answers a drain still ends, and readers
+        of the store (the workers' patient roster) are never locked out for longer than one batch."""
         out: list[BatchReport] = []
-        with self._drain_lock(wait), store_lock(ws.store, exclusive=True):
+        with self._drain_lock(wait):
             out += [self._ingest(ws, b) for b in self._open_batches()]
+            upto = self._last_seq()
             while max_batches is None or len(out) < max_batches:
-                batch = self._claim(batch_size)
+                batch = self._claim(batch_size, upto)
                 if batch is None:
                     break
                 out.append(self._ingest(ws, batch))

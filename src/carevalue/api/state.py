@@ -45,6 +45,7 @@ class ApiState:
     _roster: frozenset[str] = frozenset()
     _roster_key: tuple[object, ...] | None = None
     _roster_checked: float = 0.0
+    _roster_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @property
@@ -102,14 +103,27 @@ class ApiState:
         self._roster_checked = now
         key = self._store_key()
         if key != self._roster_key:
-            try:  # while a drain writes the store, the ids read before it still answer
-                with self.reading(block=self._roster_key is None) as ws:
-                    ids = (frozenset(str(v) for v in ws.con.table("patients").patient_id.execute())
-                           if "patients" in ws.tables() else frozenset())
-                self._roster, self._roster_key = ids, key
-            except StoreBusy:
-                pass
+            self.load_roster(key)
         return patient_id in self._roster
+
+    def load_roster(self, key: tuple[object, ...] | None = None) -> None:
+        """Read the store's patient ids: one thread at a time, and once per change of the store
+        (threads that waited find them read). Only the first read waits for a drain writing the
+        store; after it, while a drain writes, the ids read before answer."""
+        if not self._roster_lock.acquire(blocking=self._roster_key is None):
+            return  # another thread is reading them
+        try:
+            key = self._store_key() if key is None else key
+            if key == self._roster_key:
+                return  # read meanwhile by the thread this one waited for
+            with self.reading(block=self._roster_key is None) as ws:
+                ids = (frozenset(str(v) for v in ws.con.table("patients").patient_id.execute())
+                       if "patients" in ws.tables() else frozenset())
+            self._roster, self._roster_key = ids, key
+        except StoreBusy:
+            pass
+        finally:
+            self._roster_lock.release()
 
     def drain(self, batch_size: int = 5000, wait: float = 0.0) -> list[BatchReport]:
         """Move the waiting PROM responses into the analytic store through ingest (batched)."""

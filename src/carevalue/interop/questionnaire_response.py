@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from carevalue.definitions.instrument import Instrument
 from carevalue.engine.proms import SCORED, _resolve, score_one
 from carevalue.interop.fhir import fhir_id
+from carevalue.interop.qr_shape import common_shape
 
 ACCEPTED_STATUS = ("completed", "amended")
 
@@ -64,18 +65,21 @@ def _flat(items: list[dict[str, Any]], path: str, out: list[tuple[str, dict[str,
 
 
 def read(qr: dict[str, Any], instruments: dict[str, Instrument]) -> Reading:
-    """Check ``qr`` (R4B) against the instrument its ``questionnaire`` names and score it."""
-    from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
-
+    """Check ``qr`` (R4B) against the instrument its ``questionnaire`` names and score it. A
+    response of the common shape (``qr_shape``) is valid R4B as it is; any other is validated
+    with ``fhir.resources``, whose errors name the fields."""
     out = Reading()
     if not isinstance(qr, dict) or qr.get("resourceType") != "QuestionnaireResponse":
         out.errors.append(("resourceType", "must be QuestionnaireResponse"))
         return out
-    try:
-        QuestionnaireResponse.model_validate(qr)
-    except ValidationError as e:
-        out.errors += [(_loc(tuple(x["loc"])), x["msg"]) for x in e.errors()]
-        return out
+    if not common_shape(qr):
+        from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
+
+        try:
+            QuestionnaireResponse.model_validate(qr)
+        except ValidationError as e:
+            out.errors += [(_loc(tuple(x["loc"])), x["msg"]) for x in e.errors()]
+            return out
     ident = qr.get("identifier") or {}
     if not ident.get("value"):
         out.errors.append(("identifier", "give identifier.system and identifier.value: a resubmission "
