@@ -47,6 +47,13 @@ def _rss_mib() -> float:
     return kib / 1024
 
 
+def _cpu_s() -> float:
+    """CPU seconds (user + system) of this process and of its finished children: ingest's parse
+    workers are forked processes, whose time ``process_time`` alone would miss."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 class Sampler:
     """Peak resident memory of this process and its children while a step runs (sampled every 200 ms)."""
 
@@ -73,10 +80,10 @@ class Sampler:
 @contextmanager
 def measured(rows: list[dict[str, object]], step: str) -> Iterator[Callable[[int], None]]:
     written = {"rows": 0}
-    cpu0, t0 = time.process_time(), time.perf_counter()
+    cpu0, t0 = _cpu_s(), time.perf_counter()
     with Sampler() as s:
         yield lambda n: written.__setitem__("rows", n)
-    rows.append({"step": step, "wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - cpu0,
+    rows.append({"step": step, "wall_s": time.perf_counter() - t0, "cpu_s": _cpu_s() - cpu0,
                  "peak_rss_mib": s.peak, "rows": written["rows"]})
     print(f"  {step} done after {rows[-1]['wall_s']:.1f} s, peak RSS {s.peak:,.0f} MiB", file=sys.stderr, flush=True)
 
@@ -109,10 +116,10 @@ def profile(patients: int, seed: int, work: Path, only: list[str] | None = None,
             if marks:  # progress on stderr, so a long run that is stopped still shows its stages
                 print(f"  {marks[-1][0]} done after {time.perf_counter() - marks[-1][1]:.1f} s, "
                       f"peak RSS {sampler.peak:,.0f} MiB", file=sys.stderr, flush=True)
-            marks.append((name, time.perf_counter(), time.process_time(), sampler.peak))
+            marks.append((name, time.perf_counter(), _cpu_s(), sampler.peak))
             sampler.peak = _rss_mib()
         result = ws.run(only=only, on_stage=hook)
-        marks.append(("(end)", time.perf_counter(), time.process_time(), sampler.peak))
+        marks.append(("(end)", time.perf_counter(), _cpu_s(), sampler.peak))
     per_stage = {s.name: sum(s.rows.values()) for s in result.stages}
     for (name, t0, c0, _), (_, t1, c1, peak) in zip(marks, marks[1:], strict=False):
         rows.append({"step": f"stage {name}", "wall_s": t1 - t0, "cpu_s": c1 - c0,
