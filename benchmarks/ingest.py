@@ -169,7 +169,7 @@ def baseline_run(folder: Path, sample: int) -> tuple[int, float, float]:
         value = getattr(model, "valueQuantity", None)
         period = getattr(model, "period", None)
         con.execute("INSERT INTO resources VALUES (?, ?, ?, ?, ?, ?)", [
-            model.id, data["resourceType"], subject.reference if subject else None,
+            getattr(model, "id", None), data["resourceType"], subject.reference if subject else None,
             code.coding[0].code if code and code.coding else None,
             str(period.start) if period else None, float(value.value) if value else None])
     return len(lines), time.perf_counter() - t0, time.process_time() - c0

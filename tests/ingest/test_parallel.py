@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from store_snapshot import snapshot
 
 from carevalue.ingest.run import ingest
 from carevalue.ingest.store import Store
-from carevalue.model import TABLES
 
 NPI = "http://hl7.org/fhir/sid/us-npi"
 
@@ -95,16 +95,8 @@ def _test_bed(folder: Path) -> None:
         {"fullUrl": "urn:uuid:b-e", "resource": _encounter(90, "x") | {"subject": {"reference": "urn:uuid:b-p"}}},
         {"request": {"method": "DELETE", "url": "Patient/p9"}},
     ]}
-    bundle["entry"][0]["resource"].pop("id")
+    bundle["entry"][0]["resource"].pop("id")  # type: ignore[index]
     (folder / "bundle.json").write_bytes(orjson.dumps(bundle))
-
-
-def _everything(store: Store) -> dict[str, list[tuple[Any, ...]]]:
-    out = {}
-    for t in TABLES:
-        cols = ", ".join(f'"{c}"' for c in t.column_names)
-        out[t.name] = store.con.execute(f'SELECT {cols} FROM "{t.name}" ORDER BY ALL').fetchall()
-    return out
 
 
 def test_parallel_ingest_stores_what_serial_ingest_stores(tmp_path: Path) -> None:
@@ -114,7 +106,7 @@ def test_parallel_ingest_stores_what_serial_ingest_stores(tmp_path: Path) -> Non
         rep_s = ingest([data], serial, workers=1)
         rep_p = ingest([data], par, workers=2)
         assert [f.as_json() for f in rep_p.files] == [f.as_json() for f in rep_s.files]
-        assert _everything(par) == _everything(serial)
+        assert snapshot(par) == snapshot(serial)
         # the bed exercised what it is for
         reasons = {r for f in rep_p.files for r in f.reasons}
         assert {"malformed JSON", "dangling reference", "duplicate id with different content",
@@ -130,7 +122,7 @@ def test_parallel_ingest_stores_what_serial_ingest_stores(tmp_path: Path) -> Non
         again_s = ingest([data], serial, workers=1)
         again_p = ingest([data], par, workers=2)
         assert [f.as_json() for f in again_p.files] == [f.as_json() for f in again_s.files]
-        assert _everything(par) == _everything(serial)
+        assert snapshot(par) == snapshot(serial)
 
 
 def _running(pid: str) -> bool:
@@ -164,7 +156,7 @@ def test_kill_9_of_a_parallel_ingest_keeps_complete_files_and_rerun_equals_clean
                [_observation(f * 10_000 + i, f"p{i % 300}") for i in range(3000)] + [_observation(f, "nobody")])
     with Store(tmp_path / "clean.duckdb") as clean:
         ingest([data], clean, workers=1)
-        expected = _everything(clean)
+        expected = snapshot(clean)
     crashed = tmp_path / "crashed.duckdb"
     env = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
     proc = subprocess.Popen([sys.executable, "-c", _RUNNER, str(crashed), str(data)], stdout=subprocess.PIPE,
@@ -188,7 +180,7 @@ def test_kill_9_of_a_parallel_ingest_keeps_complete_files_and_rerun_equals_clean
         for src, read, stored, quarantined in store.con.execute(
                 "SELECT source, read, stored, quarantined FROM ingest_files").fetchall():
             assert read == stored + quarantined, src
-            assert store.con.execute("SELECT count(*) FROM observations WHERE source = ?", [src]).fetchone()[0] \
-                in (0, 3000), src
+            row = store.con.execute("SELECT count(*) FROM observations WHERE source = ?", [src]).fetchone()
+            assert row is not None and row[0] in (0, 3000), src
         ingest([data], store, workers=2)
-        assert _everything(store) == expected
+        assert snapshot(store) == expected

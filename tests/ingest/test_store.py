@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import orjson
+from store_snapshot import snapshot
 
 from carevalue.ingest.batch import Batch
 from carevalue.ingest.run import ingest
@@ -103,20 +104,12 @@ def _killed_run(store: Path, data: Path, kill_at_file: int, extra_delay: float) 
     assert proc.returncode == -signal.SIGKILL
 
 
-def _snapshot(store: Store) -> dict[str, list[tuple]]:
-    out = {}
-    for t in TABLES:
-        cols = ", ".join(f'"{c}"' for c in t.column_names)
-        out[t.name] = store.con.execute(f'SELECT {cols} FROM "{t.name}" ORDER BY ALL').fetchall()
-    return out
-
-
 def test_kill_9_mid_ingest_then_rerun_equals_clean_run(tmp_path: Path) -> None:
     data = tmp_path / "data"
     _population(data)
     with Store(tmp_path / "clean.duckdb") as clean:
         ingest([data], clean)
-        expected = _snapshot(clean)
+        expected = snapshot(clean)
     assert len(expected["observations"]) == 6 * 600 * 4 and len(expected["quarantine"]) == 6
 
     crashed = tmp_path / "crashed.duckdb"
@@ -131,4 +124,4 @@ def test_kill_9_mid_ingest_then_rerun_equals_clean_run(tmp_path: Path) -> None:
     _killed_run(crashed, data, kill_at_file=1, extra_delay=0.3)  # a second crash, while replacing files
     with Store(crashed) as store:
         ingest([data], store)
-        assert _snapshot(store) == expected
+        assert snapshot(store) == expected
