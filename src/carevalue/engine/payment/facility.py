@@ -11,35 +11,51 @@ import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
 from carevalue.definitions.fee_schedule import FeeSchedule
-from carevalue.engine.codesets import matches
+from carevalue.engine.payment.coded import DIAGNOSES, PROCEDURES, CodeLists, coded_records
 
 COLUMNS = ("encounter_id", "patient_id", "ts", "setting", "code", "amount")
 
 
-def _any(aggs: dict[str, ir.BooleanScalar], name: str, hit: ir.BooleanValue) -> None:
-    """Add ``hit.any()`` per encounter, unless ``hit`` is a constant (no codes: never true)."""
-    if isinstance(hit, ir.BooleanColumn):
-        aggs[name] = hit.any()
+def _drg_key(fs: FeeSchedule, kind: str) -> str:
+    return f"drg:{fs.id}:{kind}"
 
 
-def _inpatient(con: BaseBackend, fs: FeeSchedule) -> ir.Table:
+def drg_code_lists(fs: FeeSchedule, lists: CodeLists) -> None:
+    """Add the schedule's grouper code lists (per rule: procedures, diagnoses; the MCCs) to ``lists``."""
+    for i, r in enumerate(fs.drg_rules):
+        lists.add(PROCEDURES, _drg_key(fs, f"p{i}"), r.procedure_codes)
+        lists.add(DIAGNOSES, _drg_key(fs, f"d{i}"), r.diagnosis_codes)
+    lists.add(DIAGNOSES, _drg_key(fs, "mcc"), fs.mcc_codes)
+
+
+def _inpatient(con: BaseBackend, fs: FeeSchedule, coded: ir.Table | None = None) -> ir.Table:
     """One row per inpatient encounter: the DRG of the first matching rule (with-MCC DRG when another
-    diagnosis on the admission is an MCC), else the fallback DRG; amount = base rate × weight."""
+    diagnosis on the admission is an MCC), else the fallback DRG; amount = base rate × weight.
+    ``coded``: :func:`~carevalue.engine.payment.coded.coded_records` holding the schedule's
+    :func:`drg_code_lists` (matched here when not given)."""
+    if coded is None:
+        lists = CodeLists()
+        drg_code_lists(fs, lists)
+        coded = coded_records(con, lists)
     enc = con.table("encounters")
     ip = enc.filter(enc.class_code.isin(fs.inpatient_classes)).select("encounter_id", "patient_id", ts="start_ts")
-    proc = con.table("procedures")
-    proc = proc.filter(proc.encounter_id.notnull())
-    cond = con.table("conditions")
-    cond = cond.filter(cond.encounter_id.notnull())
-    p_aggs: dict[str, ir.BooleanScalar] = {}
-    c_aggs: dict[str, ir.BooleanScalar] = {}
-    for i, r in enumerate(fs.drg_rules):
-        _any(p_aggs, f"_p{i}", matches(proc.code_system, proc.code, r.procedure_codes))
-        own = matches(cond.code_system, cond.code, r.diagnosis_codes)
-        _any(c_aggs, f"_d{i}", own)
-        _any(c_aggs, f"_m{i}", matches(cond.code_system, cond.code, fs.mcc_codes) & ~own)
+    rec = coded.filter(coded.encounter_id.notnull())
+    proc = rec.filter(rec._src == PROCEDURES)
+    has_mcc = bool(fs.mcc_codes)
+    p_aggs = {f"_p{i}": (proc._key == _drg_key(fs, f"p{i}")).any()
+              for i, r in enumerate(fs.drg_rules) if r.procedure_codes}
+    own = [i for i, r in enumerate(fs.drg_rules) if r.diagnosis_codes]
+    # per diagnosis record first (is it rule i's own diagnosis, is it an MCC), then per encounter
+    diag = rec.filter(rec._src == DIAGNOSES)
+    per = diag.group_by(["_rid", "encounter_id"]).aggregate(
+        _mcc=(diag._key == _drg_key(fs, "mcc")).any(),
+        **{f"_own{i}": (diag._key == _drg_key(fs, f"d{i}")).any() for i in own})
+    c_aggs = {f"_d{i}": per[f"_own{i}"].any() for i in own}
+    if has_mcc:
+        c_aggs |= {f"_m{i}": (per._mcc & ~per[f"_own{i}"]).any() if i in own else per._mcc.any()
+                   for i in range(len(fs.drg_rules))}
     t = ip
-    for src, key, aggs in ((proc, "_pe", p_aggs), (cond, "_ce", c_aggs)):
+    for src, key, aggs in ((proc, "_pe", p_aggs), (per, "_ce", c_aggs)):
         if aggs:
             a = src.group_by(**{key: "encounter_id"}).aggregate(**aggs)
             t = t.left_join(a, t.encounter_id == a[key]).drop(key)
@@ -62,9 +78,9 @@ def _inpatient(con: BaseBackend, fs: FeeSchedule) -> ir.Table:
                     code=ibis.literal("DRG ") + t.code, amount=amount.cast("float64"))
 
 
-def _outpatient(con: BaseBackend, fs: FeeSchedule) -> ir.Table | None:
+def _outpatient(con: BaseBackend, fs: FeeSchedule, names: set[str] | None = None) -> ir.Table | None:
     """One row per outpatient encounter with claim lines of an APC's codes: Σ payment × units."""
-    if not fs.apcs or "claim_lines" not in set(con.list_tables()):
+    if not fs.apcs or "claim_lines" not in (names if names is not None else set(con.list_tables())):
         return None
     enc = con.table("encounters").select(_enc="encounter_id", _pid="patient_id", _ts="start_ts", _cls="class_code")
     cl = con.table("claims").select(_claim="claim_id", _cenc="encounter_id")
@@ -81,10 +97,12 @@ def _outpatient(con: BaseBackend, fs: FeeSchedule) -> ir.Table | None:
     return g.select(*COLUMNS[:3], setting=ibis.literal("outpatient"), code=g.code, amount=g.amount)
 
 
-def encounter_payments(con: BaseBackend, fs: FeeSchedule) -> ir.Table:
-    """encounter_id, patient_id, ts, setting, code (``DRG 470``, ``APC 5115``), amount."""
-    ip = _inpatient(con, fs).select(*COLUMNS)
-    op = _outpatient(con, fs)
+def encounter_payments(con: BaseBackend, fs: FeeSchedule, coded: ir.Table | None = None,
+                       names: set[str] | None = None) -> ir.Table:
+    """encounter_id, patient_id, ts, setting, code (``DRG 470``, ``APC 5115``), amount. ``coded``
+    and ``names`` (the store's tables): what the caller has already, else looked up here."""
+    ip = _inpatient(con, fs, coded).select(*COLUMNS)
+    op = _outpatient(con, fs, names)
     return ibis.union(ip, op.select(*COLUMNS)) if op is not None else ip
 
 

@@ -20,12 +20,13 @@ from carevalue.definitions.bundle import Bundle
 from carevalue.definitions.condition import ConditionTemplate
 from carevalue.definitions.fee_schedule import FeeSchedule
 from carevalue.engine.casemix_frame import variable_table
-from carevalue.engine.codesets import matches
 from carevalue.engine.outcome_measures import days_between
-from carevalue.engine.payment.complication_care import complication_care
-from carevalue.engine.payment.exclusions import bundle_exclusions
+from carevalue.engine.payment.coded import DIAGNOSES, PROCEDURES, CodeLists, coded_records, with_key
+from carevalue.engine.payment.complication_care import complication_care, complication_code_lists
+from carevalue.engine.payment.exclusions import bundle_exclusions, exclusion_code_lists
 from carevalue.engine.payment.facility import (
     cycle_facility,
+    drg_code_lists,
     encounter_amounts,
     encounter_money,
     encounter_payments,
@@ -102,45 +103,63 @@ def _asa(con: BaseBackend, cycles: ir.Table, templates: Sequence[ConditionTempla
     return u.group_by("cycle_id").aggregate(asa=u.asa.max())
 
 
-def warranty_events(con: BaseBackend, cycles: ir.Table, templates: Sequence[ConditionTemplate],
-                    bundles: Sequence[Bundle], fee_schedules: Sequence[FeeSchedule] = (),
-                    amounts: ir.Table | None = None) -> ir.Table | None:
-    """Procedures of a warranty's code sets after the cycle's index date, with their encounter's
-    cost and fee-for-service payment (claim charges + the facility payment of a fee schedule for
-    the cycle's condition), whether they fall inside the cycle and whether the warranty is extended."""
+def _warranty_spec(templates: Sequence[ConditionTemplate], bundles: Sequence[Bundle]) -> list[dict[str, object]]:
+    """One row per bundle × warranty × condition with covered code sets: its keys and terms."""
     by_id = {t.id: t for t in templates}
-    proc = con.table("procedures")
-    parts = []
-    for b in bundles:
-        for w in b.warranties:
+    rows: list[dict[str, object]] = []
+    for bi, b in enumerate(bundles):
+        for wi, w in enumerate(b.warranties):
             for cond in b.conditions:
                 tpl = by_id.get(cond)
-                if tpl is None:
-                    continue
-                groups = [g for name in w.code_sets for g in tpl.code_sets.get(name, [])]
-                if not groups:
-                    continue
-                p = proc.filter(matches(proc.code_system, proc.code, groups)).select(
-                    _pid="patient_id", _enc="encounter_id", _ts="start_ts")
-                c = cycles.filter(cycles.condition == cond).select("cycle_id", "patient_id", "index_ts", "end_ts")
-                j = c.inner_join(p, c.patient_id == p._pid)
-                j = j.filter(j._ts > j.index_ts)
-                ext = ibis.literal(False)
-                if w.extension_codes:
-                    x = con.table("conditions")
-                    x = x.filter(matches(x.code_system, x.code, w.extension_codes)).select(
-                        _xp="patient_id", _xts=x.onset_ts.coalesce(x.recorded_ts))
-                    first = x.group_by("_xp").aggregate(_x_first=x._xts.min())
-                    j = j.left_join(first, j.patient_id == first._xp)
-                    ext = (j._x_first.notnull() & (j._x_first > j.index_ts)).coalesce(False)
-                parts.append(j.select("cycle_id", encounter_id=j._enc, condition=ibis.literal(cond), day=days_between(j._ts, j.index_ts),
-                                      in_cycle=(j._ts <= j.end_ts).coalesce(False), extended=ext,
-                                      warranty=ibis.literal(w.id),
-                                      covered_days=ibis.literal(w.covered_days(False)),
-                                      extended_days=ibis.literal(w.covered_days(True))))
-    if not parts:
+                groups = [g for name in w.code_sets for g in tpl.code_sets.get(name, [])] if tpl else []
+                if groups:
+                    rows.append({"_wkey": f"war:{bi}:{wi}:{cond}", "_wcond": cond, "_groups": groups,
+                                 "_xkey": f"warx:{bi}:{wi}" if w.extension_codes else None,
+                                 "_xgroups": w.extension_codes, "warranty": w.id,
+                                 "covered_days": w.covered_days(False), "extended_days": w.covered_days(True)})
+    return rows
+
+
+def warranty_code_lists(templates: Sequence[ConditionTemplate], bundles: Sequence[Bundle], lists: CodeLists) -> None:
+    """Add the warranties' covered procedures and extension diagnoses to ``lists``."""
+    for r in _warranty_spec(templates, bundles):
+        lists.add(PROCEDURES, str(r["_wkey"]), r["_groups"])  # type: ignore[arg-type]
+        if r["_xkey"]:
+            lists.add(DIAGNOSES, str(r["_xkey"]), r["_xgroups"])  # type: ignore[arg-type]
+
+
+def warranty_events(con: BaseBackend, cycles: ir.Table, templates: Sequence[ConditionTemplate],
+                    bundles: Sequence[Bundle], fee_schedules: Sequence[FeeSchedule] = (),
+                    amounts: ir.Table | None = None, coded: ir.Table | None = None) -> ir.Table | None:
+    """Procedures of a warranty's code sets after the cycle's index date, with their encounter's
+    cost and fee-for-service payment (claim charges + the facility payment of a fee schedule for
+    the cycle's condition), whether they fall inside the cycle and whether the warranty is extended.
+    The warranties are rows of a small table joined in; ``coded`` holds :func:`warranty_code_lists`."""
+    spec = _warranty_spec(templates, bundles)
+    if not spec:
         return None
-    ev = encounter_money(con, ibis.union(*parts) if len(parts) > 1 else parts[0], fee_schedules, amounts)
+    if coded is None:
+        lists = CodeLists()
+        warranty_code_lists(templates, bundles, lists)
+        coded = coded_records(con, lists)
+    cols = {"_wkey": "string", "_wcond": "string", "_xkey": "string", "warranty": "string",
+            "covered_days": "int64", "extended_days": "int64"}
+    terms = ibis.memtable({c: [r[c] for r in spec] for c in cols}, schema=cols)
+    p = with_key(coded.filter(coded._src == PROCEDURES), [str(r["_wkey"]) for r in spec])
+    p = p.select(_pid="patient_id", _enc="encounter_id", _ts="ts", _pk="_key")
+    p = p.inner_join(terms, p._pk == terms._wkey)
+    c = cycles.select("cycle_id", "patient_id", "condition", "index_ts", "end_ts")
+    j = c.inner_join(p, [c.patient_id == p._pid, c.condition == p._wcond])
+    j = j.filter(j._ts > j.index_ts)
+    xkeys = sorted({str(r["_xkey"]) for r in spec if r["_xkey"]})
+    x = with_key(coded.filter(coded._src == DIAGNOSES), xkeys)
+    first = x.group_by(_xp=x.patient_id, _xk=x._key).aggregate(_x_first=x.ts.min())
+    j = j.left_join(first, [j.patient_id == first._xp, j._xkey == first._xk])
+    ext = (j._x_first.notnull() & (j._x_first > j.index_ts)).coalesce(False)
+    ev = j.select("cycle_id", encounter_id=j._enc, condition=j.condition, day=days_between(j._ts, j.index_ts),
+                  in_cycle=(j._ts <= j.end_ts).coalesce(False), extended=ext, warranty=j.warranty,
+                  covered_days=j.covered_days, extended_days=j.extended_days)
+    ev = encounter_money(con, ev, fee_schedules, amounts)
     return ev.select("cycle_id", "encounter_id", "warranty", "day", "in_cycle", "extended", "covered_days",
                      "extended_days", cost=ev.encounter_cost, charges=ev.encounter_paid)
 
@@ -151,6 +170,18 @@ def _facility(con: BaseBackend, fee_schedules: Sequence[FeeSchedule], names: set
         return None
     parts = [cycle_facility(con, fs, payments[i] if payments else None) for i, fs in enumerate(fee_schedules)]
     return ibis.union(*parts) if len(parts) > 1 else parts[0]
+
+
+def _code_lists(templates: Sequence[ConditionTemplate], bundles: Sequence[Bundle],
+                fee_schedules: Sequence[FeeSchedule]) -> CodeLists:
+    """Every code list the frame matches: DRG grouper, complication care, warranties, exclusions."""
+    lists = CodeLists()
+    for fs in fee_schedules:
+        drg_code_lists(fs, lists)
+    complication_code_lists(bundles, templates, lists)
+    warranty_code_lists(templates, bundles, lists)
+    exclusion_code_lists(bundles, lists)
+    return lists
 
 
 def money_frames(con: BaseBackend, templates: Sequence[ConditionTemplate], bundles: Sequence[Bundle],
@@ -171,7 +202,10 @@ def _money_frames(con: BaseBackend, templates: Sequence[ConditionTemplate], bund
 
     names = set(con.list_tables())
     cycles = _cycles(con, names)
-    payments = [cache(encounter_payments(con, fs)) for fs in fee_schedules] if "encounters" in names else None
+    coded = cache(coded_records(con, _code_lists(templates, bundles, fee_schedules))) \
+        if {"procedures", "conditions"} <= names else None
+    payments = [cache(encounter_payments(con, fs, coded, names)) for fs in fee_schedules] \
+        if "encounters" in names else None
     amounts = cache(encounter_amounts(con, fee_schedules, payments)) \
         if {"encounters", "activity_costs", "claims"} <= names else None
     facility = _facility(con, fee_schedules, names, payments)
@@ -192,13 +226,14 @@ def _money_frames(con: BaseBackend, templates: Sequence[ConditionTemplate], bund
     if wins:
         s = _split(con, cycles, wins, facility)
         t = t.left_join(s, t.cycle_id == s.cycle_id).drop("cycle_id_right")
-    excl = bundle_exclusions(con, cycles, bundles, fee_schedules, amounts) if "conditions" in names else None
+    excl = bundle_exclusions(con, cycles, bundles, fee_schedules, amounts, coded) if coded is not None else None
     if excl is not None:
         t = t.left_join(excl, t.cycle_id == excl.cycle_id).drop("cycle_id_right")
     prom = prom_improvement(con, cycles, bundles)
     if prom is not None:
         t = t.left_join(prom, t.cycle_id == prom.cycle_id).drop("cycle_id_right")
-    comp = complication_care(con, cycles, templates, bundles, wins, fee_schedules, amounts)
+    comp = complication_care(con, cycles, templates, bundles, wins, fee_schedules, amounts, coded, names) \
+        if coded is not None else None
     if comp is not None:
         t = t.left_join(comp, t.cycle_id == comp.cycle_id).drop("cycle_id_right")
     asa = _asa(con, cycles, templates, bundles)
@@ -225,7 +260,8 @@ def _money_frames(con: BaseBackend, templates: Sequence[ConditionTemplate], bund
         if "eligibility_excluded" in frame else False
     if "exclusions" not in frame:
         frame["exclusions"] = None
-    wev = warranty_events(con, cycles, templates, bundles, fee_schedules, amounts)
+    wev = warranty_events(con, cycles, templates, bundles, fee_schedules, amounts, coded) \
+        if "procedures" in names else None
     warranty = wev.execute() if wev is not None else pd.DataFrame(
         columns=["cycle_id", "encounter_id", "warranty", "day", "in_cycle", "extended", "covered_days",
                  "extended_days", "cost", "charges"])
