@@ -60,11 +60,23 @@ def _directions(lib: Library) -> dict[str, str]:
     return {o.id: o.direction for t in lib.kind("conditions").values() for o in t.outcomes}
 
 
-def site_weights(volume: ir.Table) -> dict[str, float]:
+def site_weights(volume: ir.Table | pd.DataFrame) -> dict[str, float]:
     """Index events per location (facility level of the volume), to pick an organization's main site."""
-    f = volume.filter(volume.level == "facility")
-    g = f.group_by("unit_id").aggregate(cycles=f.cycles.sum()).execute()
+    if isinstance(volume, pd.DataFrame):
+        f = volume[volume.level == "facility"]
+        g = f.groupby("unit_id", as_index=False)["cycles"].sum()
+    else:
+        t = volume.filter(volume.level == "facility")
+        g = t.group_by("unit_id").aggregate(cycles=t.cycles.sum()).execute()
     return {str(r.unit_id): float(r.cycles) for r in g.itertuples()}
+
+
+def organization_volume(volume: pd.DataFrame) -> pd.DataFrame:
+    """Per condition and organization: all cycles, the years with any, and the mean per year."""
+    org = volume[volume.level == "organization"]
+    org = org.groupby(["condition", "unit_id"], as_index=False, dropna=False).agg(
+        cycles=("cycles", "sum"), years=("year", "nunique"))
+    return org.rename(columns={"unit_id": "organization_id"}).assign(mean_per_year=lambda d: d.cycles / d.years)
 
 
 def hubs_by_condition(con: BaseBackend) -> dict[str, list[str]]:
@@ -130,19 +142,21 @@ def run_network(con: BaseBackend, library: Library, facts: IpuFacts | str | Path
     dirs = _directions(library)
     stds = list(library.kind("standards").values())
     v = vol.volume(index_table(con), vol.observation_windows(con.table("encounters")))
-    rows = {"network_volume": int(write("network_volume", v).count().execute())}
-    geo = Geography.from_store(con, facts, site_weights(con.table("network_volume")))
+    volume = write("network_volume", v)
+    # the volume is small (units x years): read once, it gives its row count, the site weights and
+    # the organizations' volume; the profile has one row per condition, level and year of it
+    vdf = volume.execute()
+    rows = {"network_volume": len(vdf)}
+    geo = Geography.from_store(con, facts, site_weights(vdf))
     rows["network_coordinates"] = _write_frame(write, "network_coordinates", geo.coordinates())
-    rows["network_volume_profile"] = int(write("network_volume_profile", vol.profile(con.table("network_volume"))).count().execute())
-    chk = write("network_standard_checks", standards.check(con.table("network_volume"), standards.threshold_table(stds)))
-    rows["network_standard_checks"] = int(chk.count().execute())
+    write("network_volume_profile", vol.profile(volume))
+    rows["network_volume_profile"] = int(vdf.groupby(["condition", "level", "year"]).ngroups)
+    chk = write("network_standard_checks", standards.check(volume, standards.threshold_table(stds)))
     checks = chk.execute()
+    rows["network_standard_checks"] = len(checks)
     fr = load_frames(con)
-    org = con.table("network_volume")
-    org = org.filter(org.level == "organization").group_by(["condition", "unit_id"]).aggregate(
-        cycles=org.cycles.sum(), years=org.year.nunique()).execute()
-    org = org.rename(columns={"unit_id": "organization_id"}).assign(mean_per_year=lambda d: d.cycles / d.years)
-    rows["network_volume_value"] = _write_frame(write, "network_volume_value", volume_value(org, fr.outcomes, fr.costs, dirs))
+    rows["network_volume_value"] = _write_frame(write, "network_volume_value",
+                                                volume_value(organization_volume(vdf), fr.outcomes, fr.costs, dirs))
     hubs = hubs_by_condition(con)
     res = default_scenarios(fr, checks, hubs, dirs, geo)
     rows["network_scenarios"] = _write_frame(write, "network_scenarios", pd.DataFrame([r.summary for r in res], columns=list(scenarios.SUMMARY_COLUMNS)))
