@@ -18,6 +18,7 @@ from pathlib import Path
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
+import pyarrow as pa
 from ibis.backends import BaseBackend
 
 from carevalue.backends import write_table
@@ -50,10 +51,23 @@ def _write_frame(write: Writer, name: str, df: pd.DataFrame) -> int:
     if missing or extra:
         raise ValueError(f"{name}: columns differ from the declaration: missing {sorted(missing)}, undeclared {sorted(extra)}")
     schema = {c.name: _IBIS[c.type] for c in decl.columns}
-    out = df[decl.column_names].astype(object).where(df[decl.column_names].notna(), None)
-    write(name, ibis.memtable(out.to_dict("records"), schema=schema) if len(out)
-          else ibis.memtable(pd.DataFrame({k: pd.Series(dtype="object") for k in schema}), schema=schema))
+    write(name, _memtable(df[decl.column_names], schema))
     return len(df)
+
+
+_PANDAS = {"string": "object", "int64": "Int64", "float64": "float64", "boolean": "boolean"}
+
+
+def _memtable(df: pd.DataFrame, schema: dict[str, str]) -> ir.Table:
+    """The frame as a memtable of the declared types, converted column-wise through Arrow (not a
+    Python dict per row); a frame whose values do not convert so goes through Python objects."""
+    try:
+        typed = df.astype({c: _PANDAS[t] for c, t in schema.items()})
+        return ibis.memtable(pa.Table.from_pandas(typed, schema=ibis.schema(schema).to_pyarrow(), preserve_index=False))
+    except (TypeError, ValueError, pa.ArrowException):
+        out = df.astype(object).where(df.notna(), None)
+        return ibis.memtable(out.to_dict("records"), schema=schema) if len(out) else \
+            ibis.memtable(pd.DataFrame({k: pd.Series(dtype="object") for k in schema}), schema=schema)
 
 
 def _directions(lib: Library) -> dict[str, str]:
@@ -110,8 +124,10 @@ def _cheapest_receiver(fr: NetworkFrames, condition: str, year: int, hub: str,
 
 
 def default_scenarios(fr: NetworkFrames, checks: pd.DataFrame, hubs: dict[str, list[str]],
-                      directions: dict[str, str], geo: Geography) -> list[scenarios.ScenarioResult]:
+                      directions: dict[str, str], geo: Geography,
+                      consolidations: scenarios.Consolidations | None = None) -> list[scenarios.ScenarioResult]:
     out: list[scenarios.ScenarioResult] = []
+    move = consolidations or scenarios.Consolidations(fr, directions, geo)
     for condition, hub_orgs in sorted(hubs.items()):
         years = fr.cycles[fr.cycles.condition == condition]["year"].dropna()
         if years.empty:
@@ -122,10 +138,8 @@ def default_scenarios(fr: NetworkFrames, checks: pd.DataFrame, hubs: dict[str, l
                    & checks.level.isin(["organization", "facility"])]
         below = sorted(set(c.organization_id.dropna()) - {hub})
         if len(below) > 1:
-            out.append(scenarios.consolidate(fr, f"consolidate-{condition}-below-standard", condition, year, below,
-                                             hub, directions, geo))
-            out += [scenarios.consolidate(fr, f"consolidate-{condition}-{u}", condition, year, [u], hub, directions, geo)
-                for u in below]
+            out.append(move(f"consolidate-{condition}-below-standard", condition, year, below, hub))
+            out += [move(f"consolidate-{condition}-{u}", condition, year, [u], hub) for u in below]
         shift = _cheapest_receiver(fr, condition, year, hub, ROUTINE_PHASES)
         if shift is not None:
             out.append(shift)
@@ -158,7 +172,8 @@ def run_network(con: BaseBackend, library: Library, facts: IpuFacts | str | Path
     rows["network_volume_value"] = _write_frame(write, "network_volume_value",
                                                 volume_value(organization_volume(vdf), fr.outcomes, fr.costs, dirs))
     hubs = hubs_by_condition(con)
-    res = default_scenarios(fr, checks, hubs, dirs, geo)
+    moves = scenarios.Consolidations(fr, dirs, geo)
+    res = default_scenarios(fr, checks, hubs, dirs, geo, moves)
     rows["network_scenarios"] = _write_frame(write, "network_scenarios", pd.DataFrame([r.summary for r in res], columns=list(scenarios.SUMMARY_COLUMNS)))
     vols = [r.volumes.assign(scenario=r.summary["scenario"]) for r in res if "cycles_before" in r.volumes]
     rows["network_scenario_volumes"] = _write_frame(write, "network_scenario_volumes", pd.concat(vols) if vols else pd.DataFrame(columns=BY_NAME["network_scenario_volumes"].column_names))
@@ -166,7 +181,7 @@ def run_network(con: BaseBackend, library: Library, facts: IpuFacts | str | Path
     rows["network_scenario_outcomes"] = _write_frame(write, "network_scenario_outcomes", pd.concat(outs) if outs else pd.DataFrame(columns=BY_NAME["network_scenario_outcomes"].column_names))
     caps = [r.capacity.assign(scenario=r.summary["scenario"]) for r in res if len(r.capacity)]
     rows["network_capacity_checks"] = _write_frame(write, "network_capacity_checks", pd.concat(caps) if caps else pd.DataFrame(columns=BY_NAME["network_capacity_checks"].column_names))
-    aff = [affiliations.affiliate(fr, c, int(fr.cycles[fr.cycles.condition == c]["year"].max()), h, dirs, ROUTINE_PHASES, geo)
+    aff = [affiliations.affiliate(fr, c, int(fr.cycles[fr.cycles.condition == c]["year"].max()), h, dirs, ROUTINE_PHASES, geo, moves)
            for c, h in sorted(hubs.items()) if (fr.cycles.condition == c).any()]
     rows["network_affiliations"] = _write_frame(write, "network_affiliations", pd.concat(aff) if aff else pd.DataFrame(columns=BY_NAME["network_affiliations"].column_names))
     tpl = library.kind("conditions")
