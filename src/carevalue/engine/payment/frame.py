@@ -184,23 +184,31 @@ def _code_lists(templates: Sequence[ConditionTemplate], bundles: Sequence[Bundle
     return lists
 
 
+def _to_pandas(t: ir.Table) -> pd.DataFrame:
+    """Execute ``t`` into pandas through Arrow column by column (Ibis's ``execute`` turns every
+    column with a null into Python objects first; the frame has a row per care cycle)."""
+    return t.to_pyarrow().to_pandas()
+
+
 def money_frames(con: BaseBackend, templates: Sequence[ConditionTemplate], bundles: Sequence[Bundle],
-                 windows: Sequence[int], fee_schedules: Sequence[FeeSchedule] = ()) -> MoneyFrames:
+                 windows: Sequence[int], fee_schedules: Sequence[FeeSchedule] = (),
+                 names: set[str] | None = None) -> MoneyFrames:
     """Execute the per-cycle frame (with window splits, ASA, HCC, facility payments) and the warranty
-    events. ``charges`` is what fee-for-service pays: the claim charges plus the facility payments."""
+    events. ``charges`` is what fee-for-service pays: the claim charges plus the facility payments.
+    ``names``: the store's tables, when the caller has listed them."""
     with contextlib.ExitStack() as cached:
-        return _money_frames(con, templates, bundles, windows, fee_schedules, cached)
+        return _money_frames(con, templates, bundles, windows, fee_schedules, cached,
+                             names if names is not None else set(con.list_tables()))
 
 
 def _money_frames(con: BaseBackend, templates: Sequence[ConditionTemplate], bundles: Sequence[Bundle],
                   windows: Sequence[int], fee_schedules: Sequence[FeeSchedule],
-                  cached: contextlib.ExitStack) -> MoneyFrames:
+                  cached: contextlib.ExitStack, names: set[str]) -> MoneyFrames:
     def cache(t: ir.Table) -> ir.Table:
         c = t.cache()
         cached.callback(c.release)
         return c
 
-    names = set(con.list_tables())
     cycles = _cycles(con, names)
     coded = cache(coded_records(con, _code_lists(templates, bundles, fee_schedules))) \
         if {"procedures", "conditions"} <= names else None
@@ -229,7 +237,7 @@ def _money_frames(con: BaseBackend, templates: Sequence[ConditionTemplate], bund
     excl = bundle_exclusions(con, cycles, bundles, fee_schedules, amounts, coded) if coded is not None else None
     if excl is not None:
         t = t.left_join(excl, t.cycle_id == excl.cycle_id).drop("cycle_id_right")
-    prom = prom_improvement(con, cycles, bundles)
+    prom = prom_improvement(con, cycles, bundles, names)
     if prom is not None:
         t = t.left_join(prom, t.cycle_id == prom.cycle_id).drop("cycle_id_right")
     comp = complication_care(con, cycles, templates, bundles, wins, fee_schedules, amounts, coded, names) \
@@ -243,7 +251,7 @@ def _money_frames(con: BaseBackend, templates: Sequence[ConditionTemplate], bund
         r = con.table("patient_risk_scores")
         r = r.filter(r.model == HCC_MODEL).select(_rp="patient_id", hcc_score="score")
         t = t.left_join(r, t.patient_id == r._rp).drop("_rp")
-    frame = t.execute()
+    frame = _to_pandas(t)
     for d in wins:
         for col in (f"cost_w{d}", f"charges_w{d}", f"comp_cost_w{d}", f"comp_paid_w{d}"):
             frame[col] = frame[col].fillna(0.0) if col in frame else 0.0

@@ -19,9 +19,10 @@ DEFAULT_TIME_BASED = "porter-primary-care-pmpm"
 DEFAULT_EPISODE_MODEL = "cms-team"
 
 
-def complications(con: BaseBackend, measures: list[str]) -> pd.DataFrame:
-    """cycle_id, organization_id, event of the bundles' complication measures (first time point)."""
-    if "outcome_values" not in set(con.list_tables()) or not measures:
+def complications(con: BaseBackend, measures: list[str], names: set[str] | None = None) -> pd.DataFrame:
+    """cycle_id, organization_id, event of the bundles' complication measures (first time point).
+    ``names``: the store's tables, when the caller has listed them."""
+    if "outcome_values" not in (names if names is not None else set(con.list_tables())) or not measures:
         return pd.DataFrame(columns=["cycle_id", "organization_id", "event"])
     ov = con.table("outcome_values")
     ov = ov.filter(ov.measure.isin(measures) & ov.event.notnull())
@@ -30,14 +31,17 @@ def complications(con: BaseBackend, measures: list[str]) -> pd.DataFrame:
 
 
 def simulate_store(con: BaseBackend, lib: Library, opt: Options | None = None,
-                   time_based_id: str = DEFAULT_TIME_BASED, episode_model_id: str = DEFAULT_EPISODE_MODEL) -> Result:
+                   time_based_id: str = DEFAULT_TIME_BASED, episode_model_id: str = DEFAULT_EPISODE_MODEL,
+                   names: set[str] | None = None) -> Result:
+    """Build the money frames and simulate every model; ``names``: the store's tables, if listed."""
+    names = names if names is not None else set(con.list_tables())
     bundles = list(lib.kind("bundles").values())
     tb = lib.kind("time-based-payments").get(time_based_id)
     em = lib.kind("episode-models").get(episode_model_id)
     windows = [b.window_days for b in bundles] + ([em.post_anchor_days] if em else [])
     fees = list(lib.kind("fee-schedules").values()) if (opt is None or opt.facility_payments) else []
-    frames = money_frames(con, list(lib.kind("conditions").values()), bundles, windows, fees)
-    comp = complications(con, [b.pricing.complication_measure for b in bundles if b.pricing.complication_measure])
+    frames = money_frames(con, list(lib.kind("conditions").values()), bundles, windows, fees, names)
+    comp = complications(con, [b.pricing.complication_measure for b in bundles if b.pricing.complication_measure], names)
     return simulate(frames.cycles, frames.warranty, bundles, tb, em, comp, opt)
 
 
