@@ -119,11 +119,12 @@ def cycle_facility(con: BaseBackend, fs: FeeSchedule, payments: ir.Table | None 
 
 
 def encounter_amounts(con: BaseBackend, fee_schedules: Sequence[FeeSchedule],
-                      payments: Sequence[ir.Table] | None = None) -> ir.Table:
+                      payments: Sequence[ir.Table] | None = None, only: ir.Table | None = None) -> ir.Table:
     """One row per encounter with activity costs, claims or a facility payment: ``_enc_cost`` (TDABC
     labour cost), ``_enc_charges`` (claim charges) and ``_fac_{i}`` (facility payment under the i-th
     fee schedule). One set-based aggregation shared by every per-encounter money question, so a
-    caller can compute (or cache) it once. ``payments``: the schedules' :func:`encounter_payments`."""
+    caller can compute (or cache) it once. ``payments``: the schedules' :func:`encounter_payments`;
+    ``only``: a table whose ``encounter_id`` are the encounters asked about (the rest is not summed)."""
     n = len(fee_schedules)
     zero = ibis.literal(0.0)
     pays = list(payments) if payments is not None else [encounter_payments(con, fs) for fs in fee_schedules]
@@ -137,9 +138,17 @@ def encounter_amounts(con: BaseBackend, fee_schedules: Sequence[FeeSchedule],
 
     ac = con.table("activity_costs")
     cl = con.table("claims")
+    wanted = only.select(_want="encounter_id").distinct() if only is not None else None
+
+    def asked(t: ir.Table) -> ir.Table:
+        return t if wanted is None else t.semi_join(wanted, t.encounter_id == wanted._want)
+
+    ac, cl = asked(ac), asked(cl)
     parts = [ac.select(**row(ac.encounter_id, ac.labour_cost, zero)),
              cl.select(**row(cl.encounter_id, zero, cl.total_charge))]
-    parts += [p.select(**row(p.encounter_id, zero, zero, i, p.amount)) for i, p in enumerate(pays)]
+    for i, p in enumerate(pays):
+        p = asked(p)
+        parts.append(p.select(**row(p.encounter_id, zero, zero, i, p.amount)))
     u = ibis.union(*parts)
     u = u.filter(u._eid.notnull())
     return u.group_by(encounter_id=u._eid).aggregate(

@@ -214,7 +214,9 @@ def _money_frames(con: BaseBackend, templates: Sequence[ConditionTemplate], bund
         if {"procedures", "conditions"} <= names else None
     payments = [cache(encounter_payments(con, fs, coded, names)) for fs in fee_schedules] \
         if "encounters" in names else None
-    amounts = cache(encounter_amounts(con, fee_schedules, payments)) \
+    # per-encounter money is asked about only for coded encounters (complication care, warranty
+    # events, carved-out care), so only those are summed
+    amounts = cache(encounter_amounts(con, fee_schedules, payments, coded)) \
         if {"encounters", "activity_costs", "claims"} <= names else None
     facility = _facility(con, fee_schedules, names, payments)
     if facility is not None:
