@@ -159,8 +159,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.versus_sql:
         print("| run | wall / CPU seconds (ratio) | note |\n|---|---|---|")
-        for name, sec, note in stage_vs_sql(args.store):
-            print(f"| {name} | {sec} | {note} |")
+        for name, secs, note in stage_vs_sql(args.store):
+            print(f"| {name} | {secs} | {note} |")
         return
     from carevalue.engine.payment.frame import money_frames
     from carevalue.engine.payment.run import (
