@@ -47,7 +47,7 @@ def simulate_store(con: BaseBackend, lib: Library, opt: Options | None = None,
 
 def tables(result: Result) -> dict[str, pd.DataFrame]:
     """The result as the declared tables (columns in declared order)."""
-    ledger = result.ledger.copy()
+    ledger = result.ledger.copy(deep=False)  # copy-on-write: the result's ledger is left as it is
     ledger["bundle_eligible"] = ledger["bundle_eligible"].astype("boolean")
     renamed = {"ineligible": "ineligible_cycles", "eligibility_excluded": "eligibility_excluded_cycles",
                "carved_out": "carved_out_cycles"}
@@ -75,7 +75,9 @@ def as_tables(frames: dict[str, pd.DataFrame]) -> dict[str, ir.Table]:
     for name, frame in frames.items():
         schema = ibis.schema({c.name: _IBIS_TYPES[c.type] for c in decl[name].columns})
         typed = frame.astype({c: ("Int64" if t.is_integer() else "boolean" if t.is_boolean() else
-                                  "float64" if t.is_floating() else "object") for c, t in schema.items()})
+                                  "float64" if t.is_floating() else "object") for c, t in schema.items()
+                              if not (t.is_string() and pd.api.types.is_string_dtype(frame[c].dtype)
+                                      and frame[c].dtype != object)})  # pandas strings go to Arrow as they are
         arrow = pa.Table.from_pandas(typed, schema=schema.to_pyarrow(), preserve_index=False)
         out[name] = ibis.memtable(arrow)
     return out
