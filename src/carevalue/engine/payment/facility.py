@@ -28,7 +28,16 @@ def drg_code_lists(fs: FeeSchedule, lists: CodeLists) -> None:
     lists.add(DIAGNOSES, _drg_key(fs, "mcc"), fs.mcc_codes)
 
 
-def _inpatient(con: BaseBackend, fs: FeeSchedule, coded: ir.Table | None = None) -> ir.Table:
+def _only(t: ir.Table, key: str, only: ir.Table | None) -> ir.Table:
+    """``t``'s rows whose ``key`` is one of ``only``'s encounter ids (all rows without ``only``)."""
+    if only is None:
+        return t
+    want = only.select(_only="encounter_id").distinct()
+    return t.semi_join(want, t[key] == want._only)
+
+
+def _inpatient(con: BaseBackend, fs: FeeSchedule, coded: ir.Table | None = None,
+               only: ir.Table | None = None) -> ir.Table:
     """One row per inpatient encounter: the DRG of the first matching rule (with-MCC DRG when another
     diagnosis on the admission is an MCC), else the fallback DRG; amount = base rate × weight.
     ``coded``: :func:`~carevalue.engine.payment.coded.coded_records` holding the schedule's
@@ -37,7 +46,7 @@ def _inpatient(con: BaseBackend, fs: FeeSchedule, coded: ir.Table | None = None)
         lists = CodeLists()
         drg_code_lists(fs, lists)
         coded = coded_records(con, lists)
-    enc = con.table("encounters")
+    enc = _only(con.table("encounters"), "encounter_id", only)
     ip = enc.filter(enc.class_code.isin(fs.inpatient_classes)).select("encounter_id", "patient_id", ts="start_ts")
     rec = coded.filter(coded.encounter_id.notnull())
     proc = rec.filter(rec._src == PROCEDURES)
@@ -78,12 +87,13 @@ def _inpatient(con: BaseBackend, fs: FeeSchedule, coded: ir.Table | None = None)
                     code=ibis.literal("DRG ") + t.code, amount=amount.cast("float64"))
 
 
-def _outpatient(con: BaseBackend, fs: FeeSchedule, names: set[str] | None = None) -> ir.Table | None:
+def _outpatient(con: BaseBackend, fs: FeeSchedule, names: set[str] | None = None,
+                only: ir.Table | None = None) -> ir.Table | None:
     """One row per outpatient encounter with claim lines of an APC's codes: Σ payment × units."""
     if not fs.apcs or "claim_lines" not in (names if names is not None else set(con.list_tables())):
         return None
     enc = con.table("encounters").select(_enc="encounter_id", _pid="patient_id", _ts="start_ts", _cls="class_code")
-    cl = con.table("claims").select(_claim="claim_id", _cenc="encounter_id")
+    cl = _only(con.table("claims"), "encounter_id", only).select(_claim="claim_id", _cenc="encounter_id")
     ln = con.table("claim_lines").select("claim_id", "code", "quantity")
     j = ln.inner_join(cl, ln.claim_id == cl._claim).inner_join(enc, cl._cenc == enc._enc)
     units = j.quantity.coalesce(1.0).cast("float64")
@@ -98,12 +108,25 @@ def _outpatient(con: BaseBackend, fs: FeeSchedule, names: set[str] | None = None
 
 
 def encounter_payments(con: BaseBackend, fs: FeeSchedule, coded: ir.Table | None = None,
-                       names: set[str] | None = None) -> ir.Table:
+                       names: set[str] | None = None, only: ir.Table | None = None) -> ir.Table:
     """encounter_id, patient_id, ts, setting, code (``DRG 470``, ``APC 5115``), amount. ``coded``
-    and ``names`` (the store's tables): what the caller has already, else looked up here."""
-    ip = _inpatient(con, fs, coded).select(*COLUMNS)
-    op = _outpatient(con, fs, names)
+    and ``names`` (the store's tables): what the caller has already, else looked up here;
+    ``only``: a table whose ``encounter_id`` are the encounters to pay (None: every encounter)."""
+    ip = _inpatient(con, fs, coded, only).select(*COLUMNS)
+    op = _outpatient(con, fs, names, only)
     return ibis.union(ip, op.select(*COLUMNS)) if op is not None else ip
+
+
+def paid_encounters(con: BaseBackend, fs: FeeSchedule, coded: ir.Table | None = None) -> ir.Table:
+    """The encounters a schedule's payments are asked about: its conditions' cost-bearing cycle
+    encounters (:func:`cycle_facility`) and the coded ones (complication care, warranty events,
+    carved-out care priced by :func:`encounter_money`)."""
+    ev = con.table("cycle_events")
+    ev = ev.filter((ev.event_table == "encounters") & ev.cost_bearing.coalesce(False) & ev.condition.isin(fs.conditions))
+    out = ev.select(encounter_id="event_id")
+    if coded is not None:
+        out = ibis.union(out, coded.filter(coded.encounter_id.notnull()).select("encounter_id"))
+    return out
 
 
 def cycle_facility(con: BaseBackend, fs: FeeSchedule, payments: ir.Table | None = None) -> ir.Table:

@@ -30,6 +30,7 @@ from carevalue.engine.payment.facility import (
     encounter_amounts,
     encounter_money,
     encounter_payments,
+    paid_encounters,
 )
 from carevalue.engine.payment.proms import prom_improvement
 
@@ -58,9 +59,13 @@ def _cycles(con: BaseBackend, names: set[str]) -> ir.Table:
                                       else_=out.index_ts.year().cast("int64")))
 
 
-def _split(con: BaseBackend, cycles: ir.Table, windows: Sequence[int], facility: ir.Table | None) -> ir.Table:
+def _split(con: BaseBackend, cycles: ir.Table, windows: Sequence[int], facility: ir.Table | None,
+           conditions: Sequence[str] | None = None) -> ir.Table:
     """Cost and fee-for-service payments (claim charges + facility payments) within each window
-    (days after the index date, inclusive of day 0 and earlier)."""
+    (days after the index date, inclusive of day 0 and earlier), for the cycles of ``conditions``
+    (None: every cycle)."""
+    if conditions is not None:
+        cycles = cycles.filter(cycles.condition.isin(list(conditions)) if conditions else ibis.literal(False))
     idx = cycles.select(_cid="cycle_id", _ix="index_ts")
     ac = con.table("activity_costs")
     ac = ac.filter(ac.cycle_id.notnull()).select("cycle_id", ts="start_ts", cost="labour_cost", charges=ibis.literal(0.0))
@@ -192,18 +197,21 @@ def _to_pandas(t: ir.Table) -> pd.DataFrame:
 
 def money_frames(con: BaseBackend, templates: Sequence[ConditionTemplate], bundles: Sequence[Bundle],
                  windows: Sequence[int], fee_schedules: Sequence[FeeSchedule] = (),
-                 names: set[str] | None = None) -> MoneyFrames:
+                 names: set[str] | None = None, window_conditions: Sequence[str] | None = None) -> MoneyFrames:
     """Execute the per-cycle frame (with window splits, ASA, HCC, facility payments) and the warranty
     events. ``charges`` is what fee-for-service pays: the claim charges plus the facility payments.
-    ``names``: the store's tables, when the caller has listed them."""
+    ``names``: the store's tables, when the caller has listed them; ``window_conditions``: the
+    conditions whose cycles the window splits are for (those of the bundles and episode models;
+    None: every cycle's — the other cycles' window columns are then their consumables only)."""
     with contextlib.ExitStack() as cached:
         return _money_frames(con, templates, bundles, windows, fee_schedules, cached,
-                             names if names is not None else set(con.list_tables()))
+                             names if names is not None else set(con.list_tables()), window_conditions)
 
 
 def _money_frames(con: BaseBackend, templates: Sequence[ConditionTemplate], bundles: Sequence[Bundle],
                   windows: Sequence[int], fee_schedules: Sequence[FeeSchedule],
-                  cached: contextlib.ExitStack, names: set[str]) -> MoneyFrames:
+                  cached: contextlib.ExitStack, names: set[str],
+                  window_conditions: Sequence[str] | None = None) -> MoneyFrames:
     def cache(t: ir.Table) -> ir.Table:
         c = t.cache()
         cached.callback(c.release)
@@ -212,8 +220,10 @@ def _money_frames(con: BaseBackend, templates: Sequence[ConditionTemplate], bund
     cycles = _cycles(con, names)
     coded = cache(coded_records(con, _code_lists(templates, bundles, fee_schedules))) \
         if {"procedures", "conditions"} <= names else None
-    payments = [cache(encounter_payments(con, fs, coded, names)) for fs in fee_schedules] \
-        if "encounters" in names else None
+    # each schedule pays only the encounters asked about (its conditions' cycles, coded encounters)
+    payments = [cache(encounter_payments(con, fs, coded, names,
+                                         paid_encounters(con, fs, coded) if "cycle_events" in names else None))
+                for fs in fee_schedules] if "encounters" in names else None
     # per-encounter money is asked about only for coded encounters (complication care, warranty
     # events, carved-out care), so only those are summed
     amounts = cache(encounter_amounts(con, fee_schedules, payments, coded)) \
@@ -234,7 +244,7 @@ def _money_frames(con: BaseBackend, templates: Sequence[ConditionTemplate], bund
                                   if p is not None and p.window_days})
     t = cycles
     if wins:
-        s = _split(con, cycles, wins, facility)
+        s = _split(con, cycles, wins, facility, window_conditions)
         t = t.left_join(s, t.cycle_id == s.cycle_id).drop("cycle_id_right")
     excl = bundle_exclusions(con, cycles, bundles, fee_schedules, amounts, coded) if coded is not None else None
     if excl is not None:

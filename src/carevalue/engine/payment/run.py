@@ -10,7 +10,9 @@ import pandas as pd
 import pyarrow as pa
 from ibis.backends import BaseBackend
 
+from carevalue.definitions.bundle import Bundle
 from carevalue.definitions.loader import Library
+from carevalue.definitions.payment_model import EpisodeModel
 from carevalue.engine.payment.frame import money_frames
 from carevalue.engine.payment.simulate import Options, Result, simulate
 from carevalue.model.payment import BUNDLE_PRICES, EPISODE_RECONCILIATION, PAYMENT_LEDGER
@@ -30,6 +32,15 @@ def complications(con: BaseBackend, measures: list[str], names: set[str] | None 
     return agg.execute()
 
 
+def window_conditions(bundles: list[Bundle], episode_model: EpisodeModel | None) -> list[str]:
+    """The conditions whose cycles the simulation reads day windows of: the bundles' (price, PAC
+    allowance, warranty price) and the episode model's categories' (episode spending)."""
+    conds = {c for b in bundles for c in b.conditions}
+    if episode_model is not None:
+        conds |= {c for cat in episode_model.categories for c in cat.conditions}
+    return sorted(conds)
+
+
 def simulate_store(con: BaseBackend, lib: Library, opt: Options | None = None,
                    time_based_id: str = DEFAULT_TIME_BASED, episode_model_id: str = DEFAULT_EPISODE_MODEL,
                    names: set[str] | None = None) -> Result:
@@ -40,7 +51,8 @@ def simulate_store(con: BaseBackend, lib: Library, opt: Options | None = None,
     em = lib.kind("episode-models").get(episode_model_id)
     windows = [b.window_days for b in bundles] + ([em.post_anchor_days] if em else [])
     fees = list(lib.kind("fee-schedules").values()) if (opt is None or opt.facility_payments) else []
-    frames = money_frames(con, list(lib.kind("conditions").values()), bundles, windows, fees, names)
+    frames = money_frames(con, list(lib.kind("conditions").values()), bundles, windows, fees, names,
+                          window_conditions(bundles, em))
     comp = complications(con, [b.pricing.complication_measure for b in bundles if b.pricing.complication_measure], names)
     return simulate(frames.cycles, frames.warranty, bundles, tb, em, comp, opt)
 
