@@ -155,7 +155,9 @@ def run_network(con: BaseBackend, library: Library, facts: IpuFacts | str | Path
         facts = load_facts(facts) if facts else merged(list(library.kind("network-facts").values()))
     dirs = _directions(library)
     stds = list(library.kind("standards").values())
-    v = vol.volume(index_table(con), vol.observation_windows(con.table("encounters")))
+    # each cycle's index event, computed once for the volume and the frames
+    idx = index_table(con).cache()
+    v = vol.volume(idx, vol.observation_windows(con.table("encounters")))
     volume = write("network_volume", v)
     # the volume is small (units x years): read once, it gives its row count, the site weights and
     # the organizations' volume; the profile has one row per condition, level and year of it
@@ -168,7 +170,8 @@ def run_network(con: BaseBackend, library: Library, facts: IpuFacts | str | Path
     chk = write("network_standard_checks", standards.check(volume, standards.threshold_table(stds)))
     checks = chk.execute()
     rows["network_standard_checks"] = len(checks)
-    fr = load_frames(con)
+    fr = load_frames(con, idx)
+    idx.release()
     rows["network_volume_value"] = _write_frame(write, "network_volume_value",
                                                 volume_value(organization_volume(vdf), fr.outcomes, fr.costs, dirs))
     hubs = hubs_by_condition(con)

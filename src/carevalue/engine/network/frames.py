@@ -33,9 +33,10 @@ def index_table(con: BaseBackend) -> ir.Table:
                         con.table("encounters"))
 
 
-def load_frames(con: BaseBackend) -> NetworkFrames:
-    """Aggregate the engine tables into the frames the network logic needs."""
-    idx = index_table(con)
+def load_frames(con: BaseBackend, index: ir.Table | None = None) -> NetworkFrames:
+    """Aggregate the engine tables into the frames the network logic needs. ``index``: the
+    :func:`index_table`, when the caller has it (e.g. cached) already."""
+    idx = index if index is not None else index_table(con)
     tot = con.table("cycle_cost_totals").select(_tc="cycle_id", total_cost="total_cost")
     pt = con.table("patients").select(_pp="patient_id", postal_code="postal_code", _known=ibis.literal(True))
     j = idx.left_join(tot, idx.cycle_id == tot._tc)
