@@ -189,10 +189,11 @@ def _code_lists(templates: Sequence[ConditionTemplate], bundles: Sequence[Bundle
     return lists
 
 
-def _to_pandas(t: ir.Table) -> pd.DataFrame:
-    """Execute ``t`` into pandas through Arrow column by column (Ibis's ``execute`` turns every
-    column with a null into Python objects first; the frame has a row per care cycle)."""
-    return t.to_pyarrow().to_pandas()
+def _to_pandas(con: BaseBackend, t: ir.Table) -> pd.DataFrame:
+    """Execute ``t`` into pandas; on DuckDB through Arrow column by column (Ibis's ``execute`` turns
+    every column with a null into Python objects first; the frame has a row per care cycle), on
+    other backends (whose ``to_pyarrow`` goes through pandas anyway) by ``execute``."""
+    return t.to_pyarrow().to_pandas() if con.name == "duckdb" else t.execute()
 
 
 def money_frames(con: BaseBackend, templates: Sequence[ConditionTemplate], bundles: Sequence[Bundle],
@@ -213,6 +214,9 @@ def _money_frames(con: BaseBackend, templates: Sequence[ConditionTemplate], bund
                   cached: contextlib.ExitStack, names: set[str],
                   window_conditions: Sequence[str] | None = None) -> MoneyFrames:
     def cache(t: ir.Table) -> ir.Table:
+        # Ibis's PySpark cache compiles the expression without registering its in-memory tables
+        # (the keyed code rows): register them first, as an execution would
+        con._register_in_memory_tables(t)  # type: ignore[attr-defined]
         c = t.cache()
         cached.callback(c.release)
         return c
@@ -263,7 +267,7 @@ def _money_frames(con: BaseBackend, templates: Sequence[ConditionTemplate], bund
         r = con.table("patient_risk_scores")
         r = r.filter(r.model == HCC_MODEL).select(_rp="patient_id", hcc_score="score")
         t = t.left_join(r, t.patient_id == r._rp).drop("_rp")
-    frame = _to_pandas(t)
+    frame = _to_pandas(con, t)
     for d in wins:
         for col in (f"cost_w{d}", f"charges_w{d}", f"comp_cost_w{d}", f"comp_paid_w{d}"):
             frame[col] = frame[col].fillna(0.0) if col in frame else 0.0
