@@ -18,6 +18,7 @@ from pathlib import Path
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
+import pyarrow as pa
 from ibis.backends import BaseBackend
 
 from carevalue.backends import write_table
@@ -50,21 +51,46 @@ def _write_frame(write: Writer, name: str, df: pd.DataFrame) -> int:
     if missing or extra:
         raise ValueError(f"{name}: columns differ from the declaration: missing {sorted(missing)}, undeclared {sorted(extra)}")
     schema = {c.name: _IBIS[c.type] for c in decl.columns}
-    out = df[decl.column_names].astype(object).where(df[decl.column_names].notna(), None)
-    write(name, ibis.memtable(out.to_dict("records"), schema=schema) if len(out)
-          else ibis.memtable(pd.DataFrame({k: pd.Series(dtype="object") for k in schema}), schema=schema))
+    write(name, _memtable(df[decl.column_names], schema))
     return len(df)
+
+
+_PANDAS = {"string": "object", "int64": "Int64", "float64": "float64", "boolean": "boolean"}
+
+
+def _memtable(df: pd.DataFrame, schema: dict[str, str]) -> ir.Table:
+    """The frame as a memtable of the declared types, converted column-wise through Arrow (not a
+    Python dict per row); a frame whose values do not convert so goes through Python objects."""
+    try:
+        typed = df.astype({c: _PANDAS[t] for c, t in schema.items()})
+        return ibis.memtable(pa.Table.from_pandas(typed, schema=ibis.schema(schema).to_pyarrow(), preserve_index=False))
+    except (TypeError, ValueError, pa.ArrowException):
+        out = df.astype(object).where(df.notna(), None)
+        return ibis.memtable(out.to_dict("records"), schema=schema) if len(out) else \
+            ibis.memtable(pd.DataFrame({k: pd.Series(dtype="object") for k in schema}), schema=schema)
 
 
 def _directions(lib: Library) -> dict[str, str]:
     return {o.id: o.direction for t in lib.kind("conditions").values() for o in t.outcomes}
 
 
-def site_weights(volume: ir.Table) -> dict[str, float]:
+def site_weights(volume: ir.Table | pd.DataFrame) -> dict[str, float]:
     """Index events per location (facility level of the volume), to pick an organization's main site."""
-    f = volume.filter(volume.level == "facility")
-    g = f.group_by("unit_id").aggregate(cycles=f.cycles.sum()).execute()
+    if isinstance(volume, pd.DataFrame):
+        f = volume[volume.level == "facility"]
+        g = f.groupby("unit_id", as_index=False)["cycles"].sum()
+    else:
+        t = volume.filter(volume.level == "facility")
+        g = t.group_by("unit_id").aggregate(cycles=t.cycles.sum()).execute()
     return {str(r.unit_id): float(r.cycles) for r in g.itertuples()}
+
+
+def organization_volume(volume: pd.DataFrame) -> pd.DataFrame:
+    """Per condition and organization: all cycles, the years with any, and the mean per year."""
+    org = volume[volume.level == "organization"]
+    org = org.groupby(["condition", "unit_id"], as_index=False, dropna=False).agg(
+        cycles=("cycles", "sum"), years=("year", "nunique"))
+    return org.rename(columns={"unit_id": "organization_id"}).assign(mean_per_year=lambda d: d.cycles / d.years)
 
 
 def hubs_by_condition(con: BaseBackend) -> dict[str, list[str]]:
@@ -98,8 +124,10 @@ def _cheapest_receiver(fr: NetworkFrames, condition: str, year: int, hub: str,
 
 
 def default_scenarios(fr: NetworkFrames, checks: pd.DataFrame, hubs: dict[str, list[str]],
-                      directions: dict[str, str], geo: Geography) -> list[scenarios.ScenarioResult]:
+                      directions: dict[str, str], geo: Geography,
+                      consolidations: scenarios.Consolidations | None = None) -> list[scenarios.ScenarioResult]:
     out: list[scenarios.ScenarioResult] = []
+    move = consolidations or scenarios.Consolidations(fr, directions, geo)
     for condition, hub_orgs in sorted(hubs.items()):
         years = fr.cycles[fr.cycles.condition == condition]["year"].dropna()
         if years.empty:
@@ -110,10 +138,8 @@ def default_scenarios(fr: NetworkFrames, checks: pd.DataFrame, hubs: dict[str, l
                    & checks.level.isin(["organization", "facility"])]
         below = sorted(set(c.organization_id.dropna()) - {hub})
         if len(below) > 1:
-            out.append(scenarios.consolidate(fr, f"consolidate-{condition}-below-standard", condition, year, below,
-                                             hub, directions, geo))
-            out += [scenarios.consolidate(fr, f"consolidate-{condition}-{u}", condition, year, [u], hub, directions, geo)
-                for u in below]
+            out.append(move(f"consolidate-{condition}-below-standard", condition, year, below, hub))
+            out += [move(f"consolidate-{condition}-{u}", condition, year, [u], hub) for u in below]
         shift = _cheapest_receiver(fr, condition, year, hub, ROUTINE_PHASES)
         if shift is not None:
             out.append(shift)
@@ -129,22 +155,28 @@ def run_network(con: BaseBackend, library: Library, facts: IpuFacts | str | Path
         facts = load_facts(facts) if facts else merged(list(library.kind("network-facts").values()))
     dirs = _directions(library)
     stds = list(library.kind("standards").values())
-    v = vol.volume(index_table(con), vol.observation_windows(con.table("encounters")))
-    rows = {"network_volume": int(write("network_volume", v).count().execute())}
-    geo = Geography.from_store(con, facts, site_weights(con.table("network_volume")))
+    # each cycle's index event, computed once for the volume and the frames
+    idx = index_table(con).cache()
+    v = vol.volume(idx, vol.observation_windows(con.table("encounters")))
+    volume = write("network_volume", v)
+    # the volume is small (units x years): read once, it gives its row count, the site weights and
+    # the organizations' volume; the profile has one row per condition, level and year of it
+    vdf = volume.execute()
+    rows = {"network_volume": len(vdf)}
+    geo = Geography.from_store(con, facts, site_weights(vdf))
     rows["network_coordinates"] = _write_frame(write, "network_coordinates", geo.coordinates())
-    rows["network_volume_profile"] = int(write("network_volume_profile", vol.profile(con.table("network_volume"))).count().execute())
-    chk = write("network_standard_checks", standards.check(con.table("network_volume"), standards.threshold_table(stds)))
-    rows["network_standard_checks"] = int(chk.count().execute())
+    write("network_volume_profile", vol.profile(volume))
+    rows["network_volume_profile"] = int(vdf.groupby(["condition", "level", "year"]).ngroups)
+    chk = write("network_standard_checks", standards.check(volume, standards.threshold_table(stds)))
     checks = chk.execute()
-    fr = load_frames(con)
-    org = con.table("network_volume")
-    org = org.filter(org.level == "organization").group_by(["condition", "unit_id"]).aggregate(
-        cycles=org.cycles.sum(), years=org.year.nunique()).execute()
-    org = org.rename(columns={"unit_id": "organization_id"}).assign(mean_per_year=lambda d: d.cycles / d.years)
-    rows["network_volume_value"] = _write_frame(write, "network_volume_value", volume_value(org, fr.outcomes, fr.costs, dirs))
+    rows["network_standard_checks"] = len(checks)
+    fr = load_frames(con, idx)
+    idx.release()
+    rows["network_volume_value"] = _write_frame(write, "network_volume_value",
+                                                volume_value(organization_volume(vdf), fr.outcomes, fr.costs, dirs))
     hubs = hubs_by_condition(con)
-    res = default_scenarios(fr, checks, hubs, dirs, geo)
+    moves = scenarios.Consolidations(fr, dirs, geo)
+    res = default_scenarios(fr, checks, hubs, dirs, geo, moves)
     rows["network_scenarios"] = _write_frame(write, "network_scenarios", pd.DataFrame([r.summary for r in res], columns=list(scenarios.SUMMARY_COLUMNS)))
     vols = [r.volumes.assign(scenario=r.summary["scenario"]) for r in res if "cycles_before" in r.volumes]
     rows["network_scenario_volumes"] = _write_frame(write, "network_scenario_volumes", pd.concat(vols) if vols else pd.DataFrame(columns=BY_NAME["network_scenario_volumes"].column_names))
@@ -152,7 +184,7 @@ def run_network(con: BaseBackend, library: Library, facts: IpuFacts | str | Path
     rows["network_scenario_outcomes"] = _write_frame(write, "network_scenario_outcomes", pd.concat(outs) if outs else pd.DataFrame(columns=BY_NAME["network_scenario_outcomes"].column_names))
     caps = [r.capacity.assign(scenario=r.summary["scenario"]) for r in res if len(r.capacity)]
     rows["network_capacity_checks"] = _write_frame(write, "network_capacity_checks", pd.concat(caps) if caps else pd.DataFrame(columns=BY_NAME["network_capacity_checks"].column_names))
-    aff = [affiliations.affiliate(fr, c, int(fr.cycles[fr.cycles.condition == c]["year"].max()), h, dirs, ROUTINE_PHASES, geo)
+    aff = [affiliations.affiliate(fr, c, int(fr.cycles[fr.cycles.condition == c]["year"].max()), h, dirs, ROUTINE_PHASES, geo, moves)
            for c, h in sorted(hubs.items()) if (fr.cycles.condition == c).any()]
     rows["network_affiliations"] = _write_frame(write, "network_affiliations", pd.concat(aff) if aff else pd.DataFrame(columns=BY_NAME["network_affiliations"].column_names))
     tpl = library.kind("conditions")

@@ -21,11 +21,11 @@ WRITES = ("payment_ledger", "bundle_prices", "episode_reconciliation")
 
 def run_payment(con: BaseBackend, library: Library, opt: Options | None = None) -> dict[str, int]:
     """Write the payment tables; return rows per table."""
-    missing = [t for t in ("cycle_cost_totals", "activity_costs", "cycle_events", "claims")
-               if t not in set(con.list_tables())]
+    names = set(con.list_tables())
+    missing = [t for t in ("cycle_cost_totals", "activity_costs", "cycle_events", "claims") if t not in names]
     if missing:
         raise StageError(f"payment needs {missing}: run `carevalue run --store ...` (costing) first")
-    out = tables(simulate_store(con, library, opt))
+    out = tables(simulate_store(con, library, opt, names=names))
     for name, table in as_tables(out).items():
         write_table(con, name, table)
     return {name: len(frame) for name, frame in out.items()}

@@ -10,7 +10,7 @@ import pandas as pd
 
 from carevalue.engine.network.distance import Geography
 from carevalue.engine.network.frames import NetworkFrames
-from carevalue.engine.network.scenarios import consolidate
+from carevalue.engine.network.scenarios import Consolidations
 
 AFFILIATION_COLUMNS = ("condition", "year", "spoke", "hub", "spoke_net_flags", "hub_net_flags", "cycles",
                        "local_phases", "outcomes_better", "outcomes_worse", "current_cost", "projected_cost",
@@ -25,8 +25,11 @@ def net_flags(outcomes: pd.DataFrame, condition: str) -> dict[str, int]:
 
 
 def affiliate(fr: NetworkFrames, condition: str, year: int, hubs: Sequence[str], directions: Mapping[str, str],
-              local_phases: Sequence[str], geo: Geography | None = None) -> pd.DataFrame:
-    """One row per spoke (provider of the condition in ``year`` that is not a hub)."""
+              local_phases: Sequence[str], geo: Geography | None = None,
+              consolidations: Consolidations | None = None) -> pd.DataFrame:
+    """One row per spoke (provider of the condition in ``year`` that is not a hub). ``consolidations``:
+    the stage's remembered consolidations (the same moves as its default scenarios)."""
+    move = consolidations or Consolidations(fr, directions, geo)
     flags = net_flags(fr.outcomes, condition)
     c = fr.cycles[(fr.cycles.condition == condition) & (fr.cycles.year == year)]
     rows: list[dict[str, object]] = []
@@ -37,7 +40,7 @@ def affiliate(fr: NetworkFrames, condition: str, year: int, hubs: Sequence[str],
             h for h in hubs if flags.get(h, 0) >= flags.get(spoke, 0)]
         options = []
         for h in better:
-            r = consolidate(fr, f"affiliate-{spoke}-{h}", condition, year, [spoke], h, directions, geo)
+            r = move(f"affiliate-{spoke}-{h}", condition, year, [spoke], h)
             if r.summary["status"] == "feasible":
                 km = r.summary["projected_travel_km"]
                 options.append((-flags.get(h, 0), km if km is not None else 0.0, h, r))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import ibis
 import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends import BaseBackend
@@ -32,16 +33,21 @@ def index_table(con: BaseBackend) -> ir.Table:
                         con.table("encounters"))
 
 
-def load_frames(con: BaseBackend) -> NetworkFrames:
-    """Aggregate the engine tables into the frames the network logic needs."""
-    idx = index_table(con)
-    tot = con.table("cycle_cost_totals").select("cycle_id", "total_cost")
-    j = idx.left_join(tot, idx.cycle_id == tot.cycle_id)
-    cyc = j.group_by(["condition", "organization_id", "year"]).aggregate(
-        cycles=j.count(), total_cost=j.total_cost.sum().fill_null(0.0)).execute()
-    pt = con.table("patients").select("patient_id", "postal_code")
-    h = idx.join(pt, "patient_id")
-    homes = h.group_by(["condition", "organization_id", "year", "postal_code"]).aggregate(cycles=h.count()).execute()
+def load_frames(con: BaseBackend, index: ir.Table | None = None) -> NetworkFrames:
+    """Aggregate the engine tables into the frames the network logic needs. ``index``: the
+    :func:`index_table`, when the caller has it (e.g. cached) already."""
+    idx = index if index is not None else index_table(con)
+    tot = con.table("cycle_cost_totals").select(_tc="cycle_id", total_cost="total_cost")
+    pt = con.table("patients").select(_pp="patient_id", postal_code="postal_code", _known=ibis.literal(True))
+    j = idx.left_join(tot, idx.cycle_id == tot._tc)
+    j = j.left_join(pt, j.patient_id == pt._pp)
+    # one query for both: cycles and cost per home area (patients not in `patients` kept apart)
+    keys = ["condition", "organization_id", "year", "postal_code", "_known"]
+    by_home = j.group_by(keys).aggregate(cycles=j.count(), total_cost=j.total_cost.sum()).execute()
+    cyc = by_home.groupby(keys[:3], as_index=False, dropna=False, sort=False).agg(
+        cycles=("cycles", "sum"), total_cost=("total_cost", "sum"))
+    known = by_home[by_home._known.fillna(False).astype(bool)]
+    homes = known[[*keys[:4], "cycles"]].reset_index(drop=True)
     oc = con.table("outcome_comparison")
     oc = oc.filter((oc.status == "ok") & oc.organization_id.notnull()).select(
         "condition", "measure", "time_point", "scale", "statistic", "organization_id", "n", "observed",

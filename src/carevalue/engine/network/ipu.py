@@ -36,16 +36,40 @@ def _fact(u: UnitFacts | None, name: str) -> object:
     return None if u is None else getattr(u, name)
 
 
+def _service(ev: ServiceEvidence, condition: str, org: str) -> ServiceEvidence:
+    """The evidence rows of one service (filtered from every service's)."""
+    def of(df: pd.DataFrame) -> pd.DataFrame:
+        return df[(df.condition == condition) & (df.organization_id == org)]
+    return ServiceEvidence(of(ev.services), of(ev.teams), of(ev.clinicians), of(ev.phases), of(ev.compared))
+
+
+def _by_service(ev: ServiceEvidence) -> dict[tuple[str, str], ServiceEvidence]:
+    """Every service's evidence rows, split once (not filtered from the whole frames per service)."""
+    frames = (ev.services, ev.teams, ev.clinicians, ev.phases, ev.compared)
+    parts: list[dict[tuple[str, str], pd.DataFrame]] = [
+        {(str(k[0]), str(k[1])): g for k, g in df.groupby(["condition", "organization_id"], sort=False)}
+        for df in frames]
+    keys = {k for p in parts for k in p}
+    return {k: ServiceEvidence(*[p.get(k, df.iloc[0:0]) for p, df in zip(parts, frames, strict=True)])
+            for k in keys}
+
+
 def assess_service(ev: ServiceEvidence, facts: IpuFacts, condition: str, org: str, phases: Sequence[str],
                    captain_roles: Sequence[str]) -> list[dict[str, object]]:
     """The ten rows for one service."""
-    team = ev.teams[(ev.teams.condition == condition) & (ev.teams.organization_id == org)]
+    return _assess_rows(_service(ev, condition, org), facts, condition, org, phases, captain_roles)
+
+
+def _assess_rows(sv: ServiceEvidence, facts: IpuFacts, condition: str, org: str, phases: Sequence[str],
+                 captain_roles: Sequence[str]) -> list[dict[str, object]]:
+    """The ten rows for one service from its own evidence rows ``sv``."""
+    team = sv.teams
     team_id = str(team.care_team_id.iloc[0]) if len(team) else None
-    cl = ev.clinicians[(ev.clinicians.condition == condition) & (ev.clinicians.organization_id == org)].copy()
+    cl = sv.clinicians.copy()
     cl["share"] = cl["minutes"] / cl["all_minutes"].where(cl["all_minutes"] > 0)
     dedicated = cl[cl["share"] >= facts.significant_time_share]
     droles = sorted(set(dedicated["role"].dropna()))
-    ph = ev.phases[(ev.phases.condition == condition) & (ev.phases.organization_id == org)]
+    ph = sv.phases
     svc_min = float(ph["minutes"].sum())
     own_min = float(ph[ph.facility_id == org]["minutes"].sum())
     u = facts.unit(org, condition)
@@ -76,8 +100,16 @@ def assess_service(ev: ServiceEvidence, facts: IpuFacts, condition: str, org: st
     rows.append(({"yes": 2, "partial": 1, "no": 0}.get(str(sched), 0),
                  f"single scheduling: {sched}" if sched else f"single scheduling {_NOT}", src if sched else "none"))
     # 5 full cycle of care
-    inhouse = [p for p in phases if float(ph[(ph.phase == p) & (ph.facility_id == org)]["minutes"].sum())
-               >= 0.5 * max(float(ph[ph.phase == p]["minutes"].sum()), 1e-9) and float(ph[ph.phase == p]["minutes"].sum()) > 0]
+    by_phase: dict[str, float] = {}
+    at_own: dict[str, float] = {}
+    for phase, fac, minutes in zip(ph["phase"], ph["facility_id"], ph["minutes"], strict=True):
+        if pd.isna(minutes):
+            continue  # as Series.sum skips nulls
+        by_phase[phase] = by_phase.get(phase, 0.0) + float(minutes)
+        if fac == org:
+            at_own[phase] = at_own.get(phase, 0.0) + float(minutes)
+    inhouse = [p for p in phases if at_own.get(p, 0.0) >= 0.5 * max(by_phase.get(p, 0.0), 1e-9)
+               and by_phase.get(p, 0.0) > 0]
     share = len(inhouse) / max(len(phases), 1)
     rows.append((2 if share >= 0.8 else 1 if share >= 0.5 else 0,
                  f"{len(inhouse)} of {len(phases)} phases mostly delivered in house ({', '.join(inhouse) or 'none'})", "store"))
@@ -99,9 +131,9 @@ def assess_service(ev: ServiceEvidence, facts: IpuFacts, condition: str, org: st
     rows.append((0 if mt is None else 2 if float(str(mt)) >= 2 else 1 if float(str(mt)) > 0 else 0,
                  f"{mt} team meetings a month" if mt is not None else f"team meetings {_NOT}", src if mt is not None else "none"))
     # 9 team measurement
-    comp = ev.compared[(ev.compared.condition == condition) & (ev.compared.organization_id == org)]
+    comp = sv.compared
     nm = int(comp["measures"].iloc[0]) if len(comp) else 0
-    svc = ev.services[(ev.services.condition == condition) & (ev.services.organization_id == org)]
+    svc = sv.services
     ipu_share = float(svc["ipu_cycles"].iloc[0]) / max(float(svc["cycles"].iloc[0]), 1) if len(svc) else 0.0
     rep = _fact(u, "team_level_reporting")
     score9 = 0 if nm == 0 else 2 if (rep or ipu_share >= 0.8) else 1
@@ -119,9 +151,10 @@ def assess(ev: ServiceEvidence, facts: IpuFacts, phases_by_condition: Mapping[st
            captains_by_condition: Mapping[str, Sequence[str]]) -> pd.DataFrame:
     """Every service's ten attribute rows (services of conditions without a template are skipped)."""
     rows: list[dict[str, object]] = []
+    split = _by_service(ev)
     for s in ev.services.sort_values(["condition", "organization_id"]).to_dict("records"):
-        cond = str(s["condition"])
+        cond, org = str(s["condition"]), str(s["organization_id"])
         if cond in phases_by_condition:
-            rows += assess_service(ev, facts, cond, str(s["organization_id"]), phases_by_condition[cond],
-                                   captains_by_condition.get(cond, ()))
+            rows += _assess_rows(split.get((cond, org)) or _service(ev, cond, org), facts, cond, org, phases_by_condition[cond],
+                                 captains_by_condition.get(cond, ()))
     return pd.DataFrame(rows, columns=list(ASSESSMENT_COLUMNS))

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import ibis
+import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends import BaseBackend
-
-from carevalue.engine.network.volume import most_frequent
 
 
 @dataclass
@@ -19,6 +19,16 @@ class ServiceEvidence:
     clinicians: pd.DataFrame   # condition, organization_id, practitioner_id, role, clinician_org, minutes, all_minutes
     phases: pd.DataFrame       # condition, organization_id, phase, facility_id, minutes
     compared: pd.DataFrame     # condition, organization_id, measures
+
+
+def _most_frequent_role(per: ir.Table, keys: list[str]) -> ir.Table:
+    """Per ``keys``, the role of most activities (``_n`` summed; ties: the smallest role), as
+    :func:`~carevalue.engine.network.volume.most_frequent` counts them on the activities."""
+    f = per.filter(per.role.notnull())
+    c = f.group_by([*keys, "role"]).aggregate(_c=f._n.sum())
+    w = ibis.window(group_by=[c[k] for k in keys], order_by=[ibis.desc(c._c), c.role])
+    r = c.mutate(_rk=ibis.row_number().over(w))
+    return r.filter(r._rk == 0).select(*keys, "role")
 
 
 def gather(con: BaseBackend, min_cycles: int = 1) -> ServiceEvidence:
@@ -40,17 +50,23 @@ def gather(con: BaseBackend, min_cycles: int = 1) -> ServiceEvidence:
     ac, act = con.table("activity_costs"), con.table("activities")
     a = ac.join(act.select("activity_id", "practitioner_id"), "activity_id")
     a = a.filter(a.practitioner_id.notnull())
-    total = a.group_by("practitioner_id").aggregate(all_minutes=a.minutes.sum())
-    inc = a.filter(a.cycle_id.notnull()).mutate(organization_id=a.cycle_organization_id)
+    # the activities joined to their clinicians once, summed per clinician x service x role (in a
+    # cycle or not); every clinician figure below is read from these few rows
+    per = a.group_by(["practitioner_id", "condition", a.cycle_organization_id.name("organization_id"), "role",
+                      a.cycle_id.notnull().name("_in")]).aggregate(minutes=a.minutes.sum(), _n=a.count())
+    per = per.cache()
+    total = per.group_by("practitioner_id").aggregate(all_minutes=per.minutes.sum())
+    inc = per.filter(per._in)
     keys = ["condition", "organization_id", "practitioner_id"]
     mins = inc.group_by(keys).aggregate(minutes=inc.minutes.sum())
-    roles = most_frequent(inc, keys, "role")
+    roles = _most_frequent_role(inc, keys)
     on = mins.left_join(roles, keys)
     on = on.select(*[mins[c] for c in mins.columns], role=on.role)
     cl = on.join(total, "practitioner_id").join(
         pr.select(practitioner_id=pr.practitioner_id, clinician_org=pr.organization_id), "practitioner_id")
     clinicians = cl.select("condition", "organization_id", "practitioner_id", "role", "clinician_org",
                            "minutes", "all_minutes").execute()
+    per.release()
     s = ac.filter(ac.cycle_id.notnull())
     phases = s.group_by([s.condition, s.cycle_organization_id.name("organization_id"), s.phase, s.facility_id]).aggregate(
         minutes=s.minutes.sum()).execute()

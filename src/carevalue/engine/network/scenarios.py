@@ -83,6 +83,23 @@ def consolidate(fr: NetworkFrames, name: str, condition: str, year: int, from_un
     return ScenarioResult(summary, vols, checks, outs)
 
 
+class Consolidations:
+    """:func:`consolidate` remembered by the move it computes (condition, year, senders, receiver):
+    the stage asks for the same move under several names (a default scenario, an affiliation
+    option), and each is computed once; the result is returned under the name asked for."""
+
+    def __init__(self, fr: NetworkFrames, directions: Mapping[str, str], geo: Geography | None = None) -> None:
+        self.fr, self.directions, self.geo = fr, directions, geo
+        self._done: dict[tuple[str, int, tuple[str, ...], str], ScenarioResult] = {}
+
+    def __call__(self, name: str, condition: str, year: int, from_units: Sequence[str], to_unit: str) -> ScenarioResult:
+        key = (condition, year, tuple(from_units), to_unit)
+        if key not in self._done:
+            self._done[key] = consolidate(self.fr, name, condition, year, from_units, to_unit, self.directions, self.geo)
+        r = self._done[key]
+        return ScenarioResult({**r.summary, "scenario": name}, r.volumes, r.capacity, r.outcomes)
+
+
 def shift_phases(fr: NetworkFrames, name: str, condition: str, year: int, from_unit: str, to_unit: str,
                  phases: Sequence[str]) -> ScenarioResult:
     """Move ``phases`` of ``condition`` performed at ``from_unit`` in ``year`` to ``to_unit``: same

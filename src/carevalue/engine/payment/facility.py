@@ -11,35 +11,60 @@ import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
 from carevalue.definitions.fee_schedule import FeeSchedule
-from carevalue.engine.codesets import matches
+from carevalue.engine.payment.coded import DIAGNOSES, PROCEDURES, CodeLists, coded_records
 
 COLUMNS = ("encounter_id", "patient_id", "ts", "setting", "code", "amount")
 
 
-def _any(aggs: dict[str, ir.BooleanScalar], name: str, hit: ir.BooleanValue) -> None:
-    """Add ``hit.any()`` per encounter, unless ``hit`` is a constant (no codes: never true)."""
-    if isinstance(hit, ir.BooleanColumn):
-        aggs[name] = hit.any()
+def _drg_key(fs: FeeSchedule, kind: str) -> str:
+    return f"drg:{fs.id}:{kind}"
 
 
-def _inpatient(con: BaseBackend, fs: FeeSchedule) -> ir.Table:
-    """One row per inpatient encounter: the DRG of the first matching rule (with-MCC DRG when another
-    diagnosis on the admission is an MCC), else the fallback DRG; amount = base rate × weight."""
-    enc = con.table("encounters")
-    ip = enc.filter(enc.class_code.isin(fs.inpatient_classes)).select("encounter_id", "patient_id", ts="start_ts")
-    proc = con.table("procedures")
-    proc = proc.filter(proc.encounter_id.notnull())
-    cond = con.table("conditions")
-    cond = cond.filter(cond.encounter_id.notnull())
-    p_aggs: dict[str, ir.BooleanScalar] = {}
-    c_aggs: dict[str, ir.BooleanScalar] = {}
+def drg_code_lists(fs: FeeSchedule, lists: CodeLists) -> None:
+    """Add the schedule's grouper code lists (per rule: procedures, diagnoses; the MCCs) to ``lists``."""
     for i, r in enumerate(fs.drg_rules):
-        _any(p_aggs, f"_p{i}", matches(proc.code_system, proc.code, r.procedure_codes))
-        own = matches(cond.code_system, cond.code, r.diagnosis_codes)
-        _any(c_aggs, f"_d{i}", own)
-        _any(c_aggs, f"_m{i}", matches(cond.code_system, cond.code, fs.mcc_codes) & ~own)
+        lists.add(PROCEDURES, _drg_key(fs, f"p{i}"), r.procedure_codes)
+        lists.add(DIAGNOSES, _drg_key(fs, f"d{i}"), r.diagnosis_codes)
+    lists.add(DIAGNOSES, _drg_key(fs, "mcc"), fs.mcc_codes)
+
+
+def _only(t: ir.Table, key: str, only: ir.Table | None) -> ir.Table:
+    """``t``'s rows whose ``key`` is one of ``only``'s encounter ids (all rows without ``only``)."""
+    if only is None:
+        return t
+    want = only.select(_only="encounter_id").distinct()
+    return t.semi_join(want, t[key] == want._only)
+
+
+def _inpatient(con: BaseBackend, fs: FeeSchedule, coded: ir.Table | None = None,
+               only: ir.Table | None = None) -> ir.Table:
+    """One row per inpatient encounter: the DRG of the first matching rule (with-MCC DRG when another
+    diagnosis on the admission is an MCC), else the fallback DRG; amount = base rate × weight.
+    ``coded``: :func:`~carevalue.engine.payment.coded.coded_records` holding the schedule's
+    :func:`drg_code_lists` (matched here when not given)."""
+    if coded is None:
+        lists = CodeLists()
+        drg_code_lists(fs, lists)
+        coded = coded_records(con, lists)
+    enc = _only(con.table("encounters"), "encounter_id", only)
+    ip = enc.filter(enc.class_code.isin(fs.inpatient_classes)).select("encounter_id", "patient_id", ts="start_ts")
+    rec = coded.filter(coded.encounter_id.notnull())
+    proc = rec.filter(rec._src == PROCEDURES)
+    has_mcc = bool(fs.mcc_codes)
+    p_aggs = {f"_p{i}": (proc._key == _drg_key(fs, f"p{i}")).any()
+              for i, r in enumerate(fs.drg_rules) if r.procedure_codes}
+    own = [i for i, r in enumerate(fs.drg_rules) if r.diagnosis_codes]
+    # per diagnosis record first (is it rule i's own diagnosis, is it an MCC), then per encounter
+    diag = rec.filter(rec._src == DIAGNOSES)
+    per = diag.group_by(["_rid", "encounter_id"]).aggregate(
+        _mcc=(diag._key == _drg_key(fs, "mcc")).any(),
+        **{f"_own{i}": (diag._key == _drg_key(fs, f"d{i}")).any() for i in own})
+    c_aggs = {f"_d{i}": per[f"_own{i}"].any() for i in own}
+    if has_mcc:
+        c_aggs |= {f"_m{i}": (per._mcc & ~per[f"_own{i}"]).any() if i in own else per._mcc.any()
+                   for i in range(len(fs.drg_rules))}
     t = ip
-    for src, key, aggs in ((proc, "_pe", p_aggs), (cond, "_ce", c_aggs)):
+    for src, key, aggs in ((proc, "_pe", p_aggs), (per, "_ce", c_aggs)):
         if aggs:
             a = src.group_by(**{key: "encounter_id"}).aggregate(**aggs)
             t = t.left_join(a, t.encounter_id == a[key]).drop(key)
@@ -62,12 +87,13 @@ def _inpatient(con: BaseBackend, fs: FeeSchedule) -> ir.Table:
                     code=ibis.literal("DRG ") + t.code, amount=amount.cast("float64"))
 
 
-def _outpatient(con: BaseBackend, fs: FeeSchedule) -> ir.Table | None:
+def _outpatient(con: BaseBackend, fs: FeeSchedule, names: set[str] | None = None,
+                only: ir.Table | None = None) -> ir.Table | None:
     """One row per outpatient encounter with claim lines of an APC's codes: Σ payment × units."""
-    if not fs.apcs or "claim_lines" not in set(con.list_tables()):
+    if not fs.apcs or "claim_lines" not in (names if names is not None else set(con.list_tables())):
         return None
     enc = con.table("encounters").select(_enc="encounter_id", _pid="patient_id", _ts="start_ts", _cls="class_code")
-    cl = con.table("claims").select(_claim="claim_id", _cenc="encounter_id")
+    cl = _only(con.table("claims"), "encounter_id", only).select(_claim="claim_id", _cenc="encounter_id")
     ln = con.table("claim_lines").select("claim_id", "code", "quantity")
     j = ln.inner_join(cl, ln.claim_id == cl._claim).inner_join(enc, cl._cenc == enc._enc)
     units = j.quantity.coalesce(1.0).cast("float64")
@@ -81,11 +107,26 @@ def _outpatient(con: BaseBackend, fs: FeeSchedule) -> ir.Table | None:
     return g.select(*COLUMNS[:3], setting=ibis.literal("outpatient"), code=g.code, amount=g.amount)
 
 
-def encounter_payments(con: BaseBackend, fs: FeeSchedule) -> ir.Table:
-    """encounter_id, patient_id, ts, setting, code (``DRG 470``, ``APC 5115``), amount."""
-    ip = _inpatient(con, fs).select(*COLUMNS)
-    op = _outpatient(con, fs)
+def encounter_payments(con: BaseBackend, fs: FeeSchedule, coded: ir.Table | None = None,
+                       names: set[str] | None = None, only: ir.Table | None = None) -> ir.Table:
+    """encounter_id, patient_id, ts, setting, code (``DRG 470``, ``APC 5115``), amount. ``coded``
+    and ``names`` (the store's tables): what the caller has already, else looked up here;
+    ``only``: a table whose ``encounter_id`` are the encounters to pay (None: every encounter)."""
+    ip = _inpatient(con, fs, coded, only).select(*COLUMNS)
+    op = _outpatient(con, fs, names, only)
     return ibis.union(ip, op.select(*COLUMNS)) if op is not None else ip
+
+
+def paid_encounters(con: BaseBackend, fs: FeeSchedule, coded: ir.Table | None = None) -> ir.Table:
+    """The encounters a schedule's payments are asked about: its conditions' cost-bearing cycle
+    encounters (:func:`cycle_facility`) and the coded ones (complication care, warranty events,
+    carved-out care priced by :func:`encounter_money`)."""
+    ev = con.table("cycle_events")
+    ev = ev.filter((ev.event_table == "encounters") & ev.cost_bearing.coalesce(False) & ev.condition.isin(fs.conditions))
+    out = ev.select(encounter_id="event_id")
+    if coded is not None:
+        out = ibis.union(out, coded.filter(coded.encounter_id.notnull()).select("encounter_id"))
+    return out
 
 
 def cycle_facility(con: BaseBackend, fs: FeeSchedule, payments: ir.Table | None = None) -> ir.Table:
@@ -101,11 +142,12 @@ def cycle_facility(con: BaseBackend, fs: FeeSchedule, payments: ir.Table | None 
 
 
 def encounter_amounts(con: BaseBackend, fee_schedules: Sequence[FeeSchedule],
-                      payments: Sequence[ir.Table] | None = None) -> ir.Table:
+                      payments: Sequence[ir.Table] | None = None, only: ir.Table | None = None) -> ir.Table:
     """One row per encounter with activity costs, claims or a facility payment: ``_enc_cost`` (TDABC
     labour cost), ``_enc_charges`` (claim charges) and ``_fac_{i}`` (facility payment under the i-th
     fee schedule). One set-based aggregation shared by every per-encounter money question, so a
-    caller can compute (or cache) it once. ``payments``: the schedules' :func:`encounter_payments`."""
+    caller can compute (or cache) it once. ``payments``: the schedules' :func:`encounter_payments`;
+    ``only``: a table whose ``encounter_id`` are the encounters asked about (the rest is not summed)."""
     n = len(fee_schedules)
     zero = ibis.literal(0.0)
     pays = list(payments) if payments is not None else [encounter_payments(con, fs) for fs in fee_schedules]
@@ -119,9 +161,17 @@ def encounter_amounts(con: BaseBackend, fee_schedules: Sequence[FeeSchedule],
 
     ac = con.table("activity_costs")
     cl = con.table("claims")
+    wanted = only.select(_want="encounter_id").distinct() if only is not None else None
+
+    def asked(t: ir.Table) -> ir.Table:
+        return t if wanted is None else t.semi_join(wanted, t.encounter_id == wanted._want)
+
+    ac, cl = asked(ac), asked(cl)
     parts = [ac.select(**row(ac.encounter_id, ac.labour_cost, zero)),
              cl.select(**row(cl.encounter_id, zero, cl.total_charge))]
-    parts += [p.select(**row(p.encounter_id, zero, zero, i, p.amount)) for i, p in enumerate(pays)]
+    for i, p in enumerate(pays):
+        p = asked(p)
+        parts.append(p.select(**row(p.encounter_id, zero, zero, i, p.amount)))
     u = ibis.union(*parts)
     u = u.filter(u._eid.notnull())
     return u.group_by(encounter_id=u._eid).aggregate(

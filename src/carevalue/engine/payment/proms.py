@@ -21,10 +21,11 @@ def _window_score(cyc: ir.Table, scores: ir.Table, lo: int, hi: int, name: str) 
     return j.group_by(_wc="cycle_id").aggregate(**{name: j._score.argmax(j._ts)})
 
 
-def prom_improvement(con: BaseBackend, cycles: ir.Table, bundles: Sequence[Bundle]) -> ir.Table | None:
+def prom_improvement(con: BaseBackend, cycles: ir.Table, bundles: Sequence[Bundle],
+                     names: set[str] | None = None) -> ir.Table | None:
     """cycle_id, prom_baseline, prom_follow_up, prom_improvement, prom_reached (null: not both scores)
     for the cycles of every bundle with a PROM-contingent term (the latest score in each window)."""
-    if "prom_scores" not in set(con.list_tables()):
+    if "prom_scores" not in (names if names is not None else set(con.list_tables())):
         return None
     ps = con.table("prom_scores")
     parts = []

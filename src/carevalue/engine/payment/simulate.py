@@ -292,7 +292,7 @@ def simulate(cycles: pd.DataFrame, warranty: pd.DataFrame, bundles: Sequence[Bun
              complications: pd.DataFrame, opt: Options | None = None) -> Result:
     """One ledger row per cycle with every model's payment; prices and reconciliations beside."""
     opt = opt or Options()
-    led = cycles.copy()
+    led = cycles.copy(deep=False)  # copy-on-write (pandas 3): the caller's frame is never changed
     # Categorical codes for the few-valued string keys and one hash of the cycle ids: the bundle,
     # episode and capitation steps group and filter millions of rows by them (restored at the end).
     originals = {c: led[c] for c in ("condition", "organization_id") if c in led}
