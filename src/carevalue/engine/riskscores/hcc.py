@@ -21,7 +21,8 @@ from carevalue.backends import write_table
 from carevalue.definitions.record_rule import RecordRules
 from carevalue.engine.record_filter import counting
 from carevalue.engine.riskscores import hccmask, reference
-from carevalue.engine.riskscores.diagnoses import Crosswalk, icd10_diagnoses, scored_on
+from carevalue.engine.riskscores.diagnoses import Crosswalk, scored_on
+from carevalue.engine.riskscores.diagnoses import icd10_diagnoses as icd10_diagnoses  # re-exported
 
 MODELS: Mapping[str, str] = {"cms-hcc-v24": "cms_hcc_v24"}
 SCORE_COLUMNS = ("patient_id", "model", "score", "hcc_count", "as_of", "deceased")
@@ -185,9 +186,10 @@ def hcc_scores(conditions: ir.Table, codings: ir.Table | None, patients: ir.Tabl
     without an ICD-10 code count through ``crosswalk`` (None: not). ``conditions`` are the ones
     that count (:func:`carevalue.engine.record_filter.counting`).
     """
-    dx = icd10_diagnoses(conditions, codings, as_of, lookback_days, distinct=False, crosswalk=crosswalk,
-                         patients=patients)
-    return scores_from(dx, people(patients, as_of, model, enrolment), as_of, model)
+    folder = _folder(model)
+    masks = hccmask.masks_from_store(conditions, codings, patients, as_of, folder, lookback_days, crosswalk)
+    return hccmask.score_expression(masks, people(patients, as_of, model, enrolment), as_of, model, folder,
+                                    reference.settings(folder)["score_decimals"])
 
 
 def run(con: BaseBackend, as_of: date, *, rules: RecordRules, crosswalk: Crosswalk,
