@@ -1,11 +1,12 @@
-"""Per-patient code words straight from the store: each condition's codes looked up once in a code table.
+"""Per-patient code words straight from the store: each distinct code looked up once in a code table.
 
 The same diagnoses as :func:`carevalue.engine.riskscores.diagnoses.diagnosis_codes` (own ICD-10
 code, extra ICD-10 codings, the crosswalk's targets for a SNOMED CT condition without an ICD-10
-coding, in the look-back window), but each code is turned into the integer words of a code table
-where it is found and the words are OR-ed per patient: the codings are looked up before they are
-joined to their conditions and the crosswalk is looked up once (it is small), so each condition is
-one row with no string kept past the join.
+coding, in the look-back window), but turned into the integer words of a code table and OR-ed per
+patient. The distinct (code_system, code) pairs of the conditions and of the codings (a few
+thousand, however many records) are cleaned, tested for their system and looked up in the code
+table and the crosswalk once; each record then finds its words by one equi-join on its own
+(code_system, code), with no string function per record.
 """
 
 from __future__ import annotations
@@ -31,54 +32,68 @@ def bit_or(x: int) -> int:  # type: ignore[empty-body]
     """Bitwise OR of a group (a built-in of DuckDB and Spark SQL; ibis's own BitOr has no Spark rule)."""
 
 
-def _looked_up(t: ir.Table, key: ir.StringValue, codes: ir.Table, words: list[str], prefix: str,
-               keep: list[str]) -> ir.Table:
-    """``t``'s ``keep`` columns and the code table's ``words`` (as ``prefix`` + word) of ``key``
-    (left join: a key not in the table, or null, gets nulls)."""
-    k = t.select(*keep, _key=key)
-    j = k.left_join(codes, k._key == codes.icd10)
-    return j.select(*keep, **{prefix + w: j[w] for w in words})
-
-
 def _crosswalk_words(crosswalk: ir.Table | pa.Table, codes: ir.Table, words: list[str]) -> ir.Table:
-    """snomed code -> the OR of the words of its ICD-10 targets that are in the code table."""
+    """_snomed -> the OR of the words (s-prefixed) of its ICD-10 targets that are in the code table."""
     xw = crosswalk_table(crosswalk) if isinstance(crosswalk, pa.Table) else crosswalk
     j = xw.select("snomed_code", "icd10").join(codes, "icd10")
     return j.group_by(_snomed="snomed_code").aggregate(**{"s" + w: bit_or(j[w]) for w in words})
 
 
+def condition_codes(conditions: ir.Table, codes: ir.Table, words: list[str], crosswalk: Crosswalk) -> ir.Table:
+    """Per distinct (code_system, code) of ``conditions`` (as _cs, _code): the words of the code
+    (0 unless it is an ICD-10 code of the table), ``_xw`` (whether it is a SNOMED CT code, so
+    that the crosswalk applies when the condition has no ICD-10 coding) and the crosswalk's words
+    for it (``x``-prefixed; 0 without a crosswalk)."""
+    pairs = conditions.select(_cs=conditions.code_system, _code=conditions.code).distinct()
+    snomed = is_snomed(pairs._cs).fill_null(False)
+    p = pairs.mutate(_key=ibis.ifelse(is_icd10(pairs._cs), normalised(pairs._code), ibis.null("string")),
+                     _xw=snomed, _skey=ibis.ifelse(snomed, pairs._code.strip(), ibis.null("string")))
+    if crosswalk is None:
+        j = p.left_join(codes, p._key == codes.icd10)
+        return j.select("_cs", "_code", "_xw", **{w: j[w].fill_null(0) for w in words},
+                        **{"x" + w: ibis.literal(0, "int64") for w in words})
+    sw = _crosswalk_words(crosswalk, codes, words)
+    j = p.left_join(codes, p._key == codes.icd10).left_join(sw, p._skey == sw._snomed)
+    return j.select("_cs", "_code", "_xw", **{w: j[w].fill_null(0) for w in words},
+                    **{"x" + w: j["s" + w].fill_null(0) for w in words})
+
+
+def coding_codes(codings: ir.Table, codes: ir.Table, words: list[str]) -> ir.Table:
+    """Per distinct ICD-10 (code_system, code) of the conditions' codings (as _kcs, _kcode): the
+    words of the code (0 when not in the table: an ICD-10 coding still stops the crosswalk)."""
+    pairs = codings.select(_kcs=codings.code_system, _kcode=codings.code).distinct()
+    pairs = pairs.filter(is_icd10(pairs._kcs) & pairs._kcode.notnull())
+    j = pairs.left_join(codes, normalised(pairs._kcode) == codes.icd10)
+    return j.select("_kcs", "_kcode", **{"k" + w: j[w].fill_null(0) for w in words})
+
+
 def patient_words(conditions: ir.Table, codings: ir.Table | None, codes: ir.Table, words: list[str],
                   as_of: date, lookback_days: int | None = 365, crosswalk: Crosswalk = None,
-                  patients: ir.Table | None = None) -> ir.Table:
+                  patients: ir.Table | None = None, code_pairs: ir.Table | None = None) -> ir.Table:
     """patient_id and, per word of ``codes`` (a table of icd10, upper case without dots, and integer
-    ``words``), the OR over the patient's diagnoses in the window; only patients with a code of
-    the table (a word may still be 0 or null)."""
-    cond = in_window(conditions, as_of, lookback_days, patients)
-    own = ibis.ifelse(is_icd10(cond.code_system), normalised(cond.code), ibis.null("string"))
-    keep = ["condition_id", "patient_id", "code_system", "code"]
-    c = _looked_up(cond, own, codes, words, "o", keep)
-    parts: list[str] = ["o"]
-    if codings is not None:
-        x = codings.filter((codings.record_table == "conditions") & is_icd10(codings.code_system)
-                           & codings.code.notnull())
-        # Every ICD-10 coding is kept (null words when its code is not in the table): having one is
-        # what stops the crosswalk, mapped or not.
-        xk = _looked_up(x.select(_rid=x.record_id, code=x.code), normalised(x.code), codes, words, "k", ["_rid"])
-        c = c.left_join(xk, c.condition_id == xk._rid)
-        parts.append("k")
-    if crosswalk is not None:
-        sw = _crosswalk_words(crosswalk, codes, words)
-        no_coding = c._rid.isnull() if codings is not None else ibis.literal(True)
-        # Null unless SNOMED CT coded with no ICD-10 coding, so that the left join stays one equi-join.
-        c = c.mutate(_xkey=ibis.ifelse(no_coding & is_snomed(c.code_system), c.code.strip(), ibis.null("string")))
-        c = c.left_join(sw, c._xkey == sw._snomed)
-        parts.append("s")
+    ``words``), the OR over the patient's diagnoses in the window; one row per patient with a
+    condition in the window (words may be 0).
 
-    def word(w: str) -> ir.IntegerValue:
-        out: ir.IntegerValue = c[parts[0] + w].fill_null(0)
-        for p in parts[1:]:
-            out = out | c[p + w].fill_null(0)
-        return out
-
-    rows = c.select("patient_id", **{w: word(w) for w in words})
+    ``code_pairs`` is the table whose distinct (code_system, code) pairs are looked up (default
+    ``conditions``): any table holding at least the conditions' codes, such as the stored
+    conditions table itself, which the backend reads once more more cheaply than the counted view."""
+    cond = in_window(conditions, as_of, lookback_days, patients).select(
+        "condition_id", "patient_id", "code_system", "code")
+    cc = condition_codes(conditions if code_pairs is None else code_pairs, codes, words, crosswalk)
+    c = cond.left_join(cc, (cond.code_system == cc._cs) & (cond.code == cc._code))
+    c = c.select("condition_id", "patient_id", "_xw", *words, *["x" + w for w in words])
+    if codings is None:
+        rows = c.select("patient_id", **{w: c[w].fill_null(0) | ibis.ifelse(c._xw, c["x" + w], 0).fill_null(0)
+                                         for w in words})
+    else:
+        x = codings.filter(codings.record_table == "conditions")
+        kc = coding_codes(x, codes, words)
+        k = x.join(kc, (x.code_system == kc._kcs) & (x.code == kc._kcode))
+        k = k.select(_rid=k.record_id, **{"k" + w: k["k" + w] for w in words})
+        # One row per condition and ICD-10 coding (or one with null k-words when it has none): the
+        # crosswalk's words count only for a SNOMED CT condition without any ICD-10 coding.
+        c = c.left_join(k, c.condition_id == k._rid)
+        rows = c.select("patient_id", **{
+            w: c[w].fill_null(0) | ibis.ifelse(c._xw & c._rid.isnull(), c["x" + w], c["k" + w]).fill_null(0)
+            for w in words})
     return rows.group_by("patient_id").aggregate(**{w: bit_or(rows[w]) for w in words})

@@ -255,12 +255,13 @@ def patient_masks(dx: ir.Table, folder: str) -> ir.Table:
 
 
 def masks_from_store(conditions: ir.Table, codings: ir.Table | None, patients: ir.Table, as_of: Any,
-                     folder: str, lookback_days: int | None, crosswalk: Any) -> ir.Table:
+                     folder: str, lookback_days: int | None, crosswalk: Any,
+                     code_pairs: ir.Table | None = None) -> ir.Table:
     """The :func:`patient_masks` of the diagnoses in the window, read from the store's tables by
-    :func:`carevalue.engine.riskscores.dxmask.patient_words` (each code looked up once)."""
+    :func:`carevalue.engine.riskscores.dxmask.patient_words` (each distinct code looked up once)."""
     words = [*_word_columns(layout(folder)), "e"]
     return dxmask.patient_words(conditions, codings, ibis.memtable(code_table(folder)), words, as_of,
-                                lookback_days, crosswalk, patients)
+                                lookback_days, crosswalk, patients, code_pairs)
 
 
 def _any(t: ir.Table, mask: list[int]) -> ir.BooleanValue:
@@ -327,9 +328,15 @@ def score_expression(masks: ir.Table, person: ir.Table, as_of: Any, model: str, 
 
     # Every segment row of the coefficient table is complete (0.0 where the model has no factor);
     # a branch per variable (the factor or 0) is cheaper than a product. The demographic cell and
-    # the count variable come from one lookup. An unknown segment (no coefficient row) leaves the
-    # score null.
-    total = _sum([m.demo.fill_null(0.0), *(ibis.ifelse(flag[v], m[f"c{i}"], 0.0) for i, v in enumerate(lay.variables))])
+    # the count variable come from one lookup. A patient without any HCC skips every term that
+    # needs one (the HCCs and the interactions of HCCs). An unknown segment (no coefficient row)
+    # leaves the score null.
+    needs_hcc = set(lay.hccs) | {v for v, ts in inter.items() if any(t != "DISABLED" for t in ts)}
+    terms = [(v, ibis.ifelse(flag[v], m[f"c{i}"], 0.0)) for i, v in enumerate(lay.variables)]
+    gated = _sum([t for v, t in terms if v in needs_hcc])
+    any_hcc = _any(m, [(1 << BITS_PER_WORD) - 1] * lay.words)
+    total = _sum([m.demo.fill_null(0.0), ibis.ifelse(any_hcc, gated, 0.0),
+                  *(t for v, t in terms if v not in needs_hcc)])
     unscored = m.age.isnull() | m.c_segment.isnull()
     return m.select(
         patient_id=m.patient_id,
