@@ -1,13 +1,15 @@
 """The fast path of the CMS-HCC score: one row per patient holding its CCs as bit masks.
 
 Each ICD-10 code of the model is one row of a static table holding the bits of its CCs and the
-bits those CCs drop by hierarchy (a code with an age/sex edit holds its own bit of an edit word
-instead, since whether the edit applies depends on the patient). The diagnoses are joined to that
-table once and OR-ed into a few 62-bit integers per patient in one aggregation; the edits,
-present-and-not-dropped (the hierarchy), groups, interactions, the count variable and the relative
-factors of the patient's segment are then one arithmetic expression per patient, generated from
-the same shipped tables as the row-by-row path in :mod:`carevalue.engine.riskscores.hcc` (which
-explains a score term by term). No HCC is named here.
+bits those CCs drop by hierarchy (a code with an age/sex edit holds the bit of its edit group
+instead, since whether the edit applies depends on the patient). The diagnoses' codes are looked
+up in that table once per distinct code (:mod:`carevalue.engine.riskscores.dxmask`) and OR-ed
+into a few 62-bit integers per patient in one aggregation. Per patient, one lookup by age, sex and
+edit groups gives the edited codes' CCs, one by segment, sex, age and payment-HCC count the
+demographic cell and count variable; present-and-not-dropped (the hierarchy), groups,
+interactions and the relative factors of the patient's segment are then one arithmetic
+expression, generated from the same shipped tables as the row-by-row path in
+:mod:`carevalue.engine.riskscores.hcc` (which explains a score term by term). No HCC is named here.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from carevalue.engine.riskscores import dxmask, reference
+from carevalue.engine.riskscores.dxmask import bit_or
 
 BITS_PER_WORD = 62  # stay clear of the sign bit of BIGINT
 MAX_AGE = 120  # demographic cells are expanded per whole age up to here; older = MAX_AGE
@@ -239,11 +242,6 @@ def _demographic_table(folder: str) -> pa.Table:
 @ibis.udf.scalar.builtin
 def bit_count(x: int) -> int:  # type: ignore[empty-body]
     """Number of set bits (DuckDB and Spark SQL both have ``bit_count``)."""
-
-
-@ibis.udf.agg.builtin
-def bit_or(x: int) -> int:  # type: ignore[empty-body]
-    """Bitwise OR of a group (a built-in of DuckDB and Spark SQL; ibis's own BitOr has no Spark rule)."""
 
 
 def patient_masks(dx: ir.Table, folder: str) -> ir.Table:
