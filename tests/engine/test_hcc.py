@@ -260,6 +260,7 @@ def test_fast_path_equals_row_by_row_path_with_codings_crosswalk_and_odd_spellin
     rng = random.Random(11)
     mapped = sorted({r["icd10"] for r in reference.arrow("cms_hcc_v24", "dx_to_hcc").to_pylist()})
     edits = sorted({r["icd10"] for r in reference.arrow("cms_hcc_v24", "age_sex_edits").to_pylist()})
+    assert XW is not None
     xw = [r["snomed_code"] for r in XW.to_pylist() if r["icd10"] in set(mapped)]
     systems = (ICD10, "ICD-10-CM", "icd10", "HTTP://HL7.ORG/FHIR/SID/ICD-10-CM")
     pats, conds, codings = [], [], []
