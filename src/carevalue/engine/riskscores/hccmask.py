@@ -330,7 +330,10 @@ def score_expression(masks: ir.Table, person: ir.Table, as_of: Any, model: str, 
     # needs one (the HCCs and the interactions of HCCs). An unknown segment (no coefficient row)
     # leaves the score null.
     needs_hcc = set(lay.hccs) | {v for v, ts in inter.items() if any(t != "DISABLED" for t in ts)}
-    terms = [(v, ibis.ifelse(flag[v], m[f"c{i}"], 0.0)) for i, v in enumerate(lay.variables)]
+    # A variable whose factor is 0 in every segment adds nothing and is left out.
+    factors = _coefficient_table(folder)
+    terms = [(v, ibis.ifelse(flag[v], m[f"c{i}"], 0.0)) for i, v in enumerate(lay.variables)
+             if any(factors.column(f"c{i}").to_pylist())]
     gated = _sum([t for v, t in terms if v in needs_hcc])
     any_hcc = _any(m, [(1 << BITS_PER_WORD) - 1] * lay.words)
     total = _sum([m.demo.fill_null(0.0), ibis.ifelse(any_hcc, gated, 0.0),
