@@ -311,3 +311,14 @@ def test_fast_path_equals_row_by_row_path_with_codings_crosswalk_and_odd_spellin
             assert row.score != row.score  # no birth date: no score
         else:
             assert row.score == pytest.approx(slow.get(q["patient_id"], 0.0), abs=1e-9), q
+
+
+def test_run_leaves_the_connections_duckdb_settings_as_they_were(tmp_path: Path) -> None:
+    """hcc.run switches DuckDB's build-side optimizer off for its one statement only."""
+    with Store(tmp_path / "s.duckdb") as s:
+        put(s, "patients", [{"patient_id": "a", "birth_date": birth_for(74), "sex": "female"}])
+        put(s, "conditions", [{"condition_id": "c", "patient_id": "a", "code_system": ICD10, "code": "I50.9"}])
+    con = connect(tmp_path / "s.duckdb")
+    con.raw_sql("SET disabled_optimizers = 'top_n'")
+    assert hcc.run(con, AS_OF, rules=RULES, crosswalk=XW)["rows"] == 1
+    assert con.raw_sql("SELECT current_setting('disabled_optimizers')").fetchone()[0] == "top_n"
