@@ -12,12 +12,17 @@ and the query, running it, writing ``patient_risk_scores``); hccpy's includes bu
 ``HCCEngine`` (reading its tables). The fixed cost of a run (reference tables plus building and
 compiling the query, which do not depend on the number of patients) is printed separately.
 
-    .venv/bin/python benchmarks/risk.py [--patients 200000] [--sample 10000] [--threads 2]
+    .venv/bin/python benchmarks/risk.py [--patients 200000] [--sample 10000] [--threads 2] [--store s.duckdb]
+
+``--store`` keeps the generated population in that file and reuses it when it exists (the hccpy
+sample is then read back from it: the same codes, ages and sexes). The CPU time is the process's
+user + system time (all threads), printed beside the wall time with the load average.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import tempfile
 import time
@@ -73,6 +78,19 @@ def population(n: int, seed: int) -> tuple[list[tuple[str, int, str, list[str]]]
     return people, {"patients": pa.table(pats), "conditions": pa.table(cond), "codings": pa.table(cod)}
 
 
+def stored_population(con: object, n: int) -> list[tuple[str, int, str, list[str]]]:
+    """The hccpy inputs (id, age, sex, ICD-10 codes) of a population written by this script."""
+    rows = con.raw_sql(  # type: ignore[attr-defined]
+        f"""SELECT p.patient_id, {AS_OF.year} - year(p.birth_date), p.sex,
+                   list(coalesce(k.code, c.code) ORDER BY c.condition_id) FILTER (WHERE c.condition_id IS NOT NULL)
+            FROM patients p LEFT JOIN conditions c USING (patient_id)
+            LEFT JOIN codings k ON k.record_id = c.condition_id
+            GROUP BY ALL ORDER BY 1""").fetchall()
+    if len(rows) != n:
+        raise SystemExit(f"the store holds {len(rows):,} patients, not {n:,}")
+    return [(pid, age, sex, dx or []) for pid, age, sex, dx in rows]
+
+
 def clear_caches() -> None:
     """Forget every reference table and derived bit table read so far, so the run starts cold."""
     for module in (reference, hccmask):
@@ -87,6 +105,7 @@ def main() -> None:
     ap.add_argument("--sample", type=int, default=10_000)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--store", help="keep the population in this DuckDB file (reused when it exists)")
     args = ap.parse_args()
 
     import pandas  # noqa: F401  (library imports ibis makes on first use; not part of the timing)
@@ -94,15 +113,21 @@ def main() -> None:
     from hccpy.hcc import HCCEngine  # dev extra: the reference implementation
 
     t0 = time.perf_counter()
-    people, tables = population(args.patients, args.seed)
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "bench.duckdb"
-        with Store(path) as s:
-            for name, batch in tables.items():  # noqa: B007 (batch is read by the SQL below)
-                s.con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM batch')
-        n_dx = tables["conditions"].num_rows
-        print(f"generated {args.patients:,} patients, {n_dx:,} conditions "
-              f"({tables['codings'].num_rows:,} ICD-10 as second coding) in {time.perf_counter() - t0:.1f}s")
+        path = Path(args.store) if args.store else Path(tmp) / "bench.duckdb"
+        if path.exists():
+            con0 = connect(path)
+            people = stored_population(con0, args.patients)
+            con0.disconnect()
+            print(f"reused {path}: {args.patients:,} patients")
+        else:
+            people, tables = population(args.patients, args.seed)
+            with Store(path) as s:
+                for name, batch in tables.items():  # noqa: B007 (batch is read by the SQL below)
+                    s.con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM batch')
+            print(f"generated {args.patients:,} patients, {tables['conditions'].num_rows:,} conditions "
+                  f"({tables['codings'].num_rows:,} ICD-10 as second coding) in {time.perf_counter() - t0:.1f}s")
+            del tables
 
         con = connect(path)
         con.raw_sql(f"SET threads = {args.threads}")
@@ -145,6 +170,7 @@ def main() -> None:
     print(f"{'carevalue backend join (DuckDB)':<34}{args.patients:>10,}{backend_s:>10.2f}{backend_cpu:>9.2f}"
           f"{backend_rate:>14,.0f}{backend_rate / hccpy_rate:>9.1f}{cpu_ratio:>11.1f}")
     print(f"\nscores compared on the hccpy sample: {len(ref):,}; differing by > 1e-9: {mismatches}")
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"backend threads: {args.threads}; backend time includes reading the reference tables and the "
           "store and writing patient_risk_scores")
     print(f"fixed cost per run (reference tables, building and compiling the query): {fixed_s:.2f}s wall, "

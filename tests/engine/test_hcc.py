@@ -249,3 +249,76 @@ def test_deceased_scored_as_of_death_never_older() -> None:
     assert s["deceased"] and str(s["as_of"])[:10] == "2020-01-01" and s["hcc_count"] == 1
     person = hcc.people(p, AS_OF).execute().iloc[0]
     assert person["age"] == 89
+
+
+def test_fast_path_equals_row_by_row_path_with_codings_crosswalk_and_odd_spellings(tmp_path: Path) -> None:
+    """The score (codes looked up once per distinct code, edits and counts as lookups) equals the
+    sum of hcc_variables over diagnosis_codes (code cleaned per record, CCs row by row) on data
+    that exercises what the bit-mask path special-cases: ICD-10 systems and codes in odd spellings,
+    SNOMED CT codes whose ICD-10 coding is mapped, unmapped or absent (the crosswalk counts only
+    then), codings in other systems, ages from before birth to 125, no birth date, death."""
+    rng = random.Random(11)
+    mapped = sorted({r["icd10"] for r in reference.arrow("cms_hcc_v24", "dx_to_hcc").to_pylist()})
+    edits = sorted({r["icd10"] for r in reference.arrow("cms_hcc_v24", "age_sex_edits").to_pylist()})
+    assert XW is not None
+    xw = [r["snomed_code"] for r in XW.to_pylist() if r["icd10"] in set(mapped)]
+    systems = (ICD10, "ICD-10-CM", "icd10", "HTTP://HL7.ORG/FHIR/SID/ICD-10-CM")
+    pats, conds, codings = [], [], []
+    for i in range(400):
+        pid = f"q{i:04d}"
+        age = rng.choice((-1, 0, 5, 12, 17, 30, 64, 65, 70, 88, 99, 110, 125))
+        died = rng.random() < 0.1
+        pats.append({"patient_id": pid, "birth_date": None if rng.random() < 0.05 else birth_for(age),
+                     "sex": rng.choice(("male", "female", "unknown")),
+                     "death_date": "2024-01-31" if died else None})
+        for j in range(rng.randint(0, 8)):
+            cid = f"{pid}-{j}"
+            onset = rng.choice(("2023-03-01 00:00:00", "2024-03-01 00:00:00", None))
+            code = rng.choice(mapped + edits * 20 + ["Z0000", "R69"])
+            shown = rng.choice((code, code[:3] + "." + code[3:], " " + code.lower() + " "))
+            kind = rng.random()
+            if kind < 0.4:
+                conds.append({"condition_id": cid, "patient_id": pid, "code_system": rng.choice(systems),
+                              "code": shown, "onset_ts": onset})
+                continue
+            conds.append({"condition_id": cid, "patient_id": pid, "code_system": SNOMED,
+                          "code": rng.choice(xw + ["73211009", "444814009"]), "onset_ts": onset})
+            if kind < 0.6:
+                codings.append({"record_table": "conditions", "record_id": cid, "seq": 2,
+                                "code_system": rng.choice(systems), "code": shown})
+            elif kind < 0.7:
+                codings.append({"record_table": "conditions", "record_id": cid, "seq": 2,
+                                "code_system": ICD10, "code": "Z0000"})  # unmapped: stops the crosswalk
+            elif kind < 0.8:
+                codings.append({"record_table": "conditions", "record_id": cid, "seq": 2,
+                                "code_system": "http://example.org/local", "code": code})  # not ICD-10
+    with Store(tmp_path / "s.duckdb") as s:
+        put(s, "patients", pats)
+        put(s, "conditions", conds)
+        put(s, "codings", codings)
+    con = connect(tmp_path / "s.duckdb")
+    c, k, p = con.table("conditions"), con.table("codings"), con.table("patients")
+    fast = hcc.hcc_scores(c, k, p, AS_OF, crosswalk=XW, code_pairs=c).execute().set_index("patient_id")
+    dx = hcc.icd10_diagnoses(c, k, AS_OF, 365, crosswalk=XW, patients=p)
+    terms = hcc.hcc_variables(dx, hcc.people(p, AS_OF)).execute()
+    slow = terms.groupby("patient_id").coefficient.sum().round(4)
+    counts = terms[terms.variable.str.fullmatch(r"HCC\d+")].groupby("patient_id").size()
+    assert len(fast) == len(pats) and (fast.hcc_count > 0).sum() > 200
+    for q in pats:
+        row = fast.loc[q["patient_id"]]
+        assert row.hcc_count == counts.get(q["patient_id"], 0), q
+        if q["birth_date"] is None:
+            assert row.score != row.score  # no birth date: no score
+        else:
+            assert row.score == pytest.approx(slow.get(q["patient_id"], 0.0), abs=1e-9), q
+
+
+def test_run_leaves_the_connections_duckdb_settings_as_they_were(tmp_path: Path) -> None:
+    """hcc.run switches DuckDB's build-side optimizer off for its one statement only."""
+    with Store(tmp_path / "s.duckdb") as s:
+        put(s, "patients", [{"patient_id": "a", "birth_date": birth_for(74), "sex": "female"}])
+        put(s, "conditions", [{"condition_id": "c", "patient_id": "a", "code_system": ICD10, "code": "I50.9"}])
+    con = connect(tmp_path / "s.duckdb")
+    con.raw_sql("SET disabled_optimizers = 'top_n'")
+    assert hcc.run(con, AS_OF, rules=RULES, crosswalk=XW)["rows"] == 1
+    assert con.raw_sql("SELECT current_setting('disabled_optimizers')").fetchone()[0] == "top_n"

@@ -108,8 +108,6 @@ class RiskScoresStage:
         xw = snomed_crosswalk(ctx)
         h = hcc.run(ctx.con, as_of, rules=record_rules(ctx), crosswalk=xw)
         c = comorbidity.run(ctx.con, as_of, rules=record_rules(ctx), crosswalk=xw, index="charlson")
-        for scratch in ("_hcc_mapped", "_hcc_people"):
-            ctx.con.raw_sql(f"DROP TABLE IF EXISTS {scratch}")
         return StageResult(self.name, {"patient_risk_scores": h["rows"], "patient_charlson": c["rows"]},
                            [f"risk scores: {h['rows']:,} CMS-HCC scores and {c['rows']:,} Charlson "
                             f"indices as of {as_of}"])

@@ -9,7 +9,8 @@ engine names no HCC; a new model version is a new data folder.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
@@ -21,7 +22,8 @@ from carevalue.backends import write_table
 from carevalue.definitions.record_rule import RecordRules
 from carevalue.engine.record_filter import counting
 from carevalue.engine.riskscores import hccmask, reference
-from carevalue.engine.riskscores.diagnoses import Crosswalk, icd10_diagnoses, scored_on
+from carevalue.engine.riskscores.diagnoses import Crosswalk, scored_on
+from carevalue.engine.riskscores.diagnoses import icd10_diagnoses as icd10_diagnoses  # re-exported
 
 MODELS: Mapping[str, str] = {"cms-hcc-v24": "cms_hcc_v24"}
 SCORE_COLUMNS = ("patient_id", "model", "score", "hcc_count", "as_of", "deceased")
@@ -175,7 +177,8 @@ def scores_from(dx: ir.Table, person: ir.Table, as_of: date, model: str = "cms-h
 
 def hcc_scores(conditions: ir.Table, codings: ir.Table | None, patients: ir.Table, as_of: date, *,
                model: str = "cms-hcc-v24", lookback_days: int | None = 365,
-               enrolment: ir.Table | None = None, crosswalk: Crosswalk = None) -> ir.Table:
+               enrolment: ir.Table | None = None, crosswalk: Crosswalk = None,
+               code_pairs: ir.Table | None = None) -> ir.Table:
     """One row per patient: patient_id, model, score, hcc_count, as_of, deceased.
 
     ``score`` is the sum of the relative factors rounded as hccpy/CMS do (unnormalised, no coding
@@ -183,11 +186,35 @@ def hcc_scores(conditions: ir.Table, codings: ir.Table | None, patients: ir.Tabl
     before ``as_of`` is scored as of the date of death (age and diagnoses then), never at an age
     they did not reach. Patients without a birth date get a null score. SNOMED CT conditions
     without an ICD-10 code count through ``crosswalk`` (None: not). ``conditions`` are the ones
-    that count (:func:`carevalue.engine.record_filter.counting`).
+    that count (:func:`carevalue.engine.record_filter.counting`); ``code_pairs`` may give a
+    table holding at least their codes (e.g. the stored conditions) to look the codes up from.
     """
-    dx = icd10_diagnoses(conditions, codings, as_of, lookback_days, distinct=False, crosswalk=crosswalk,
-                         patients=patients)
-    return scores_from(dx, people(patients, as_of, model, enrolment), as_of, model)
+    folder = _folder(model)
+    masks = hccmask.masks_from_store(conditions, codings, patients, as_of, folder, lookback_days, crosswalk,
+                                     code_pairs)
+    return hccmask.score_expression(masks, people(patients, as_of, model, enrolment), as_of, model, folder,
+                                    reference.settings(folder)["score_decimals"])
+
+
+@contextmanager
+def _hash_joins_as_written(con: BaseBackend) -> Iterator[None]:
+    """On DuckDB, build every hash join on the side the query puts on the right (the small table:
+    the dead, the codings, the code dictionaries, the masks) for the duration of the block.
+
+    DuckDB estimates each anti join of :func:`counting` (excluded encounters, plausibility flags)
+    to keep a fifth of its input, so it takes the counted conditions for the smallest table of the
+    query and builds its hash tables on them, which costs about twice the time. Other backends
+    plan as they do."""
+    if getattr(con, "name", None) != "duckdb":
+        yield
+        return
+    before = str(con.raw_sql("SELECT current_setting('disabled_optimizers')").fetchone()[0])  # type: ignore[attr-defined]
+    names = [n.strip() for n in before.split(",") if n.strip()]
+    con.raw_sql(f"SET disabled_optimizers = '{','.join([*names, 'build_side_probe_side'])}'")
+    try:
+        yield
+    finally:
+        con.raw_sql(f"SET disabled_optimizers = '{before}'")
 
 
 def run(con: BaseBackend, as_of: date, *, rules: RecordRules, crosswalk: Crosswalk,
@@ -197,11 +224,14 @@ def run(con: BaseBackend, as_of: date, *, rules: RecordRules, crosswalk: Crosswa
     ``table``; SNOMED CT conditions count through ``crosswalk`` (the library's; None: not).
 
     One query from the store's tables to ``table``: each of conditions, codings and patients is
-    read where it is needed, nothing intermediate is materialised."""
+    read where it is needed, nothing intermediate is materialised; the codes are looked up from
+    the distinct codes of the stored conditions."""
     codings = con.table("codings") if "codings" in con.list_tables() else None
     patients = counting(con, "patients", rules)
     expr = hcc_scores(counting(con, "conditions", rules), codings, patients, as_of, model=model,
-                      lookback_days=lookback_days, enrolment=enrolment, crosswalk=crosswalk)
-    written = write_table(con, table, expr)
+                      lookback_days=lookback_days, enrolment=enrolment, crosswalk=crosswalk,
+                      code_pairs=con.table("conditions"))
+    with _hash_joins_as_written(con):
+        written = write_table(con, table, expr)
     # One score row per person (score_expression left-joins the people).
     return {"table": table, "rows": int(written.count().execute())}
