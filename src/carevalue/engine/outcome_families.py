@@ -41,14 +41,20 @@ EVENTS = ("event", "encounters")
 
 
 class Scratch:
-    """Scratch tables written during one stage and dropped afterwards."""
+    """Scratch tables written during one stage and dropped afterwards: temporary tables where the
+    backend has them (DuckDB: kept in memory, spilled only when large, never compressed into the
+    store file, about a quarter of a stored table's cost), stored tables elsewhere (Spark)."""
 
     def __init__(self, con: BaseBackend, prefix: str = "_ov_") -> None:
         self.con, self.prefix, self.names = con, prefix, list[str]()
+        self.temp = bool(getattr(con, "supports_temporary_tables", False)) and con.name == "duckdb"
 
     def write(self, name: str, expr: ir.Table) -> ir.Table:
         full = self.prefix + name
         self.names.append(full)
+        if self.temp:
+            self.con.raw_sql(f"DROP TABLE IF EXISTS temp.main.{full}")
+            return self.con.create_table(full, expr, temp=True)
         return write_table(self.con, full, expr)
 
     def drop(self) -> None:
