@@ -25,7 +25,6 @@ from carevalue.engine.risk.assess import (
     INSUFFICIENT,
     MIN_PROVIDERS,
     compare_providers_frame,
-    flag_providers,
 )
 from carevalue.engine.risk.casemix import (
     CaseMixModel,
@@ -36,7 +35,14 @@ from carevalue.engine.risk.casemix import (
     fit_casemix,
     observed_events,
 )
-from carevalue.engine.risk.flags import AS_EXPECTED
+from carevalue.engine.risk.compare import observed_expected
+from carevalue.engine.risk.flags import (
+    AS_EXPECTED,
+    BETTER,
+    WORSE,
+    empirical_bayes_ratio,
+    srtr_flags,
+)
 from carevalue.engine.risk.intervals import estimate_dispersion, mean_flags, ratio_flags
 from carevalue.engine.risk.sampling import FIT_SAMPLE, fit_rows
 from carevalue.engine.risk.validation import DECILE_COLUMNS
@@ -104,15 +110,28 @@ def _crude_flags(counts: pd.DataFrame, higher_is_better: bool) -> pd.DataFrame:
 
 def flag_counts(counts: pd.DataFrame, higher_is_better: bool) -> pd.DataFrame:
     """From per-provider n, observed and expected events: O/E with its stated 95% and 99.8%
-    intervals, rates, the flags those intervals imply, SRTR flag, empirical-Bayes O/E and crude flags."""
-    table, _fun, disp = flag_providers(counts, higher_is_better=higher_is_better,
-                                       overdispersion="multiplicative")
-    out = table.merge(_crude_flags(counts, higher_is_better), on="provider", how="left")
-    out["phi"] = disp.phi
-    out["overdispersion"] = disp.note
-    return out.rename(columns={"provider": PROVIDER, "oe_ratio": "oe", "ci_low_95": "ci_low",
-                               "ci_high_95": "ci_high", "flag_99_8": "flag_998",
-                               "shrunk_ratio": "shrunk_oe"})
+    intervals, rates, the flags those intervals imply, SRTR flag, empirical-Bayes O/E and crude flags
+    (the columns of ``risk.assess.flag_providers`` the comparison table keeps, without its funnel
+    limits, computed column by column over the providers in ``counts`` order)."""
+    o, e = counts["observed"].to_numpy(float), counts["expected"].to_numpy(float)
+    oe = observed_expected(counts)
+    disp = estimate_dispersion(o, e, "multiplicative")
+    flags = ratio_flags(counts["observed"], counts["expected"], higher_is_better=higher_is_better, dispersion=disp)
+    srtr = srtr_flags(counts["observed"], counts["expected"], better_threshold=None)["flag"]
+    if higher_is_better:
+        srtr = srtr.map({WORSE: BETTER}).fillna(srtr)
+    eb = empirical_bayes_ratio(counts["observed"], counts["expected"])
+    crude = _crude_flags(counts, higher_is_better)
+    out = {PROVIDER: oe["provider"].to_numpy(), "n": oe["n"].to_numpy(), "observed": oe["observed"].to_numpy(),
+           "expected": oe["expected"].to_numpy(), "oe": oe["oe_ratio"].to_numpy(),
+           **{c: flags[c].to_numpy() for c in ("ci_low_95", "ci_high_95", "ci_low_998", "ci_high_998", "flag_95",
+                                              "flag_998", "not_assessable")},
+           "observed_rate": oe["observed_rate"].to_numpy(), "adjusted_rate": oe["adjusted_rate"].to_numpy(),
+           "srtr_flag": srtr.to_numpy(),
+           "shrunk_oe": eb["shrunk_ratio"].to_numpy() if len(eb) == len(oe) else np.nan,
+           "crude_flag_95": crude["crude_flag_95"].to_numpy(), "crude_flag_998": crude["crude_flag_998"].to_numpy(),
+           "phi": disp.phi, "overdispersion": disp.note}
+    return pd.DataFrame(out).rename(columns={"ci_low_95": "ci_low", "ci_high_95": "ci_high"})
 
 
 def _finish(table: pd.DataFrame, key: dict[str, object], model: CaseMixModel, statistic: str,
