@@ -197,7 +197,7 @@ def compare_binary(rows: pd.DataFrame | ibis.Table, key: dict[str, object], vari
     result = compare_providers_frame(
         rows[rows[PROVIDER].notna()], measure=str(key["measure"]), provider=PROVIDER,
         outcome="event", variables=keep, categorical=[c for c in categorical if c in keep],
-        higher_is_better=higher_is_better, fit_sample=FIT_SAMPLE)
+        higher_is_better=higher_is_better, fit_sample=FIT_SAMPLE, flag=False)
     if result.status != "ok" or result.model is None or result.information is None:
         extra = {"events": result.information.events} if result.information else {}
         return status_row(key, result.status, "; ".join([result.message, *notes]), "logistic",
@@ -287,15 +287,14 @@ def compare_continuous(rows: pd.DataFrame | ibis.Table, key: dict[str, object], 
     adj = mean_flags(agg["diff"].to_numpy(float), se, n, higher_is_better=higher_is_better)
     crude = mean_flags(agg["observed"].to_numpy(float) - grand, crude_se, n,
                        higher_is_better=higher_is_better)
-    agg["oe"] = agg["diff"]
-    agg["ci_low"], agg["ci_high"] = adj["ci_low_95"].to_numpy(), adj["ci_high_95"].to_numpy()
-    agg["ci_low_998"], agg["ci_high_998"] = adj["ci_low_998"].to_numpy(), adj["ci_high_998"].to_numpy()
-    agg["flag_95"], agg["flag_998"] = adj["flag_95"].to_numpy(), adj["flag_998"].to_numpy()
-    agg["not_assessable"] = adj["not_assessable"].to_numpy()
-    agg["crude_flag_95"], agg["crude_flag_998"] = crude["flag_95"].to_numpy(), crude["flag_998"].to_numpy()
-    agg["observed_rate"] = agg["observed"]
-    agg["adjusted_rate"] = grand + agg["diff"]
-    agg["srtr_flag"] = None
-    agg["shrunk_oe"] = None
-    agg["overdispersion"] = "none: t interval of the mean residual"
+    cols = {PROVIDER: agg[PROVIDER].to_numpy(), "n": agg["n"].to_numpy(), "observed": agg["observed"].to_numpy(),
+            "expected": agg["expected"].to_numpy(), "oe": agg["diff"].to_numpy(),
+            "ci_low": adj["ci_low_95"].to_numpy(), "ci_high": adj["ci_high_95"].to_numpy(),
+            "ci_low_998": adj["ci_low_998"].to_numpy(), "ci_high_998": adj["ci_high_998"].to_numpy(),
+            "flag_95": adj["flag_95"].to_numpy(), "flag_998": adj["flag_998"].to_numpy(),
+            "not_assessable": adj["not_assessable"].to_numpy(),
+            "crude_flag_95": crude["flag_95"].to_numpy(), "crude_flag_998": crude["flag_998"].to_numpy(),
+            "observed_rate": agg["observed"].to_numpy(), "adjusted_rate": (grand + agg["diff"]).to_numpy(),
+            "srtr_flag": None, "shrunk_oe": None, "overdispersion": "none: t interval of the mean residual"}
+    agg = pd.DataFrame(cols, index=pd.RangeIndex(len(agg)))
     return _finish(agg, key, model, "O-E mean", info, notes)
