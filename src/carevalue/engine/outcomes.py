@@ -205,24 +205,23 @@ def compare_measure(con: BaseBackend, tpls: Sequence[ConditionTemplate], measure
             key: dict[str, object] = {"condition": condition, "measure": m.id, "time_point": tp.label, "scale": scale}
             r = r_tp if scale is None else r_tp[r_tp["scale"] == scale]
             out.append(compare_rows(r, key, m, tp.day, use, text_vars, [*notes, *extra]))
-    calibration = [calibration_frame(t) for t in out]
+    calibration = [r for t in out for r in calibration_records(t)]
     table = pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=COMPARISON_COLUMNS)
     # records, not a frame: pandas compares attrs when concatenating tables
-    table.attrs["calibration"] = [r for c in calibration for r in c.to_dict("records")]
+    table.attrs["calibration"] = calibration
     return table
 
 
-def calibration_frame(table: pd.DataFrame) -> pd.DataFrame:
-    """Observed vs expected by decile of predicted risk for one comparison (what a calibration
-    plot draws), from the deciles the comparison kept; empty when the model has none."""
+def calibration_records(table: pd.DataFrame) -> list[dict[str, object]]:
+    """Observed vs expected by decile of predicted risk for one comparison (what a calibration plot
+    draws) as records of CALIBRATION_COLUMNS, from the deciles the comparison kept; none without a model."""
     deciles = table.attrs.get("deciles") or ()
     if not deciles or table.empty:
-        return pd.DataFrame(columns=CALIBRATION_COLUMNS)
+        return []
     first = table.iloc[0]
-    frame = pd.DataFrame(list(deciles), columns=["decile", "n", "observed", "expected", "mean_predicted"])
-    for c in ("condition", "measure", "time_point", "scale", "validation"):
-        frame[c] = first[c]
-    return frame[CALIBRATION_COLUMNS]
+    keys = {c: first[c] for c in ("condition", "measure", "time_point", "scale", "validation")}
+    names = ("decile", "n", "observed", "expected", "mean_predicted")
+    return [{c: ({**keys, **dict(zip(names, d, strict=True))})[c] for c in CALIBRATION_COLUMNS} for d in deciles]
 
 
 def run_comparison(con: BaseBackend, templates: Sequence[ConditionTemplate]) -> pd.DataFrame:
