@@ -256,3 +256,28 @@ def test_unknown_item_id_is_an_error_not_dropped() -> None:
     # listed aliases are accepted (EQ-5D-5L: MO and awell's eq5d_5l_mobility for eq5d5l-mobility)
     eq = {"MO": 1, "SC": 1, "UA": 1, "PD": 1, "AD": 1}
     assert score_one(INSTRUMENTS["eq-5d-5l"], eq) == score_one(INSTRUMENTS["eq-5d-5l"], {**eq, "eq5d_5l_mobility": 1} | {"MO": 1})
+
+
+def test_value_set_table_holds_the_plain_python_index_of_every_state() -> None:
+    """The set-based scorer looks value-set indices up in a table (engine/prom_specs.py); every
+    state of every value-set scale must hold exactly the float the plain-Python scorer computes."""
+    import itertools
+
+    import numpy as np
+
+    from carevalue.engine.prom_specs import value_set_indices
+
+    checked = 0
+    for inst in INSTRUMENTS.values():
+        for scale in inst.scales:
+            if scale.value_set is None:
+                continue
+            links = list(scale.value_set.dimensions.values())
+            levels = [sorted({o.scored for o in next(i for i in inst.items if i.link_id == link).options})
+                      for link in links]
+            states = np.array(list(itertools.product(*levels)), dtype=float)
+            got = value_set_indices(inst, scale, states)
+            want = [proms._value_set_index(inst, scale, dict(zip(links, row, strict=True))) for row in states.tolist()]
+            assert got.tolist() == want, scale.id
+            checked += len(want)
+    assert checked > 1000

@@ -25,7 +25,6 @@ from carevalue.engine.risk.assess import (
     INSUFFICIENT,
     MIN_PROVIDERS,
     compare_providers_frame,
-    flag_providers,
 )
 from carevalue.engine.risk.casemix import (
     CaseMixModel,
@@ -36,7 +35,14 @@ from carevalue.engine.risk.casemix import (
     fit_casemix,
     observed_events,
 )
-from carevalue.engine.risk.flags import AS_EXPECTED
+from carevalue.engine.risk.compare import observed_expected
+from carevalue.engine.risk.flags import (
+    AS_EXPECTED,
+    BETTER,
+    WORSE,
+    empirical_bayes_ratio,
+    srtr_flags,
+)
 from carevalue.engine.risk.intervals import estimate_dispersion, mean_flags, ratio_flags
 from carevalue.engine.risk.sampling import FIT_SAMPLE, fit_rows
 from carevalue.engine.risk.validation import DECILE_COLUMNS
@@ -104,15 +110,28 @@ def _crude_flags(counts: pd.DataFrame, higher_is_better: bool) -> pd.DataFrame:
 
 def flag_counts(counts: pd.DataFrame, higher_is_better: bool) -> pd.DataFrame:
     """From per-provider n, observed and expected events: O/E with its stated 95% and 99.8%
-    intervals, rates, the flags those intervals imply, SRTR flag, empirical-Bayes O/E and crude flags."""
-    table, _fun, disp = flag_providers(counts, higher_is_better=higher_is_better,
-                                       overdispersion="multiplicative")
-    out = table.merge(_crude_flags(counts, higher_is_better), on="provider", how="left")
-    out["phi"] = disp.phi
-    out["overdispersion"] = disp.note
-    return out.rename(columns={"provider": PROVIDER, "oe_ratio": "oe", "ci_low_95": "ci_low",
-                               "ci_high_95": "ci_high", "flag_99_8": "flag_998",
-                               "shrunk_ratio": "shrunk_oe"})
+    intervals, rates, the flags those intervals imply, SRTR flag, empirical-Bayes O/E and crude flags
+    (the columns of ``risk.assess.flag_providers`` the comparison table keeps, without its funnel
+    limits, computed column by column over the providers in ``counts`` order)."""
+    o, e = counts["observed"].to_numpy(float), counts["expected"].to_numpy(float)
+    oe = observed_expected(counts)
+    disp = estimate_dispersion(o, e, "multiplicative")
+    flags = ratio_flags(counts["observed"], counts["expected"], higher_is_better=higher_is_better, dispersion=disp)
+    srtr = srtr_flags(counts["observed"], counts["expected"], better_threshold=None)["flag"]
+    if higher_is_better:
+        srtr = srtr.map({WORSE: BETTER}).fillna(srtr)
+    eb = empirical_bayes_ratio(counts["observed"], counts["expected"])
+    crude = _crude_flags(counts, higher_is_better)
+    out = {PROVIDER: oe["provider"].to_numpy(), "n": oe["n"].to_numpy(), "observed": oe["observed"].to_numpy(),
+           "expected": oe["expected"].to_numpy(), "oe": oe["oe_ratio"].to_numpy(),
+           **{c: flags[c].to_numpy() for c in ("ci_low_95", "ci_high_95", "ci_low_998", "ci_high_998", "flag_95",
+                                              "flag_998", "not_assessable")},
+           "observed_rate": oe["observed_rate"].to_numpy(), "adjusted_rate": oe["adjusted_rate"].to_numpy(),
+           "srtr_flag": srtr.to_numpy(),
+           "shrunk_oe": eb["shrunk_ratio"].to_numpy() if len(eb) == len(oe) else np.nan,
+           "crude_flag_95": crude["crude_flag_95"].to_numpy(), "crude_flag_998": crude["crude_flag_998"].to_numpy(),
+           "phi": disp.phi, "overdispersion": disp.note}
+    return pd.DataFrame(out).rename(columns={"ci_low_95": "ci_low", "ci_high_95": "ci_high"})
 
 
 def _finish(table: pd.DataFrame, key: dict[str, object], model: CaseMixModel, statistic: str,
@@ -178,7 +197,7 @@ def compare_binary(rows: pd.DataFrame | ibis.Table, key: dict[str, object], vari
     result = compare_providers_frame(
         rows[rows[PROVIDER].notna()], measure=str(key["measure"]), provider=PROVIDER,
         outcome="event", variables=keep, categorical=[c for c in categorical if c in keep],
-        higher_is_better=higher_is_better, fit_sample=FIT_SAMPLE)
+        higher_is_better=higher_is_better, fit_sample=FIT_SAMPLE, flag=False)
     if result.status != "ok" or result.model is None or result.information is None:
         extra = {"events": result.information.events} if result.information else {}
         return status_row(key, result.status, "; ".join([result.message, *notes]), "logistic",
@@ -268,15 +287,14 @@ def compare_continuous(rows: pd.DataFrame | ibis.Table, key: dict[str, object], 
     adj = mean_flags(agg["diff"].to_numpy(float), se, n, higher_is_better=higher_is_better)
     crude = mean_flags(agg["observed"].to_numpy(float) - grand, crude_se, n,
                        higher_is_better=higher_is_better)
-    agg["oe"] = agg["diff"]
-    agg["ci_low"], agg["ci_high"] = adj["ci_low_95"].to_numpy(), adj["ci_high_95"].to_numpy()
-    agg["ci_low_998"], agg["ci_high_998"] = adj["ci_low_998"].to_numpy(), adj["ci_high_998"].to_numpy()
-    agg["flag_95"], agg["flag_998"] = adj["flag_95"].to_numpy(), adj["flag_998"].to_numpy()
-    agg["not_assessable"] = adj["not_assessable"].to_numpy()
-    agg["crude_flag_95"], agg["crude_flag_998"] = crude["flag_95"].to_numpy(), crude["flag_998"].to_numpy()
-    agg["observed_rate"] = agg["observed"]
-    agg["adjusted_rate"] = grand + agg["diff"]
-    agg["srtr_flag"] = None
-    agg["shrunk_oe"] = None
-    agg["overdispersion"] = "none: t interval of the mean residual"
+    cols = {PROVIDER: agg[PROVIDER].to_numpy(), "n": agg["n"].to_numpy(), "observed": agg["observed"].to_numpy(),
+            "expected": agg["expected"].to_numpy(), "oe": agg["diff"].to_numpy(),
+            "ci_low": adj["ci_low_95"].to_numpy(), "ci_high": adj["ci_high_95"].to_numpy(),
+            "ci_low_998": adj["ci_low_998"].to_numpy(), "ci_high_998": adj["ci_high_998"].to_numpy(),
+            "flag_95": adj["flag_95"].to_numpy(), "flag_998": adj["flag_998"].to_numpy(),
+            "not_assessable": adj["not_assessable"].to_numpy(),
+            "crude_flag_95": crude["flag_95"].to_numpy(), "crude_flag_998": crude["flag_998"].to_numpy(),
+            "observed_rate": agg["observed"].to_numpy(), "adjusted_rate": (grand + agg["diff"]).to_numpy(),
+            "srtr_flag": None, "shrunk_oe": None, "overdispersion": "none: t interval of the mean residual"}
+    agg = pd.DataFrame(cols, index=pd.RangeIndex(len(agg)))
     return _finish(agg, key, model, "O-E mean", info, notes)

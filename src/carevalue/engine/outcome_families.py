@@ -41,14 +41,20 @@ EVENTS = ("event", "encounters")
 
 
 class Scratch:
-    """Scratch tables written during one stage and dropped afterwards."""
+    """Scratch tables written during one stage and dropped afterwards: temporary tables where the
+    backend has them (DuckDB: kept in memory, spilled only when large, never compressed into the
+    store file, about a quarter of a stored table's cost), stored tables elsewhere (Spark)."""
 
     def __init__(self, con: BaseBackend, prefix: str = "_ov_") -> None:
         self.con, self.prefix, self.names = con, prefix, list[str]()
+        self.temp = bool(getattr(con, "supports_temporary_tables", False)) and con.name == "duckdb"
 
     def write(self, name: str, expr: ir.Table) -> ir.Table:
         full = self.prefix + name
         self.names.append(full)
+        if self.temp:
+            self.con.raw_sql(f"DROP TABLE IF EXISTS temp.main.{full}")
+            return self.con.create_table(full, expr, temp=True)
         return write_table(self.con, full, expr)
 
     def drop(self) -> None:
@@ -143,14 +149,21 @@ def key_events(con: Counted, specs: Specs, matched: ir.Table | None) -> ir.Table
 # ---- the values and evidence columns ---------------------------------------------------------------
 
 def _values(t: ir.Table, scale: ir.Value | None, value_type: str, value: ir.Value, event: ir.Value,
-            time_days: ir.Value, censored: ir.Value) -> ir.Table:
+            time_days: ir.Value, censored: ir.Value, evidence: tuple[ir.Value, ir.Value] | None = None) -> ir.Table:
+    """The value columns and, for a family with one evidence record per value, that record's table
+    and id (``_ev_table``, ``_ev_id``; ``_ev1`` says which rows carry one): values and evidence then
+    come from one written row set instead of computing the family twice."""
+    ev_cols = {"_ev1": ibis.literal(evidence is not None),
+               "_ev_table": (evidence[0] if evidence else ibis.null()).cast("string"),
+               "_ev_id": (evidence[1] if evidence else ibis.null()).cast("string")}
     cols = {"cycle_id": t.cycle_id, "patient_id": t.patient_id, "condition": t.condition, "measure": t.measure,
             "tier": t.tier, "level": t.level, "time_point": t.time_point, "time_point_day": t.time_point_day,
             "scale": (scale if scale is not None else ibis.null()).cast("string"),
             "value": value.cast("float64"), "value_type": ibis.literal(value_type), "event": event.cast("int64"),
             "time_days": time_days.cast("float64"), "censored": censored.cast("boolean"),
             "organization_id": t.organization_id, "anchor_ts": t.anchor_ts}
-    return t.select(**{c: cols[c].cast(VALUE_TYPES[c]) if c in VALUE_TYPES else cols[c] for c in VALUE_COLUMNS})
+    return t.select(**{c: cols[c].cast(VALUE_TYPES[c]) if c in VALUE_TYPES else cols[c] for c in VALUE_COLUMNS},
+                    **ev_cols)
 
 
 def _evidence(t: ir.Table, table: ir.Value, record: ir.Value) -> ir.Table:
@@ -191,7 +204,7 @@ def _nearest(j: ir.Table, keys: Sequence[str], target: ir.Value, ts: str) -> ir.
 
 # ---- the families: each returns (values, evidence) over all its specs ----------------------------
 
-Family = tuple[ir.Table, ir.Table]
+Family = tuple[ir.Table, ir.Table | None]  # (values, evidence of hits: None when the values carry it)
 
 
 def death(base: ir.Table, specs: Specs) -> Family:
@@ -206,8 +219,7 @@ def death(base: ir.Table, specs: Specs) -> Family:
     flag = event.cast("int64")
     value = ibis.cases((censored, ibis.null().cast("float64")),
                        else_=ibis.cases((t._good, 1 - flag), else_=flag).cast("float64"))
-    return (_values(t, None, BINARY, value, flag, time_days, censored),
-            _evidence(t, ibis.literal("patients"), t.patient_id))
+    return _values(t, None, BINARY, value, flag, time_days, censored, (ibis.literal("patients"), t.patient_id)), None
 
 
 def _first(base_specs: ir.Table, hits: ir.Table) -> ir.Table:
@@ -253,11 +265,9 @@ def length_of_stay(con: Counted, base: ir.Table, specs: Specs) -> Family:
     s = index_stays(con, acute, e, ibis.greatest(acute._window, 0))
     los = ibis.cases((s._stay_id.notnull(), days_between(s._dis.coalesce(s._adm).truncate("D"), s._adm.truncate("D"))),
                      else_=ibis.literal(0.0))
-    vals = _values(s, None, CONTINUOUS, los, ibis.null().cast("int64"), s.time_point_day.cast("float64"),
-                   ibis.literal(False))
-    ev = _evidence(s, ibis.cases((s._stay_id.notnull(), "encounters"), else_=s.trigger_table),
-                   s._stay_id.coalesce(s.trigger_id))
-    return vals, ev
+    ev = (ibis.cases((s._stay_id.notnull(), "encounters"), else_=s.trigger_table), s._stay_id.coalesce(s.trigger_id))
+    return _values(s, None, CONTINUOUS, los, ibis.null().cast("int64"), s.time_point_day.cast("float64"),
+                   ibis.literal(False), ev), None
 
 
 def readmission(con: Counted, base: ir.Table, specs: Specs, ev: ir.Table, scratch: Scratch) -> Family:
@@ -288,8 +298,8 @@ def prom_score(con: Counted, base: ir.Table, specs: Specs) -> Family:
     j = j.mutate(_d=days_between(j._ts, j.anchor_ts))
     j = j.filter((j._d >= j.time_point_day - j._window) & (j._d <= j.time_point_day + j._window))
     j = _nearest(j, ["cycle_id", "_sid", "_scale"], j.time_point_day, "_ts")
-    vals = _values(j, j._scale, CONTINUOUS, j._score, ibis.null().cast("int64"), j._d, ibis.literal(False))
-    return vals, _evidence(j, ibis.literal("questionnaire_responses"), j._rid)
+    return _values(j, j._scale, CONTINUOUS, j._score, ibis.null().cast("int64"), j._d, ibis.literal(False),
+                   (ibis.literal("questionnaire_responses"), j._rid)), None
 
 
 def latest_value(base: ir.Table, specs: Specs, matched: ir.Table) -> Family:
@@ -301,8 +311,8 @@ def latest_value(base: ir.Table, specs: Specs, matched: ir.Table) -> Family:
     j = j.mutate(_d=days_between(j._ts, j.anchor_ts))
     j = j.filter((j._d >= j.time_point_day - j._window) & (j._d <= j.time_point_day + j._window))
     j = _nearest(j, ["cycle_id", "_sid"], j.time_point_day, "_ts")
-    vals = _values(j, None, CONTINUOUS, j._v, ibis.null().cast("int64"), j._d, ibis.literal(False))
-    return vals, _evidence(j, ibis.literal("observations"), j._oid)
+    return _values(j, None, CONTINUOUS, j._v, ibis.null().cast("int64"), j._d, ibis.literal(False),
+                   (ibis.literal("observations"), j._oid)), None
 
 
 def time_from_diagnosis(base: ir.Table, specs: Specs, ev: ir.Table) -> Family:
@@ -314,8 +324,8 @@ def time_from_diagnosis(base: ir.Table, specs: Specs, ev: ir.Table) -> Family:
     j = j.mutate(_rank=ibis.row_number().over(w))
     j = j.filter(j._rank == 0)
     days = ibis.greatest(days_between(j.anchor_ts.truncate("D"), j._ts.truncate("D")), 0.0)
-    vals = _values(j, None, CONTINUOUS, days, ibis.null().cast("int64"), days, ibis.literal(False))
-    return vals, _evidence(j, j._tbl, j._id)
+    return _values(j, None, CONTINUOUS, days, ibis.null().cast("int64"), days, ibis.literal(False),
+                   (j._tbl, j._id)), None
 
 
 def composite(base: ir.Table, specs: Specs, ev: ir.Table, scratch: Scratch) -> Family:
@@ -380,9 +390,13 @@ def write_outcomes(con: BaseBackend, src: Counted, templates: Sequence[Condition
         if specs.has(*calcs):
             v, e = fam()
             vals.append(v)
-            evs.append(e)
+            if e is not None:
+                evs.append(e)
     if not vals:
         return None, None
-    v = write_table(con, "outcome_values", ibis.union(*vals) if len(vals) > 1 else vals[0])
+    rows = scratch.write("values", ibis.union(*vals) if len(vals) > 1 else vals[0])
+    v = write_table(con, "outcome_values", rows.select(*VALUE_COLUMNS))
+    one = rows.filter(rows._ev1)
+    evs.insert(0, _evidence(one, one._ev_table, one._ev_id))
     e = write_table(con, "outcome_evidence", (ibis.union(*evs) if len(evs) > 1 else evs[0]).distinct())
     return v, e

@@ -64,27 +64,35 @@ def run_values(con: BaseBackend, templates: Sequence[ConditionTemplate],
     """Write outcome_values, outcome_evidence and casemix_values from the records that count by
     ``rules`` (the library's); code sets written in ICD-10-CM also match SNOMED CT records through
     ``crosswalk`` (the library's, None: no mapping)."""
-    src = Counted(con, rules, crosswalk).materialised(READS)
+    scratch = Scratch(con)
     try:
-        return _write_values(con, src, templates, value_sets)
+        return _write_values(con, counted_scratch(con, rules, crosswalk, scratch), templates, value_sets, scratch)
     finally:
-        src.drop()
+        scratch.drop()
+
+
+def counted_scratch(con: BaseBackend, rules: RecordRules, crosswalk: CodeMap | None, scratch: Scratch) -> Counted:
+    """The store through ``rules`` with the rows of READS that count written once as scratch tables
+    (what ``Counted.materialised`` does, as temporary tables where the backend has them)."""
+    have = set(con.list_tables())
+    written = {}
+    for n in READS:
+        if n in have:
+            scratch.write(f"counted_{n}", counting(con, n, rules))
+            written[n] = scratch.names[-1]
+    return Counted(con, rules, crosswalk, written)
 
 
 def _write_values(con: BaseBackend, src: Counted, templates: Sequence[ConditionTemplate],
-                  value_sets: Mapping[str, ValueSet] | None) -> dict[str, int]:
-    scratch = Scratch(con)
-    try:
-        base = cycles_scratch(src, templates, scratch)
-        v, e = write_outcomes(con, src, templates, value_sets, base, scratch)
-        if v is None or e is None:
-            v = write_table(con, "outcome_values", _empty_frame(VALUE_COLUMNS, VALUE_TYPES))
-            e = write_table(con, "outcome_evidence", _empty_frame(EVIDENCE_COLUMNS, {}))
-        long, unknown = casemix_sets.casemix_long(src, templates, base, scratch)
-        cm = long if long is not None else _empty_frame(casemix_frame.CASEMIX_COLUMNS, {"value_num": "float64"})
-        c = write_table(con, "casemix_values", cm)
-    finally:
-        scratch.drop()
+                  value_sets: Mapping[str, ValueSet] | None, scratch: Scratch) -> dict[str, int]:
+    base = cycles_scratch(src, templates, scratch)
+    v, e = write_outcomes(con, src, templates, value_sets, base, scratch)
+    if v is None or e is None:
+        v = write_table(con, "outcome_values", _empty_frame(VALUE_COLUMNS, VALUE_TYPES))
+        e = write_table(con, "outcome_evidence", _empty_frame(EVIDENCE_COLUMNS, {}))
+    long, unknown = casemix_sets.casemix_long(src, templates, base, scratch)
+    cm = long if long is not None else _empty_frame(casemix_frame.CASEMIX_COLUMNS, {"value_num": "float64"})
+    c = write_table(con, "casemix_values", cm)
     return {"outcome_values": int(v.count().execute()), "outcome_evidence": int(e.count().execute()),
             "casemix_values": int(c.count().execute()), "casemix_unknown": len(unknown)}
 
@@ -197,24 +205,23 @@ def compare_measure(con: BaseBackend, tpls: Sequence[ConditionTemplate], measure
             key: dict[str, object] = {"condition": condition, "measure": m.id, "time_point": tp.label, "scale": scale}
             r = r_tp if scale is None else r_tp[r_tp["scale"] == scale]
             out.append(compare_rows(r, key, m, tp.day, use, text_vars, [*notes, *extra]))
-    calibration = [calibration_frame(t) for t in out]
+    calibration = [r for t in out for r in calibration_records(t)]
     table = pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=COMPARISON_COLUMNS)
     # records, not a frame: pandas compares attrs when concatenating tables
-    table.attrs["calibration"] = [r for c in calibration for r in c.to_dict("records")]
+    table.attrs["calibration"] = calibration
     return table
 
 
-def calibration_frame(table: pd.DataFrame) -> pd.DataFrame:
-    """Observed vs expected by decile of predicted risk for one comparison (what a calibration
-    plot draws), from the deciles the comparison kept; empty when the model has none."""
+def calibration_records(table: pd.DataFrame) -> list[dict[str, object]]:
+    """Observed vs expected by decile of predicted risk for one comparison (what a calibration plot
+    draws) as records of CALIBRATION_COLUMNS, from the deciles the comparison kept; none without a model."""
     deciles = table.attrs.get("deciles") or ()
     if not deciles or table.empty:
-        return pd.DataFrame(columns=CALIBRATION_COLUMNS)
+        return []
     first = table.iloc[0]
-    frame = pd.DataFrame(list(deciles), columns=["decile", "n", "observed", "expected", "mean_predicted"])
-    for c in ("condition", "measure", "time_point", "scale", "validation"):
-        frame[c] = first[c]
-    return frame[CALIBRATION_COLUMNS]
+    keys = {c: first[c] for c in ("condition", "measure", "time_point", "scale", "validation")}
+    names = ("decile", "n", "observed", "expected", "mean_predicted")
+    return [{c: ({**keys, **dict(zip(names, d, strict=True))})[c] for c in CALIBRATION_COLUMNS} for d in deciles]
 
 
 def run_comparison(con: BaseBackend, templates: Sequence[ConditionTemplate]) -> pd.DataFrame:

@@ -15,7 +15,8 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from carevalue.definitions.instrument import Instrument, Item, Linear, Scale
+from carevalue.definitions.instrument import Instrument, Item, Scale
+from carevalue.engine.prom_specs import PromSpecs
 
 SCORED = "scored"
 PROM_SCORES_SCHEMA = ibis.schema({
@@ -213,48 +214,32 @@ def score_one(instrument: Instrument, answers: Mapping[str, Any]) -> dict[str, d
 # Ibis: all responses
 # ---------------------------------------------------------------------------------------------
 
-def _lin(expr: ir.FloatingValue, lin: Linear | None) -> ir.FloatingValue:
-    if lin is None:
-        return expr
-    return (expr + lin.add) * lin.multiply / lin.divide
-
-
-def _matching_responses(responses: ir.Table, inst: Instrument) -> ir.Table:
+def _matching_responses(responses: ir.Table, specs: PromSpecs) -> ir.Table:
+    """(response_id, patient_id, authored_ts, _inst): each response once per instrument it is for,
+    matched by the last segment of its canonical (the instrument id or LOINC panel) or the whole URL."""
     canonical = responses.questionnaire.re_replace(r"\|.*$", "").re_replace(r"/+$", "")
-    last = canonical.re_extract(r"([^/]+)$", 1)
-    names = [n for n in (inst.id, inst.loinc_panel) if n]
-    cond = last.isin(names)
-    if inst.questionnaire_urls:
-        cond = cond | canonical.isin(inst.questionnaire_urls)
-    return responses.filter(cond).select("response_id", "patient_id", "authored_ts")
+    r = responses.select("response_id", "patient_id", "authored_ts", _canon=canonical,
+                         _last=canonical.re_extract(r"([^/]+)$", 1))
+    names, urls = specs.names(), specs.urls()
+    by_name = r.inner_join(names, r._last == names._mname).select("response_id", "patient_id", "authored_ts", "_inst")
+    by_url = r.inner_join(urls, r._canon == urls._url).select("response_id", "patient_id", "authored_ts", "_inst")
+    return ibis.union(by_name, by_url).distinct()
 
 
-def _resolved_answers(answers: ir.Table, inst: Instrument) -> ir.Table:
-    """One row per answered instrument item: link, state ('answered'|'missing'|'invalid'), score, reason."""
-    names = ibis.memtable(
-        [{"n_name": i.link_id, "n_link": i.link_id} for i in inst.items]
-        + [{"n_name": a, "n_link": i.link_id} for i in inst.items for a in i.aliases]
-    )
-    opts = [
-        {"o_link": i.link_id, "o_code": o.code, "o_value": o.value, "o_score": o.scored, "o_missing": o.missing}
-        for i in inst.items for o in i.options
-    ]
-    schema = {"o_link": "string", "o_code": "string", "o_value": "float64", "o_score": "float64", "o_missing": "boolean"}
-    by_code = ibis.memtable([o for o in opts if o["o_code"]] or [], schema=schema)
-    by_value = ibis.memtable(opts, schema=schema).rename(
-        v_link="o_link", v_code="o_code", v_value="o_value", v_score="o_score", v_missing="o_missing")
-    meta = ibis.memtable(
-        [{"i_link": i.link_id, "i_codes": any(o.code for o in i.options),
-          "i_min": i.range[0] if i.range else None, "i_max": i.range[1] if i.range else None,
-          "i_integer": i.integer} for i in inst.items],
-        schema={"i_link": "string", "i_codes": "boolean", "i_min": "float64", "i_max": "float64",
-                "i_integer": "boolean"},
-    )
-    a = answers.join(names, answers.link_id == names.n_name).select(
-        "response_id", link="n_link", code="value_code", num="value_num", text="value_text")
-    a = a.join(meta, a.link == meta.i_link)
-    a = a.left_join(by_code, [a.link == by_code.o_link, a.code == by_code.o_code])
-    a = a.left_join(by_value, [a.link == by_value.v_link, a.num == by_value.v_value])
+def _resolved_answers(answers: ir.Table, resp: ir.Table, specs: PromSpecs) -> ir.Table:
+    """One row per answered instrument item: response, instrument, link, state
+    ('answered'|'missing'|'invalid'), score, reason."""
+    names, meta = specs.links(), specs.items()
+    by_code = specs.options(coded=True)
+    by_value = specs.options(coded=False).rename(
+        v_inst="_inst", v_link="o_link", v_code="o_code", v_value="o_value", v_score="o_score", v_missing="o_missing")
+    ri = resp.select(_rid="response_id", _ri="_inst")
+    a = answers.inner_join(ri, answers.response_id == ri._rid)
+    a = a.inner_join(names, [a._ri == names._inst, a.link_id == names.n_name]).select(
+        "response_id", _inst="_ri", link="n_link", code="value_code", num="value_num", text="value_text")
+    a = a.inner_join(meta, [a._inst == meta._inst, a.link == meta.i_link])
+    a = a.left_join(by_code, [a._inst == by_code._inst, a.link == by_code.o_link, a.code == by_code.o_code])
+    a = a.left_join(by_value, [a._inst == by_value.v_inst, a.link == by_value.v_link, a.num == by_value.v_value])
     num_txt = _num_literal_text(a.num)
     has_code = a.code.notnull()
     code_hit = has_code & a.o_link.notnull()
@@ -288,7 +273,7 @@ def _resolved_answers(answers: ir.Table, inst: Instrument) -> ir.Table:
          ibis.literal("coded answer '").concat(a.code, "' for item ", a.link, ", which takes a number")),
         else_=ibis.literal("answer without code or number for item ").concat(a.link),
     )
-    return a.select("response_id", "link", state=state, score=score, reason=reason)
+    return a.select("response_id", "_inst", "link", state=state, score=score, reason=reason)
 
 
 def _num_literal_text(expr: ir.FloatingValue) -> ir.StringValue:
@@ -299,129 +284,95 @@ def _num_literal_text(expr: ir.FloatingValue) -> ir.StringValue:
     )
 
 
-def _value_set_expr(inst: Instrument, scale: Scale, levels: Mapping[str, ir.FloatingValue]) -> ir.FloatingValue:
-    assert scale.value_set is not None
-    terms = inst.value_set_terms(scale)
-    lv = {d: levels[link] for d, link in scale.value_set.dimensions.items()}
-    total: ir.FloatingValue = ibis.literal(terms.get("StartValue", 0.0), "float64")
-    for d, x in lv.items():
-        coefs = {float(k): terms[f"{d}{k}"] for k in range(1, 6) if f"{d}{k}" in terms}
-        if coefs:
-            total = total + x.substitute(coefs, else_=0.0)
-    if "Intercept" in terms:
-        total = total + ibis.cases((ibis.greatest(*lv.values()) > 1, terms["Intercept"]), else_=0.0)
-    n45 = sum((x >= 4).cast("int64") for x in lv.values())
-    for d, x in lv.items():
-        if f"{d}45" in terms:
-            total = total + ibis.cases((x >= 4, terms[f"{d}45"]), else_=0.0)
-    if "Num45sq" in terms:
-        total = total + ibis.cases((n45 > 0, ((n45 - 1) ** 2) * terms["Num45sq"]), else_=0.0)
-    if "N4" in terms:
-        total = total + ibis.cases((n45 > 0, terms["N4"]), else_=0.0)
-    if "N5" in terms:
-        total = total + ibis.cases((ibis.greatest(*lv.values()) == 5, terms["N5"]), else_=0.0)
-    return total
+def _finish_rows(t: ir.Table, raw: ir.FloatingValue, lookups: ir.Table) -> ir.Table:
+    """``t`` (one row per response x scale, with the scale's parameters) with ``_score`` after
+    rounding half up, table lookup and final transform, ``_failed`` (raw score not in the table)
+    and ``_why`` (that reason)."""
+    rounded = ibis.cases((t._f.notnull(), (raw * t._f + 0.5).floor().cast("float64") / t._f), else_=raw)
+    t = t.mutate(_r=rounded)
+    lk = lookups
+    t = t.left_join(lk, [t._inst == lk._inst, t._scale == lk._scale, t._r == lk._raw]).drop("_raw")
+    looked = ibis.cases((t._has_lookup, t._looked), else_=t._r)
+    score = ibis.cases((t._has_tf, (looked + t._tf_add) * t._tf_mul / t._tf_div), else_=looked)
+    why = ibis.literal("refused: raw score ").concat(_num_literal_text(t._r), " not in the conversion table")
+    return t.mutate(_score=score, _failed=t._has_lookup & t._looked.isnull() & t._r.notnull(), _why=why)
 
 
-def _finish_expr(scale: Scale, raw: ir.FloatingValue) -> tuple[ir.FloatingValue, ir.BooleanValue, ir.StringValue]:
-    """(score, lookup_failed, failure reason) after rounding, table lookup and final transform."""
-    if scale.round_half_up is not None:
-        f = 10.0 ** scale.round_half_up
-        raw = (raw * f + 0.5).floor().cast("float64") / f
-    failed: ir.BooleanValue = ibis.literal(False)
-    why = ibis.literal("")
-    if scale.lookup is not None:
-        looked = raw.substitute({float(k): float(v) for k, v in scale.lookup.items()}, else_=ibis.null("float64"))
-        failed = looked.isnull() & raw.notnull()
-        why = ibis.literal("refused: raw score ").concat(_num_literal_text(raw), " not in the conversion table")
-        raw = looked
-    if scale.transform is not None:
-        raw = _lin(raw, scale.transform)
-    return raw, failed, why
+def _scored(t: ir.Table, short: ir.BooleanValue, short_why: ir.StringValue, bad: ir.StringValue | None,
+            n_items: ir.IntegerValue) -> ir.Table:
+    """(response_id, patient_id, authored_ts, _inst, _scale, _final, _ok, _n): the status decides."""
+    cases = [(bad.notnull(), ibis.literal("refused: ").concat(bad))] if bad is not None else []
+    status = ibis.cases(*cases, (short, short_why), (t._failed, t._why), else_=ibis.literal(SCORED))
+    ok = status == SCORED
+    return t.select("response_id", "patient_id", "authored_ts", "_inst", "_scale", "_pos",
+                    _final=ibis.cases((ok, t._score), else_=ibis.null("float64")), _ok=ok,
+                    _n=n_items.cast("int64"), _status=status.cast("string"))
 
 
-def _band_expr(scale: Scale, score: ir.FloatingValue) -> ir.StringValue:
-    if not scale.bands:
-        return ibis.null("string")
-    return ibis.cases(*[(score.between(b.min, b.max), b.label) for b in scale.bands], else_=ibis.null("string"))
-
-
-def _score_instrument(answers: ir.Table, responses: ir.Table, inst: Instrument) -> ir.Table | None:
-    resp = _matching_responses(responses, inst)
-    a = _resolved_answers(answers.semi_join(resp, "response_id"), inst)
-    answered = a.state == "answered"
-    aggs: dict[str, ir.Value] = {}
-    item_scales = [s for s in inst.scales if s.method != "mean_of_scales"]
-    for k, s in enumerate(item_scales):
-        in_scale = a.link.isin(s.items)
-        value = ibis.cases(*[(a.link == link, _lin(a.score, s.item_linear(link))) for link in s.items],
-                           else_=ibis.null("float64"))
-        aggs[f"n{k}"] = a.response_id.count(where=in_scale & answered)
-        aggs[f"bad{k}"] = a.reason.min(where=in_scale & (a.state == "invalid"))
-        aggs[f"sum{k}"] = value.sum(where=in_scale & answered)
-    for j, item in enumerate(inst.items):
-        aggs[f"lv{j}"] = a.score.max(where=(a.link == item.link_id) & answered)
-    wide = a.group_by("response_id").aggregate(**aggs)
-    w = resp.left_join(wide, resp.response_id == wide.response_id).drop("response_id_right")
-    levels = {item.link_id: w[f"lv{j}"] for j, item in enumerate(inst.items)}
-
-    parts: list[ir.StructValue] = []
-    done: dict[str, tuple[ir.FloatingValue, ir.BooleanValue, ir.IntegerValue]] = {}
-    k = 0
-    for s in inst.scales:
-        if s.method == "mean_of_scales":
-            comps = [done[c] for c in s.scales]
-            n_ok: ir.IntegerValue = sum(ok.cast("int64") for _, ok, _ in comps)  # type: ignore[assignment]
-            total = sum(ibis.cases((ok, sc), else_=0.0) for sc, ok, _ in comps)
-            n_items: ir.IntegerValue = sum(n for _, _, n in comps)  # type: ignore[assignment]
-            raw = ibis.cases((n_ok > 0, total / n_ok), else_=ibis.null("float64"))
-            score, failed, why = _finish_expr(s, raw)
-            short = n_ok < s.needed
-            status = ibis.cases(
-                (short, ibis.literal("refused: ").concat(n_ok.cast("string"),
-                                                         f" of {len(s.scales)} scales scored; needs {s.needed}")),
-                (failed, why),
-                else_=ibis.literal(SCORED),
-            )
-        else:
-            n = w[f"n{k}"].fill_null(0)
-            bad = w[f"bad{k}"]
-            total = w[f"sum{k}"]
-            n_items = n
-            if s.method in ("sum", "value"):
-                raw = total * len(s.items) / n if s.prorate else total
-            elif s.method == "mean":
-                raw = total / n
-            else:
-                raw = _value_set_expr(inst, s, levels)
-            score, failed, why = _finish_expr(s, raw)
-            short = n < s.needed
-            status = ibis.cases(
-                (bad.notnull(), ibis.literal("refused: ").concat(bad)),
-                (short, ibis.literal("refused: ").concat(n.cast("string"),
-                                                         f" of {len(s.items)} items answered; needs {s.needed}")),
-                (failed, why),
-                else_=ibis.literal(SCORED),
-            )
-            k += 1
-        ok = status == SCORED
-        final = ibis.cases((ok, score), else_=ibis.null("float64"))
-        done[s.id] = (final, ok, n_items)
-        parts.append(ibis.struct({
-            "instrument": ibis.literal(inst.id),
-            "scale": ibis.literal(s.id),
-            "score": final.cast("float64"),
-            "band": _band_expr(s, final).cast("string"),
-            "items_answered": n_items.cast("int64"),
-            "status": status.cast("string"),
-        }))
-    # One row per response carrying an array of per-scale structs, unnested: a single pass over
-    # the aggregated answers instead of one union branch per scale.
-    long = w.select("response_id", "patient_id", "authored_ts", r=ibis.array(parts).unnest()).unpack("r")
-    return long.select(
-        "response_id", "patient_id", "instrument", "scale", "score", "band", "items_answered", "status",
-        authored_ts=long.authored_ts.cast("timestamp"),
+def _item_scales(a: ir.Table, resp: ir.Table, specs: PromSpecs, scales: ir.Table, lookups: ir.Table) -> ir.Table:
+    """Every item scale (sum, mean, value, value set) of every response: answered items counted,
+    transformed and summed per response x scale; value-set indices looked up by health state."""
+    si = specs.scale_items()
+    j = a.inner_join(si, [a._inst == si._inst, a.link == si._link])
+    answered = j.state == "answered"
+    agg = j.group_by(_ar="response_id", _ai="_inst", _as="_scale").aggregate(
+        _cnt=j.response_id.count(where=answered), _bad=j.reason.min(where=j.state == "invalid"),
+        _sum=((j.score + j._add) * j._mul / j._div).sum(where=answered))
+    # value sets: each dimension's level (the largest answered score of its item), keyed as a state
+    dims = specs.dimensions()
+    lv = a.filter(a.state == "answered").group_by("response_id", "_inst", "link").aggregate(_lv=ibis._.score.max())
+    d = lv.inner_join(dims, [lv._inst == dims._inst, lv.link == dims._link])
+    st = d.group_by(_sr="response_id", _si="_inst", _ss="_scale").aggregate(
+        _state=(d._lv * d._dmul).sum(), _dims=d.count())
+    n_dims = dims.group_by(_ni="_inst", _ns="_scale").aggregate(_need=dims.count())
+    st = st.inner_join(n_dims, [st._si == n_dims._ni, st._ss == n_dims._ns])
+    st = st.filter(st._dims == st._need)
+    vs = specs.value_sets()
+    st = st.inner_join(vs, [st._si == vs._inst, st._ss == vs._scale, st._state == vs._state]).select(
+        "_sr", "_si", "_ss", "_vsraw")
+    items = scales.filter(scales._method != "mean_of_scales")
+    t = resp.inner_join(items, resp._inst == items._inst)
+    t = t.left_join(agg, [t.response_id == agg._ar, t._inst == agg._ai, t._scale == agg._as])
+    t = t.left_join(st, [t.response_id == st._sr, t._inst == st._si, t._scale == st._ss])
+    n = t._cnt.fill_null(0)
+    total = t._sum
+    raw = ibis.cases(
+        (t._method.isin(("sum", "value")),
+         ibis.cases((t._prorate, total * t._n_items / n), else_=total)),
+        (t._method == "mean", total / n),
+        else_=t._vsraw,
     )
+    t = _finish_rows(t.mutate(_n0=n), raw, lookups)
+    short_why = ibis.literal("refused: ").concat(t._n0.cast("string"), " of ", t._n_items.cast("string"),
+                                                 " items answered; needs ", t._needed.cast("string"))
+    return _scored(t, t._n0 < t._needed, short_why, t._bad, t._n0)
+
+
+def _means_of_scales(items: ir.Table, resp: ir.Table, specs: PromSpecs, scales: ir.Table,
+                     lookups: ir.Table) -> ir.Table | None:
+    """Every mean-of-scales scale from its component scales' final scores, added in the
+    definition's order of components."""
+    comps, most = specs.components()
+    if not most:
+        return None
+    j = items.inner_join(comps, [items._inst == comps._inst, items._scale == comps._child])
+    part = ibis.cases((j._ok, j._final), else_=0.0)
+    agg = j.group_by(_mr="response_id", _mi="_inst", _ms="_parent").aggregate(
+        _n_ok=j._ok.cast("int64").sum(), _items=j._n.sum(),
+        **{f"_t{k}": part.max(where=j._cpos == k) for k in range(most)})
+    total = ibis.literal(0)
+    for k in range(most):
+        total = total + agg[f"_t{k}"].fill_null(0.0)
+    agg = agg.mutate(_total=total)
+    means = scales.filter(scales._method == "mean_of_scales")
+    t = resp.inner_join(means, resp._inst == means._inst)
+    t = t.left_join(agg, [t.response_id == agg._mr, t._inst == agg._mi, t._scale == agg._ms])
+    n_ok = t._n_ok.fill_null(0)
+    raw = ibis.cases((n_ok > 0, t._total / n_ok), else_=ibis.null("float64"))
+    t = _finish_rows(t.mutate(_nok=n_ok, _nit=t._items.fill_null(0)), raw, lookups)
+    short_why = ibis.literal("refused: ").concat(t._nok.cast("string"), " of ", t._n_items.cast("string"),
+                                                 " scales scored; needs ", t._needed.cast("string"))
+    return _scored(t, t._nok < t._needed, short_why, None, t._nit)
 
 
 def score_proms(
@@ -431,9 +382,24 @@ def score_proms(
 ) -> ir.Table:
     """``prom_scores``: one row per (response, scale) for every response in ``responses`` (the ones
     that count: ``record_filter.counting``) whose questionnaire is one of ``instruments`` (the
-    library's); status 'scored' or 'refused: <why>'."""
+    library's); status 'scored' or 'refused: <why>'. One expression for every instrument: the
+    definitions are rows (engine/prom_specs.py) joined to the answers."""
     insts = list(instruments)
-    tables = [t for inst in insts if (t := _score_instrument(answers, responses, inst)) is not None]
-    if not tables:
+    if not insts:
         return ibis.memtable([], schema=PROM_SCORES_SCHEMA)
-    return ibis.union(*tables)
+    specs = PromSpecs(insts)
+    scales, lookups = specs.scales(), specs.lookups()
+    resp = _matching_responses(responses, specs)
+    a = _resolved_answers(answers, resp, specs)
+    items = _item_scales(a, resp, specs, scales, lookups)
+    means = _means_of_scales(items, resp, specs, scales, lookups)
+    out = ibis.union(items, means) if means is not None else items
+    bands = specs.bands()
+    b = out.inner_join(bands, [out._inst == bands._inst, out._scale == bands._scale,
+                               out._final >= bands._bmin, out._final <= bands._bmax])
+    b = b.group_by(_br="response_id", _bi="_inst", _bs="_scale").aggregate(_band=b._blabel.argmin(b._bpos))
+    out = out.left_join(b, [out.response_id == b._br, out._inst == b._bi, out._scale == b._bs])
+    return out.select(
+        "response_id", "patient_id", instrument=out._inst, scale=out._scale, score=out._final.cast("float64"),
+        band=out._band.cast("string"), items_answered=out._n.cast("int64"), status=out._status,
+        authored_ts=out.authored_ts.cast("timestamp"))

@@ -168,10 +168,13 @@ def compare_providers_frame(
     fit_sample: int | None = FIT_SAMPLE,
     seed: int = 0,
     min_epv: int = MIN_EVENTS_PER_PARAMETER,
+    flag: bool = True,
 ) -> ProviderComparison:
     """``compare_providers`` on rows already in pandas (the model frame of many measures pulled at
     once): the same checks, fit and flags, with expected values scored and summed in pandas. The
-    fit sample (more than ``fit_sample`` rows) is drawn by risk.sampling, independent of row order."""
+    fit sample (more than ``fit_sample`` rows) is drawn by risk.sampling, independent of row order.
+    ``flag=False``: ``providers`` holds only the counts (provider, n, observed, expected), for a
+    caller that flags them itself."""
     cols = [outcome, *variables]
     complete = frame.dropna(subset=cols)
     if complete.empty:
@@ -191,6 +194,9 @@ def compare_providers_frame(
     data = data[data["observed"].notna() & data["expected"].notna()]
     counts = data.groupby("provider", sort=True).agg(n=("observed", "size"), observed=("observed", "sum"),
                                                      expected=("expected", "sum")).reset_index()
+    if not flag:
+        return ProviderComparison(measure, "ok", "; ".join([model.message, info.note]), model, counts,
+                                  information=info)
     return _result(measure, counts, model, info, higher_is_better, overdispersion)
 
 
