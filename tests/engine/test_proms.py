@@ -243,6 +243,35 @@ scales: [{id: s, method: sum, items: [a, zz]}]
         load_instruments(tmp_path)
 
 
+@pytest.mark.parametrize(("scales", "why"), [
+    ("[{id: m, method: mean, items: [a]}, {id: mm, method: mean_of_scales, scales: [m]},"
+     " {id: mmm, method: mean_of_scales, scales: [mm]}]", "cannot take another mean of scales"),
+    ("[{id: v, method: value_set, items: [a, b], min_items: 1,"
+     " value_set: {table: t.csv, column: c, dimensions: {A: a, B: b}}}]", "needs every dimension answered"),
+    ("[{id: v, method: value_set, items: [a, r],"
+     " value_set: {table: t.csv, column: c, dimensions: {A: a, R: r}}}]", "dimension r must be answered with options"),
+    ("[{id: v, method: value_set, items: [a, h],"
+     " value_set: {table: t.csv, column: c, dimensions: {A: a, H: h}}}]", "dimension h must be answered with options"),
+])
+def test_definitions_the_set_based_scorer_cannot_express_are_refused_at_load(tmp_path: Path, scales: str,
+                                                                              why: str) -> None:
+    """The stage scores every instrument in one query; shapes it cannot express fail when the
+    content is read (``carevalue definitions validate``), naming the scale, not at run time."""
+    (tmp_path / "odd.yaml").write_text(f"""
+id: odd
+title: Odd
+source: test
+items:
+  - {{link_id: a, options: [{{value: 1}}, {{value: 2}}]}}
+  - {{link_id: b, options: [{{value: 1}}, {{value: 2}}]}}
+  - {{link_id: r, range: [0, 10]}}
+  - {{link_id: h, options: [{{value: 1}}, {{value: 10}}]}}
+scales: {scales}
+""")
+    with pytest.raises(ValueError, match=why):
+        load_instruments(tmp_path)
+
+
 def test_unknown_item_id_is_an_error_not_dropped() -> None:
     import pytest as _pytest
 

@@ -121,6 +121,10 @@ class Scale(_Strict):
             raise ValueError(f"scale {self.id}: method value_set needs value_set")
         if self.prorate and self.method != "sum":
             raise ValueError(f"scale {self.id}: prorate only applies to sum")
+        if self.method == "value_set" and self.min_items not in (None, len(self.items)):
+            # a value-set index is defined for a whole health state only (EQ-5D user guides)
+            raise ValueError(f"scale {self.id}: a value-set index needs every dimension answered "
+                             f"(min_items must be omitted or {len(self.items)})")
         return self
 
     @property
@@ -162,10 +166,27 @@ class Instrument(Definition):
             unknown = [x for x in s.scales if x not in seen]
             if unknown:
                 raise ValueError(f"{self.id}/{s.id}: scales {unknown} must be defined before it")
+            nested = [x for x in s.scales if self.scale(x).method == "mean_of_scales"]
+            if nested:
+                raise ValueError(f"{self.id}/{s.id}: a mean of scales cannot take another mean of scales {nested}")
+            if s.value_set:
+                for link in s.value_set.dimensions.values():
+                    dim = self.item(link)
+                    levels = {o.scored for o in dim.options if not o.missing}
+                    if dim.range is not None or not levels or \
+                            any(v != int(v) or not 0 <= v <= 9 for v in levels):
+                        raise ValueError(f"{self.id}/{s.id}: value-set dimension {link} must be answered with "
+                                         "options scored as whole levels 0-9")
             if s.id in seen:
                 raise ValueError(f"{self.id}: duplicate scale {s.id}")
             seen.add(s.id)
         return self
+
+    def scale(self, scale_id: str) -> Scale:
+        for s in self.scales:
+            if s.id == scale_id:
+                return s
+        raise KeyError(scale_id)
 
     def item(self, link_id: str) -> Item:
         for i in self.items:
