@@ -114,3 +114,28 @@ def test_failed_stage_keeps_previous_run_and_records_why(store: Path) -> None:
 def test_reading_before_any_run_names_the_command(store: Path) -> None:
     with Workspace.open(store) as ws, pytest.raises(MissingTable, match="stage cycles"):
         ws.require("care_cycles")
+
+
+def _rows(ws: Workspace, name: str) -> list[tuple[object, ...]]:
+    return sorted(ws.con.raw_sql(f'SELECT * FROM "{name}"').fetchall(), key=repr)
+
+
+def test_a_run_of_some_stages_carries_the_rest_unchanged_and_rebuilds_its_own(store: Path) -> None:
+    """``--only segments`` after a run of three stages: the new run's file starts as a copy of the
+    current one; cycles come over row for row, segments are rebuilt (same rows: same input), and
+    the copied file's old ``runs`` table is replaced by the new history."""
+    first = Workspace.open(store).run(only=["observation", "cycles", "segments"])
+    with Workspace.open(store) as ws:
+        before = {n: _rows(ws, n) for n in ("care_cycles", "cycle_events", "segments")}
+    again = Workspace.open(store).run(only=["segments"])
+    assert set(again.carried_over) == {"observation_periods", "care_cycles", "cycle_events"}
+    with Workspace.open(store) as ws:
+        assert {n: _rows(ws, n) for n in before} == before
+        runs = ws.con.table("runs").execute()
+        assert list(runs.run_id) == [first.run_id, again.run_id]
+        assert ws.tables() >= {"segments", "segment_transitions", "care_cycles"}
+    rs = RunStore(store)
+    assert rs.current_id() == again.run_id
+    # the rebuilt tables were written by this run, not carried: the stage's row counts are its own
+    seg = next(s for s in again.stages if s.name == "segments")
+    assert seg.rows["segments"] == len(before["segments"])

@@ -97,9 +97,11 @@ def _published(rs: RunStore, lib: Library, only: list[str] | None, on_stage: OnS
     stages = chosen(only)
     dhash = definitions_hash(lib)
     with rs.lock():
-        rec, con = rs.begin([s.name for s in stages], dhash)
+        writes = {t for s in stages for t in s.writes}
+        partial = only is not None and len(stages) < len(chosen(None))
+        rec, con = rs.begin([s.name for s in stages], dhash, writes if partial else None)
         try:
-            carried = rs.carry_over(con, {t for s in stages for t in s.writes})
+            carried = rs.carry_over(con, writes)
             results = execute(con, lib, rec.run_id, stages, on_stage)
             rs.publish(rec, con)
         except BaseException as e:

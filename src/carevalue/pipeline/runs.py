@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -149,8 +150,13 @@ class RunStore:
                 fcntl.flock(f, fcntl.LOCK_UN)
 
     # ------------------------------------------------------------------ a run
-    def begin(self, stages: list[str], definitions_hash: str) -> tuple[RunRecord, BaseBackend]:
-        """Record a new run (marking interrupted ones) and open its private file; call under lock()."""
+    def begin(self, stages: list[str], definitions_hash: str,
+              rebuilds: set[str] | None = None) -> tuple[RunRecord, BaseBackend]:
+        """Record a new run (marking interrupted ones) and open its private file; call under lock().
+
+        ``rebuilds`` (given for a run of some stages only: the tables they write): the new file
+        starts as a byte copy of the current run's file, much cheaper than copying the tables it
+        keeps row by row, and :meth:`carry_over` drops what is rebuilt."""
         records = self.records()
         current = self.current_id()
         for r in records:
@@ -158,25 +164,36 @@ class RunStore:
                 self.remove_run(r.run_id)
         rec = RunRecord(new_run_id(), stages, definitions_hash, _now())
         self._save([*records, rec])
+        self._carried, self._copied = [], False
+        if current and rebuilds is not None:
+            # the current run was checkpointed when it was published: its file is complete
+            shutil.copyfile(self.run_file(current), self.run_file(rec.run_id))
+            self._copied = True
         con = ibis.duckdb.connect(str(self.run_file(rec.run_id)))
         tune_duckdb(con, self.core, preserve_insertion_order=False)  # stage writes need no row order
+        if self._copied:
+            self._carried = [r[0] for r in con.raw_sql(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+                "AND table_name <> 'runs'").fetchall()]
         attach_core(con, self.core)
-        if current:  # carry the tables this run does not rebuild over from the current run
+        if current and not self._copied:  # carry the tables this run does not rebuild over
             con.raw_sql(f"ATTACH {_sql_str(self.run_file(current))} AS prev (READ_ONLY)")
             rows = con.raw_sql("SELECT table_name FROM duckdb_tables() WHERE database_name = 'prev' "
                                "AND table_name <> 'runs'").fetchall()
             self._carried = [r[0] for r in rows]
-        else:
-            self._carried = []
         return rec, con
 
     def carry_over(self, con: BaseBackend, keep: set[str]) -> list[str]:
-        """Copy the previous run's tables that are not in ``keep`` (rebuilt by this run)."""
-        done = []
-        for name in self._carried:
-            if name not in keep:
-                con.raw_sql(f"CREATE TABLE main.{_quote(name)} AS SELECT * FROM prev.main.{_quote(name)}")
-                done.append(name)
+        """The previous run's tables that are not in ``keep`` (rebuilt by this run), carried into
+        this run's file: already there when the file started as a copy (the rebuilt ones and the
+        old ``runs`` table are dropped), else copied table by table."""
+        done = [n for n in self._carried if n not in keep]
+        if self._copied:
+            for name in [n for n in self._carried if n in keep] + ["runs"]:
+                con.raw_sql(f"DROP TABLE IF EXISTS main.{_quote(name)}")
+            return done
+        for name in done:
+            con.raw_sql(f"CREATE TABLE main.{_quote(name)} AS SELECT * FROM prev.main.{_quote(name)}")
         if self._carried:
             con.raw_sql("DETACH prev")
         return done

@@ -93,8 +93,10 @@ class ParquetRunStore(RunStore):
         return con
 
     # ------------------------------------------------------------------ a run
-    def begin(self, stages: list[str], definitions_hash: str) -> tuple[RunRecord, BaseBackend]:
-        """Record a new run and create its database at its own folder; call under lock()."""
+    def begin(self, stages: list[str], definitions_hash: str,
+              rebuilds: set[str] | None = None) -> tuple[RunRecord, BaseBackend]:
+        """Record a new run and create its database at its own folder; call under lock().
+        ``rebuilds`` is not needed here: carried tables are copied folder by folder."""
         records = self.records()
         current = self.current_id()
         for r in records:
