@@ -12,6 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from carevalue.ingest.collections_paused import few_collections
 from carevalue.model import table
 
 MAX_CONTENT = 10_000
@@ -258,10 +259,11 @@ class Batch:
             return self.frozen[name]
         schema = arrow_schema(name, ("_locator",))
         rows = self.rows[name]
-        columns: list[Any] = list(zip(*rows, strict=True)) if rows else [() for _ in range(len(schema) - 1)]
-        columns.append(self.locators[name])
-        return pa.Table.from_arrays([pa.array(col, type=f.type) for col, f in zip(columns, schema, strict=True)],
-                                    schema=schema)
+        with few_collections():
+            columns: list[Any] = list(zip(*rows, strict=True)) if rows else [() for _ in range(len(schema) - 1)]
+            columns.append(self.locators[name])
+            return pa.Table.from_arrays([pa.array(col, type=f.type) for col, f in zip(columns, schema, strict=True)],
+                                        schema=schema)
 
     def freeze(self) -> Batch:
         """Turn the rows into Arrow tables and drop the Python objects and duplicate index: done

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from carevalue.ingest.batch import Batch
+from carevalue.ingest.collections_paused import few_collections
 
 if TYPE_CHECKING:
     from carevalue.ingest.references import References
@@ -120,6 +121,11 @@ def sha256(path: Path) -> str:
 
 def parse_file(src: SourceFile, batch: Batch, refs: References | None = None) -> None:
     """Dispatch a file to its parser."""
+    with few_collections():
+        _parse(src, batch, refs)
+
+
+def _parse(src: SourceFile, batch: Batch, refs: References | None) -> None:
     if src.format == "fhir-ndjson":
         from carevalue.ingest.fhir import parse_ndjson
         parse_ndjson(src.path, batch, refs)

@@ -16,6 +16,7 @@ import pyarrow as pa
 from carevalue.backends import tune_duckdb
 from carevalue.ingest import versions
 from carevalue.ingest.batch import MAX_CONTENT, arrow_schema
+from carevalue.ingest.staging import Staging
 from carevalue.model import TABLES, table
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ class Store:
         con = self.con
         src = batch.source
         con.execute("BEGIN TRANSACTION")
+        stage: Staging | None = None
         try:
             seq = versions.ingest_seq(con, src, batch.sha256)
             # Rows of a source exist only together with its ingest_files row (same transaction).
@@ -79,21 +81,16 @@ class Store:
                 con.execute("DELETE FROM ingest_files WHERE source = ?", [src])
             self._insert_quarantine(batch)
 
-            staged: list[str] = []
-            for name in batch.tables:
-                con.register("_incoming", batch.arrow(name))
-                con.execute(f'CREATE OR REPLACE TEMP TABLE "_stage_{name}" AS SELECT * FROM _incoming')
-                con.unregister("_incoming")
-                staged.append(name)
-
-            held = versions.resolve(con, batch, staged, seq)
-            self._resolve_conflicts(staged, src)
-            self._check_patients(staged, src)
+            stage = Staging(con, batch)
+            held = versions.resolve(con, batch, stage, seq)
+            self._resolve_conflicts(stage, src)
+            self._check_patients(stage, src)
             versions.record(con, src, held, seq)
-            for name in staged:
+            for name in stage.names:
                 cols = ", ".join(f'"{c}"' for c in table(name).column_names)
                 con.execute(f'INSERT INTO "{name}" ({cols}) SELECT {cols} FROM "_stage_{name}"')
-                con.execute(f'DROP TABLE "_stage_{name}"')
+            stage.drop()
+            stage = None
 
             if raw_lookup is not None:
                 self._fill_content(src, raw_lookup)
@@ -109,6 +106,8 @@ class Store:
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
+            if stage is not None:
+                stage.drop()
             raise
         return counts
 
@@ -133,60 +132,59 @@ class Store:
         self.con.execute("INSERT INTO quarantine SELECT DISTINCT ON (source, locator, field, reason) * FROM _q")
         self.con.unregister("_q")
 
-    def _move_to_quarantine(self, staged: list[str], name: str, where: str, src: str, field: str,
+    def _move_to_quarantine(self, stage: Staging, name: str, where: str, src: str, field: str,
                             reason: str, detail_sql: str) -> None:
         """Quarantine the records having a staged row of ``name`` matching ``where`` (alias s).
 
         Every staged row of those records (same locator, any table) is removed from staging.
         """
         con = self.con
-        stage = f"_stage_{name}"
-        moved = con.execute(f'SELECT count(*) FROM "{stage}" s WHERE {where}').fetchone()
+        staged = f"_stage_{name}"
+        moved = con.execute(f'SELECT count(*) FROM "{staged}" s WHERE {where}').fetchone()
         if not moved or not moved[0]:
             return
         con.execute(
             f"""INSERT INTO quarantine
                 SELECT DISTINCT ON (s._locator) ?, s._locator, ?, CAST(s."{table(name).key[0]}" AS VARCHAR),
                        ?, ?, {detail_sql}, NULL
-                FROM "{stage}" s WHERE {where}
+                FROM "{staged}" s WHERE {where}
                 AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.source = ? AND q.locator = s._locator
                                 AND q.field = ? AND q.reason = ?)""",
             [src, name, field, reason, src, field, reason],
         )
         con.execute(f"""CREATE OR REPLACE TEMP TABLE _gone AS
-                        SELECT DISTINCT s._locator FROM "{stage}" s WHERE {where}""")
-        for other in staged:
-            con.execute(f'DELETE FROM "_stage_{other}" WHERE _locator IN (SELECT _locator FROM _gone)')
+                        SELECT DISTINCT s._locator FROM "{staged}" s WHERE {where}""")
+        stage.remove_locators("SELECT _locator FROM _gone")
         con.execute("DROP TABLE _gone")
 
-    def _resolve_conflicts(self, staged: list[str], src: str) -> None:
+    def _resolve_conflicts(self, stage: Staging, src: str) -> None:
         con = self.con
-        for name in staged:
+        for name in stage.names:
             t = table(name)
-            stage = f"_stage_{name}"
+            staged = f"_stage_{name}"
             on = " AND ".join(f's."{k}" = e."{k}"' for k in t.key)
-            hits = con.execute(f'SELECT count(*) FROM "{stage}" s JOIN "{name}" e ON {on}').fetchone()
+            hits = con.execute(f'SELECT count(*) FROM "{staged}" s JOIN "{name}" e ON {on}').fetchone()
             if not hits or not hits[0]:
                 continue
             data_cols = [c for c in t.column_names if c != "source"]
             same = " AND ".join(f's."{c}" IS NOT DISTINCT FROM e."{c}"' for c in data_cols)
             exists_diff = f'EXISTS (SELECT 1 FROM "{name}" e WHERE {on} AND NOT ({same}))'
             self._move_to_quarantine(
-                staged, name, exists_diff, src, t.key[-1], "duplicate id with different content",
+                stage, name, exists_diff, src, t.key[-1], "duplicate id with different content",
                 f"'{name} ' || CAST(s.\"{t.key[0]}\" AS VARCHAR) || ' is already stored from another source with different content'",
             )
             # An identical row stored from another source: that source keeps it.
-            con.execute(f'DELETE FROM "{stage}" s WHERE EXISTS (SELECT 1 FROM "{name}" e WHERE {on})')
+            stage.delete(name, f'DELETE FROM "{staged}" s WHERE EXISTS (SELECT 1 FROM "{name}" e WHERE {on})')
 
-    def _check_patients(self, staged: list[str], src: str) -> None:
-        for name in staged:
+    def _check_patients(self, stage: Staging, src: str) -> None:
+        for name in stage.names:
             if name not in PATIENT_OWNED:
                 continue
             known = 'SELECT patient_id FROM patients'
-            if "patients" in staged:
+            if "patients" in stage.names:
                 known += ' UNION ALL SELECT patient_id FROM "_stage_patients"'
             where = f"(s.patient_id IS NULL OR s.patient_id NOT IN ({known}))"
             self._move_to_quarantine(
-                staged, name, where, src, "patient", "dangling reference",
+                stage, name, where, src, "patient", "dangling reference",
                 "'refers to patient ' || coalesce(s.patient_id, '(none)') || ', which is not in this ingest or the store'",
             )

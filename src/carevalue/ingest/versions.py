@@ -22,6 +22,7 @@ from carevalue.model import table
 
 if TYPE_CHECKING:
     from carevalue.ingest.batch import Batch
+    from carevalue.ingest.staging import Staging
 
 _COLUMNS = ("table_name", "record_id", "record_type", "source", "locator", "last_updated", "ingest_seq",
             "current", "why", "row_keys", "digest")
@@ -59,7 +60,7 @@ def _register(con: duckdb.DuckDBPyConnection, name: str, columns: dict[str, list
     con.register(name, pa.table(columns))
 
 
-def resolve(con: duckdb.DuckDBPyConnection, batch: Batch, staged: list[str], seq: int
+def resolve(con: duckdb.DuckDBPyConnection, batch: Batch, stage: Staging, seq: int
             ) -> dict[str, dict[str, Any]]:
     """Settle this file's versions against the current versions from other files (before the
     store's other conflict checks); returns them for :func:`record`."""
@@ -81,7 +82,7 @@ def resolve(con: duckdb.DuckDBPyConnection, batch: Batch, staged: list[str], seq
                WHERE rv."current" AND rv.source <> ?""", [src]).fetchall()
         con.unregister("_probe")
         if hits:
-            _settle(con, versions, staged, src, seq, hits)
+            _settle(con, versions, stage, src, seq, hits)
     return versions
 
 
@@ -120,7 +121,7 @@ def record(con: duckdb.DuckDBPyConnection, src: str, versions: dict[str, dict[st
     con.unregister("_versions")
 
 
-def _settle(con: duckdb.DuckDBPyConnection, versions: dict[str, dict[str, Any]], staged: list[str], src: str,
+def _settle(con: duckdb.DuckDBPyConnection, versions: dict[str, dict[str, Any]], stage: Staging, src: str,
             seq: int, hits: list[tuple[Any, ...]]) -> None:
     """Records present in this file and, as the current version, in another file — settled in bulk."""
     older: list[tuple[dict[str, Any], str]] = []
@@ -140,26 +141,25 @@ def _settle(con: duckdb.DuckDBPyConnection, versions: dict[str, dict[str, Any]],
             v.update(current=False, why=why)
             older.append((v, why))
     if older:
-        _lose_incoming(con, staged, src, older)
+        _lose_incoming(con, stage, src, older)
     if later:
         _lose_stored(con, later)
 
 
-def _lose_incoming(con: duckdb.DuckDBPyConnection, staged: list[str], src: str,
+def _lose_incoming(con: duckdb.DuckDBPyConnection, stage: Staging, src: str,
                    older: list[tuple[dict[str, Any], str]]) -> None:
     """This file's older versions: into quarantine with their rows, out of staging."""
     locs = [v["locator"] for v, _ in older]
     _register(con, "_older", {"locator": locs})
     rows: dict[str, list[list[Any]]] = {loc: [] for loc in locs}
-    for name in staged:
+    for name in stage.names:
         cols = ", ".join(f's."{c}"' for c in table(name).column_names if c != "source")
         for loc, *vals in con.execute(f'SELECT s._locator, {cols} FROM "_stage_{name}" s '
                                       "WHERE s._locator IN (SELECT locator FROM _older)").fetchall():
             rows[loc].append([name, *vals])
     _quarantine(con, [(src, v["locator"], v["record_type"], v["record_id"], why, _rows_json(rows[v["locator"]]))
                       for v, why in older])
-    for name in staged:
-        con.execute(f'DELETE FROM "_stage_{name}" WHERE _locator IN (SELECT locator FROM _older)')
+    stage.remove_locators("SELECT locator FROM _older")
     con.unregister("_older")
 
 
