@@ -8,6 +8,7 @@ quarantined hold per file. Rows are kept column-wise so the store can write them
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -171,6 +172,35 @@ class Batch:
         if accepted and rows and fresh:
             self._version[key] = (locator, None)
         return accepted
+
+    def accept_one_row_records(self, name: str, rows: Iterator[tuple[Any, ...]], locators: list[str],
+                               skip: Callable[[int], bool], record_type: str,
+                               raw: Callable[[int], str | None]) -> None:
+        """:meth:`accept` for a run of records of one row of ``name`` each, without versions (a CSV
+        chunk): the same outcome record by record, in order, with the per-record overhead paid once.
+        Record ``j`` is skipped when ``skip(j)`` (the caller has quarantined it)."""
+        self._ensure(name)
+        width, idx = self._width[name], self._key_idx[name]
+        seen, version, out, locs = self._seen, self._version, self.rows[name], self.locators[name]
+        one = idx[0] if len(idx) == 1 else None
+        for j, row in enumerate(rows):
+            if skip(j):
+                continue
+            if len(row) != width:
+                raise ValueError(f"{name}: row has {len(row)} values, table has {width} columns")
+            key = (name, row[one] if one is not None else tuple(row[i] for i in idx))
+            prev = seen.get(key)
+            if prev is None:
+                seen[key] = row
+                out.append(row)
+                locs.append(locators[j])
+                version[key] = (locators[j], None)
+            elif prev[:-1] != row[:-1]:  # source column is last and equal by construction
+                kv = key[1] if isinstance(key[1], tuple) else (key[1],)
+                self.reject(locators[j], record_type or name, str(kv[0]), table(name).key[-1], Reason.DUPLICATE,
+                            f"{name} {'/'.join(map(str, kv))} appears earlier in this file with different content",
+                            raw(j))
+            # else: an identical repeat of a record already stored from this file
 
     def _note_version(self, locator: str, name: str, rid: str, record_type: str, version: Any,
                       rows: list[tuple[str, tuple[Any, ...]]], current: bool, why: str) -> None:

@@ -227,6 +227,20 @@ def finish(recs: CsvRecords, batch: Batch, emits: list[Emit]) -> None:
     ids = recs.ids
     problems = recs.problems
     raws = recs.raws
+    if len(streams) == 1 and streams[0][2] is None:  # one row per record (costing CSVs): in bulk
+        name, it, _ = streams[0]
+
+        def quarantined(j: int) -> bool:
+            p = problems.get(j)
+            if p is None:
+                return False
+            rid = ids[j] if ids is not None else recs.row_hash(j)
+            batch.reject(locs[j], recs.kind, rid, p.field, p.reason, p.detail, recs.raw(j))
+            return True
+
+        skip = quarantined if problems else (lambda j: False)
+        batch.accept_one_row_records(name, it, locs, skip, recs.kind, recs.raw)
+        return
     for j in range(recs.n):
         rows = []
         for name, it, when in streams:
