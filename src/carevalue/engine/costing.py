@@ -28,8 +28,9 @@ from carevalue.engine.cycle_costs import (
     COST_SOURCES as COST_SOURCES,  # re-exported for readers of costing
 )
 from carevalue.engine.cycle_costs import NOT_COSTED_REASONS as NOT_COSTED_REASONS
-from carevalue.engine.cycle_costs import cost_lines, cycle_cost_totals, cycle_costs
+from carevalue.engine.cycle_costs import cost_rows, cycle_cost_totals, cycle_costs
 from carevalue.engine.record_filter import counting
+from carevalue.engine.table_list import listed_once
 
 # Schemas of the tables engine/cycles.py and engine/segments.py write (CONTRACTS.md), used when
 # they are not stored yet so costing still runs (everything then lands as unattributed).
@@ -122,7 +123,8 @@ class Inputs:
 
     @classmethod
     def from_backend(cls, con: BaseBackend, rules: RecordRules) -> Inputs:
-        names = set(con.list_tables())
+        listed = listed_once(con)  # the table list, read once for every counting view
+        names = set(listed.list_tables())
 
         def opt(name: str, schema: dict[str, str]) -> ir.Table:
             return con.table(name) if name in names else ibis.memtable([], schema=schema)
@@ -134,7 +136,7 @@ class Inputs:
             return t if t.count().execute() > 0 else None
 
         def core(name: str) -> ir.Table:
-            return counting(con, name, rules)
+            return counting(listed, name, rules)
 
         claims = core("claims")
         lines = con.table("claim_lines")
@@ -374,8 +376,8 @@ def build(con: BaseBackend, maps: Sequence[ProcessMap], policy: CostingPolicy,
     mt = map_tables(maps)
     rates = capacity_cost_rates(inp.resources, policy)
     acts = activity_costs(inp, rates, mt)
-    lines = cost_lines(acts, consumable_costs(inp, acts), charges(inp))
-    return {"capacity_cost_rates": rates, "activity_costs": acts, "cycle_costs": cycle_costs(lines),
-            "cycle_cost_totals": cycle_cost_totals(lines, inp.care_cycles)}
+    rows = cost_rows(acts, consumable_costs(inp, acts), charges(inp))
+    return {"capacity_cost_rates": rates, "activity_costs": acts, "cycle_costs": cycle_costs(rows),
+            "cycle_cost_totals": cycle_cost_totals(rows, inp.care_cycles)}
 
 

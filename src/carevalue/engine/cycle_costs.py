@@ -1,9 +1,9 @@
 """Cost per care cycle (F12): the cost lines of each cycle (phase × line × role × facility) and one
-total per cycle, both from ONE aggregate over activity costs, consumables and charges.
+total per cycle, both from the same cost rows (activity costs, consumables and charges in one shape).
 
-:func:`cost_lines` reads each source once; ``cycle_costs`` is that aggregate as written and
-``cycle_cost_totals`` sums it per cycle, so the activities are scanned once for both tables
-(sums of sums are exact for minutes and counts, and equal to floating-point rounding for money).
+:func:`cost_rows` is one row per record that reached a cycle; ``cycle_costs`` aggregates it per line
+and is written straight from that aggregate (no intermediate table), ``cycle_cost_totals``
+aggregates it per cycle, with the main facility read from the written lines.
 """
 
 from __future__ import annotations
@@ -13,10 +13,14 @@ import ibis.expr.types as ir
 
 CYCLE_KEYS = ("cycle_id", "patient_id", "condition", "cycle_type", "organization_id", "facility_id",
               "phase", "line", "role")
-# What cost_lines carries beyond cycle_costs' columns, for the totals only.
+# What a cost row carries beyond cycle_costs' measures, for the totals only.
 TOTALS_ONLY = ("rated_minutes", "consumables")
-CYCLE_COST_COLUMNS = (*CYCLE_KEYS, "minutes", "recorded_minutes", "standard_minutes", "activities",
-                      "labour_cost", "consumables_cost", "charges", "total_cost")
+MEASURES = ("minutes", "recorded_minutes", "standard_minutes", "activities", "labour_cost", "consumables_cost",
+            "charges")
+CYCLE_COST_COLUMNS = (*CYCLE_KEYS, *MEASURES, "total_cost")
+# Grouped on; the other keys follow from them (condition, cycle type and the cycle's provider from
+# the cycle id; organization_id is the cycle's provider, else the facility) and are carried along.
+LINE_KEYS = ("cycle_id", "patient_id", "facility_id", "phase", "line", "role")
 
 COST_SOURCES = ("recorded-minutes", "standard-times", "charges-only", "not-costed")
 NOT_COSTED_REASONS = {
@@ -27,11 +31,12 @@ NOT_COSTED_REASONS = {
 }
 
 
-def cost_lines(acts: ir.Table, cons: ir.Table, chg: ir.Table) -> ir.Table:
-    """Cost per cycle × phase × line (resource|consumables|charges) × role × facility, with the
-    rated minutes and consumable count the per-cycle totals need (columns ``CYCLE_COST_COLUMNS``
-    plus ``TOTALS_ONLY``). ``organization_id`` is the cycle's provider, else the facility."""
-    zero, zint = ibis.literal(0.0), ibis.literal(0, type="int64")
+def cost_rows(acts: ir.Table, cons: ir.Table, chg: ir.Table) -> ir.Table:
+    """One row per activity, consumable use and charge attributed to a cycle: the line keys
+    (``CYCLE_KEYS``: line ``resource``, ``consumables`` or ``charges``) and what the row adds to its
+    line and cycle (``MEASURES`` and ``TOTALS_ONLY``). ``organization_id`` is the cycle's provider,
+    else the facility."""
+    zero, zint, one = ibis.literal(0.0), ibis.literal(0, type="int64"), ibis.literal(1, type="int64")
 
     def keys(t: ir.Table, line: str, role: ir.Value) -> dict[str, ir.Value]:
         return {"cycle_id": t.cycle_id, "patient_id": t.patient_id, "condition": t.condition,
@@ -40,28 +45,39 @@ def cost_lines(acts: ir.Table, cons: ir.Table, chg: ir.Table) -> ir.Table:
                 "facility_id": t.facility_id, "phase": t.phase, "line": ibis.literal(line), "role": role}
 
     a = acts.filter(acts.cycle_id.notnull())
-    la = a.group_by(**keys(a, "resource", a.role)).aggregate(
-        minutes=a.minutes.sum(),
-        recorded_minutes=a.minutes.sum(where=a.minutes_source == "recorded").fill_null(0.0),
-        standard_minutes=a.minutes.sum(where=a.minutes_source == "standard").fill_null(0.0),
-        activities=a.count(), labour_cost=a.labour_cost.sum(), consumables_cost=zero, charges=zero,
-        rated_minutes=a.minutes.sum(where=a.rate_per_minute.notnull()).fill_null(0.0), consumables=zint)
+    ra = a.select(
+        **keys(a, "resource", a.role), minutes=a.minutes,
+        recorded_minutes=ibis.ifelse(a.minutes_source == "recorded", a.minutes, zero),
+        standard_minutes=ibis.ifelse(a.minutes_source == "standard", a.minutes, zero),
+        activities=one, labour_cost=a.labour_cost, consumables_cost=zero, charges=zero,
+        rated_minutes=ibis.ifelse(a.rate_per_minute.notnull(), a.minutes, zero), consumables=zint)
     c = cons.filter(cons.cycle_id.notnull())
-    lc = c.group_by(**keys(c, "consumables", ibis.null("string"))).aggregate(
-        minutes=zero, recorded_minutes=zero, standard_minutes=zero, activities=zint, labour_cost=zero,
-        consumables_cost=c.consumables_cost.sum(), charges=zero, rated_minutes=zero, consumables=c.count())
+    rc = c.select(
+        **keys(c, "consumables", ibis.null("string")), minutes=zero, recorded_minutes=zero,
+        standard_minutes=zero, activities=zint, labour_cost=zero, consumables_cost=c.consumables_cost,
+        charges=zero, rated_minutes=zero, consumables=one)
     h = chg.filter(chg.cycle_id.notnull())
-    lh = h.group_by(**keys(h, "charges", ibis.null("string"))).aggregate(
-        minutes=zero, recorded_minutes=zero, standard_minutes=zero, activities=zint, labour_cost=zero,
-        consumables_cost=zero, charges=h.charges.sum(), rated_minutes=zero, consumables=zint)
-    cols = la.columns
-    u = ibis.union(la, lc.select(*cols), lh.select(*cols))
-    return u.mutate(total_cost=u.labour_cost + u.consumables_cost).select(*CYCLE_COST_COLUMNS, *TOTALS_ONLY)
+    rh = h.select(
+        **keys(h, "charges", ibis.null("string")), minutes=zero, recorded_minutes=zero,
+        standard_minutes=zero, activities=zint, labour_cost=zero, consumables_cost=zero,
+        charges=h.charges, rated_minutes=zero, consumables=zint)
+    cols = ra.columns
+    return ibis.union(ra, rc.select(*cols), rh.select(*cols))
 
 
-def cycle_costs(lines: ir.Table) -> ir.Table:
-    """The ``cycle_costs`` table: :func:`cost_lines` without the totals-only columns."""
-    return lines.select(*CYCLE_COST_COLUMNS)
+def cost_lines(rows: ir.Table) -> ir.Table:
+    """Cost per cycle × phase × line (resource|consumables|charges) × role × facility from
+    :func:`cost_rows` (columns ``CYCLE_COST_COLUMNS``)."""
+    g = rows.group_by(*LINE_KEYS).aggregate(
+        condition=rows.condition.arbitrary(), cycle_type=rows.cycle_type.arbitrary(),
+        organization_id=rows.organization_id.arbitrary(),
+        **{m: rows[m].sum() for m in MEASURES})
+    return g.mutate(total_cost=g.labour_cost + g.consumables_cost).select(*CYCLE_COST_COLUMNS)
+
+
+def cycle_costs(rows: ir.Table) -> ir.Table:
+    """The ``cycle_costs`` table: :func:`cost_lines` of the cost rows."""
+    return cost_lines(rows)
 
 
 def _main_facility(lines: ir.Table) -> ir.Table:
@@ -74,7 +90,7 @@ def _main_facility(lines: ir.Table) -> ir.Table:
     return ranked.filter(ranked.rank == 0).select("cycle_id", facility="organization_id")
 
 
-def cycle_cost_totals(lines: ir.Table, care_cycles: ir.Table) -> ir.Table:
+def cycle_cost_totals(rows: ir.Table, care_cycles: ir.Table, lines: ir.Table | None = None) -> ir.Table:
     """One row per cycle (every stored care cycle, and every segment year with data): labour,
     consumables, total cost, charges, the recorded/standard share and where the cost came from.
 
@@ -82,10 +98,11 @@ def cycle_cost_totals(lines: ir.Table, care_cycles: ir.Table) -> ir.Table:
     ``cost_source`` is then ``recorded-minutes`` (every minute recorded) or ``standard-times``
     (some minutes filled from the process map's time equations). Otherwise it is
     ``charges-only`` or ``not-costed``: its costs are null (never 0) and ``not_costed_reason``
-    says why. Summed from :func:`cost_lines` per cycle_id.
+    says why. Summed from :func:`cost_rows` per cycle_id; the main facility comes from ``lines``
+    (the written ``cycle_costs``; :func:`cost_lines` of the rows when not given).
     """
     zero, zint = ibis.literal(0.0), ibis.literal(0, type="int64")
-    u = lines
+    u = rows
     t = u.group_by("cycle_id").aggregate(
         patient_id=u.patient_id.arbitrary(), condition=u.condition.arbitrary(),
         cycle_type=u.cycle_type.arbitrary(), provider=u.organization_id.min(),
@@ -93,7 +110,7 @@ def cycle_cost_totals(lines: ir.Table, care_cycles: ir.Table) -> ir.Table:
         standard_minutes=u.standard_minutes.sum(), rated_minutes=u.rated_minutes.sum(),
         activities=u.activities.sum(), labour_cost=u.labour_cost.sum(),
         consumables_cost=u.consumables_cost.sum(), consumables=u.consumables.sum(), charges=u.charges.sum())
-    main = _main_facility(u)
+    main = _main_facility(cost_lines(rows) if lines is None else lines)
     t = t.left_join(main, t.cycle_id == main.cycle_id).select(
         *[t[col] for col in t.columns if col != "provider"], provider=main.facility.fill_null(t.provider))
     # Stored cycles with no cost data at all still get a row: "not costed" is a finding.

@@ -39,6 +39,7 @@ from carevalue.definitions.record_rule import RecordRules
 from carevalue.engine.codesets import _DOTLESS, matches
 from carevalue.engine.observation import periods_or_none
 from carevalue.engine.record_filter import counting
+from carevalue.engine.table_list import listed_once
 
 # Core tables that carry clinical events, and how each maps onto the common event shape.
 _EVENT_COLUMNS = ("event_table", "event_id", "patient_id", "event_ts", "code_system", "code",
@@ -395,6 +396,18 @@ def in_window(ev: ir.Table, cycles: ir.Table, templates: Sequence[ConditionTempl
     return j.mutate(phase=j._rphase, match=j._rmatch).drop("_rc", "_rr", "_rphase", "_rmatch")
 
 
+_COLLECTED = ("_cid", "condition", "patient_id", "event_table", "event_id", "event_ts", "phase", "encounter_id",
+              "organization_id", "practitioner_id", "match", "_rank")
+
+
+def collected_rows(inwin: ir.Table) -> ir.Table:
+    """The rows and columns of :func:`in_window` that :func:`collect_events` reads: events a rule
+    matched, and encounters (which may join by a link). An unmatched clinical record in a window
+    joins a cycle only by following its encounter, read from the events, so it is not kept."""
+    keep = inwin.filter(inwin._rank.notnull() | (inwin.event_table == "encounters"))
+    return keep.select(*_COLLECTED)
+
+
 def collect_events(ev: ir.Table, inwin: ir.Table) -> ir.Table:
     """Matched events, encounters linked to them, and records following included encounters,
     for the cycles of all templates (``inwin`` from :func:`in_window`)."""
@@ -460,16 +473,24 @@ def _attribute(cycles: ir.Table, cev: ir.Table, tpls: Sequence[ConditionTemplate
 
 
 def cost_bearing(cev: ir.Table, cycles: ir.Table) -> ir.Table:
-    """Flag the one cycle per event that carries its cost (rule in the module docstring)."""
+    """Flag the one cycle per event that carries its cost (rule in the module docstring).
+
+    Most events are in one cycle only and carry their cost there; only the events in several
+    cycles (a few percent) are ranked, so the ranking window sorts those rows, not every event."""
     meta = cycles.select(_c="cycle_id", _type="cycle_type", _index="index_ts")
     j = cev.inner_join(meta, cev.cycle_id == meta._c)
-    strength = ibis.cases(*[(j.match == k, v) for k, v in MATCH_STRENGTH.items()], else_=9)
-    j = j.mutate(_acute=ibis.cases((j._type == "acute", 0), else_=1), _strength=strength,
-                 _dist=(j.event_ts.epoch_seconds() - j._index.epoch_seconds()).abs())
+    n = j.group_by(_nt=j.event_table, _ni=j.event_id).aggregate(_cycles=j.count())
+    n = n.filter(n._cycles > 1)
+    on = [j.event_table == n._nt, j.event_id == n._ni]
+    alone = j.anti_join(n, on).mutate(cost_bearing=ibis.literal(True))
+    shared = j.semi_join(n, on)
+    strength = ibis.cases(*[(shared.match == k, v) for k, v in MATCH_STRENGTH.items()], else_=9)
+    shared = shared.mutate(_acute=ibis.cases((shared._type == "acute", 0), else_=1), _strength=strength,
+                           _dist=(shared.event_ts.epoch_seconds() - shared._index.epoch_seconds()).abs())
     w = ibis.window(group_by=["event_table", "event_id"],
                     order_by=["_acute", "_strength", "_dist", "condition", "cycle_id"])
-    j = j.mutate(cost_bearing=ibis.row_number().over(w) == 0)
-    return j.select(*CYCLE_EVENT_COLUMNS)
+    shared = shared.mutate(cost_bearing=ibis.row_number().over(w) == 0)
+    return ibis.union(alone.select(*CYCLE_EVENT_COLUMNS), shared.select(*CYCLE_EVENT_COLUMNS))
 
 
 def build(con: BaseBackend, templates: Sequence[ConditionTemplate],
@@ -510,8 +531,9 @@ def run(con: BaseBackend, templates: Sequence[ConditionTemplate], rules: RecordR
     cycles, events in the windows, cycle events before cost-bearing), each one query over all
     templates; templates enter as data (code masks joined in), not as one scan per template.
     """
-    ev = scratch(con, "_cv_events", events(con, rules))
-    until = scratch(con, "_cv_until", data_end(con, ev, rules))
+    core = listed_once(con)  # the core tables' list, read once for every counting view
+    ev = scratch(con, "_cv_events", events(core, rules))
+    until = scratch(con, "_cv_until", data_end(core, ev, rules))
     periods = periods_or_none(con) if periods is None else periods
     # The distinct codes are matched against the code sets first, on their own (a few thousand
     # rows); the trigger events of all templates are then found in one join.
@@ -519,9 +541,9 @@ def run(con: BaseBackend, templates: Sequence[ConditionTemplate], rules: RecordR
     hits = scratch(con, "_cv_triggers", trigger_hits(ev, trigger_masks(codes, templates)))
     raw = scratch(con, "_cv_cycles", all_cycles(ev, templates, until, periods, hits))
     masks = code_set_masks(codes, templates)
-    inwin = scratch(con, "_cv_inwin", in_window(ev, raw, templates, masks))
+    inwin = scratch(con, "_cv_inwin", collected_rows(in_window(ev, raw, templates, masks)))
     cev_raw = scratch(con, "_cv_cycle_events", collect_events(ev, inwin))
-    write_table(con, "care_cycles", _attribute(raw, cev_raw, templates, con, rules))
+    write_table(con, "care_cycles", _attribute(raw, cev_raw, templates, core, rules))
     write_table(con, "cycle_events", cost_bearing(cev_raw, raw))
     for name in ("_cv_events", "_cv_until", "_cv_triggers", "_cv_cycles", "_cv_codes", "_cv_inwin",
                  "_cv_cycle_events"):
