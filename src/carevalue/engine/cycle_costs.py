@@ -1,9 +1,10 @@
 """Cost per care cycle (F12): the cost lines of each cycle (phase × line × role × facility) and one
-total per cycle, both from the same cost rows (activity costs, consumables and charges in one shape).
+total per cycle.
 
-:func:`cost_rows` is one row per record that reached a cycle; ``cycle_costs`` aggregates it per line
-and is written straight from that aggregate (no intermediate table), ``cycle_cost_totals``
-aggregates it per cycle, with the main facility read from the written lines.
+:func:`cost_lines` aggregates activity costs, consumables and charges once into the lines, and
+``cycle_costs`` is written straight from that aggregate (no intermediate table). The per-cycle totals
+are then summed from the written lines (a few hundred thousand narrow rows), with the two numbers the
+lines do not carry (minutes with a capacity cost rate, consumables used) from small aggregates.
 """
 
 from __future__ import annotations
@@ -13,14 +14,12 @@ import ibis.expr.types as ir
 
 CYCLE_KEYS = ("cycle_id", "patient_id", "condition", "cycle_type", "organization_id", "facility_id",
               "phase", "line", "role")
-# What a cost row carries beyond cycle_costs' measures, for the totals only.
-TOTALS_ONLY = ("rated_minutes", "consumables")
 MEASURES = ("minutes", "recorded_minutes", "standard_minutes", "activities", "labour_cost", "consumables_cost",
             "charges")
 CYCLE_COST_COLUMNS = (*CYCLE_KEYS, *MEASURES, "total_cost")
 # Grouped on; the other keys follow from them (condition, cycle type and the cycle's provider from
 # the cycle id; organization_id is the cycle's provider, else the facility) and are carried along.
-LINE_KEYS = ("cycle_id", "patient_id", "facility_id", "phase", "line", "role")
+LINE_KEYS = ("cycle_id", "patient_id", "facility_id", "phase", "role")
 
 COST_SOURCES = ("recorded-minutes", "standard-times", "charges-only", "not-costed")
 NOT_COSTED_REASONS = {
@@ -31,53 +30,45 @@ NOT_COSTED_REASONS = {
 }
 
 
-def cost_rows(acts: ir.Table, cons: ir.Table, chg: ir.Table) -> ir.Table:
-    """One row per activity, consumable use and charge attributed to a cycle: the line keys
-    (``CYCLE_KEYS``: line ``resource``, ``consumables`` or ``charges``) and what the row adds to its
-    line and cycle (``MEASURES`` and ``TOTALS_ONLY``). ``organization_id`` is the cycle's provider,
-    else the facility."""
-    zero, zint, one = ibis.literal(0.0), ibis.literal(0, type="int64"), ibis.literal(1, type="int64")
+def _keyed(t: ir.Table, role: ir.Value) -> ir.Table:
+    """The rows of ``t`` attributed to a cycle, with the line keys (``organization_id``: the cycle's
+    provider, else the facility)."""
+    t = t.filter(t.cycle_id.notnull())
+    return t.mutate(role=role, organization_id=t.cycle_organization_id.fill_null(t.facility_id))
 
-    def keys(t: ir.Table, line: str, role: ir.Value) -> dict[str, ir.Value]:
-        return {"cycle_id": t.cycle_id, "patient_id": t.patient_id, "condition": t.condition,
-                "cycle_type": t.cycle_type,
-                "organization_id": t.cycle_organization_id.fill_null(t.facility_id),
-                "facility_id": t.facility_id, "phase": t.phase, "line": ibis.literal(line), "role": role}
 
-    a = acts.filter(acts.cycle_id.notnull())
-    ra = a.select(
-        **keys(a, "resource", a.role), minutes=a.minutes,
-        recorded_minutes=ibis.ifelse(a.minutes_source == "recorded", a.minutes, zero),
-        standard_minutes=ibis.ifelse(a.minutes_source == "standard", a.minutes, zero),
-        activities=one, labour_cost=a.labour_cost, consumables_cost=zero, charges=zero,
-        rated_minutes=ibis.ifelse(a.rate_per_minute.notnull(), a.minutes, zero), consumables=zint)
-    c = cons.filter(cons.cycle_id.notnull())
-    rc = c.select(
-        **keys(c, "consumables", ibis.null("string")), minutes=zero, recorded_minutes=zero,
-        standard_minutes=zero, activities=zint, labour_cost=zero, consumables_cost=c.consumables_cost,
-        charges=zero, rated_minutes=zero, consumables=one)
-    h = chg.filter(chg.cycle_id.notnull())
-    rh = h.select(
-        **keys(h, "charges", ibis.null("string")), minutes=zero, recorded_minutes=zero,
+def _carried(t: ir.Table) -> dict[str, ir.Value]:
+    return {"condition": t.condition.arbitrary(), "cycle_type": t.cycle_type.arbitrary(),
+            "organization_id": t.organization_id.arbitrary()}
+
+
+def cost_lines(acts: ir.Table, cons: ir.Table, chg: ir.Table) -> ir.Table:
+    """Cost per cycle × phase × line (resource|consumables|charges) × role × facility (columns
+    ``CYCLE_COST_COLUMNS``): each source aggregated once, then stacked."""
+    zero, zint = ibis.literal(0.0), ibis.literal(0, type="int64")
+    a = _keyed(acts, acts.role)
+    la = a.group_by(*LINE_KEYS).aggregate(
+        **_carried(a), line=ibis.literal("resource"), minutes=a.minutes.sum(),
+        recorded_minutes=a.minutes.sum(where=a.minutes_source == "recorded").fill_null(0.0),
+        standard_minutes=a.minutes.sum(where=a.minutes_source == "standard").fill_null(0.0),
+        activities=a.count(), labour_cost=a.labour_cost.sum(), consumables_cost=zero, charges=zero)
+    c = _keyed(cons, ibis.null("string"))
+    lc = c.group_by(*LINE_KEYS).aggregate(
+        **_carried(c), line=ibis.literal("consumables"), minutes=zero, recorded_minutes=zero,
+        standard_minutes=zero, activities=zint, labour_cost=zero, consumables_cost=c.consumables_cost.sum(),
+        charges=zero)
+    h = _keyed(chg, ibis.null("string"))
+    lh = h.group_by(*LINE_KEYS).aggregate(
+        **_carried(h), line=ibis.literal("charges"), minutes=zero, recorded_minutes=zero,
         standard_minutes=zero, activities=zint, labour_cost=zero, consumables_cost=zero,
-        charges=h.charges, rated_minutes=zero, consumables=zint)
-    cols = ra.columns
-    return ibis.union(ra, rc.select(*cols), rh.select(*cols))
+        charges=h.charges.sum())
+    u = ibis.union(*(t.select(*CYCLE_COST_COLUMNS[:-1]) for t in (la, lc, lh)))
+    return u.mutate(total_cost=u.labour_cost + u.consumables_cost)
 
 
-def cost_lines(rows: ir.Table) -> ir.Table:
-    """Cost per cycle × phase × line (resource|consumables|charges) × role × facility from
-    :func:`cost_rows` (columns ``CYCLE_COST_COLUMNS``)."""
-    g = rows.group_by(*LINE_KEYS).aggregate(
-        condition=rows.condition.arbitrary(), cycle_type=rows.cycle_type.arbitrary(),
-        organization_id=rows.organization_id.arbitrary(),
-        **{m: rows[m].sum() for m in MEASURES})
-    return g.mutate(total_cost=g.labour_cost + g.consumables_cost).select(*CYCLE_COST_COLUMNS)
-
-
-def cycle_costs(rows: ir.Table) -> ir.Table:
-    """The ``cycle_costs`` table: :func:`cost_lines` of the cost rows."""
-    return cost_lines(rows)
+def cycle_costs(lines: ir.Table) -> ir.Table:
+    """The ``cycle_costs`` table: :func:`cost_lines`."""
+    return lines.select(*CYCLE_COST_COLUMNS)
 
 
 def _main_facility(lines: ir.Table) -> ir.Table:
@@ -90,7 +81,7 @@ def _main_facility(lines: ir.Table) -> ir.Table:
     return ranked.filter(ranked.rank == 0).select("cycle_id", facility="organization_id")
 
 
-def cycle_cost_totals(rows: ir.Table, care_cycles: ir.Table, lines: ir.Table | None = None) -> ir.Table:
+def cycle_cost_totals(lines: ir.Table, acts: ir.Table, cons: ir.Table, care_cycles: ir.Table) -> ir.Table:
     """One row per cycle (every stored care cycle, and every segment year with data): labour,
     consumables, total cost, charges, the recorded/standard share and where the cost came from.
 
@@ -98,19 +89,25 @@ def cycle_cost_totals(rows: ir.Table, care_cycles: ir.Table, lines: ir.Table | N
     ``cost_source`` is then ``recorded-minutes`` (every minute recorded) or ``standard-times``
     (some minutes filled from the process map's time equations). Otherwise it is
     ``charges-only`` or ``not-costed``: its costs are null (never 0) and ``not_costed_reason``
-    says why. Summed from :func:`cost_rows` per cycle_id; the main facility comes from ``lines``
-    (the written ``cycle_costs``; :func:`cost_lines` of the rows when not given).
+    says why. Summed per cycle_id from ``lines`` (:func:`cost_lines`, as written in ``cycle_costs``);
+    minutes with a rate and consumables used from the activity costs ``acts`` and consumables ``cons``.
     """
     zero, zint = ibis.literal(0.0), ibis.literal(0, type="int64")
-    u = rows
+    u = lines
     t = u.group_by("cycle_id").aggregate(
         patient_id=u.patient_id.arbitrary(), condition=u.condition.arbitrary(),
         cycle_type=u.cycle_type.arbitrary(), provider=u.organization_id.min(),
         minutes=u.minutes.sum(), recorded_minutes=u.recorded_minutes.sum(),
-        standard_minutes=u.standard_minutes.sum(), rated_minutes=u.rated_minutes.sum(),
-        activities=u.activities.sum(), labour_cost=u.labour_cost.sum(),
-        consumables_cost=u.consumables_cost.sum(), consumables=u.consumables.sum(), charges=u.charges.sum())
-    main = _main_facility(cost_lines(rows) if lines is None else lines)
+        standard_minutes=u.standard_minutes.sum(), activities=u.activities.sum(),
+        labour_cost=u.labour_cost.sum(), consumables_cost=u.consumables_cost.sum(), charges=u.charges.sum())
+    rated = acts.filter(acts.cycle_id.notnull() & acts.rate_per_minute.notnull())
+    rated = rated.group_by(_rc=rated.cycle_id).aggregate(_rated=rated.minutes.sum())
+    used = cons.filter(cons.cycle_id.notnull())
+    used = used.group_by(_uc=used.cycle_id).aggregate(_used=used.count())
+    t = t.left_join(rated, t.cycle_id == rated._rc).left_join(used, t.cycle_id == used._uc)
+    t = t.mutate(rated_minutes=t._rated.fill_null(0.0), consumables=t._used.fill_null(0)).drop(
+        "_rc", "_rated", "_uc", "_used")
+    main = _main_facility(u)
     t = t.left_join(main, t.cycle_id == main.cycle_id).select(
         *[t[col] for col in t.columns if col != "provider"], provider=main.facility.fill_null(t.provider))
     # Stored cycles with no cost data at all still get a row: "not costed" is a finding.

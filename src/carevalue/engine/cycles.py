@@ -541,7 +541,10 @@ def run(con: BaseBackend, templates: Sequence[ConditionTemplate], rules: RecordR
     hits = scratch(con, "_cv_triggers", trigger_hits(ev, trigger_masks(codes, templates)))
     raw = scratch(con, "_cv_cycles", all_cycles(ev, templates, until, periods, hits))
     masks = code_set_masks(codes, templates)
-    inwin = scratch(con, "_cv_inwin", collected_rows(in_window(ev, raw, templates, masks)))
+    # Phase rules name clinical tables only (claims and activities join by following their encounter),
+    # so only clinical events are matched against the windows.
+    clinical = ev.filter(ev.event_table.isin(CLINICAL_TABLES))
+    inwin = scratch(con, "_cv_inwin", collected_rows(in_window(clinical, raw, templates, masks)))
     cev_raw = scratch(con, "_cv_cycle_events", collect_events(ev, inwin))
     write_table(con, "care_cycles", _attribute(raw, cev_raw, templates, core, rules))
     write_table(con, "cycle_events", cost_bearing(cev_raw, raw))
