@@ -506,10 +506,110 @@ def build(con: BaseBackend, templates: Sequence[ConditionTemplate],
 
 def all_cycles(ev: ir.Table, templates: Sequence[ConditionTemplate], until: ir.Table,
                periods: ir.Table | None, hits: ir.Table | None = None) -> ir.Table:
-    """The cycles of every template (``hits``: :func:`trigger_hits`, else matched per template)."""
-    parts = [acute_cycles(ev, t, hits) if t.cycle.kind == "acute"
-             else chronic_cycles(ev, t, until, periods=periods, hits=hits) for t in templates]
+    """The cycles of every template. With ``hits`` (:func:`trigger_hits`) the templates enter as
+    data: one query for all acute templates and one for all chronic ones, their parameters joined
+    in (:func:`template_table`); without, each template's triggers are matched on its own."""
+    if hits is None:
+        parts = [acute_cycles(ev, t) if t.cycle.kind == "acute"
+                 else chronic_cycles(ev, t, until, periods=periods) for t in templates]
+        return ibis.union(*parts) if len(parts) > 1 else parts[0]
+    tt = template_table(templates)
+    h = hits.inner_join(tt, hits._tc == tt._pc)
+    kinds = {t.cycle.kind for t in templates}
+    parts = ([acute_cycles_of(h.filter(h._kind == "acute"))] if "acute" in kinds else []) + (
+        [chronic_cycles_of(h.filter(h._kind == "chronic"), until, periods)] if "chronic" in kinds else [])
     return ibis.union(*parts) if len(parts) > 1 else parts[0]
+
+
+def template_table(templates: Sequence[ConditionTemplate]) -> ir.Table:
+    """The cycle parameters of every template as data (one row per template)."""
+    rows = [{"_pc": t.id, "_kind": t.cycle.kind, "_before": t.cycle.days_before, "_after": t.cycle.days_after,
+             "_months": t.cycle.period_months, "_within": t.cycle.require_within_days,
+             "_need": t.cycle.require_code_set is not None and t.cycle.kind == "acute"} for t in templates]
+    return ibis.memtable(rows, schema={"_pc": "string", "_kind": "string", "_before": "int64", "_after": "int64",
+                                       "_months": "int64", "_within": "int64", "_need": "boolean"})
+
+
+def _days(n: ir.IntegerValue) -> ir.IntervalValue:
+    return n.as_interval("D")
+
+
+def acute_cycles_of(h: ir.Table) -> ir.Table:
+    """Acute cycles of every template at once from its trigger hits ``h`` (:func:`trigger_hits`
+    joined with :func:`template_table`): the rules of :func:`acute_cycles`, per template."""
+    trig = h.filter(h.rank >= 0)
+    dx = h.filter(h.rank == REQUIRED_RANK).select(_dc=h._tc, _dp=h.patient_id, _dts=h.event_ts)
+    need = trig.filter(trig._need)
+    ok = need.inner_join(dx, [need._tc == dx._dc, need.patient_id == dx._dp,
+                              dx._dts <= need.event_ts + _days(need._within)])
+    ok = ok.select(_oc=ok._tc, _op=ok.patient_id, _oe=ok.event_id).distinct()
+    trig = trig.filter(~trig._need).union(
+        need.semi_join(ok, [need._tc == ok._oc, need.patient_id == ok._op, need.event_id == ok._oe]))
+    order = ["event_ts", "rank", "event_id"]
+    w = ibis.window(group_by=["_tc", "patient_id"], order_by=order)
+    trig = trig.mutate(_prev=trig.event_ts.lag().over(w))
+    trig = trig.mutate(_new=(trig._prev.isnull() | (trig.event_ts > trig._prev + _days(trig._after))).cast("int64"))
+    trig = trig.mutate(island=trig._new.sum().over(ibis.window(group_by=["_tc", "patient_id"], order_by=order,
+                                                               rows=(None, 0))))
+    # The island's index event: earliest event of the highest-ranked trigger kind.
+    isl = ["_tc", "patient_id", "island"]
+    wi = ibis.window(group_by=isl, order_by=["rank", "event_ts", "event_id"])
+    trig = trig.mutate(_pick=ibis.row_number().over(wi),
+                       first_ts=trig.event_ts.min().over(ibis.window(group_by=isl)),
+                       last_ts=trig.event_ts.max().over(ibis.window(group_by=isl)))
+    cyc = trig.filter(trig._pick == 0).select(
+        "_tc", "patient_id", "island", "first_ts", "last_ts", "organization_id", "_before", "_after",
+        trigger_table="event_table", trigger_id="event_id", index_ts="event_ts")
+    cyc = cyc.mutate(start_ts=ibis.least(cyc.index_ts - _days(cyc._before), cyc.first_ts),
+                     end_ts=cyc.last_ts + _days(cyc._after))
+    cyc = cyc.mutate(_prev_end=cyc.end_ts.lag().over(ibis.window(group_by=["_tc", "patient_id"], order_by="island")))
+    cyc = cyc.mutate(start_ts=ibis.greatest(cyc.start_ts, cyc._prev_end.coalesce(cyc.start_ts)))
+    label = cyc.index_ts.date().cast(_S)
+    return cyc.select(
+        cycle_id=cyc._tc + ":" + cyc.patient_id + ":" + label, patient_id=cyc.patient_id,
+        condition=cyc._tc, cycle_type=ibis.literal("acute"),
+        start_ts=cyc.start_ts, end_ts=cyc.end_ts, trigger_table=cyc.trigger_table,
+        trigger_id=cyc.trigger_id, trigger_org=cyc.organization_id,
+        period_label=_null(), index_ts=cyc.index_ts,
+    )
+
+
+def chronic_cycles_of(h: ir.Table, data_end: ir.Table, periods: ir.Table | None,
+                      max_periods: int = 120) -> ir.Table:
+    """Chronic cycles of every template at once from its trigger hits ``h`` (as for
+    :func:`acute_cycles_of`): the rules of :func:`chronic_cycles`, per template."""
+    trig = h.filter(h.rank >= 0)
+    w = ibis.window(group_by=["_tc", "patient_id"], order_by=["event_ts", "rank", "event_id"])
+    first = trig.mutate(_n=ibis.row_number().over(w))
+    first = first.filter(first._n == 0).select(
+        "_tc", "_months", "patient_id", "organization_id", trigger_table="event_table", trigger_id="event_id",
+        index_ts="event_ts")
+    if periods is None:
+        first = first.mutate(_anchor=first.index_ts, _stop=_null("timestamp"))
+    else:
+        op = periods.select(_op="patient_id", _ps=periods.period_start.cast("timestamp"),
+                            _pe=(periods.period_end + ibis.interval(days=1)).cast("timestamp"))
+        first = first.inner_join(op, [first.patient_id == op._op, op._pe > first.index_ts])
+        first = first.mutate(_anchor=ibis.greatest(first.index_ts, first._ps), _stop=first._pe).drop(
+            "_op", "_ps", "_pe")
+    ks = ibis.memtable({"k": list(range(max_periods))})
+    per = first.cross_join(ks).inner_join(data_end, "patient_id")
+    per = per.mutate(start_ts=per._anchor + (per.k * per._months).as_interval("M"))
+    per = per.filter((per.start_ts <= per.until_ts) & (per._stop.isnull() | (per.start_ts < per._stop)))
+    full = per.start_ts + per._months.as_interval("M")
+    per = per.mutate(end_ts=ibis.cases((per._stop.notnull() & (per._stop < full), per._stop), else_=full))
+    label = per.start_ts.year().cast(_S)
+    # Two observation periods can start cycles in one calendar year: the later gets a suffix.
+    n = ibis.row_number().over(ibis.window(group_by=[per._tc, per.patient_id, label], order_by=per.start_ts))
+    ident = per._tc + ":" + per.patient_id + ":" + label + ibis.cases((n > 0, ":" + (n + 1).cast(_S)), else_="")
+    return per.select(
+        cycle_id=ident, patient_id=per.patient_id,
+        condition=per._tc, cycle_type=ibis.literal("chronic"),
+        start_ts=per.start_ts.cast(per.index_ts.type()), end_ts=per.end_ts.cast(per.index_ts.type()),
+        trigger_table=per.trigger_table,
+        trigger_id=per.trigger_id, trigger_org=per.organization_id,
+        period_label=label, index_ts=per.index_ts,
+    )
 
 
 def scratch(con: BaseBackend, name: str, expr: ir.Table) -> ir.Table:
