@@ -18,9 +18,10 @@ from pathlib import Path
 
 import ibis
 
+from carevalue.backends import write_table
 from carevalue.definitions.loader import load
 from carevalue.definitions.process_map import load_costing_policy, load_process_maps
-from carevalue.engine.costing import build, map_tables, write_table
+from carevalue.engine.costing import build, map_tables
 from carevalue.model import TABLES
 
 warnings.filterwarnings("ignore")

@@ -21,7 +21,9 @@ sum) before the ratio is printed, so the comparison is honest:
 Wall and CPU seconds are both printed (CPU: every DuckDB thread of this process; the fairer
 number on a shared machine). A second table gives each stage's write floor: copying the tables it
 wrote once each, the least any query producing them costs (the hand-written queries write one
-small table, the stages write every declared table, e.g. one row per activity).
+small table, the stages write every declared table, e.g. one row per activity), with the part of the
+CPU ratio the floor alone accounts for (floor / SQL), the ratio of the rest ((stage - floor) / SQL)
+and the stage against the hand-written query plus the floor (stage / (SQL + floor)).
 
     PYTHONPATH=src .venv/bin/python benchmarks/stage_baselines.py --store /path/carevalue.duckdb
 """
@@ -317,10 +319,14 @@ def main() -> None:
         print(f"{r['stage']:<10}{r['as_run']:>10.2f}{r['hand']:>12.2f}{r['as_run'] / r['hand']:>7.2f}"  # type: ignore[operator]
               f"{r['as_run_cpu']:>12.2f}{r['hand_cpu']:>9.2f}{r['as_run_cpu'] / r['hand_cpu']:>11.2f}"  # type: ignore[operator]
               f"{r['rows']:>9,}{r['sum']:>18,.2f}{r['hand_sum']:>18,.2f}  {'yes' if r['same'] else 'NO'}")
-    print(f"\n{'stage':<10}{'write floor s':>14}{'cpu':>8}   (copying the tables the stage writes, once each:"
-          " the least any query writing them costs)")
+    print(f"\n{'stage':<10}{'write floor s':>14}{'cpu':>8}{'floor/SQL':>11}{'(stage-floor)/SQL':>19}"
+          f"{'stage/(SQL+floor)':>19}   (CPU ratios)")
     for r in rows:
-        print(f"{r['stage']:<10}{r['floor']:>14.2f}{r['floor_cpu']:>8.2f}")
+        fc, hc, sc = r["floor_cpu"], r["hand_cpu"], r["as_run_cpu"]
+        print(f"{r['stage']:<10}{r['floor']:>14.2f}{fc:>8.2f}{fc / hc:>11.2f}{(sc - fc) / hc:>19.2f}"  # type: ignore[operator]
+              f"{sc / (hc + fc):>19.2f}")  # type: ignore[operator]
+    print("write floor: copying the tables the stage writes, once each (the least any query writing them costs);"
+          " floor/SQL is the part of the ratio the writes alone account for")
     print(f"\nstore {args.store}; threads {os.environ.get('CAREVALUE_DUCKDB_THREADS') or os.cpu_count()}")
     if not all(r["same"] for r in rows):
         raise SystemExit("the hand-written query and the stage disagree: the comparison is not valid")

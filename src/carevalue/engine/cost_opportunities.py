@@ -143,6 +143,7 @@ def waits(inp: Inputs, policy: CostingPolicy, periods: ir.Table) -> ir.Table:
     """Gaps between a cycle's cost-bearing events, in the period of the event that ends the wait."""
     e = inp.cycle_events
     e = e.filter(e.cost_bearing.fill_null(False) & e.event_ts.notnull())
+    e = e.select("cycle_id", "event_ts")  # the window sorts only what the gaps need
     w = ibis.window(group_by=e.cycle_id, order_by=e.event_ts)
     e = e.mutate(gap_days=(e.event_ts.epoch_seconds() - e.event_ts.lag().over(w).epoch_seconds()) / 86400.0)
     e = e.filter(e.gap_days > policy.max_wait_days)

@@ -30,6 +30,7 @@ from carevalue.engine.cycle_costs import (
 from carevalue.engine.cycle_costs import NOT_COSTED_REASONS as NOT_COSTED_REASONS
 from carevalue.engine.cycle_costs import cost_lines, cycle_cost_totals, cycle_costs
 from carevalue.engine.record_filter import counting
+from carevalue.engine.table_list import listed_once
 
 # Schemas of the tables engine/cycles.py and engine/segments.py write (CONTRACTS.md), used when
 # they are not stored yet so costing still runs (everything then lands as unattributed).
@@ -122,7 +123,8 @@ class Inputs:
 
     @classmethod
     def from_backend(cls, con: BaseBackend, rules: RecordRules) -> Inputs:
-        names = set(con.list_tables())
+        listed = listed_once(con)  # the table list, read once for every counting view
+        names = set(listed.list_tables())
 
         def opt(name: str, schema: dict[str, str]) -> ir.Table:
             return con.table(name) if name in names else ibis.memtable([], schema=schema)
@@ -134,7 +136,7 @@ class Inputs:
             return t if t.count().execute() > 0 else None
 
         def core(name: str) -> ir.Table:
-            return counting(con, name, rules)
+            return counting(listed, name, rules)
 
         claims = core("claims")
         lines = con.table("claim_lines")
@@ -153,19 +155,28 @@ class Inputs:
 
 # --------------------------------------------------------------------------- attribution
 def encounter_cycles(inp: Inputs) -> ir.Table:
-    """encounter_id -> the one cycle it is cost-bearing in, with its phase and the cycle's facts."""
+    """encounter_id -> the one cycle it is cost-bearing in, with its phase and the cycle's facts, and
+    the encounter's class and facility: one row per counted encounter or cost-bearing cycle
+    encounter, so activities, consumables and charges get both in one join."""
     e = inp.cycle_events
     e = e.filter((e.event_table == "encounters") & e.cost_bearing.fill_null(False))
     e = e.select(encounter_id=e.encounter_id.fill_null(e.event_id), cycle_id=e.cycle_id, phase=e.phase)
     e = e.group_by("encounter_id").aggregate(cycle_id=e.cycle_id.min(), phase=e.phase.min())
     c = inp.care_cycles
-    return e.join(c, e.cycle_id == c.cycle_id).select(
+    ec = e.join(c, e.cycle_id == c.cycle_id).select(
         e.encounter_id, e.cycle_id, e.phase, condition=c.condition, cycle_type=c.cycle_type,
         cycle_organization_id=c.organization_id)
+    en = inp.encounters
+    en = en.select(_eid=en.encounter_id, encounter_class=en.class_code, encounter_organization_id=en.organization_id)
+    j = ec.outer_join(en, ec.encounter_id == en._eid)
+    return j.select(encounter_id=j.encounter_id.fill_null(j._eid), cycle_id=j.cycle_id, phase=j.phase,
+                    condition=j.condition, cycle_type=j.cycle_type, cycle_organization_id=j.cycle_organization_id,
+                    encounter_class=j.encounter_class, encounter_organization_id=j.encounter_organization_id)
 
 
 def attribute(t: ir.Table, ts: ir.Value, inp: Inputs, enc_cycles: ir.Table) -> ir.Table:
-    """Add cycle_id, condition, cycle_type, event_phase, attribution to rows with patient/encounter ids.
+    """Add cycle_id, condition, cycle_type, event_phase, attribution (and the encounter's class and
+    facility, ``encounter_class`` and ``encounter_organization_id``) to rows with patient/encounter ids.
 
     attribution is 'cycle' (through a cost-bearing encounter), 'segment' (the patient's
     primary-care segment on that date; pseudo-cycle id 'segment:<segment>:<patient>:<year>') or
@@ -175,7 +186,8 @@ def attribute(t: ir.Table, ts: ir.Value, inp: Inputs, enc_cycles: ir.Table) -> i
     j = t.left_join(enc_cycles, t.encounter_id == enc_cycles.encounter_id).select(
         t, cycle_id=enc_cycles.cycle_id, condition=enc_cycles.condition,
         cycle_type=enc_cycles.cycle_type, event_phase=enc_cycles.phase,
-        cycle_organization_id=enc_cycles.cycle_organization_id)
+        cycle_organization_id=enc_cycles.cycle_organization_id, encounter_class=enc_cycles.encounter_class,
+        encounter_organization_id=enc_cycles.encounter_organization_id)
     if inp.segments is None:
         return j.mutate(attribution=ibis.ifelse(j.cycle_id.isnull(), "unattributed", "cycle")).drop("_ts")
     s = inp.segments
@@ -266,9 +278,6 @@ def activity_costs(inp: Inputs, rates: ir.Table, mt: MapTables, enc_cycles: ir.T
                               a.condition == pex.applies_to, a.step_code == pex.step_code,
                               a.role == pex.role]).select(a, pextra=pex.extra_minutes)
         a = a.mutate(extra=a.extra.fill_null(a.pextra)).drop("pextra")
-    e = inp.encounters
-    a = a.left_join(e, a.encounter_id == e.encounter_id).select(
-        a, encounter_class=e.class_code, encounter_organization_id=e.organization_id)
     standard = a.base_minutes + a.extra.fill_null(0.0)
     minutes = a.minutes.fill_null(standard)
     out = a.select(
@@ -313,8 +322,6 @@ def consumable_costs(inp: Inputs, acts: ir.Table | None = None, enc_cycles: ir.T
     c = inp.consumables
     enc_cycles = encounter_cycles(inp) if enc_cycles is None else enc_cycles
     c = attribute(c, c.used_ts, inp, enc_cycles)
-    e = inp.encounters
-    c = c.left_join(e, c.encounter_id == e.encounter_id).select(c, encounter_organization_id=e.organization_id)
     if acts is not None:
         sp = consumable_phases(inp.consumables, acts)
         c = c.left_join(sp, c.consumable_id == sp.consumable_id).select(c, sp.service_phase)
@@ -346,8 +353,6 @@ def charges(inp: Inputs, enc_cycles: ir.Table | None = None) -> ir.Table:
     ch = ibis.union(cl.filter(cl.amount.notnull()), other)
     enc_cycles = encounter_cycles(inp) if enc_cycles is None else enc_cycles
     ch = attribute(ch, ch.ts, inp, enc_cycles)
-    e = inp.encounters
-    ch = ch.left_join(e, ch.encounter_id == e.encounter_id).select(ch, encounter_organization_id=e.organization_id)
     return ch.select(
         "patient_id", "cycle_id", "condition", "cycle_type", "attribution", "cycle_organization_id",
         facility_id=ch.encounter_organization_id.fill_null(ch.cycle_organization_id),
@@ -374,8 +379,9 @@ def build(con: BaseBackend, maps: Sequence[ProcessMap], policy: CostingPolicy,
     mt = map_tables(maps)
     rates = capacity_cost_rates(inp.resources, policy)
     acts = activity_costs(inp, rates, mt)
-    lines = cost_lines(acts, consumable_costs(inp, acts), charges(inp))
+    cons = consumable_costs(inp, acts)
+    lines = cost_lines(acts, cons, charges(inp))
     return {"capacity_cost_rates": rates, "activity_costs": acts, "cycle_costs": cycle_costs(lines),
-            "cycle_cost_totals": cycle_cost_totals(lines, inp.care_cycles)}
+            "cycle_cost_totals": cycle_cost_totals(lines, acts, cons, inp.care_cycles)}
 
 

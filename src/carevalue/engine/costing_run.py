@@ -28,7 +28,7 @@ from carevalue.engine.costing import (
 from carevalue.engine.cycle_costs import cost_lines, cycle_cost_totals, cycle_costs
 from carevalue.engine.cycles import row_counts, scratch
 
-SCRATCH = ("_cost_encounter_cycles", "_cost_consumables", "_cost_charges", "_cost_lines")
+SCRATCH = ("_cost_encounter_cycles", "_cost_consumables", "_cost_charges")
 
 
 def run_costing(con: BaseBackend, maps: Sequence[ProcessMap], policy: CostingPolicy,
@@ -48,9 +48,8 @@ def run_costing(con: BaseBackend, maps: Sequence[ProcessMap], policy: CostingPol
     acts = write_table(con, "activity_costs", activity_costs(inp, rates, map_tables(maps), enc))
     cons = scratch(con, "_cost_consumables", consumable_costs(inp, acts, enc))
     chg = scratch(con, "_cost_charges", charges(inp, enc))
-    lines = scratch(con, "_cost_lines", cost_lines(acts, cons, chg))
-    write_table(con, "cycle_costs", cycle_costs(lines))
-    write_table(con, "cycle_cost_totals", cycle_cost_totals(lines, inp.care_cycles))
+    lines = write_table(con, "cycle_costs", cycle_costs(cost_lines(acts, cons, chg)))
+    write_table(con, "cycle_cost_totals", cycle_cost_totals(lines, acts, cons, inp.care_cycles))
     periods = write_table(con, "cost_periods", data_periods(acts, policy))
     cap = write_table(con, "capacity_use", capacity_use(acts, rates, policy, periods))
     write_table(con, "cost_opportunities", cost_opportunities(inp, acts, cap, policy, rates, periods))

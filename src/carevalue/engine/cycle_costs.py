@@ -1,9 +1,10 @@
 """Cost per care cycle (F12): the cost lines of each cycle (phase × line × role × facility) and one
-total per cycle, both from ONE aggregate over activity costs, consumables and charges.
+total per cycle.
 
-:func:`cost_lines` reads each source once; ``cycle_costs`` is that aggregate as written and
-``cycle_cost_totals`` sums it per cycle, so the activities are scanned once for both tables
-(sums of sums are exact for minutes and counts, and equal to floating-point rounding for money).
+:func:`cost_lines` aggregates activity costs, consumables and charges once into the lines, and
+``cycle_costs`` is written straight from that aggregate (no intermediate table). The per-cycle totals
+are then summed from the written lines (a few hundred thousand narrow rows), with the two numbers the
+lines do not carry (minutes with a capacity cost rate, consumables used) from small aggregates.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import ibis.expr.types as ir
 
 CYCLE_KEYS = ("cycle_id", "patient_id", "condition", "cycle_type", "organization_id", "facility_id",
               "phase", "line", "role")
-# What cost_lines carries beyond cycle_costs' columns, for the totals only.
-TOTALS_ONLY = ("rated_minutes", "consumables")
-CYCLE_COST_COLUMNS = (*CYCLE_KEYS, "minutes", "recorded_minutes", "standard_minutes", "activities",
-                      "labour_cost", "consumables_cost", "charges", "total_cost")
+MEASURES = ("minutes", "recorded_minutes", "standard_minutes", "activities", "labour_cost", "consumables_cost",
+            "charges")
+CYCLE_COST_COLUMNS = (*CYCLE_KEYS, *MEASURES, "total_cost")
+# Grouped on; the other keys follow from them (condition, cycle type and the cycle's provider from
+# the cycle id; organization_id is the cycle's provider, else the facility) and are carried along.
+LINE_KEYS = ("cycle_id", "patient_id", "facility_id", "phase", "role")
 
 COST_SOURCES = ("recorded-minutes", "standard-times", "charges-only", "not-costed")
 NOT_COSTED_REASONS = {
@@ -27,40 +30,44 @@ NOT_COSTED_REASONS = {
 }
 
 
+def _keyed(t: ir.Table, role: ir.Value) -> ir.Table:
+    """The rows of ``t`` attributed to a cycle, with the line keys (``organization_id``: the cycle's
+    provider, else the facility)."""
+    t = t.filter(t.cycle_id.notnull())
+    return t.mutate(role=role, organization_id=t.cycle_organization_id.fill_null(t.facility_id))
+
+
+def _carried(t: ir.Table) -> dict[str, ir.Value]:
+    return {"condition": t.condition.arbitrary(), "cycle_type": t.cycle_type.arbitrary(),
+            "organization_id": t.organization_id.arbitrary()}
+
+
 def cost_lines(acts: ir.Table, cons: ir.Table, chg: ir.Table) -> ir.Table:
-    """Cost per cycle × phase × line (resource|consumables|charges) × role × facility, with the
-    rated minutes and consumable count the per-cycle totals need (columns ``CYCLE_COST_COLUMNS``
-    plus ``TOTALS_ONLY``). ``organization_id`` is the cycle's provider, else the facility."""
+    """Cost per cycle × phase × line (resource|consumables|charges) × role × facility (columns
+    ``CYCLE_COST_COLUMNS``): each source aggregated once, then stacked."""
     zero, zint = ibis.literal(0.0), ibis.literal(0, type="int64")
-
-    def keys(t: ir.Table, line: str, role: ir.Value) -> dict[str, ir.Value]:
-        return {"cycle_id": t.cycle_id, "patient_id": t.patient_id, "condition": t.condition,
-                "cycle_type": t.cycle_type,
-                "organization_id": t.cycle_organization_id.fill_null(t.facility_id),
-                "facility_id": t.facility_id, "phase": t.phase, "line": ibis.literal(line), "role": role}
-
-    a = acts.filter(acts.cycle_id.notnull())
-    la = a.group_by(**keys(a, "resource", a.role)).aggregate(
-        minutes=a.minutes.sum(),
+    a = _keyed(acts, acts.role)
+    la = a.group_by(*LINE_KEYS).aggregate(
+        **_carried(a), line=ibis.literal("resource"), minutes=a.minutes.sum(),
         recorded_minutes=a.minutes.sum(where=a.minutes_source == "recorded").fill_null(0.0),
         standard_minutes=a.minutes.sum(where=a.minutes_source == "standard").fill_null(0.0),
-        activities=a.count(), labour_cost=a.labour_cost.sum(), consumables_cost=zero, charges=zero,
-        rated_minutes=a.minutes.sum(where=a.rate_per_minute.notnull()).fill_null(0.0), consumables=zint)
-    c = cons.filter(cons.cycle_id.notnull())
-    lc = c.group_by(**keys(c, "consumables", ibis.null("string"))).aggregate(
-        minutes=zero, recorded_minutes=zero, standard_minutes=zero, activities=zint, labour_cost=zero,
-        consumables_cost=c.consumables_cost.sum(), charges=zero, rated_minutes=zero, consumables=c.count())
-    h = chg.filter(chg.cycle_id.notnull())
-    lh = h.group_by(**keys(h, "charges", ibis.null("string"))).aggregate(
-        minutes=zero, recorded_minutes=zero, standard_minutes=zero, activities=zint, labour_cost=zero,
-        consumables_cost=zero, charges=h.charges.sum(), rated_minutes=zero, consumables=zint)
-    cols = la.columns
-    u = ibis.union(la, lc.select(*cols), lh.select(*cols))
-    return u.mutate(total_cost=u.labour_cost + u.consumables_cost).select(*CYCLE_COST_COLUMNS, *TOTALS_ONLY)
+        activities=a.count(), labour_cost=a.labour_cost.sum(), consumables_cost=zero, charges=zero)
+    c = _keyed(cons, ibis.null("string"))
+    lc = c.group_by(*LINE_KEYS).aggregate(
+        **_carried(c), line=ibis.literal("consumables"), minutes=zero, recorded_minutes=zero,
+        standard_minutes=zero, activities=zint, labour_cost=zero, consumables_cost=c.consumables_cost.sum(),
+        charges=zero)
+    h = _keyed(chg, ibis.null("string"))
+    lh = h.group_by(*LINE_KEYS).aggregate(
+        **_carried(h), line=ibis.literal("charges"), minutes=zero, recorded_minutes=zero,
+        standard_minutes=zero, activities=zint, labour_cost=zero, consumables_cost=zero,
+        charges=h.charges.sum())
+    u = ibis.union(*(t.select(*CYCLE_COST_COLUMNS[:-1]) for t in (la, lc, lh)))
+    return u.mutate(total_cost=u.labour_cost + u.consumables_cost)
 
 
 def cycle_costs(lines: ir.Table) -> ir.Table:
-    """The ``cycle_costs`` table: :func:`cost_lines` without the totals-only columns."""
+    """The ``cycle_costs`` table: :func:`cost_lines`."""
     return lines.select(*CYCLE_COST_COLUMNS)
 
 
@@ -74,7 +81,7 @@ def _main_facility(lines: ir.Table) -> ir.Table:
     return ranked.filter(ranked.rank == 0).select("cycle_id", facility="organization_id")
 
 
-def cycle_cost_totals(lines: ir.Table, care_cycles: ir.Table) -> ir.Table:
+def cycle_cost_totals(lines: ir.Table, acts: ir.Table, cons: ir.Table, care_cycles: ir.Table) -> ir.Table:
     """One row per cycle (every stored care cycle, and every segment year with data): labour,
     consumables, total cost, charges, the recorded/standard share and where the cost came from.
 
@@ -82,7 +89,8 @@ def cycle_cost_totals(lines: ir.Table, care_cycles: ir.Table) -> ir.Table:
     ``cost_source`` is then ``recorded-minutes`` (every minute recorded) or ``standard-times``
     (some minutes filled from the process map's time equations). Otherwise it is
     ``charges-only`` or ``not-costed``: its costs are null (never 0) and ``not_costed_reason``
-    says why. Summed from :func:`cost_lines` per cycle_id.
+    says why. Summed per cycle_id from ``lines`` (:func:`cost_lines`, as written in ``cycle_costs``);
+    minutes with a rate and consumables used from the activity costs ``acts`` and consumables ``cons``.
     """
     zero, zint = ibis.literal(0.0), ibis.literal(0, type="int64")
     u = lines
@@ -90,9 +98,15 @@ def cycle_cost_totals(lines: ir.Table, care_cycles: ir.Table) -> ir.Table:
         patient_id=u.patient_id.arbitrary(), condition=u.condition.arbitrary(),
         cycle_type=u.cycle_type.arbitrary(), provider=u.organization_id.min(),
         minutes=u.minutes.sum(), recorded_minutes=u.recorded_minutes.sum(),
-        standard_minutes=u.standard_minutes.sum(), rated_minutes=u.rated_minutes.sum(),
-        activities=u.activities.sum(), labour_cost=u.labour_cost.sum(),
-        consumables_cost=u.consumables_cost.sum(), consumables=u.consumables.sum(), charges=u.charges.sum())
+        standard_minutes=u.standard_minutes.sum(), activities=u.activities.sum(),
+        labour_cost=u.labour_cost.sum(), consumables_cost=u.consumables_cost.sum(), charges=u.charges.sum())
+    rated = acts.filter(acts.cycle_id.notnull() & acts.rate_per_minute.notnull())
+    rated = rated.group_by(_rc=rated.cycle_id).aggregate(_rated=rated.minutes.sum())
+    used = cons.filter(cons.cycle_id.notnull())
+    used = used.group_by(_uc=used.cycle_id).aggregate(_used=used.count())
+    t = t.left_join(rated, t.cycle_id == rated._rc).left_join(used, t.cycle_id == used._uc)
+    t = t.mutate(rated_minutes=t._rated.fill_null(0.0), consumables=t._used.fill_null(0)).drop(
+        "_rc", "_rated", "_uc", "_used")
     main = _main_facility(u)
     t = t.left_join(main, t.cycle_id == main.cycle_id).select(
         *[t[col] for col in t.columns if col != "provider"], provider=main.facility.fill_null(t.provider))

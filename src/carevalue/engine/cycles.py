@@ -39,6 +39,7 @@ from carevalue.definitions.record_rule import RecordRules
 from carevalue.engine.codesets import _DOTLESS, matches
 from carevalue.engine.observation import periods_or_none
 from carevalue.engine.record_filter import counting
+from carevalue.engine.table_list import listed_once
 
 # Core tables that carry clinical events, and how each maps onto the common event shape.
 _EVENT_COLUMNS = ("event_table", "event_id", "patient_id", "event_ts", "code_system", "code",
@@ -395,6 +396,18 @@ def in_window(ev: ir.Table, cycles: ir.Table, templates: Sequence[ConditionTempl
     return j.mutate(phase=j._rphase, match=j._rmatch).drop("_rc", "_rr", "_rphase", "_rmatch")
 
 
+_COLLECTED = ("_cid", "condition", "patient_id", "event_table", "event_id", "event_ts", "phase", "encounter_id",
+              "organization_id", "practitioner_id", "match", "_rank")
+
+
+def collected_rows(inwin: ir.Table) -> ir.Table:
+    """The rows and columns of :func:`in_window` that :func:`collect_events` reads: events a rule
+    matched, and encounters (which may join by a link). An unmatched clinical record in a window
+    joins a cycle only by following its encounter, read from the events, so it is not kept."""
+    keep = inwin.filter(inwin._rank.notnull() | (inwin.event_table == "encounters"))
+    return keep.select(*_COLLECTED)
+
+
 def collect_events(ev: ir.Table, inwin: ir.Table) -> ir.Table:
     """Matched events, encounters linked to them, and records following included encounters,
     for the cycles of all templates (``inwin`` from :func:`in_window`)."""
@@ -460,16 +473,24 @@ def _attribute(cycles: ir.Table, cev: ir.Table, tpls: Sequence[ConditionTemplate
 
 
 def cost_bearing(cev: ir.Table, cycles: ir.Table) -> ir.Table:
-    """Flag the one cycle per event that carries its cost (rule in the module docstring)."""
+    """Flag the one cycle per event that carries its cost (rule in the module docstring).
+
+    Most events are in one cycle only and carry their cost there; only the events in several
+    cycles (a few percent) are ranked, so the ranking window sorts those rows, not every event."""
     meta = cycles.select(_c="cycle_id", _type="cycle_type", _index="index_ts")
     j = cev.inner_join(meta, cev.cycle_id == meta._c)
-    strength = ibis.cases(*[(j.match == k, v) for k, v in MATCH_STRENGTH.items()], else_=9)
-    j = j.mutate(_acute=ibis.cases((j._type == "acute", 0), else_=1), _strength=strength,
-                 _dist=(j.event_ts.epoch_seconds() - j._index.epoch_seconds()).abs())
+    n = j.group_by(_nt=j.event_table, _ni=j.event_id).aggregate(_cycles=j.count())
+    n = n.filter(n._cycles > 1)
+    on = [j.event_table == n._nt, j.event_id == n._ni]
+    alone = j.anti_join(n, on).mutate(cost_bearing=ibis.literal(True))
+    shared = j.semi_join(n, on)
+    strength = ibis.cases(*[(shared.match == k, v) for k, v in MATCH_STRENGTH.items()], else_=9)
+    shared = shared.mutate(_acute=ibis.cases((shared._type == "acute", 0), else_=1), _strength=strength,
+                           _dist=(shared.event_ts.epoch_seconds() - shared._index.epoch_seconds()).abs())
     w = ibis.window(group_by=["event_table", "event_id"],
                     order_by=["_acute", "_strength", "_dist", "condition", "cycle_id"])
-    j = j.mutate(cost_bearing=ibis.row_number().over(w) == 0)
-    return j.select(*CYCLE_EVENT_COLUMNS)
+    shared = shared.mutate(cost_bearing=ibis.row_number().over(w) == 0)
+    return ibis.union(alone.select(*CYCLE_EVENT_COLUMNS), shared.select(*CYCLE_EVENT_COLUMNS))
 
 
 def build(con: BaseBackend, templates: Sequence[ConditionTemplate],
@@ -485,10 +506,110 @@ def build(con: BaseBackend, templates: Sequence[ConditionTemplate],
 
 def all_cycles(ev: ir.Table, templates: Sequence[ConditionTemplate], until: ir.Table,
                periods: ir.Table | None, hits: ir.Table | None = None) -> ir.Table:
-    """The cycles of every template (``hits``: :func:`trigger_hits`, else matched per template)."""
-    parts = [acute_cycles(ev, t, hits) if t.cycle.kind == "acute"
-             else chronic_cycles(ev, t, until, periods=periods, hits=hits) for t in templates]
+    """The cycles of every template. With ``hits`` (:func:`trigger_hits`) the templates enter as
+    data: one query for all acute templates and one for all chronic ones, their parameters joined
+    in (:func:`template_table`); without, each template's triggers are matched on its own."""
+    if hits is None:
+        parts = [acute_cycles(ev, t) if t.cycle.kind == "acute"
+                 else chronic_cycles(ev, t, until, periods=periods) for t in templates]
+        return ibis.union(*parts) if len(parts) > 1 else parts[0]
+    tt = template_table(templates)
+    h = hits.inner_join(tt, hits._tc == tt._pc)
+    kinds = {t.cycle.kind for t in templates}
+    parts = ([acute_cycles_of(h.filter(h._kind == "acute"))] if "acute" in kinds else []) + (
+        [chronic_cycles_of(h.filter(h._kind == "chronic"), until, periods)] if "chronic" in kinds else [])
     return ibis.union(*parts) if len(parts) > 1 else parts[0]
+
+
+def template_table(templates: Sequence[ConditionTemplate]) -> ir.Table:
+    """The cycle parameters of every template as data (one row per template)."""
+    rows = [{"_pc": t.id, "_kind": t.cycle.kind, "_before": t.cycle.days_before, "_after": t.cycle.days_after,
+             "_months": t.cycle.period_months, "_within": t.cycle.require_within_days,
+             "_need": t.cycle.require_code_set is not None and t.cycle.kind == "acute"} for t in templates]
+    return ibis.memtable(rows, schema={"_pc": "string", "_kind": "string", "_before": "int64", "_after": "int64",
+                                       "_months": "int64", "_within": "int64", "_need": "boolean"})
+
+
+def _days(n: ir.IntegerValue) -> ir.IntervalValue:
+    return n.as_interval("D")
+
+
+def acute_cycles_of(h: ir.Table) -> ir.Table:
+    """Acute cycles of every template at once from its trigger hits ``h`` (:func:`trigger_hits`
+    joined with :func:`template_table`): the rules of :func:`acute_cycles`, per template."""
+    trig = h.filter(h.rank >= 0)
+    dx = h.filter(h.rank == REQUIRED_RANK).select(_dc=h._tc, _dp=h.patient_id, _dts=h.event_ts)
+    need = trig.filter(trig._need)
+    ok = need.inner_join(dx, [need._tc == dx._dc, need.patient_id == dx._dp,
+                              dx._dts <= need.event_ts + _days(need._within)])
+    ok = ok.select(_oc=ok._tc, _op=ok.patient_id, _oe=ok.event_id).distinct()
+    trig = trig.filter(~trig._need).union(
+        need.semi_join(ok, [need._tc == ok._oc, need.patient_id == ok._op, need.event_id == ok._oe]))
+    order = ["event_ts", "rank", "event_id"]
+    w = ibis.window(group_by=["_tc", "patient_id"], order_by=order)
+    trig = trig.mutate(_prev=trig.event_ts.lag().over(w))
+    trig = trig.mutate(_new=(trig._prev.isnull() | (trig.event_ts > trig._prev + _days(trig._after))).cast("int64"))
+    trig = trig.mutate(island=trig._new.sum().over(ibis.window(group_by=["_tc", "patient_id"], order_by=order,
+                                                               rows=(None, 0))))
+    # The island's index event: earliest event of the highest-ranked trigger kind.
+    isl = ["_tc", "patient_id", "island"]
+    wi = ibis.window(group_by=isl, order_by=["rank", "event_ts", "event_id"])
+    trig = trig.mutate(_pick=ibis.row_number().over(wi),
+                       first_ts=trig.event_ts.min().over(ibis.window(group_by=isl)),
+                       last_ts=trig.event_ts.max().over(ibis.window(group_by=isl)))
+    cyc = trig.filter(trig._pick == 0).select(
+        "_tc", "patient_id", "island", "first_ts", "last_ts", "organization_id", "_before", "_after",
+        trigger_table="event_table", trigger_id="event_id", index_ts="event_ts")
+    cyc = cyc.mutate(start_ts=ibis.least(cyc.index_ts - _days(cyc._before), cyc.first_ts),
+                     end_ts=cyc.last_ts + _days(cyc._after))
+    cyc = cyc.mutate(_prev_end=cyc.end_ts.lag().over(ibis.window(group_by=["_tc", "patient_id"], order_by="island")))
+    cyc = cyc.mutate(start_ts=ibis.greatest(cyc.start_ts, cyc._prev_end.coalesce(cyc.start_ts)))
+    label = cyc.index_ts.date().cast(_S)
+    return cyc.select(
+        cycle_id=cyc._tc + ":" + cyc.patient_id + ":" + label, patient_id=cyc.patient_id,
+        condition=cyc._tc, cycle_type=ibis.literal("acute"),
+        start_ts=cyc.start_ts, end_ts=cyc.end_ts, trigger_table=cyc.trigger_table,
+        trigger_id=cyc.trigger_id, trigger_org=cyc.organization_id,
+        period_label=_null(), index_ts=cyc.index_ts,
+    )
+
+
+def chronic_cycles_of(h: ir.Table, data_end: ir.Table, periods: ir.Table | None,
+                      max_periods: int = 120) -> ir.Table:
+    """Chronic cycles of every template at once from its trigger hits ``h`` (as for
+    :func:`acute_cycles_of`): the rules of :func:`chronic_cycles`, per template."""
+    trig = h.filter(h.rank >= 0)
+    w = ibis.window(group_by=["_tc", "patient_id"], order_by=["event_ts", "rank", "event_id"])
+    first = trig.mutate(_n=ibis.row_number().over(w))
+    first = first.filter(first._n == 0).select(
+        "_tc", "_months", "patient_id", "organization_id", trigger_table="event_table", trigger_id="event_id",
+        index_ts="event_ts")
+    if periods is None:
+        first = first.mutate(_anchor=first.index_ts, _stop=_null("timestamp"))
+    else:
+        op = periods.select(_op="patient_id", _ps=periods.period_start.cast("timestamp"),
+                            _pe=(periods.period_end + ibis.interval(days=1)).cast("timestamp"))
+        first = first.inner_join(op, [first.patient_id == op._op, op._pe > first.index_ts])
+        first = first.mutate(_anchor=ibis.greatest(first.index_ts, first._ps), _stop=first._pe).drop(
+            "_op", "_ps", "_pe")
+    ks = ibis.memtable({"k": list(range(max_periods))})
+    per = first.cross_join(ks).inner_join(data_end, "patient_id")
+    per = per.mutate(start_ts=per._anchor + (per.k * per._months).as_interval("M"))
+    per = per.filter((per.start_ts <= per.until_ts) & (per._stop.isnull() | (per.start_ts < per._stop)))
+    full = per.start_ts + per._months.as_interval("M")
+    per = per.mutate(end_ts=ibis.cases((per._stop.notnull() & (per._stop < full), per._stop), else_=full))
+    label = per.start_ts.year().cast(_S)
+    # Two observation periods can start cycles in one calendar year: the later gets a suffix.
+    n = ibis.row_number().over(ibis.window(group_by=[per._tc, per.patient_id, label], order_by=per.start_ts))
+    ident = per._tc + ":" + per.patient_id + ":" + label + ibis.cases((n > 0, ":" + (n + 1).cast(_S)), else_="")
+    return per.select(
+        cycle_id=ident, patient_id=per.patient_id,
+        condition=per._tc, cycle_type=ibis.literal("chronic"),
+        start_ts=per.start_ts.cast(per.index_ts.type()), end_ts=per.end_ts.cast(per.index_ts.type()),
+        trigger_table=per.trigger_table,
+        trigger_id=per.trigger_id, trigger_org=per.organization_id,
+        period_label=label, index_ts=per.index_ts,
+    )
 
 
 def scratch(con: BaseBackend, name: str, expr: ir.Table) -> ir.Table:
@@ -510,8 +631,9 @@ def run(con: BaseBackend, templates: Sequence[ConditionTemplate], rules: RecordR
     cycles, events in the windows, cycle events before cost-bearing), each one query over all
     templates; templates enter as data (code masks joined in), not as one scan per template.
     """
-    ev = scratch(con, "_cv_events", events(con, rules))
-    until = scratch(con, "_cv_until", data_end(con, ev, rules))
+    core = listed_once(con)  # the core tables' list, read once for every counting view
+    ev = scratch(con, "_cv_events", events(core, rules))
+    until = scratch(con, "_cv_until", data_end(core, ev, rules))
     periods = periods_or_none(con) if periods is None else periods
     # The distinct codes are matched against the code sets first, on their own (a few thousand
     # rows); the trigger events of all templates are then found in one join.
@@ -519,9 +641,12 @@ def run(con: BaseBackend, templates: Sequence[ConditionTemplate], rules: RecordR
     hits = scratch(con, "_cv_triggers", trigger_hits(ev, trigger_masks(codes, templates)))
     raw = scratch(con, "_cv_cycles", all_cycles(ev, templates, until, periods, hits))
     masks = code_set_masks(codes, templates)
-    inwin = scratch(con, "_cv_inwin", in_window(ev, raw, templates, masks))
+    # Phase rules name clinical tables only (claims and activities join by following their encounter),
+    # so only clinical events are matched against the windows.
+    clinical = ev.filter(ev.event_table.isin(CLINICAL_TABLES))
+    inwin = scratch(con, "_cv_inwin", collected_rows(in_window(clinical, raw, templates, masks)))
     cev_raw = scratch(con, "_cv_cycle_events", collect_events(ev, inwin))
-    write_table(con, "care_cycles", _attribute(raw, cev_raw, templates, con, rules))
+    write_table(con, "care_cycles", _attribute(raw, cev_raw, templates, core, rules))
     write_table(con, "cycle_events", cost_bearing(cev_raw, raw))
     for name in ("_cv_events", "_cv_until", "_cv_triggers", "_cv_cycles", "_cv_codes", "_cv_inwin",
                  "_cv_cycle_events"):

@@ -30,6 +30,7 @@ from carevalue.engine.codesets import matches
 from carevalue.engine.cycles import row_counts, scratch
 from carevalue.engine.observation import periods_or_none
 from carevalue.engine.record_filter import counting
+from carevalue.engine.table_list import listed_once
 
 SEGMENT_COLUMNS = ("patient_id", "segment", "valid_from", "valid_to")
 TRANSITION_COLUMNS = ("patient_id", "from_segment", "to_segment", "transition_date")
@@ -251,8 +252,9 @@ def run(con: BaseBackend, segments: Sequence[Segment], value_sets: dict[str, Val
     # The rules read each core table several times (change dates, one leaf test per rule): the
     # records that count are filtered once. The per-date segments are read twice (intervals,
     # transitions). Both are temporary tables (in memory on DuckDB).
-    have = set(con.list_tables())
-    counted = {n: scratch(con, f"_segment_{n}", counting(con, n, rules)) for n in READS if n in have}
+    core = listed_once(con)  # the core tables' list, read once for every counting view
+    have = set(core.list_tables())
+    counted = {n: scratch(con, f"_segment_{n}", counting(core, n, rules)) for n in READS if n in have}
     at = scratch(con, "_segment_dates", segment_at_dates(Inputs(con, value_sets, rules, counted), segments, until))
     segs, trans = histories(at)
     periods = periods_or_none(con) if periods is None else periods
