@@ -175,3 +175,28 @@ def _died_before(pop: list[dict[str, Any]], pid: str, ts: pd.Timestamp) -> bool:
     """An encounter more than 60 days after death observes nothing (the period ends at death + 60)."""
     d = pop[int(pid[1:])]["death"]
     return d is not None and ts > pd.Timestamp(T0 + timedelta(days=d + RULE.death_days))
+
+
+def test_tied_records_never_split_a_period(tmp_path: Path) -> None:
+    """Many records of a patient on the same days (ties in the window order): each patient's
+    periods are disjoint and their ids unique, whatever order the backend's parallel sorts give."""
+    path = tmp_path / "s.duckdb"
+    with Store(path) as s:
+        s.con.execute("INSERT INTO patients (patient_id, birth_date, source) "
+                      "SELECT 'p' || i, DATE '1960-01-01', 'fixture' FROM range(3000) t(i)")
+        # per patient 100 encounters on 4 days (two of them 20 days apart, then a gap of 3 years)
+        s.con.execute("""
+            INSERT INTO encounters (encounter_id, patient_id, status, start_ts, end_ts, source)
+            SELECT 'e' || i || '-' || k, 'p' || i, 'finished',
+                   TIMESTAMP '2019-03-19 09:00' + INTERVAL (CASE k % 4 WHEN 0 THEN 0 WHEN 1 THEN 0
+                       WHEN 2 THEN 20 ELSE 1100 END) DAY,
+                   TIMESTAMP '2019-03-19 09:00' + INTERVAL (CASE k % 4 WHEN 0 THEN 0 WHEN 1 THEN 60
+                       WHEN 2 THEN 20 ELSE 1100 END) DAY, 'fixture'
+            FROM range(3000) a(i), range(100) b(k)""")
+    con = connect(path)
+    for _ in range(3):
+        per = observation.observation_periods(con, RULE, RULES).execute()
+        assert per.period_id.is_unique
+        assert (per.groupby("patient_id").size() == 2).all()
+        assert set(per.records) == {75, 25}
+    con.disconnect()

@@ -53,6 +53,9 @@ def observation_periods(con: BaseBackend, rule: ObservationPeriodRule,
     """One row per patient and period (see ``OBSERVATION_COLUMNS``)."""
     spans = observed_spans(con, rule, rules)
     last_day = spans.aggregate(_last=data_last_date(spans))
+    # Distinct spans, so (s, e) orders each patient's rows totally: with ties, the two windows
+    # below could each put the tied rows in another order and split one period in two.
+    spans = spans.group_by(["patient_id", "s", "e"]).aggregate(_n=spans.count())
     order = ["s", "e"]
     before = ibis.window(group_by="patient_id", order_by=order, rows=(None, -1))
     sp = spans.mutate(_reach=spans.e.max().over(before))
@@ -60,7 +63,7 @@ def observation_periods(con: BaseBackend, rule: ObservationPeriodRule,
                    .cast("int64"))
     sp = sp.mutate(_island=sp._new.sum().over(ibis.window(group_by="patient_id", order_by=order, rows=(None, 0))))
     per = sp.group_by(["patient_id", "_island"]).aggregate(
-        period_start=sp.s.min(), _last=sp.e.max(), records=sp.count())
+        period_start=sp.s.min(), _last=sp.e.max(), records=sp._n.sum())
     pts = counting(con, "patients", rules).select(_pid="patient_id", _death="death_date")
     per = per.left_join(pts, per.patient_id == pts._pid).cross_join(last_day.rename(_data_end="_last"))
     end = per._last + ibis.interval(days=rule.persistence_days)
