@@ -225,6 +225,18 @@ def acute_cycles(ev: ir.Table, tpl: ConditionTemplate, hits: ir.Table | None = N
     )
 
 
+def _anchored(first: ir.Table, periods: ir.Table | None) -> ir.Table:
+    """Each first diagnosis with the day its cycles start from (``_anchor``) and must stop by
+    (``_stop``): restarted at every observation period that ends after it, cut at that period's end."""
+    if periods is None:
+        return first.mutate(_anchor=first.index_ts, _stop=_null("timestamp"))
+    op = periods.select(_op="patient_id", _ps=periods.period_start.cast("timestamp"),
+                        _pe=(periods.period_end + ibis.interval(days=1)).cast("timestamp"))
+    first = first.inner_join(op, [first.patient_id == op._op, op._pe > first.index_ts])
+    return first.mutate(_anchor=ibis.greatest(first.index_ts, first._ps), _stop=first._pe).drop(
+        "_op", "_ps", "_pe")
+
+
 def chronic_cycles(ev: ir.Table, tpl: ConditionTemplate, data_end: ir.Table, max_periods: int = 120,
                    periods: ir.Table | None = None, hits: ir.Table | None = None) -> ir.Table:
     """Rolling periods from the first diagnosis while the period starts before the data end/death;
@@ -236,14 +248,7 @@ def chronic_cycles(ev: ir.Table, tpl: ConditionTemplate, data_end: ir.Table, max
     first = first.filter(first._n == 0).select(
         "patient_id", "organization_id", trigger_table="event_table", trigger_id="event_id", index_ts="event_ts")
     months = tpl.cycle.period_months
-    if periods is None:
-        first = first.mutate(_anchor=first.index_ts, _stop=_null("timestamp"))
-    else:
-        op = periods.select(_op="patient_id", _ps=periods.period_start.cast("timestamp"),
-                            _pe=(periods.period_end + ibis.interval(days=1)).cast("timestamp"))
-        first = first.inner_join(op, [first.patient_id == op._op, op._pe > first.index_ts])
-        first = first.mutate(_anchor=ibis.greatest(first.index_ts, first._ps), _stop=first._pe).drop(
-            "_op", "_ps", "_pe")
+    first = _anchored(first, periods)
     ks = ibis.memtable({"k": list(range(max_periods))})
     per = first.cross_join(ks).inner_join(data_end, "patient_id")
     per = per.mutate(start_ts=per._anchor + (per.k * months).as_interval("M"))
@@ -584,14 +589,7 @@ def chronic_cycles_of(h: ir.Table, data_end: ir.Table, periods: ir.Table | None,
     first = first.filter(first._n == 0).select(
         "_tc", "_months", "patient_id", "organization_id", trigger_table="event_table", trigger_id="event_id",
         index_ts="event_ts")
-    if periods is None:
-        first = first.mutate(_anchor=first.index_ts, _stop=_null("timestamp"))
-    else:
-        op = periods.select(_op="patient_id", _ps=periods.period_start.cast("timestamp"),
-                            _pe=(periods.period_end + ibis.interval(days=1)).cast("timestamp"))
-        first = first.inner_join(op, [first.patient_id == op._op, op._pe > first.index_ts])
-        first = first.mutate(_anchor=ibis.greatest(first.index_ts, first._ps), _stop=first._pe).drop(
-            "_op", "_ps", "_pe")
+    first = _anchored(first, periods)
     ks = ibis.memtable({"k": list(range(max_periods))})
     per = first.cross_join(ks).inner_join(data_end, "patient_id")
     per = per.mutate(start_ts=per._anchor + (per.k * per._months).as_interval("M"))
