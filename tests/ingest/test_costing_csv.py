@@ -93,3 +93,30 @@ def test_bad_costing_row_is_quarantined(result, file: str, line: str, field: str
     f, r, detail = q[(file, line)]
     assert (f, r) == (field, reason)
     assert words in detail
+
+
+def test_repeated_activity_ids_in_one_file(tmp_path: Path) -> None:
+    """One-row records of a CSV chunk are accepted in bulk (Batch.accept_one_row_records) with the
+    per-record rules: an identical repeat is stored once, a repeat with other content is
+    quarantined as a duplicate, a bad row between them is quarantined with its own reason."""
+    d = tmp_path / "source"
+    d.mkdir()
+    (d / "patients.csv").write_text(PATIENTS)
+    (d / "activities.csv").write_text(
+        "activity_id,patient_id,encounter_id,resource_id,step_code,start_ts,minutes,practitioner_id\n"
+        "a-1,p-1,e-1,r-or,surgery,2024-03-01T08:00:00Z,95.5,pr-1\n"
+        "a-2,p-1,e-1,r-or,surgery,2024-03-01T08:00:00Z,oops,pr-1\n"
+        "a-1,p-1,e-1,r-or,surgery,2024-03-01T08:00:00Z,95.5,pr-1\n"
+        "a-1,p-1,e-1,r-or,surgery,2024-03-01T08:00:00Z,12,pr-1\n"
+        "a-3,p-1,e-1,r-or,surgery,2024-03-01T08:00:00Z,7,pr-1\n")
+    with Store(tmp_path / "s.duckdb") as store:
+        report = ingest([d], store)
+        acts = store.con.execute("SELECT activity_id, minutes FROM activities ORDER BY 1").fetchall()
+        quarantined = store.con.execute(
+            "SELECT locator, record_id, reason FROM quarantine WHERE source LIKE '%activities.csv' "
+            "ORDER BY locator").fetchall()
+    assert acts == [("a-1", 95.5), ("a-3", 7.0)]
+    assert quarantined == [("line 3", "a-2", "non-numeric value"),
+                           ("line 5", "a-1", "duplicate id with different content")]
+    f = next(f for f in report.files if f.source.endswith("activities.csv"))
+    assert (f.read, f.stored, f.quarantined) == (5, 3, 2)  # the identical repeat counts as stored
