@@ -90,12 +90,26 @@ class Batch:
         self.frozen: dict[str, pa.Table] | None = None
         # Resource types whose stored identifiers the parse looked up (references.References.used).
         self.identifiers_used: frozenset[str] = frozenset()
+        # Rows a reader produced as Arrow already (csv_columnar), checked and in file order.
+        self.prebuilt: dict[str, pa.Table] = {}
 
     @property
     def columns(self) -> dict[str, list[list[Any]]]:
         """The rows column by column (table columns + _locator), for looking at a batch."""
-        return {n: [list(c) for c in zip(*rows, strict=True)] + [self.locators[n]] if rows
+        cols = {n: [list(c) for c in zip(*rows, strict=True)] + [self.locators[n]] if rows
                 else [[] for _ in range(self._width[n] + 1)] for n, rows in self.rows.items()}
+        cols.update({n: [c.to_pylist() for c in t.columns] for n, t in self.prebuilt.items()})
+        return cols
+
+    def add_arrow(self, name: str, rows: pa.Table) -> None:
+        """Take every row of ``name`` this file yields as one Arrow table (declared columns and types
+        plus ``_locator``), already checked record by record as :meth:`accept` would."""
+        schema = arrow_schema(name, ("_locator",))
+        if not rows.schema.equals(schema):
+            raise ValueError(f"{name}: Arrow rows do not have the table's schema:\n{rows.schema}")
+        if self.rows.get(name) or name in self.prebuilt:
+            raise ValueError(f"{name}: this batch already holds rows of it")
+        self.prebuilt[name] = rows
 
     def _ensure(self, name: str) -> None:
         if name not in self.rows:
@@ -281,12 +295,14 @@ class Batch:
         """Tables this batch has rows for."""
         if self.frozen is not None:
             return [n for n, t in self.frozen.items() if t.num_rows]
-        return [n for n, rows in self.rows.items() if rows]
+        return [n for n, rows in self.rows.items() if rows] + [n for n, t in self.prebuilt.items() if t.num_rows]
 
     def arrow(self, name: str) -> pa.Table:
         """The rows of ``name`` as an Arrow table in the declared types, with a ``_locator`` column."""
         if self.frozen is not None:
             return self.frozen[name]
+        if name in self.prebuilt:
+            return self.prebuilt[name]
         schema = arrow_schema(name, ("_locator",))
         rows = self.rows[name]
         with few_collections():
@@ -300,5 +316,5 @@ class Batch:
         parsing, the batch is now small to keep and cheap to send from a worker process."""
         if self.frozen is None:
             self.frozen = {n: self.arrow(n) for n in self.tables}
-            self.rows, self.locators, self._seen, self._version = {}, {}, {}, {}
+            self.rows, self.locators, self._seen, self._version, self.prebuilt = {}, {}, {}, {}, {}
         return self

@@ -2,7 +2,8 @@
 
 Rows are read with the csv module, checked for shape, then handed column-wise to the mapping of
 the file's kind (``synthea_csv`` or ``costing_csv``); every data row ends as stored or
-quarantined, with the physical line number as locator.
+quarantined, with the physical line number as locator. Plain costing files (one record per line,
+no quotes) are read column-wise with Arrow instead (``csv_columnar``), with the same outcome.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from carevalue.ingest.batch import Batch
-from carevalue.ingest.costing_csv import COSTING_KINDS
+from carevalue.ingest.costing_csv import COSTING_KINDS, ONE_ROW_KINDS
+from carevalue.ingest.csv_columnar import read_columnar
 from carevalue.ingest.csv_records import CsvRecords, KindSpec, finish, open_text
 from carevalue.ingest.synthea_csv import SYNTHEA_KINDS
 
@@ -82,6 +84,9 @@ def parse_csv(path: Path, kind: str, batch: Batch) -> None:
                         f"Synthea or carevalue CSV (known: {', '.join(sorted(KINDS))})")
             return
         spec = KINDS[known]
+        one_row = ONE_ROW_KINDS.get(known)
+        if one_row is not None and read_columnar(path, one_row, header, batch, CHUNK_ROWS):
+            return
         width = len(header)
         good: list[list[str]] = []
         lines: list[int] = []
