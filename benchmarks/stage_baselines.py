@@ -17,6 +17,11 @@ sum) before the ratio is printed, so the comparison is honest:
   of the store matched once against the templates' trigger code sets, as the stage does). Checked:
   cycles and total cycle days against ``care_cycles``. The query does not assign events to
   phases (the stage's ``cycle_events``), so this ratio is an upper bound too.
+* segments: every patient's segment intervals (the rules' change dates, each leaf test evaluated
+  by one grouped join per kind of leaf with every value set at once, the first matching segment,
+  collapsed into intervals cut to the observation periods), value sets joined in as data
+  (``bench_value_sets``: each distinct code of the store matched once). Checked: intervals and
+  their total days against ``segments``. The query writes no ``segment_transitions``.
 
 Wall and CPU seconds are both printed (CPU: every DuckDB thread of this process; the fairer
 number on a shared machine). A second table gives each stage's write floor: copying the tables it
@@ -244,10 +249,154 @@ UNION ALL SELECT condition, patient_id, start_ts, end_ts FROM chronic
 DAYS = "sum(date_diff('second', start_ts, end_ts)) / 86400.0"
 CYCLES_CHECK = (f"SELECT count(*), {DAYS} FROM care_cycles", f"SELECT count(*), {DAYS} FROM bench_cycles")
 
+# ----------------------------------------------------------------------------------- segments
+def _leaves(rule, out: list) -> list:  # type: ignore[no-untyped-def]
+    for sub in (rule.any or []) + (rule.all or []) + ([rule.not_] if rule.not_ else []):
+        _leaves(sub, out)
+    if any(x is not None for x in (rule.active, rule.encounters, rule.procedures, rule.observation)) \
+            and rule not in out:
+        out.append(rule)
+    return out
+
+
+def _ages(rule, out: set) -> set:  # type: ignore[no-untyped-def]
+    for sub in (rule.any or []) + (rule.all or []) + ([rule.not_] if rule.not_ else []):
+        _ages(sub, out)
+    if rule.age_at_least is not None:
+        out.add(rule.age_at_least)
+    return out
+
+
+def _rule_sql(rule, leaves: list) -> str:  # type: ignore[no-untyped-def]
+    """A segment rule as a SQL test over the per-date table ``t`` (leaf columns l0, l1, ...)."""
+    if rule.any is not None:
+        return "(" + " OR ".join([_rule_sql(r, leaves) for r in rule.any] or ["FALSE"]) + ")"
+    if rule.all is not None:
+        return "(" + " AND ".join([_rule_sql(r, leaves) for r in rule.all] or ["TRUE"]) + ")"
+    if rule.not_ is not None:
+        return f"(NOT {_rule_sql(rule.not_, leaves)})"
+    if rule.always is not None:
+        return str(bool(rule.always)).upper()
+    if rule.age_at_least is not None:
+        return f"(t.birth_date IS NOT NULL AND t.d >= t.birth_date + INTERVAL {int(rule.age_at_least)} YEAR)"
+    return f"coalesce(t.l{leaves.index(rule)}, FALSE)"
+
+
+def segments_setup(con, lib: Library) -> str:  # type: ignore[no-untyped-def]
+    """Write ``bench_value_sets`` (the store's distinct codes in each value set the segment rules
+    name, matched once as the stage's cycles helper matches codes) and return the hand-written
+    query: change dates, one grouped join per kind of leaf (every value set at once), the first
+    matching segment per date, collapsed into intervals cut to the observation periods."""
+    import ibis
+
+    from carevalue.backends import write_table
+    from carevalue.engine.cycles import in_groups
+
+    rules = lib.get("record-rules", "default")
+    segs = sorted(lib.segments(), key=lambda x: (x.priority, x.id))
+    vsets = lib.kind("value-sets")
+    leaves: list = []
+    ages: set = set()
+    for sg in segs:
+        _leaves(sg.rule, leaves)
+        _ages(sg.rule, ages)
+    names = sorted({n for sg in segs for n in sg.rule.value_sets()})
+    codes = con.raw_sql("SELECT DISTINCT code_system, code FROM conditions UNION SELECT DISTINCT code_system, code "
+                        "FROM procedures UNION SELECT DISTINCT code_system, code FROM observations").fetchall()
+    rows = [{"value_set": n, "code_system": system or "~", "code": code} for n in names for system, code in codes
+            if in_groups(system, code, vsets[n].codes)]
+    write_table(con, "bench_value_sets", ibis.memtable(rows, schema={
+        "value_set": "string", "code_system": "string", "code": "string"}))
+    closing = [c for c in rules.closing if c.table == "conditions" and c.end_column == "abatement_ts"]
+    abate = "c.abatement_ts"
+    for c in closing:
+        abate = (f"CASE WHEN c.{c.column} IN ({_lit(c.values)}) AND c.abatement_ts IS NULL "
+                 f"THEN coalesce({', '.join('c.' + f for f in c.fill_from)})::TIMESTAMP ELSE {abate} END")
+
+    def coded(table: str, key: str, cols: str, kinds: str) -> str:
+        return (f"SELECT {cols}, v.value_set FROM ({counted(rules, table, key)}) c JOIN bench_value_sets v "
+                f"ON v.code_system = coalesce(c.code_system, '~') AND v.code = c.code "
+                f"AND v.value_set IN ({_lit({getattr(r, kinds).value_set for r in leaves if getattr(r, kinds)})})")
+
+    date_parts = ["SELECT patient_id, s AS d FROM starts WHERE s IS NOT NULL"]
+    date_parts += [f"SELECT patient_id, birth_date + INTERVAL {a} YEAR FROM pts WHERE birth_date IS NOT NULL"
+                   for a in sorted(ages)]
+    cond_cols, obs_cols, joins, cols = [], [], [], []
+    for i, r in enumerate(leaves):
+        if r.active:
+            date_parts += [f"SELECT patient_id, on_ FROM cond WHERE value_set = '{r.active.value_set}'",
+                           f"SELECT patient_id, off FROM cond WHERE value_set = '{r.active.value_set}' "
+                           "AND off IS NOT NULL"]
+            cond_cols.append(f"count(DISTINCT c.code) FILTER (WHERE c.value_set = '{r.active.value_set}') "
+                             f">= {r.active.at_least} AS l{i}")
+        elif r.encounters or r.procedures:
+            spec = r.encounters or r.procedures
+            src = (f"enc WHERE class_code IN ({_lit(r.encounters.class_codes)})" if r.encounters
+                   else f"proc WHERE value_set = '{r.procedures.value_set}'")
+            date_parts += [f"SELECT patient_id, rday FROM {src}",
+                           f"SELECT patient_id, rday + INTERVAL {spec.within_days} DAY FROM {src}"]
+            joins.append(f"LEFT JOIN (SELECT d.patient_id, d.d, count(*) >= {spec.at_least} AS l{i} FROM dates d "
+                         f"JOIN (SELECT * FROM {src}) e ON e.patient_id = d.patient_id AND e.rday <= d.d "
+                         f"AND e.rday > d.d - INTERVAL {spec.within_days} DAY GROUP BY ALL) j{i} USING (patient_id, d)")
+        else:
+            o = r.observation
+            date_parts.append(f"SELECT patient_id, rday FROM obs WHERE value_set = '{o.value_set}'")
+            val = (f"arg_max_null(o.value_code, (o.effective_ts, o.observation_id)) FILTER (WHERE o.value_set = "
+                   f"'{o.value_set}') IN ({_lit(o.value_codes)})" if o.value_codes else
+                   f"arg_max_null(o.value_num, (o.effective_ts, o.observation_id)) FILTER (WHERE o.value_set = "
+                   f"'{o.value_set}') >= {float(o.value_at_least)}")
+            obs_cols.append(f"{val} AS l{i}")
+        cols.append(f"l{i}")
+    if cond_cols:
+        joins.append(f"LEFT JOIN (SELECT d.patient_id, d.d, {', '.join(cond_cols)} FROM dates d JOIN cond c "
+                     "ON c.patient_id = d.patient_id AND c.on_ <= d.d AND (c.off IS NULL OR c.off > d.d) "
+                     "GROUP BY ALL) jc USING (patient_id, d)")
+    if obs_cols:
+        joins.append(f"LEFT JOIN (SELECT d.patient_id, d.d, {', '.join(obs_cols)} FROM dates d JOIN obs o "
+                     "ON o.patient_id = d.patient_id AND o.rday <= d.d GROUP BY ALL) jo USING (patient_id, d)")
+    case = " ".join(f"WHEN {_rule_sql(sg.rule, leaves)} THEN '{sg.id}'" for sg in segs)
+    union = "\n    UNION ".join(date_parts)
+    return f"""
+CREATE OR REPLACE TABLE bench_segments AS
+WITH pts AS (SELECT patient_id, birth_date, death_date FROM ({counted(rules, 'patients', 'patient_id', False)})),
+encs AS ({counted(rules, 'encounters', 'encounter_id')}),
+enc AS (SELECT patient_id, class_code, start_ts::DATE AS rday FROM encs),
+cond AS ({coded('conditions', 'condition_id', f"c.patient_id, c.code, c.onset_ts::DATE AS on_, ({abate})::DATE AS off",
+                'active')} WHERE c.onset_ts IS NOT NULL),
+proc AS ({coded('procedures', 'procedure_id', 'c.patient_id, c.start_ts::DATE AS rday', 'procedures')}
+         WHERE c.start_ts IS NOT NULL),
+obs AS ({coded('observations', 'observation_id', 'c.patient_id, c.observation_id, c.value_num, c.value_code, '
+               'c.effective_ts, c.effective_ts::DATE AS rday', 'observation')} WHERE c.effective_ts IS NOT NULL),
+starts AS (SELECT p.patient_id, coalesce(p.birth_date, f.first) AS s FROM pts p
+           LEFT JOIN (SELECT patient_id, min(start_ts)::DATE AS first FROM encs GROUP BY 1) f USING (patient_id)),
+dates AS (
+  SELECT DISTINCT x.patient_id, x.d::DATE AS d, p.birth_date FROM (
+    {union}) x(patient_id, d)
+  JOIN starts s ON s.patient_id = x.patient_id AND x.d::DATE >= s.s
+  JOIN pts p ON p.patient_id = x.patient_id
+  WHERE x.d::DATE = p.birth_date OR (x.d::DATE <= current_date AND (p.death_date IS NULL OR x.d::DATE <= p.death_date))),
+t AS (SELECT * FROM dates {' '.join(joins)}),
+at_dates AS (SELECT patient_id, d, CASE {case} END AS segment FROM t),
+changes AS (
+  SELECT patient_id, segment, d AS valid_from, lead(d) OVER (PARTITION BY patient_id ORDER BY d) AS valid_to FROM (
+    SELECT *, lag(segment) OVER (PARTITION BY patient_id ORDER BY d) AS prev FROM at_dates)
+  WHERE prev IS NULL OR prev != segment)
+SELECT c.patient_id, c.segment, greatest(c.valid_from, o.period_start) AS valid_from,
+       CASE WHEN c.valid_to IS NULL AND o.at_data_end THEN NULL
+            ELSE least(coalesce(c.valid_to, o.period_end + 1), o.period_end + 1) END AS valid_to
+FROM changes c JOIN observation_periods o ON o.patient_id = c.patient_id AND c.valid_from < o.period_end + 1
+     AND (c.valid_to IS NULL OR c.valid_to > o.period_start)
+"""
+
+
+SEGMENT_DAYS = "sum(date_diff('day', valid_from, coalesce(valid_to, DATE '2200-01-01')))"
+SEGMENTS_CHECK = (f"SELECT count(*), {SEGMENT_DAYS} FROM segments", f"SELECT count(*), {SEGMENT_DAYS} FROM bench_segments")
+
 Setup = Callable[..., str]
 BASELINES: dict[str, tuple[Setup, tuple[str, str]]] = {
     "costing": (costing_setup, COSTING_CHECK),
     "cycles": (cycles_setup, CYCLES_CHECK),
+    "segments": (segments_setup, SEGMENTS_CHECK),
 }
 
 

@@ -38,7 +38,7 @@ from carevalue.definitions.condition import ConditionTemplate, EventRule
 from carevalue.definitions.record_rule import RecordRules
 from carevalue.engine.codesets import _DOTLESS, matches
 from carevalue.engine.observation import periods_or_none
-from carevalue.engine.record_filter import counting
+from carevalue.engine.record_filter import counting, joins_as_written
 from carevalue.engine.table_list import listed_once
 
 # Core tables that carry clinical events, and how each maps onto the common event shape.
@@ -62,9 +62,10 @@ def _null(type_: str = _S) -> ir.Value:
     return ibis.null().cast(type_)
 
 
-def events(con: BaseBackend, rules: RecordRules) -> ir.Table:
-    """Every clinical event and billable record that counts, in one shape (see ``_EVENT_COLUMNS``)."""
-    have = set(con.list_tables())
+def events(con: BaseBackend, rules: RecordRules, tables: Sequence[str] | None = None) -> ir.Table:
+    """Every clinical event and billable record that counts, in one shape (see ``_EVENT_COLUMNS``);
+    with ``tables`` only the records of those tables (e.g. ``CLINICAL_TABLES``)."""
+    have = set(con.list_tables()) if tables is None else set(con.list_tables()) & set(tables)
     parts: list[ir.Table] = []
 
     def add(name: str, **cols: ir.Value) -> None:
@@ -107,9 +108,11 @@ def events(con: BaseBackend, rules: RecordRules) -> ir.Table:
         organization_id=col("organization_id"), practitioner_id=col("practitioner_id"))
     add("activities", event_id=col("activity_id"), event_ts=col("start_ts"), encounter_id=col("encounter_id"),
         practitioner_id=col("practitioner_id"))
+    if not parts:
+        raise ValueError(f"none of the event tables {sorted(tables or [])} is in the store")
     ev = ibis.union(*parts) if len(parts) > 1 else parts[0]
     # Facility and clinician fall back to the encounter's when the record has none.
-    if "encounters" in have:
+    if "encounters" in con.list_tables():
         enc = counting(con, "encounters", rules).select(
             _eid=lambda t: t.encounter_id, _eorg=lambda t: t.organization_id,
             _eprac=lambda t: t.practitioner_id, _ets=lambda t: t.start_ts)
@@ -482,13 +485,15 @@ def cost_bearing(cev: ir.Table, cycles: ir.Table) -> ir.Table:
 
     Most events are in one cycle only and carry their cost there; only the events in several
     cycles (a few percent) are ranked, so the ranking window sorts those rows, not every event."""
-    meta = cycles.select(_c="cycle_id", _type="cycle_type", _index="index_ts")
-    j = cev.inner_join(meta, cev.cycle_id == meta._c)
-    n = j.group_by(_nt=j.event_table, _ni=j.event_id).aggregate(_cycles=j.count())
+    n = cev.group_by(_nt=cev.event_table, _ni=cev.event_id).aggregate(_cycles=cev.count())
     n = n.filter(n._cycles > 1)
-    on = [j.event_table == n._nt, j.event_id == n._ni]
-    alone = j.anti_join(n, on).mutate(cost_bearing=ibis.literal(True))
-    shared = j.semi_join(n, on)
+    on = [cev.event_table == n._nt, cev.event_id == n._ni]
+    alone = cev.anti_join(n, on).mutate(cost_bearing=ibis.literal(True))
+    # Every event's cycle is one of ``cycles`` (the events were collected from their windows):
+    # only the shared events need the cycle's type and index time for the ranking.
+    meta = cycles.select(_c="cycle_id", _type="cycle_type", _index="index_ts")
+    shared = cev.semi_join(n, on)
+    shared = shared.inner_join(meta, shared.cycle_id == meta._c)
     strength = ibis.cases(*[(shared.match == k, v) for k, v in MATCH_STRENGTH.items()], else_=9)
     shared = shared.mutate(_acute=ibis.cases((shared._type == "acute", 0), else_=1), _strength=strength,
                            _dist=(shared.event_ts.epoch_seconds() - shared._index.epoch_seconds()).abs())
@@ -630,8 +635,13 @@ def run(con: BaseBackend, templates: Sequence[ConditionTemplate], rules: RecordR
     templates; templates enter as data (code masks joined in), not as one scan per template.
     """
     core = listed_once(con)  # the core tables' list, read once for every counting view
-    ev = scratch(con, "_cv_events", events(core, rules))
-    until = scratch(con, "_cv_until", data_end(core, ev, rules))
+    # Only the clinical events are read more than once (codes, triggers, windows, followers): they
+    # are materialised; the billable records (claims, activities: most of the rows) are read where
+    # they are needed, the data end and following their encounter, straight from the store.
+    ev = scratch(con, "_cv_events", events(core, rules, CLINICAL_TABLES))
+    billable = events(core, rules, FOLLOWER_TABLES) if set(FOLLOWER_TABLES) & set(core.list_tables()) else None
+    every = ev if billable is None else ibis.union(ev, billable)
+    until = scratch(con, "_cv_until", data_end(core, every, rules))
     periods = periods_or_none(con) if periods is None else periods
     # The distinct codes are matched against the code sets first, on their own (a few thousand
     # rows); the trigger events of all templates are then found in one join.
@@ -643,7 +653,8 @@ def run(con: BaseBackend, templates: Sequence[ConditionTemplate], rules: RecordR
     # so only clinical events are matched against the windows.
     clinical = ev.filter(ev.event_table.isin(CLINICAL_TABLES))
     inwin = scratch(con, "_cv_inwin", collected_rows(in_window(clinical, raw, templates, masks)))
-    cev_raw = scratch(con, "_cv_cycle_events", collect_events(ev, inwin))
+    with joins_as_written(con):  # the followers are millions of rows, the matched events far fewer
+        cev_raw = scratch(con, "_cv_cycle_events", collect_events(every, inwin))
     write_table(con, "care_cycles", _attribute(raw, cev_raw, templates, core, rules))
     write_table(con, "cycle_events", cost_bearing(cev_raw, raw))
     for name in ("_cv_events", "_cv_until", "_cv_triggers", "_cv_cycles", "_cv_codes", "_cv_inwin",

@@ -9,7 +9,8 @@ always come from the caller (the run's definitions library); engine code never l
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import ibis
@@ -74,6 +75,27 @@ def counting(con: BaseBackend, name: str, rules: RecordRules) -> ir.Table:
             t = t.mutate(**{c.end_column: ibis.cases(
                 (t[c.column].isin(c.values) & t[c.end_column].isnull(), fill), else_=t[c.end_column])})
     return t.select(*cols)
+
+
+@contextmanager
+def joins_as_written(con: BaseBackend) -> Iterator[None]:
+    """On DuckDB, build every hash join on the side the query puts on the right for the duration
+    of the block (other backends plan as they do).
+
+    DuckDB estimates each anti join of :func:`counting` (excluded encounters, plausibility flags)
+    to keep a fraction of its input, so a query over counted records takes them for its smallest
+    input and builds its hash tables on them, though they are its largest (millions of events
+    against thousands of cycles). The queries that use this put the small side on the right."""
+    if getattr(con, "name", None) != "duckdb":
+        yield
+        return
+    before = str(con.raw_sql("SELECT current_setting('disabled_optimizers')").fetchone()[0])  # type: ignore[attr-defined]
+    names = [n.strip() for n in before.split(",") if n.strip()]
+    con.raw_sql(f"SET disabled_optimizers = '{','.join([*names, 'build_side_probe_side'])}'")
+    try:
+        yield
+    finally:
+        con.raw_sql(f"SET disabled_optimizers = '{before}'")
 
 
 def excluded(con: BaseBackend, name: str, rules: RecordRules) -> ir.Table:

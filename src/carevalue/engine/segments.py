@@ -69,7 +69,16 @@ def _expr(rule: Rule, t: ir.Table, leaves: _Leaves) -> ir.BooleanValue:
     return t[leaves.column(rule)]
 
 
-READS = ("patients", "encounters", "conditions", "procedures", "observations")
+# The core tables the rules read, and the columns of each that :class:`Inputs` uses.
+READ_COLUMNS = {
+    "patients": ("patient_id", "birth_date", "death_date"),
+    "encounters": ("patient_id", "class_code", "start_ts"),
+    "conditions": ("patient_id", "code_system", "code", "onset_ts", "abatement_ts"),
+    "procedures": ("patient_id", "code_system", "code", "start_ts"),
+    "observations": ("patient_id", "observation_id", "code_system", "code", "value_num", "value_code",
+                     "effective_ts"),
+}
+READS = tuple(READ_COLUMNS)
 
 
 class Inputs:
@@ -141,7 +150,8 @@ def change_dates(inp: Inputs, rules: Sequence[Rule], until: date | None = None) 
     """
     pts = inp.table("patients")
     parts: list[ir.Table] = []
-    for r in _leaf_rules(rules):
+    sources = {_source(r): r for r in _leaf_rules(rules)}  # leaves with one source share their dates
+    for r in sources.values():
         if r.active:
             c = inp.conditions(r.active.value_set)
             parts += [c.select("patient_id", d=c.on), c.filter(c.off.notnull()).select("patient_id", d=c.off)]
@@ -176,14 +186,33 @@ def change_dates(inp: Inputs, rules: Sequence[Rule], until: date | None = None) 
     return dates.select("patient_id", "d", "birth_date")
 
 
-def _leaf_table(inp: Inputs, dates: ir.Table, rule: Rule, col: str) -> ir.Table:
-    dd = dates.select(_p="patient_id", _d="d")
+def _source(rule: Rule) -> tuple[str, ...]:
+    """The records a leaf test reads, aggregated per (patient, date): leaves of one source (the
+    same value set at several thresholds, two tests of the latest observation) share one join."""
+    if rule.active:
+        return ("active", rule.active.value_set)
+    if rule.encounters:
+        return ("encounters", str(rule.encounters.within_days), *rule.encounters.class_codes)
+    if rule.procedures:
+        return ("procedures", str(rule.procedures.within_days), rule.procedures.value_set)
+    assert rule.observation is not None
+    return ("observation", rule.observation.value_set)
+
+
+_SOURCE_ROW = {"_p": "string", "_d": "date", "_src": "int64", "_n": "int64", "_vc": "string", "_vn": "float64"}
+
+
+def _source_table(inp: Inputs, dd: ir.Table, rule: Rule, src: int) -> ir.Table:
+    """(_p, _d, _src, _n, _vc, _vn) per patient and date of one source: the number of distinct
+    active codes (``active``) or of records in the look-back window (encounters, procedures), or
+    the value of the latest observation."""
+    null = {k: ibis.null().cast(v) for k, v in _SOURCE_ROW.items()}
     if rule.active:
         c = inp.conditions(rule.active.value_set)
         j = dd.inner_join(c, [dd._p == c.patient_id, c.on <= dd._d, c.off.isnull() | (c.off > dd._d)])
         agg = j.group_by(["_p", "_d"]).aggregate(_n=j.code.nunique())
-        return agg.select("_p", "_d", **{col: agg._n >= rule.active.at_least})
-    if rule.encounters or rule.procedures:
+        row = {**null, "_p": agg._p, "_d": agg._d, "_n": agg._n}
+    elif rule.encounters or rule.procedures:
         spec = rule.encounters or rule.procedures
         assert spec is not None
         ev = inp.encounters(rule.encounters.class_codes) if rule.encounters else inp.procedures(
@@ -191,16 +220,45 @@ def _leaf_table(inp: Inputs, dates: ir.Table, rule: Rule, col: str) -> ir.Table:
         j = dd.inner_join(ev, [dd._p == ev.patient_id, ev.at <= dd._d,
                                ev.at > dd._d - ibis.interval(days=spec.within_days)])
         agg = j.group_by(["_p", "_d"]).aggregate(_n=j.count())
-        return agg.select("_p", "_d", **{col: agg._n >= spec.at_least})
-    assert rule.observation is not None
+        row = {**null, "_p": agg._p, "_d": agg._d, "_n": agg._n}
+    else:
+        assert rule.observation is not None
+        o = inp.observations(rule.observation.value_set)
+        j = dd.inner_join(o, [dd._p == o.patient_id, o.at <= dd._d])
+        w = ibis.window(group_by=["_p", "_d"], order_by=[ibis.desc("effective_ts"), ibis.desc("observation_id")])
+        j = j.mutate(_r=ibis.row_number().over(w))
+        agg = j.filter(j._r == 0)
+        row = {**null, "_p": agg._p, "_d": agg._d, "_vc": agg.value_code, "_vn": agg.value_num}
+    row["_src"] = ibis.literal(src, "int64")
+    return agg.select(**{k: (row[k] if k in ("_p", "_d") else row[k].cast(v)).name(k) for k, v in _SOURCE_ROW.items()})
+
+
+def _leaf_test(t: ir.Table, rule: Rule, src: int) -> ir.BooleanValue:
+    """A leaf's test on its source's rows of :func:`_source_table` (False on other sources' rows)."""
+    mine = t._src == src
+    if rule.active:
+        return mine & (t._n >= rule.active.at_least)
+    if rule.encounters or rule.procedures:
+        spec = rule.encounters or rule.procedures
+        assert spec is not None
+        return mine & (t._n >= spec.at_least)
     spec_o = rule.observation
-    o = inp.observations(spec_o.value_set)
-    j = dd.inner_join(o, [dd._p == o.patient_id, o.at <= dd._d])
-    w = ibis.window(group_by=["_p", "_d"], order_by=[ibis.desc("effective_ts"), ibis.desc("observation_id")])
-    j = j.mutate(_r=ibis.row_number().over(w))
-    j = j.filter(j._r == 0)
-    test = j.value_code.isin(spec_o.value_codes) if spec_o.value_codes else j.value_num >= spec_o.value_at_least
-    return j.select("_p", "_d", **{col: test.fill_null(False)})
+    assert spec_o is not None
+    test = t._vc.isin(spec_o.value_codes) if spec_o.value_codes else t._vn >= spec_o.value_at_least
+    return mine & test.fill_null(False)
+
+
+def leaf_values(inp: Inputs, dates: ir.Table, leaves: _Leaves) -> ir.Table:
+    """(_p, _d, one boolean column per leaf) on the change dates where some leaf source has rows:
+    each source joined once with the dates, all of them stacked and turned into leaf columns by one
+    aggregation (instead of one join back onto the dates per leaf)."""
+    dd = dates.select(_p="patient_id", _d="d")
+    keys = list(dict.fromkeys(_source(rule) for _col, rule in leaves.leaves.values()))
+    stacked = [_source_table(inp, dd, next(r for _c, r in leaves.leaves.values() if _source(r) == k), i)
+               for i, k in enumerate(keys)]
+    long = ibis.union(*stacked) if len(stacked) > 1 else stacked[0]
+    return long.group_by(["_p", "_d"]).aggregate(**{
+        col: _leaf_test(long, rule, keys.index(_source(rule))).any() for col, rule in leaves.leaves.values()})
 
 
 def segment_at_dates(inp: Inputs, segments: Sequence[Segment], until: date | None = None) -> ir.Table:
@@ -212,10 +270,10 @@ def segment_at_dates(inp: Inputs, segments: Sequence[Segment], until: date | Non
     for r in _leaf_rules(rules):
         leaves.column(r)
     t = dates
-    for col, rule in leaves.leaves.values():
-        lt = _leaf_table(inp, dates, rule, col)
-        t = t.left_join(lt, [t.patient_id == lt._p, t.d == lt._d]).drop("_p", "_d")
-        t = t.mutate(**{col: t[col].fill_null(False)})
+    if leaves.leaves:
+        lv = leaf_values(inp, dates, leaves)
+        t = t.left_join(lv, [t.patient_id == lv._p, t.d == lv._d]).drop("_p", "_d")
+        t = t.mutate(**{col: t[col].fill_null(False) for col, _r in leaves.leaves.values()})
     seg = ibis.cases(*[(_expr(s.rule, t, leaves), s.id) for s in ordered], else_=ibis.null().cast("string"))
     return t.select("patient_id", "d", segment=seg)
 
@@ -249,12 +307,13 @@ def run(con: BaseBackend, segments: Sequence[Segment], value_sets: dict[str, Val
     """Build and write ``segments`` and ``segment_transitions``; returns row counts.
 
     ``periods`` defaults to the store's ``observation_periods`` table when it has one."""
-    # The rules read each core table several times (change dates, one leaf test per rule): the
-    # records that count are filtered once. The per-date segments are read twice (intervals,
+    # The rules read each core table several times (change dates, one join per leaf source): the
+    # records that count are filtered once, and only the columns the rules read are kept. The per-date segments are read twice (intervals,
     # transitions). Both are temporary tables (in memory on DuckDB).
     core = listed_once(con)  # the core tables' list, read once for every counting view
     have = set(core.list_tables())
-    counted = {n: scratch(con, f"_segment_{n}", counting(core, n, rules)) for n in READS if n in have}
+    counted = {n: scratch(con, f"_segment_{n}", counting(core, n, rules).select(*READ_COLUMNS[n]))
+               for n in READS if n in have}
     at = scratch(con, "_segment_dates", segment_at_dates(Inputs(con, value_sets, rules, counted), segments, until))
     segs, trans = histories(at)
     periods = periods_or_none(con) if periods is None else periods
