@@ -9,8 +9,7 @@ engine names no HCC; a new model version is a new data folder.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -20,7 +19,7 @@ from ibis.backends import BaseBackend
 
 from carevalue.backends import write_table
 from carevalue.definitions.record_rule import RecordRules
-from carevalue.engine.record_filter import counting
+from carevalue.engine.record_filter import counting, joins_as_written
 from carevalue.engine.riskscores import hccmask, reference
 from carevalue.engine.riskscores.diagnoses import Crosswalk, scored_on
 from carevalue.engine.riskscores.diagnoses import icd10_diagnoses as icd10_diagnoses  # re-exported
@@ -196,27 +195,6 @@ def hcc_scores(conditions: ir.Table, codings: ir.Table | None, patients: ir.Tabl
                                     reference.settings(folder)["score_decimals"])
 
 
-@contextmanager
-def _hash_joins_as_written(con: BaseBackend) -> Iterator[None]:
-    """On DuckDB, build every hash join on the side the query puts on the right (the small table:
-    the dead, the codings, the code dictionaries, the masks) for the duration of the block.
-
-    DuckDB estimates each anti join of :func:`counting` (excluded encounters, plausibility flags)
-    to keep a fifth of its input, so it takes the counted conditions for the smallest table of the
-    query and builds its hash tables on them, which costs about twice the time. Other backends
-    plan as they do."""
-    if getattr(con, "name", None) != "duckdb":
-        yield
-        return
-    before = str(con.raw_sql("SELECT current_setting('disabled_optimizers')").fetchone()[0])  # type: ignore[attr-defined]
-    names = [n.strip() for n in before.split(",") if n.strip()]
-    con.raw_sql(f"SET disabled_optimizers = '{','.join([*names, 'build_side_probe_side'])}'")
-    try:
-        yield
-    finally:
-        con.raw_sql(f"SET disabled_optimizers = '{before}'")
-
-
 def run(con: BaseBackend, as_of: date, *, rules: RecordRules, crosswalk: Crosswalk,
         model: str = "cms-hcc-v24", lookback_days: int | None = 365,
         enrolment: ir.Table | None = None, table: str = "patient_risk_scores") -> dict[str, Any]:
@@ -231,7 +209,7 @@ def run(con: BaseBackend, as_of: date, *, rules: RecordRules, crosswalk: Crosswa
     expr = hcc_scores(counting(con, "conditions", rules), codings, patients, as_of, model=model,
                       lookback_days=lookback_days, enrolment=enrolment, crosswalk=crosswalk,
                       code_pairs=con.table("conditions"))
-    with _hash_joins_as_written(con):
+    with joins_as_written(con):
         written = write_table(con, table, expr)
     # One score row per person (score_expression left-joins the people).
     return {"table": table, "rows": int(written.count().execute())}
