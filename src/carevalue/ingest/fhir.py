@@ -79,26 +79,34 @@ class _Reader:
         self.batch.reject(locator, rtype if type(rtype) is str else None, rid if type(rid) is str else None,
                           field, reason, detail, text)
 
+    def _known_type(self, res: dict[str, Any], rtype: Any, rid: Any, locator: str, raw_text: Any) -> bool:
+        """Whether a resourceType no mapper takes names an R4 resource (stored raw); else quarantined.
+        (Mapped types are valid R4 names: the resource() fast path skips these checks for them.)"""
+        if rtype is None:
+            hint = " (looks like a bulk-export log event)" if "eventId" in res or "exportId" in res else ""
+            self.reject(locator, None, rid, "resourceType", Reason.MISSING_RESOURCE_TYPE,
+                        f"object has no resourceType, so it is not a FHIR resource{hint}", raw_text)
+            return False
+        if type(rtype) is not str or not _RESOURCE_TYPE.match(rtype):
+            self.reject(locator, None, rid, "resourceType", Reason.INVALID_RESOURCE_TYPE,
+                        f"resourceType {rtype!r} is not a FHIR resource type name", raw_text)
+            return False
+        if rtype in _OLD_TYPES:
+            self.reject(locator, rtype, rid, "resourceType", Reason.UNSUPPORTED_VERSION,
+                        f"{rtype} exists only before FHIR R4 (DSTU2/STU3); this ingest reads R4", raw_text)
+            return False
+        return True
+
     def resource(self, res: Any, locator: str, raw_text: Any, full_url: str | None = None) -> None:
         """One record: envelope checks, then the mapper of its type (or raw_resources)."""
         if type(res) is not dict:
             self.reject(locator, None, None, "", Reason.NOT_OBJECT,
                         f"expected a JSON object (a FHIR resource), got {type(res).__name__}", raw_text)
             return
-        rtype = res.get("resourceType")
+        rtype: Any = res.get("resourceType")  # a str once the checks below passed
         rid = res.get("id")
-        if rtype is None:
-            hint = " (looks like a bulk-export log event)" if "eventId" in res or "exportId" in res else ""
-            self.reject(locator, None, rid, "resourceType", Reason.MISSING_RESOURCE_TYPE,
-                        f"object has no resourceType, so it is not a FHIR resource{hint}", raw_text)
-            return
-        if type(rtype) is not str or not _RESOURCE_TYPE.match(rtype):
-            self.reject(locator, None, rid, "resourceType", Reason.INVALID_RESOURCE_TYPE,
-                        f"resourceType {rtype!r} is not a FHIR resource type name", raw_text)
-            return
-        if rtype in _OLD_TYPES:
-            self.reject(locator, rtype, rid, "resourceType", Reason.UNSUPPORTED_VERSION,
-                        f"{rtype} exists only before FHIR R4 (DSTU2/STU3); this ingest reads R4", raw_text)
+        mapper = MAPPERS.get(rtype) if type(rtype) is str else None
+        if mapper is None and not self._known_type(res, rtype, rid, locator, raw_text):
             return
         if rid is None:
             if full_url and full_url.startswith("urn:uuid:"):
@@ -112,7 +120,6 @@ class _Reader:
                         f"id {rid!r} is not usable: it must be 1-256 characters of text without blanks, '/', '?', '#' or '|'",
                         raw_text)
             return
-        mapper = MAPPERS.get(rtype)
         try:
             if mapper is None:
                 rows = raw(res, rid, self.ctx, raw_text() if callable(raw_text) else raw_text)
@@ -126,7 +133,8 @@ class _Reader:
             self.reject(locator, rtype, rid, "", Reason.WRONG_TYPE,
                         f"{rtype}/{rid}: unexpected structure ({type(e).__name__}: {e})", raw_text)
             return
-        self.batch.accept(locator, rows, None, rtype, _last_updated(res))
+        meta = res.get("meta")
+        self.batch.accept(locator, rows, None, rtype, None if meta is None else _last_updated(meta))
         if self.batch.quarantine_rows and self.batch.quarantine_rows[-1][1] == locator and raw_text is not None:
             # accept() quarantined a duplicate: give the entry its content.
             q = self.batch.quarantine_rows[-1]
@@ -134,9 +142,9 @@ class _Reader:
                 self.batch.quarantine_rows[-1] = (*q[:7], (raw_text() if callable(raw_text) else raw_text)[:10_000])
 
 
-def _last_updated(res: dict[str, Any]) -> Any:
-    """meta.lastUpdated as a UTC datetime, or None when absent or unreadable (then no versioning)."""
-    meta = res.get("meta")
+def _last_updated(meta: Any) -> Any:
+    """meta.lastUpdated (of a resource's ``meta``) as a UTC datetime, or None when absent or
+    unreadable (then no versioning)."""
     if type(meta) is not dict or meta.get("lastUpdated") is None:
         return None
     try:

@@ -48,6 +48,26 @@ def _builder(name: str, columns: list[str]) -> Callable[..., tuple[Any, ...]]:
 
 ROW: dict[str, Callable[..., tuple[Any, ...]]] = {t.name: _builder(t.name, t.column_names) for t in TABLES}
 
+
+def positional(name: str, fields: str) -> Callable[..., tuple[Any, ...]]:
+    """A row builder of table ``name`` taking the source, then the columns ``fields`` names, in that
+    order, by position (columns not named are null): the hot mappers' rows, since a call by keyword
+    costs several times one by position. The mapper lists its values in the order of ``fields``."""
+    columns = next(t.column_names for t in TABLES if t.name == name)
+    if columns[-1] != "source":
+        raise ValueError(f"{name}: last column must be 'source'")
+    given = fields.split()
+    unknown = [f for f in given if f not in columns or f == "source"]
+    if unknown or len(set(given)) != len(given):
+        raise ValueError(f"{name}: unknown or repeated columns {unknown or given}")
+    values = ", ".join(c if c in given else "None" for c in columns[:-1])
+    code = f"def build(source, {', '.join(given)}):\n    return ({values}, source)\n"
+    ns: dict[str, Any] = {}
+    exec(code, ns)  # noqa: S102 - generated from the schema declaration, not from input
+    fn: Callable[..., tuple[Any, ...]] = ns["build"]
+    fn.__name__ = f"row_{name}"
+    return fn
+
 STATUS: dict[str, frozenset[str]] = {
     "Encounter": frozenset(["planned", "arrived", "triaged", "in-progress", "onleave", "finished", "cancelled", "entered-in-error", "unknown"]),
     "Observation": frozenset(["registered", "preliminary", "final", "amended", "corrected", "cancelled", "entered-in-error", "unknown"]),
@@ -152,10 +172,12 @@ def _required_concept(r: dict[str, Any], field: str, rtype: str) -> tuple[Any, A
     return c
 
 
+_CODING = positional("codings", "record_table record_id seq code_system code display")
+
+
 def _codings(src: str, tbl: str, rid: str, more: list[Any]) -> list[Row]:
-    build = ROW["codings"]
-    return [("codings", build(src, record_table=tbl, record_id=rid, seq=i, code_system=s, code=c, display=d))
-            for i, (s, c, d) in enumerate(more, 2)]
+    build = _CODING
+    return [("codings", build(src, tbl, rid, i, s, c, d)) for i, (s, c, d) in enumerate(more, 2)]
 
 
 def _extension(r: dict[str, Any], url: str) -> dict[str, Any] | None:
@@ -254,12 +276,15 @@ def patient(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
         raise Reject("deceasedDateTime", Reason.END_BEFORE_START, f"died ({death}) before being born ({birth})")
     system, value = _identifier(r)
     addr = _address(r.get("address"), "address")
-    return [("patients", ROW["patients"](
-        ctx.source, patient_id=rid, identifier_system=system, identifier_value=value, birth_date=birth,
-        death_date=death, sex=gender,
-        race=_us_core_text(r, "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race"),
-        ethnicity=_us_core_text(r, "http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity"),
-        postal_code=addr["postal_code"], state=addr["state"], deprivation_index=_deprivation(r)))]
+    return [("patients", _PATIENT(
+        ctx.source, rid, system, value, birth, death, gender,
+        _us_core_text(r, "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race"),
+        _us_core_text(r, "http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity"),
+        addr["postal_code"], addr["state"], _deprivation(r)))]
+
+
+_PATIENT = positional("patients", "patient_id identifier_system identifier_value birth_date death_date sex race "
+                                  "ethnicity postal_code state deprivation_index")
 
 
 def _deprivation(r: dict[str, Any]) -> float | None:
@@ -293,13 +318,15 @@ def encounter(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
             break
     loc = first(r.get("location"), "location").get("location")
     reason = concept(first(r.get("reasonCode"), "reasonCode"), "reasonCode[0]")
-    rows: list[Row] = [("encounters", ROW["encounters"](
-        ctx.source, encounter_id=rid, patient_id=pid, class_code=class_code, code_system=system, code=code,
-        display=display, status=status, start_ts=start, end_ts=end,
-        organization_id=ctx.ref_id(r.get("serviceProvider"), "serviceProvider", "Organization"),
-        location_id=ctx.ref_id(loc, "location[0].location", "Location"), practitioner_id=practitioner,
-        reason_code=reason[1], reason_system=reason[0]))]
+    rows: list[Row] = [("encounters", _ENCOUNTER(
+        ctx.source, rid, pid, class_code, system, code, display, status, start, end,
+        ctx.ref_id(r.get("serviceProvider"), "serviceProvider", "Organization"),
+        ctx.ref_id(loc, "location[0].location", "Location"), practitioner, reason[1], reason[0]))]
     return rows + _codings(ctx.source, "encounters", rid, more) if more else rows
+
+
+_ENCOUNTER = positional("encounters", "encounter_id patient_id class_code code_system code display status start_ts "
+                                      "end_ts organization_id location_id practitioner_id reason_code reason_system")
 
 
 def condition(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
@@ -315,15 +342,16 @@ def condition(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
     if onset is not None and abatement is not None and abatement < onset:
         raise Reject("abatementDateTime", Reason.END_BEFORE_START,
                      f"abatement ({r.get('abatementDateTime')}) is before onset ({r.get('onsetDateTime')})")
-    rows: list[Row] = [("conditions", ROW["conditions"](
-        ctx.source, condition_id=rid, patient_id=pid,
-        encounter_id=ctx.ref_id(r.get("encounter"), "encounter", "Encounter"),
-        code_system=system, code=code, display=display,
-        category=code_of(first(r.get("category"), "category"), "category[0]"),
-        clinical_status=_condition_status(r, "clinicalStatus"),
-        verification_status=_condition_status(r, "verificationStatus"),
-        onset_ts=onset, abatement_ts=abatement, recorded_ts=instant(r.get("recordedDate"), "recordedDate")))]
+    rows: list[Row] = [("conditions", _CONDITION(
+        ctx.source, rid, pid, ctx.ref_id(r.get("encounter"), "encounter", "Encounter"), system, code, display,
+        code_of(first(r.get("category"), "category"), "category[0]"),
+        _condition_status(r, "clinicalStatus"), _condition_status(r, "verificationStatus"),
+        onset, abatement, instant(r.get("recordedDate"), "recordedDate")))]
     return rows + _codings(ctx.source, "conditions", rid, more) if more else rows
+
+
+_CONDITION = positional("conditions", "condition_id patient_id encounter_id code_system code display category "
+                                      "clinical_status verification_status onset_ts abatement_ts recorded_ts")
 
 
 def procedure(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
@@ -336,14 +364,16 @@ def procedure(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
         start = end = instant(r.get("performedDateTime"), "performedDateTime")
     performer = first(r.get("performer"), "performer").get("actor")
     reason = concept(first(r.get("reasonCode"), "reasonCode"), "reasonCode[0]")
-    rows: list[Row] = [("procedures", ROW["procedures"](
-        ctx.source, procedure_id=rid, patient_id=pid,
-        encounter_id=ctx.ref_id(r.get("encounter"), "encounter", "Encounter"),
-        code_system=system, code=code, display=display, status=status, start_ts=start, end_ts=end,
-        practitioner_id=ctx.ref_id(performer, "performer[0].actor", "Practitioner"),
-        location_id=ctx.ref_id(r.get("location"), "location", "Location"),
-        reason_code=reason[1], reason_system=reason[0]))]
+    rows: list[Row] = [("procedures", _PROCEDURE(
+        ctx.source, rid, pid, ctx.ref_id(r.get("encounter"), "encounter", "Encounter"),
+        system, code, display, status, start, end,
+        ctx.ref_id(performer, "performer[0].actor", "Practitioner"),
+        ctx.ref_id(r.get("location"), "location", "Location"), reason[1], reason[0]))]
     return rows + _codings(ctx.source, "procedures", rid, more) if more else rows
+
+
+_PROCEDURE = positional("procedures", "procedure_id patient_id encounter_id code_system code display status start_ts "
+                                      "end_ts practitioner_id location_id reason_code reason_system")
 
 
 def observation(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
@@ -364,13 +394,11 @@ def observation(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
         if rtype == "QuestionnaireResponse":
             derived = did
             break
-    build = ROW["observations"]
+    build = _OBSERVATION
     num, unit, vsys, vcode, vtext = _value(r)
     rows: list[Row] = [("observations", build(
-        ctx.source, observation_id=rid, patient_id=pid, encounter_id=encounter_id, code_system=system,
-        code=code, display=display, category=category, status=status, effective_ts=effective,
-        value_num=num, value_unit=unit, value_code_system=vsys, value_code=vcode, value_text=vtext,
-        derived_from=derived))]
+        ctx.source, rid, pid, encounter_id, system, code, display, category, status, effective,
+        num, unit, vsys, vcode, vtext, None, derived))]
     if more:
         rows += _codings(ctx.source, "observations", rid, more)
     for i, comp in enumerate(array(r.get("component"), "component")):
@@ -379,11 +407,14 @@ def observation(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
         csys, ccode, cdisp, _ = _required_concept(c, "code", f"Observation.{f}")
         num, unit, vsys, vcode, vtext = _value(c, f + ".")
         rows.append(("observations", build(
-            ctx.source, observation_id=f"{rid}.c{i + 1}", patient_id=pid, encounter_id=encounter_id,
-            code_system=csys, code=ccode, display=cdisp, category=category, status=status,
-            effective_ts=effective, value_num=num, value_unit=unit, value_code_system=vsys,
-            value_code=vcode, value_text=vtext, component_of=rid, derived_from=derived)))
+            ctx.source, f"{rid}.c{i + 1}", pid, encounter_id, csys, ccode, cdisp, category, status,
+            effective, num, unit, vsys, vcode, vtext, rid, derived)))
     return rows
+
+
+_OBSERVATION = positional("observations", "observation_id patient_id encounter_id code_system code display category "
+                                          "status effective_ts value_num value_unit value_code_system value_code "
+                                          "value_text component_of derived_from")
 
 
 def medication_request(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
@@ -401,26 +432,29 @@ def medication_request(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
     disp = obj(r.get("dispenseRequest"), "dispenseRequest")
     repeats = nonnegative(disp.get("numberOfRepeatsAllowed"), "dispenseRequest.numberOfRepeatsAllowed")
     validity = period(disp.get("validityPeriod"), "dispenseRequest.validityPeriod") if "validityPeriod" in disp else (None, None)
-    rows: list[Row] = [("medications", ROW["medications"](
-        ctx.source, medication_id=rid, patient_id=pid,
-        encounter_id=ctx.ref_id(r.get("encounter"), "encounter", "Encounter"),
-        code_system=system, code=code, display=display, status=status, intent=intent,
-        authored_ts=instant(r.get("authoredOn"), "authoredOn"), end_ts=validity[1],
-        practitioner_id=ctx.ref_id(r.get("requester"), "requester", "Practitioner"),
-        dispenses=None if repeats is None else repeats + 1))]
+    rows: list[Row] = [("medications", _MEDICATION(
+        ctx.source, rid, pid, ctx.ref_id(r.get("encounter"), "encounter", "Encounter"),
+        system, code, display, status, intent, instant(r.get("authoredOn"), "authoredOn"), validity[1],
+        ctx.ref_id(r.get("requester"), "requester", "Practitioner"), None if repeats is None else repeats + 1))]
     return rows + _codings(ctx.source, "medications", rid, more) if more else rows
+
+
+_MEDICATION = positional("medications", "medication_id patient_id encounter_id code_system code display status "
+                                        "intent authored_ts end_ts practitioner_id dispenses")
 
 
 def immunization(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
     pid = ctx.patient(r.get("patient"), "patient")
     status = _status(r, "Immunization")
     system, code, display, more = _required_concept(r, "vaccineCode", "Immunization")
-    rows: list[Row] = [("immunizations", ROW["immunizations"](
-        ctx.source, immunization_id=rid, patient_id=pid,
-        encounter_id=ctx.ref_id(r.get("encounter"), "encounter", "Encounter"),
-        code_system=system, code=code, display=display, status=status,
-        occurrence_ts=instant(r.get("occurrenceDateTime"), "occurrenceDateTime")))]
+    rows: list[Row] = [("immunizations", _IMMUNIZATION(
+        ctx.source, rid, pid, ctx.ref_id(r.get("encounter"), "encounter", "Encounter"),
+        system, code, display, status, instant(r.get("occurrenceDateTime"), "occurrenceDateTime")))]
     return rows + _codings(ctx.source, "immunizations", rid, more) if more else rows
+
+
+_IMMUNIZATION = positional("immunizations", "immunization_id patient_id encounter_id code_system code display status "
+                                            "occurrence_ts")
 
 
 _PAID = ("benefit", "paid", "line_prvdr_pmt_amt", "payment")
@@ -480,7 +514,7 @@ def claim(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
     encounter_id = None
     lines: list[Row] = []
     seen_seq: set[int] = set()
-    build = ROW["claim_lines"]
+    build = _CLAIM_LINE
     for i, it in enumerate(array(r.get("item"), "item")):
         f = f"item[{i}]"
         it = obj(it, f)
@@ -507,16 +541,19 @@ def claim(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
         if charge is None and "adjudication" in it:
             charge = _adjudication(it, f, _SUBMITTED)
         paid = _adjudication(it, f, _PAID) if "adjudication" in it else None
-        lines.append(("claim_lines", build(
-            ctx.source, claim_id=rid, line_no=seq, patient_id=pid, code_system=system, code=code,
-            display=display, service_date=served, quantity=qty, charge_amount=charge, paid_amount=paid)))
+        lines.append(("claim_lines", build(ctx.source, rid, seq, pid, system, code, display, served, qty, charge,
+                                           paid)))
     if total_paid is None and any(ln[1][-2] is not None for ln in lines):
         total_paid = sum(ln[1][-2] or 0.0 for ln in lines)
-    header = ("claims", ROW["claims"](
-        ctx.source, claim_id=rid, kind=rtype, patient_id=pid, encounter_id=encounter_id,
-        organization_id=organization, practitioner_id=practitioner, payer_id=payer, status=status,
-        service_start=start, service_end=end, total_charge=total_charge, total_paid=total_paid))
+    header = ("claims", _CLAIM(ctx.source, rid, rtype, pid, encounter_id, organization, practitioner, payer, status,
+                               start, end, total_charge, total_paid))
     return [header, *lines, *rows]
+
+
+_CLAIM = positional("claims", "claim_id kind patient_id encounter_id organization_id practitioner_id payer_id status "
+                              "service_start service_end total_charge total_paid")
+_CLAIM_LINE = positional("claim_lines", "claim_id line_no patient_id code_system code display service_date quantity "
+                                        "charge_amount paid_amount")
 
 
 def _payer_rows(cov: dict[str, Any], ctx: Context, field: str) -> list[Row]:
@@ -529,7 +566,10 @@ def _payer_rows(cov: dict[str, Any], ctx: Context, field: str) -> list[Row]:
     if pid is None:
         return []
     ptype = concept(cov.get("type"), f"{field}.type")
-    return [("payers", ROW["payers"](ctx.source, payer_id=pid, name=name, payer_type=ptype[2] or ptype[1]))]
+    return [("payers", _PAYER(ctx.source, pid, name, ptype[2] or ptype[1]))]
+
+
+_PAYER = positional("payers", "payer_id name payer_type")
 
 
 def organization(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
@@ -638,7 +678,7 @@ def _ordinal(c: dict[str, Any], field: str) -> float | None:
 
 
 def _answers(items: Any, field: str, rid: str, ctx: Context, out: list[Row], seen: dict[str, int]) -> None:
-    build = ROW["questionnaire_answers"]
+    build = _ANSWER
     for i, item in enumerate(array(items, field)):
         f = f"{field}[{i}]"
         item = obj(item, f)
@@ -657,9 +697,8 @@ def _answers(items: Any, field: str, rid: str, ctx: Context, out: list[Row], see
                 text = None if code is not None else text
             n = seen.get(link, 0) + 1
             seen[link] = n
-            out.append(("questionnaire_answers", build(
-                ctx.source, response_id=rid, link_id=link if n == 1 else f"{link}[{n}]",
-                value_num=num, value_code=code, value_text=text)))
+            out.append(("questionnaire_answers", build(ctx.source, rid, link if n == 1 else f"{link}[{n}]", num, code,
+                                                       text)))
             _answers(a.get("item"), f"{af}.item", rid, ctx, out, seen)
         _answers(item.get("item"), f"{f}.item", rid, ctx, out, seen)
 
@@ -671,12 +710,15 @@ def questionnaire_response(r: dict[str, Any], rid: str, ctx: Context) -> list[Ro
     if q is None:
         raise Reject("questionnaire", Reason.MISSING_FIELD, "QuestionnaireResponse.questionnaire is missing")
     q = string(q, "questionnaire")
-    rows: list[Row] = [("questionnaire_responses", ROW["questionnaire_responses"](
-        ctx.source, response_id=rid, patient_id=pid,
-        encounter_id=ctx.ref_id(r.get("encounter"), "encounter", "Encounter"),
-        questionnaire=q, status=status, authored_ts=instant(r.get("authored"), "authored")))]
+    rows: list[Row] = [("questionnaire_responses", _RESPONSE(
+        ctx.source, rid, pid, ctx.ref_id(r.get("encounter"), "encounter", "Encounter"), q, status,
+        instant(r.get("authored"), "authored")))]
     _answers(r.get("item"), "item", rid, ctx, rows, {})
     return rows
+
+
+_RESPONSE = positional("questionnaire_responses", "response_id patient_id encounter_id questionnaire status authored_ts")
+_ANSWER = positional("questionnaire_answers", "response_id link_id value_num value_code value_text")
 
 
 def _patient_of(r: dict[str, Any], ctx: Context) -> str | None:
@@ -697,9 +739,11 @@ def coverage(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
 
 
 def raw(r: dict[str, Any], rid: str, ctx: Context, text: str | None = None) -> list[Row]:
-    return [("raw_resources", ROW["raw_resources"](
-        ctx.source, record_type=r["resourceType"], record_id=rid, patient_id=_patient_of(r, ctx),
-        content=text if text is not None else orjson.dumps(r).decode()))]
+    return [("raw_resources", _RAW(ctx.source, r["resourceType"], rid, _patient_of(r, ctx),
+                                   text if text is not None else orjson.dumps(r).decode()))]
+
+
+_RAW = positional("raw_resources", "record_type record_id patient_id content")
 
 
 MAPPERS: dict[str, Callable[[dict[str, Any], str, Context], list[Row]]] = {

@@ -78,6 +78,13 @@ def _offset(text: str) -> timedelta:
     return off
 
 
+# Texts already read by instant() -> their value: exports repeat the same timestamps (visits on the
+# hour, one date for a claim and its lines), and a dict lookup is a fraction of a parse. Only texts
+# that parsed are kept (a bad one is re-read, so its Reject names the field at hand); bounded.
+_INSTANTS: dict[str, datetime] = {}
+_INSTANTS_MAX = 1 << 16
+
+
 def instant(value: Any, field: str) -> datetime | None:
     """A FHIR date/dateTime/instant as a naive UTC datetime (dates and partial dates: start of the period).
 
@@ -87,6 +94,17 @@ def instant(value: Any, field: str) -> datetime | None:
         return None
     if type(value) is not str:
         raise Reject(field, Reason.WRONG_TYPE, f"{field} should be a date/dateTime text, got {type(value).__name__} {_show(value)}")
+    dt = _INSTANTS.get(value)
+    if dt is None:
+        dt = _read_instant(value, field)
+        if len(_INSTANTS) >= _INSTANTS_MAX:
+            _INSTANTS.clear()
+        _INSTANTS[value] = dt
+    return dt
+
+
+def _read_instant(value: str, field: str) -> datetime:
+    """instant() of a text not read before."""
     n = len(value)
     try:
         if n > 10 and value[4] == "-" and value[7] == "-" and value[10] == "T":
@@ -114,7 +132,8 @@ def instant(value: Any, field: str) -> datetime | None:
 
 def day(value: Any, field: str) -> date | None:
     """A FHIR date (or the date part of a dateTime, as written)."""
-    dt = instant(value, field)
+    # Birth and death dates hardly repeat: read past instant()'s cache rather than fill it.
+    dt = _read_instant(value, field) if type(value) is str else instant(value, field)
     if dt is None:
         return None
     return date.fromisoformat(value[:10]) if len(value) > 10 else dt.date()

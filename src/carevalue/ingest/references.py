@@ -23,6 +23,9 @@ _IDENTIFIED = {
     "Practitioner": ("practitioners", "practitioner_id"),
     "Location": ("locations", "location_id"),
 }
+# Type parts of relative references already seen to qualify for the Type/id fast path of
+# References.resolve (non-empty, capitalised, without '?', ':' or '#'); bounded, types are few.
+_PLAIN_TYPES: dict[str, str] = {}
 _TYPE_ID = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([^/?#]+)(?:/_history/[^/]+)?$")
 
 
@@ -113,11 +116,18 @@ class References:
             hit = self.local.get(r)
             if hit is not None:
                 return hit
-            # Fast path for the common relative form Type/id.
-            slash = r.find("/")
-            if 0 < slash < len(r) - 1 and r.find("/", slash + 1) < 0 and "?" not in r and ":" not in r \
-                    and "#" not in r and r[0].isupper():
-                return r[:slash], r[slash + 1:]
+            # Fast path for the common relative form Type/id: a type seen before (one dict lookup,
+            # and the same type string every time) and an id without '/', '?', ':' or '#'.
+            head, slash, tail = r.partition("/")
+            known = _PLAIN_TYPES.get(head)
+            if known is not None and tail and "/" not in tail and "?" not in tail and ":" not in tail \
+                    and "#" not in tail:
+                return known, tail
+            if slash and head and tail and head[0].isupper() and "/" not in tail and "?" not in r \
+                    and ":" not in r and "#" not in r:
+                if len(_PLAIN_TYPES) < 1024:
+                    _PLAIN_TYPES[head] = head
+                return head, tail
         if r is None:
             ident = ref.get("identifier")
             if isinstance(ident, dict) and isinstance(ident.get("value"), str):
