@@ -135,3 +135,20 @@ def test_columnar_and_record_readers_agree(tmp_path: Path, monkeypatch: pytest.M
     p = tmp_path / "activities.000.csv"
     p.write_bytes((end.join([HEADER, *(",".join(r) for r in rows)]) + end).encode())
     _same(p, "activities", monkeypatch)
+
+
+def test_a_batch_holds_a_table_either_as_arrow_or_record_by_record(tmp_path: Path) -> None:
+    """One table of a batch comes from one reader: Arrow rows after records, or records after
+    Arrow rows, are refused rather than silently mixed."""
+    from carevalue.ingest.batch import arrow_schema
+    empty = arrow_schema(ACTIVITIES.table, ("_locator",)).empty_table()
+    b = Batch("x.csv", "csv")
+    b.add_arrow(ACTIVITIES.table, empty)
+    with pytest.raises(ValueError, match="already holds"):
+        b.row(ACTIVITIES.table, activity_id="a1")
+    with pytest.raises(ValueError, match="already holds"):
+        b.add_arrow(ACTIVITIES.table, empty)
+    c = Batch("y.csv", "csv")
+    c.accept("line 2", [(ACTIVITIES.table, c.row(ACTIVITIES.table, activity_id="a1"))])
+    with pytest.raises(ValueError, match="already holds"):
+        c.add_arrow(ACTIVITIES.table, empty)

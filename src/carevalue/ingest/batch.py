@@ -113,6 +113,8 @@ class Batch:
 
     def _ensure(self, name: str) -> None:
         if name not in self.rows:
+            if name in self.prebuilt:
+                raise ValueError(f"{name}: this batch already holds its rows as one Arrow table")
             t = table(name)
             names = t.column_names
             if names[-1] != "source":
