@@ -1,7 +1,7 @@
 """Profile the whole pipeline: synth → ingest → every stage, per population size, on DuckDB.
 
-Prints one table per size with wall time, CPU time and peak RSS per step and the rows each stage
-wrote, then the scaling ratios between consecutive sizes (1.0 per doubling would be linear).
+Prints one table per size with wall time, CPU time and peak memory (PSS, the proportional set
+size of the process and its parse workers) per step and the rows each stage wrote, then the scaling ratios between consecutive sizes (1.0 per doubling would be linear).
 
     python benchmarks/pipeline.py --sizes 20000 100000 [--seed 7] [--work DIR] [--only STAGE ...]
                                   [--reuse-population]
@@ -31,7 +31,9 @@ from carevalue.workspace import Workspace
 
 
 def _rss_mib() -> float:
-    """Resident memory of this process and its children (ingest forks parse workers), in MiB."""
+    """Memory of this process and its children (ingest forks parse workers), in MiB: the sum of
+    their proportional set sizes (PSS), so pages a forked worker still shares with its parent are
+    counted once, not once per process as summed RSS would (RSS where PSS cannot be read)."""
     kib, me = 0, os.getpid()
     for d in Path("/proc").iterdir():
         if not d.name.isdigit():
@@ -43,8 +45,18 @@ def _rss_mib() -> float:
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
         pid, ppid = int(d.name), int(fields.get("PPid", "0").strip())
         if (pid == me or ppid == me) and "VmRSS" in fields:
-            kib += int(fields["VmRSS"].split()[0])
+            kib += _pss_kib(d) or int(fields["VmRSS"].split()[0])
     return kib / 1024
+
+
+def _pss_kib(proc: Path) -> int | None:
+    try:
+        for line in (proc / "smaps_rollup").read_text(encoding="ascii").splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
 
 
 def _cpu_s() -> float:
@@ -85,7 +97,7 @@ def measured(rows: list[dict[str, object]], step: str) -> Iterator[Callable[[int
         yield lambda n: written.__setitem__("rows", n)
     rows.append({"step": step, "wall_s": time.perf_counter() - t0, "cpu_s": _cpu_s() - cpu0,
                  "peak_rss_mib": s.peak, "rows": written["rows"]})
-    print(f"  {step} done after {rows[-1]['wall_s']:.1f} s, peak RSS {s.peak:,.0f} MiB", file=sys.stderr, flush=True)
+    print(f"  {step} done after {rows[-1]['wall_s']:.1f} s, peak memory (PSS) {s.peak:,.0f} MiB", file=sys.stderr, flush=True)
 
 
 def profile(patients: int, seed: int, work: Path, only: list[str] | None = None,
@@ -115,7 +127,7 @@ def profile(patients: int, seed: int, work: Path, only: list[str] | None = None,
         def hook(name: str, i: int, n: int) -> None:
             if marks:  # progress on stderr, so a long run that is stopped still shows its stages
                 print(f"  {marks[-1][0]} done after {time.perf_counter() - marks[-1][1]:.1f} s, "
-                      f"peak RSS {sampler.peak:,.0f} MiB", file=sys.stderr, flush=True)
+                      f"peak memory (PSS) {sampler.peak:,.0f} MiB", file=sys.stderr, flush=True)
             marks.append((name, time.perf_counter(), _cpu_s(), sampler.peak))
             sampler.peak = _rss_mib()
         result = ws.run(only=only, on_stage=hook)
@@ -129,7 +141,7 @@ def profile(patients: int, seed: int, work: Path, only: list[str] | None = None,
 
 def _print(patients: int, rows: list[dict[str, object]]) -> None:
     print(f"\n## {patients:,} patients (DuckDB, {Path(tempfile.gettempdir())})")
-    print(f"{'step':<24}{'wall s':>10}{'CPU s':>10}{'peak RSS MiB':>14}{'rows':>14}")
+    print(f"{'step':<24}{'wall s':>10}{'CPU s':>10}{'peak PSS MiB':>14}{'rows':>14}")
     for r in rows:
         print(f"{r['step']:<24}{r['wall_s']:>10.1f}{r['cpu_s']:>10.1f}{r['peak_rss_mib']:>14.0f}{r['rows']:>14,}")
     stages = [r for r in rows if str(r["step"]).startswith("stage")]
