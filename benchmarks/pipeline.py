@@ -1,7 +1,8 @@
 """Profile the whole pipeline: synth → ingest → every stage, per population size, on DuckDB.
 
 Prints one table per size with wall time, CPU time and peak memory (PSS, the proportional set
-size of the process and its parse workers) per step and the rows each stage wrote, then the scaling ratios between consecutive sizes (1.0 per doubling would be linear).
+size of the process and its parse workers) per step and the rows each stage wrote, then the
+scaling ratios between consecutive sizes (1.0 per doubling would be linear).
 
     python benchmarks/pipeline.py --sizes 20000 100000 [--seed 7] [--work DIR] [--only STAGE ...]
                                   [--reuse-population]
