@@ -50,7 +50,9 @@ def _row(t: ir.Table, var: CaseMixVariable, num: ir.Value | None = None, text: i
 
 
 def _latest(j: ir.Table, ts: str) -> ir.Table:
-    w = ibis.window(group_by="cycle_id", order_by=[ibis.desc(ts)])
+    """Per cycle the latest value; at one time the lowest, so the pick never depends on row order."""
+    w = ibis.window(group_by="cycle_id", order_by=[ibis.desc(ts), ibis.asc("_num", nulls_first=True),
+                                                   ibis.asc("_code", nulls_first=True)])
     j = j.mutate(_rank=ibis.row_number().over(w))
     return j.filter(j._rank == 0)
 
@@ -97,7 +99,7 @@ def _prom(con: Counted, tpl: ConditionTemplate, base: ir.Table, var: PromScore) 
     j = j.mutate(_d=days_between(j._ts, j.anchor_ts))
     j = j.filter((j._d >= tp.day - tp.window_days) & (j._d <= tp.day + tp.window_days))
     j = j.mutate(_dist=(j._d - tp.day).abs())
-    w = ibis.window(group_by="cycle_id", order_by=["_dist", "_ts"])
+    w = ibis.window(group_by="cycle_id", order_by=["_dist", "_ts", "_score"])
     j = j.mutate(_rank=ibis.row_number().over(w))
     j = j.filter(j._rank == 0)
     return _row(j, var, j._score)

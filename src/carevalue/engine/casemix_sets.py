@@ -124,7 +124,8 @@ def casemix_long(con: Counted, templates: Sequence[ConditionTemplate], base: ir.
         j = t.inner_join(o, [t.patient_id == o._pid, t._ocode == o._c])
         j = j.filter((j._s.isnull() | (j._csys == j._osys)) & (j._ts <= j.anchor_ts + ibis.interval(days=GRACE_DAYS)))
         j = j.select("cycle_id", "condition", "_var", "_ts", "_num", "_code").distinct()
-        w = ibis.window(group_by=["cycle_id", "_var"], order_by=[ibis.desc("_ts")])
+        w = ibis.window(group_by=["cycle_id", "_var"], order_by=[  # ties: the lowest value, as casemix_frame
+            ibis.desc("_ts"), ibis.asc("_num", nulls_first=True), ibis.asc("_code", nulls_first=True)])
         j = j.mutate(_rank=ibis.row_number().over(w))
         j = j.filter(j._rank == 0)
         parts.append(_out(j, j._num, ibis.cases((j._num.isnull(), j._code), else_=ibis.null().cast("string"))))
@@ -156,7 +157,7 @@ def casemix_long(con: Counted, templates: Sequence[ConditionTemplate], base: ir.
         j = j.mutate(_d=days_between(j._ts, j.anchor_ts))
         j = j.filter((j._d >= j._pday - j._pwin) & (j._d <= j._pday + j._pwin))
         j = j.mutate(_dist=(j._d - j._pday).abs())
-        w = ibis.window(group_by=["cycle_id", "_var"], order_by=["_dist", "_ts"])
+        w = ibis.window(group_by=["cycle_id", "_var"], order_by=["_dist", "_ts", "_score"])
         j = j.mutate(_rank=ibis.row_number().over(w))
         j = j.filter(j._rank == 0)
         parts.append(_out(j, j._score))

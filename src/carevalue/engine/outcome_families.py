@@ -195,9 +195,11 @@ def _days(col: ir.IntegerValue) -> ir.IntervalValue:
     return col.as_interval("D")
 
 
-def _nearest(j: ir.Table, keys: Sequence[str], target: ir.Value, ts: str) -> ir.Table:
+def _nearest(j: ir.Table, keys: Sequence[str], target: ir.Value, ts: str, tie: str) -> ir.Table:
+    """Per ``keys`` the row nearest ``target`` days, the earlier on equal distance and the record
+    with the lower id ``tie`` at the same time, so the pick never depends on the engine's row order."""
     j = j.mutate(_dist=(j._d - target).abs())
-    w = ibis.window(group_by=list(keys), order_by=["_dist", ts])
+    w = ibis.window(group_by=list(keys), order_by=["_dist", ts, ibis.asc(tie, nulls_first=True)])
     j = j.mutate(_rank=ibis.row_number().over(w))
     return j.filter(j._rank == 0)
 
@@ -246,7 +248,7 @@ def index_stays(con: Counted, acute: ir.Table, enc: ir.Table, search: ir.Value) 
     contains = (j._adm <= j.anchor_ts) & (j._dis.coalesce(j._adm) >= j.anchor_ts)
     j = j.filter(contains | (j._d.abs() <= search))
     j = j.mutate(_d=ibis.cases((contains, 0.0), else_=j._d))
-    j = _nearest(j, ["cycle_id", "_sid"], ibis.literal(0.0), "_adm").select(
+    j = _nearest(j, ["cycle_id", "_sid"], ibis.literal(0.0), "_adm", "_stay_id").select(
         _sc="cycle_id", _ss="_sid", _stay_id="_stay_id", _adm="_adm", _dis="_dis")
     return acute.left_join(j, [acute.cycle_id == j._sc, acute._sid == j._ss]).drop("_sc", "_ss")
 
@@ -297,7 +299,7 @@ def prom_score(con: Counted, base: ir.Table, specs: Specs) -> Family:
     j = ibis.union(j1, j2)
     j = j.mutate(_d=days_between(j._ts, j.anchor_ts))
     j = j.filter((j._d >= j.time_point_day - j._window) & (j._d <= j.time_point_day + j._window))
-    j = _nearest(j, ["cycle_id", "_sid", "_scale"], j.time_point_day, "_ts")
+    j = _nearest(j, ["cycle_id", "_sid", "_scale"], j.time_point_day, "_ts", "_rid")
     return _values(j, j._scale, CONTINUOUS, j._score, ibis.null().cast("int64"), j._d, ibis.literal(False),
                    (ibis.literal("questionnaire_responses"), j._rid)), None
 
@@ -310,7 +312,7 @@ def latest_value(base: ir.Table, specs: Specs, matched: ir.Table) -> Family:
     j = b.inner_join(o, [b.patient_id == o._pid, b._rk == o._key])
     j = j.mutate(_d=days_between(j._ts, j.anchor_ts))
     j = j.filter((j._d >= j.time_point_day - j._window) & (j._d <= j.time_point_day + j._window))
-    j = _nearest(j, ["cycle_id", "_sid"], j.time_point_day, "_ts")
+    j = _nearest(j, ["cycle_id", "_sid"], j.time_point_day, "_ts", "_oid")
     return _values(j, None, CONTINUOUS, j._v, ibis.null().cast("int64"), j._d, ibis.literal(False),
                    (ibis.literal("observations"), j._oid)), None
 
@@ -320,7 +322,7 @@ def time_from_diagnosis(base: ir.Table, specs: Specs, ev: ir.Table) -> Family:
     b = _with_specs(base, specs.table(("time-from-diagnosis",)))
     j = b.inner_join(ev, [b._rk == ev._rk, b.patient_id == ev._pid])
     j = j.filter(j._ts <= j.anchor_ts + ibis.interval(days=1))
-    w = ibis.window(group_by=["cycle_id", "_sid"], order_by=["_ts", "_id"])
+    w = ibis.window(group_by=["cycle_id", "_sid"], order_by=["_ts", "_tbl", "_id"])
     j = j.mutate(_rank=ibis.row_number().over(w))
     j = j.filter(j._rank == 0)
     days = ibis.greatest(days_between(j.anchor_ts.truncate("D"), j._ts.truncate("D")), 0.0)
