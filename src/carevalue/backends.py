@@ -30,10 +30,10 @@ def duckdb_settings(store: str | Path | None = None, preserve_insertion_order: b
 
     Each comes from the environment when set — ``CAREVALUE_DUCKDB_THREADS`` (a number),
     ``CAREVALUE_DUCKDB_MEMORY_LIMIT`` (a DuckDB size such as ``8GiB``), ``CAREVALUE_DUCKDB_TEMP_DIR``
-    (a folder) — else defaults to every core, five twelfths of the machine's memory (10 GiB on
-    24 GiB, so DuckDB and the Python process beside it stay within half the machine: measured at
-    1M patients in docs/scaling.md) and the folder ``<store>.tmp`` beside the store, so a large
-    join spills to disk instead of failing.
+    (a folder) — else defaults to every core, a third of the machine's memory (8 GiB on 24 GiB,
+    so DuckDB, the Python process and ingest's parse workers beside it stay within half the
+    machine: measured at 1M patients in docs/scaling.md) and the folder ``<store>.tmp`` beside the
+    store, so a large join spills to disk instead of failing.
     ``preserve_insertion_order=False`` lets DuckDB write tables without keeping row order (less
     memory on large writes); stage writes need no order, so the run connection passes it.
     """
@@ -45,7 +45,7 @@ def duckdb_settings(store: str | Path | None = None, preserve_insertion_order: b
     out["threads"] = threads
     memory = env("CAREVALUE_DUCKDB_MEMORY_LIMIT")
     if not memory and (ram := _physical_memory()):
-        memory = f"{ram * 5 // 12 // 2**20}MiB"
+        memory = f"{ram // 3 // 2**20}MiB"
     if memory:
         out["memory_limit"] = memory
     temp = env("CAREVALUE_DUCKDB_TEMP_DIR")

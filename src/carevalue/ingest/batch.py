@@ -2,7 +2,10 @@
 
 Parsers call :meth:`Batch.accept` with all rows of one record, or :meth:`Batch.reject` with a
 reason; every record read is exactly one of the two, which is what makes read = stored +
-quarantined hold per file. Rows are kept column-wise so the store can write them in bulk.
+quarantined hold per file. Rows are kept column-wise so the store can write them in bulk; every
+``chunk_rows`` rows of a table become an Arrow chunk, so parsing a large file holds compact Arrow
+rather than Python tuples (for the in-file duplicate check a chunked row is remembered by the hash
+of its content).
 """
 
 from __future__ import annotations
@@ -12,11 +15,14 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from carevalue.ingest.collections_paused import few_collections
 from carevalue.model import table
 
 MAX_CONTENT = 10_000
+# Rows of one table held as Python tuples before they are turned into an Arrow chunk.
+CHUNK_ROWS = 200_000
 
 _ARROW = {
     "VARCHAR": pa.string(),
@@ -68,8 +74,18 @@ class Reason:
     SUPERSEDED = "superseded by a later version"
 
 
+def _same(prev: tuple[Any, ...] | int, row: tuple[Any, ...]) -> bool:
+    """Whether ``row`` has the content (all but the source column, last) of the row seen before:
+    ``prev`` is that row, or the hash of its content once it was moved into an Arrow chunk."""
+    if isinstance(prev, tuple):
+        return prev[:-1] == row[:-1]
+    return prev == hash(row[:-1])
+
+
 class Batch:
-    def __init__(self, source: str, format: str, sha256: str = "") -> None:
+    def __init__(self, source: str, format: str, sha256: str = "", chunk_rows: int = CHUNK_ROWS) -> None:
+        if chunk_rows < 1:
+            raise ValueError(f"chunk_rows must be at least 1, not {chunk_rows}")
         self.source = source
         self.format = format
         self.sha256 = sha256
@@ -78,7 +94,11 @@ class Batch:
         self.rows: dict[str, list[tuple[Any, ...]]] = {}
         self.locators: dict[str, list[str]] = {}
         self._width: dict[str, int] = {}
-        self._seen: dict[tuple[str, Any], tuple[Any, ...]] = {}
+        # (table, key) -> the row with that key, or the hash of its content once it is in a chunk.
+        self._seen: dict[tuple[str, Any], tuple[Any, ...] | int] = {}
+        self._chunk_rows = chunk_rows
+        self._chunks: dict[str, list[pa.Table]] = {}  # earlier rows of a table as Arrow chunks
+        self._dropped: set[str] = set()  # locators of records removed after their rows were chunked
         self._key_idx: dict[str, tuple[int, ...]] = {}
         self._names: dict[str, list[str]] = {}
         self.quarantine_rows: list[tuple[Any, ...]] = []
@@ -98,6 +118,7 @@ class Batch:
         """The rows column by column (table columns + _locator), for looking at a batch."""
         cols = {n: [list(c) for c in zip(*rows, strict=True)] + [self.locators[n]] if rows
                 else [[] for _ in range(self._width[n] + 1)] for n, rows in self.rows.items()}
+        cols.update({n: [c.to_pylist() for c in self.arrow(n).columns] for n in self._chunks})
         cols.update({n: [c.to_pylist() for c in t.columns] for n, t in self.prebuilt.items()})
         return cols
 
@@ -154,7 +175,7 @@ class Batch:
             key = (name, self._key(name, row))
             prev = self._seen.get(key)
             old = self._version.get(key)
-            if prev is not None and prev[:-1] != row[:-1] and old is not None and old[1] is not None \
+            if prev is not None and not _same(prev, row) and old is not None and old[1] is not None \
                     and old[1] != version:
                 kv = key[1] if isinstance(key[1], tuple) else (key[1],)
                 rid = "/".join(map(str, kv))
@@ -211,7 +232,9 @@ class Batch:
                 out.append(row)
                 locs.append(locators[j])
                 version[key] = (locators[j], None)
-            elif prev[:-1] != row[:-1]:  # source column is last and equal by construction
+                if len(out) >= self._chunk_rows:
+                    self._chunk(name)
+            elif not _same(prev, row):
                 kv = key[1] if isinstance(key[1], tuple) else (key[1],)
                 self.reject(locators[j], record_type or name, str(kv[0]), table(name).key[-1], Reason.DUPLICATE,
                             f"{name} {'/'.join(map(str, kv))} appears earlier in this file with different content",
@@ -233,6 +256,10 @@ class Batch:
 
     def _drop_record(self, locator: str) -> None:
         """Remove every row an earlier record (by locator) produced, and forget its keys."""
+        if self._chunks:  # its rows may be in a chunk already: filtered out when the table is built
+            self._dropped.add(locator)
+            for name, *kv in self._chunked_keys(locator):
+                self._seen.pop((name, kv[0] if len(kv) == 1 else tuple(kv)), None)
         for name, rows in self.rows.items():
             locs = self.locators[name]
             idx = [i for i, x in enumerate(locs) if x == locator]
@@ -254,8 +281,11 @@ class Batch:
             prev = self._seen.get(key)
             if prev is None:
                 self._seen[key] = row
-                self.rows[name].append(row)
+                out = self.rows[name]
+                out.append(row)
                 self.locators[name].append(locator)
+                if len(out) >= self._chunk_rows:
+                    self._chunk(name)
                 return True
         keep: list[tuple[str, tuple[Any, ...], Any]] = []
         for n, (name, row) in enumerate(rows):
@@ -266,7 +296,7 @@ class Batch:
             key = (name, self._key(name, row))
             prev = self._seen.get(key)
             if prev is not None:
-                if prev[:-1] != row[:-1]:  # source column is last and equal by construction
+                if not _same(prev, row):  # source column is last and equal by construction
                     kv = key[1] if isinstance(key[1], tuple) else (key[1],)
                     self.reject(locator, record_type or name, str(kv[0]), table(name).key[-1],
                                 Reason.DUPLICATE,
@@ -282,7 +312,34 @@ class Batch:
             seen[key] = row
             self.rows[name].append(row)
             self.locators[name].append(locator)
+        for name in {name for name, _, _ in keep}:
+            if len(self.rows[name]) >= self._chunk_rows:
+                self._chunk(name)
         return True
+
+    def _chunk(self, name: str) -> None:
+        """Move the rows of ``name`` held as tuples into an Arrow chunk; the duplicate index keeps
+        each row's key and the hash of its content (a 64-bit hash: two different contents of one
+        key in one file are told apart unless their hashes collide, about 1 in 2**64)."""
+        rows, seen = self.rows[name], self._seen
+        self._chunks.setdefault(name, []).append(self._rows_arrow(name))
+        for row in rows:
+            seen[(name, self._key(name, row))] = hash(row[:-1])
+        rows.clear()
+        self.locators[name].clear()
+
+    def _chunked_keys(self, locator: str) -> list[list[Any]]:
+        """The [table, *key] of every row record ``locator`` produced (its version entry lists them;
+        else they are read back from the chunks)."""
+        if locator in self.versions:
+            return list(self.versions[locator]["row_keys"])
+        out: list[list[Any]] = []
+        for name, chunks in self._chunks.items():
+            key = list(table(name).key)
+            for t in chunks:
+                hit = t.filter(pc.equal(t.column("_locator"), locator)).select(key)
+                out += [[name, *r.values()] for r in hit.to_pylist()]
+        return out
 
     def reject(self, locator: str, record_type: str | None, record_id: str | None, field: str, reason: str,
                detail: str, raw: str | None = None) -> None:
@@ -297,7 +354,8 @@ class Batch:
         """Tables this batch has rows for."""
         if self.frozen is not None:
             return [n for n, t in self.frozen.items() if t.num_rows]
-        return [n for n, rows in self.rows.items() if rows] + [n for n, t in self.prebuilt.items() if t.num_rows]
+        return ([n for n, rows in self.rows.items() if rows or n in self._chunks]
+                + [n for n, t in self.prebuilt.items() if t.num_rows])
 
     def arrow(self, name: str) -> pa.Table:
         """The rows of ``name`` as an Arrow table in the declared types, with a ``_locator`` column."""
@@ -305,6 +363,16 @@ class Batch:
             return self.frozen[name]
         if name in self.prebuilt:
             return self.prebuilt[name]
+        if name not in self._chunks:
+            return self._rows_arrow(name)
+        parts = list(self._chunks[name])
+        if self._dropped:
+            gone = pa.array(sorted(self._dropped), type=pa.string())
+            parts = [t.filter(pc.invert(pc.is_in(t.column("_locator"), value_set=gone))) for t in parts]
+        return pa.concat_tables([*parts, self._rows_arrow(name)])
+
+    def _rows_arrow(self, name: str) -> pa.Table:
+        """The rows of ``name`` still held as tuples, as an Arrow table (declared types, ``_locator``)."""
         schema = arrow_schema(name, ("_locator",))
         rows = self.rows[name]
         with few_collections():
@@ -319,4 +387,5 @@ class Batch:
         if self.frozen is None:
             self.frozen = {n: self.arrow(n) for n in self.tables}
             self.rows, self.locators, self._seen, self._version, self.prebuilt = {}, {}, {}, {}, {}
+            self._chunks, self._dropped = {}, set()
         return self
