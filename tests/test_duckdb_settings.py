@@ -47,16 +47,16 @@ def test_environment_reaches_ingest_and_runs(tuned: Path) -> None:
     reader.disconnect()
 
 
-def test_defaults_five_twelfths_of_the_memory_and_spill_beside_the_store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_defaults_a_third_of_the_memory_and_spill_beside_the_store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for var in ("THREADS", "MEMORY_LIMIT", "TEMP_DIR"):
         monkeypatch.delenv(f"CAREVALUE_DUCKDB_{var}", raising=False)
     monkeypatch.setattr("carevalue.backends._physical_memory", lambda: 24 * 2**30)
     s = duckdb_settings(tmp_path / "store.duckdb")
-    assert s["memory_limit"] == "10240MiB"  # 24 GiB machine -> 10 GiB, 12 GiB with the process
+    assert s["memory_limit"] == "8192MiB"  # 24 GiB machine -> 8 GiB; with the process and workers <= 12
     assert s["temp_directory"] == str(tmp_path / "store.duckdb.tmp")
     con = connect(tmp_path / "store.duckdb")
     assert _setting(con, "temp_directory") == str(tmp_path / "store.duckdb.tmp")
-    assert _setting(con, "memory_limit") in ("10.0 GiB", "10240.0 MiB")
+    assert _setting(con, "memory_limit") in ("8.0 GiB", "8192.0 MiB")
     con.disconnect()
     assert "temp_directory" not in duckdb_settings(None)
 
