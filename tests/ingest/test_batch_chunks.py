@@ -12,21 +12,13 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_record_versions import enc as _encounter
 
 import carevalue.ingest.csv_sources as csv_sources
 from carevalue.ingest.batch import Batch, Reason
 from carevalue.ingest.fhir import parse_ndjson
 
 UNCHUNKED = 10**9
-
-
-def _encounter(rid: str, status: str, updated: str | None, cls: str) -> dict[str, Any]:
-    r: dict[str, Any] = {"resourceType": "Encounter", "id": rid, "status": status,
-                         "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": cls},
-                         "subject": {"reference": "Patient/p"}, "period": {"start": "2022-01-01T09:00:00Z"}}
-    if updated:
-        r["meta"] = {"lastUpdated": updated}
-    return r
 
 
 def _outcome(batch: Batch) -> tuple[Any, ...]:
