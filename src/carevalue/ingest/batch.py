@@ -258,7 +258,8 @@ class Batch:
         """Remove every row an earlier record (by locator) produced, and forget its keys."""
         if self._chunks:  # its rows may be in a chunk already: filtered out when the table is built
             self._dropped.add(locator)
-            for name, *kv in self._chunked_keys(locator):
+            # Only a versioned record is ever dropped, and its version entry lists its rows' keys.
+            for name, *kv in self.versions[locator]["row_keys"]:
                 self._seen.pop((name, kv[0] if len(kv) == 1 else tuple(kv)), None)
         for name, rows in self.rows.items():
             locs = self.locators[name]
@@ -327,19 +328,6 @@ class Batch:
             seen[(name, self._key(name, row))] = hash(row[:-1])
         rows.clear()
         self.locators[name].clear()
-
-    def _chunked_keys(self, locator: str) -> list[list[Any]]:
-        """The [table, *key] of every row record ``locator`` produced (its version entry lists them;
-        else they are read back from the chunks)."""
-        if locator in self.versions:
-            return list(self.versions[locator]["row_keys"])
-        out: list[list[Any]] = []
-        for name, chunks in self._chunks.items():
-            key = list(table(name).key)
-            for t in chunks:
-                hit = t.filter(pc.equal(t.column("_locator"), locator)).select(key)
-                out += [[name, *r.values()] for r in hit.to_pylist()]
-        return out
 
     def reject(self, locator: str, record_type: str | None, record_id: str | None, field: str, reason: str,
                detail: str, raw: str | None = None) -> None:
