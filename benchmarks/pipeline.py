@@ -31,22 +31,37 @@ from carevalue.synth import generate
 from carevalue.workspace import Workspace
 
 
-def _rss_mib() -> float:
-    """Memory of this process and its children (ingest forks parse workers), in MiB: the sum of
-    their proportional set sizes (PSS), so pages a forked worker still shares with its parent are
-    counted once, not once per process as summed RSS would (RSS where PSS cannot be read)."""
-    kib, me = 0, os.getpid()
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
+def _family() -> list[Path]:
+    """/proc entries of this process and its children (ingest forks parse workers)."""
+    me = Path("/proc/self")
+    kids: list[Path] = [me]
+    try:
+        for task in (me / "task").iterdir():
+            kids += [Path("/proc") / pid for pid in (task / "children").read_text(encoding="ascii").split()]
+    except OSError:
+        pass
+    return kids
+
+
+def _rss_sum_kib(procs: list[Path]) -> int:
+    """Summed resident set size (cheap: one line of statm each); an upper bound of summed PSS."""
+    page, kib = os.sysconf("SC_PAGE_SIZE") // 1024, 0
+    for d in procs:
         try:
-            status = (d / "status").read_text(encoding="ascii")
-        except OSError:
+            kib += int((d / "statm").read_text(encoding="ascii").split()[1]) * page
+        except (OSError, IndexError, ValueError):
             continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        pid, ppid = int(d.name), int(fields.get("PPid", "0").strip())
-        if (pid == me or ppid == me) and "VmRSS" in fields:
-            kib += _pss_kib(d) or int(fields["VmRSS"].split()[0])
+    return kib
+
+
+def _rss_mib(procs: list[Path] | None = None) -> float:
+    """Memory of this process and its children, in MiB: the sum of their proportional set sizes
+    (PSS), so pages a forked worker still shares with its parent are counted once, not once per
+    process as summed RSS would (RSS where PSS cannot be read)."""
+    kib = 0
+    for d in procs if procs is not None else _family():
+        pss = _pss_kib(d)
+        kib += pss if pss is not None else _rss_sum_kib([d])
     return kib / 1024
 
 
@@ -68,17 +83,29 @@ def _cpu_s() -> float:
 
 
 class Sampler:
-    """Peak resident memory of this process and its children while a step runs (sampled every 200 ms)."""
+    """Peak memory (summed PSS) of this process and its children while a step runs.
+
+    Reading smaps_rollup walks a process's page tables: about 85 ms for 8 GiB of small Python
+    objects, CPU time charged to this process. So every 200 ms the sampler reads only the cheap
+    summed RSS, an upper bound of PSS, and reads PSS only when that bound exceeds the peak so far,
+    at most once per twenty times its last cost (the sampler's own share of one core stays ≤ 5 %).
+    """
 
     def __init__(self) -> None:
         self.peak = 0.0
+        self.pss_reads = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def _loop(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, _rss_mib())
-            time.sleep(0.2)
+        next_read = 0.0
+        while not self._stop.wait(0.2):
+            procs = _family()
+            now = time.perf_counter()
+            if _rss_sum_kib(procs) / 1024 > self.peak and now >= next_read:
+                self.peak = max(self.peak, _rss_mib(procs))
+                self.pss_reads += 1
+                next_read = now + 20 * (time.perf_counter() - now)
 
     def __enter__(self) -> Sampler:
         self.peak = _rss_mib()
@@ -88,6 +115,7 @@ class Sampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+        self.peak = max(self.peak, _rss_mib())
 
 
 @contextmanager
