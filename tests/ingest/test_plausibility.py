@@ -8,6 +8,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from carevalue.backends import connect
 from carevalue.definitions.loader import load
 from carevalue.engine.record_filter import counting
@@ -101,3 +103,37 @@ def test_a_status_only_repeat_keeps_the_latest_version(tmp_path: Path) -> None:
     ]
     assert "replaced by the later version at line 3" in q[0][2]
     assert all(has for *_, has in q)  # each quarantined version keeps its raw text
+
+
+def test_parallel_ingest_compiles_the_check_while_parsing_and_flags_the_same(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from carevalue.ingest import parallel
+
+    (tmp_path / "in").mkdir()
+    files = [_write(tmp_path / "in" / "Patient.000.ndjson", [
+                 {"resourceType": "Patient", "id": "ok", "birthDate": "1960-06-01"},
+                 {"resourceType": "Patient", "id": "future", "birthDate": "2099-01-01"}]),
+             _write(tmp_path / "in" / "Encounter.000.ndjson", [enc("e-before", "ok", "1960-05-01T00:00:00Z")]),
+             _write(tmp_path / "in" / "Encounter.001.ndjson", [enc("e-after", "ok", "1990-05-01T00:00:00Z")])]
+    calls: list[int] = []
+    real = parallel.parsed_in_order
+
+    def spy(files, store, workers, while_parsing=None):  # type: ignore[no-untyped-def]
+        assert while_parsing is not None
+
+        def noted() -> None:
+            calls.append(len(files))
+            while_parsing()
+        return real(files, store, workers, noted)
+
+    flags = {}
+    for workers in (1, 2):
+        with Store(tmp_path / f"s{workers}.duckdb") as s:
+            monkeypatch.setattr(parallel, "parsed_in_order", spy)
+            report = ingest([files[0].parent], s, workers=workers)
+            flags[workers] = (report.implausible, s.con.execute(
+                "SELECT record_id, rule FROM plausibility_flags ORDER BY ALL").fetchall())
+    assert calls == [3]  # once, in the parallel ingest only
+    assert flags[1] == flags[2] == (
+        {"birth date in the future (exclude)": 1, "event before birth (exclude)": 1},
+        [("e-before", "event-before-birth"), ("future", "birth-date-in-future")])

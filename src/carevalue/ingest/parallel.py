@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -84,8 +84,11 @@ def parse_in_worker(src: SourceFile, snapshot: _Snapshot | None) -> Batch:
     return batch.freeze()
 
 
-def parsed_in_order(files: list[SourceFile], store: Store, workers: int) -> Iterator[tuple[SourceFile, Batch]]:
-    """Each file's Batch, in order; the caller writes each before asking for the next."""
+def parsed_in_order(files: list[SourceFile], store: Store, workers: int,
+                    while_parsing: Callable[[], None] | None = None) -> Iterator[tuple[SourceFile, Batch]]:
+    """Each file's Batch, in order; the caller writes each before asking for the next.
+    ``while_parsing`` runs here once the last file is sent to a worker, when a core is about to be
+    free (work the writer would otherwise do after the last file)."""
     changed: list[set[str]] = []  # changed[g]: identifier types a written file changed, generation g -> g+1
     # Forked workers start at once with everything imported (a spawned one takes seconds on a busy
     # machine); they only parse and never touch the store's connection. Spawn where fork is unsafe.
@@ -95,6 +98,7 @@ def parsed_in_order(files: list[SourceFile], store: Store, workers: int) -> Iter
                                    initargs=(os.getpid(),))
         try:
             pending: deque[tuple[SourceFile, Future[Batch], int]] = deque()
+            written: list[SourceFile] = []
             todo = iter(files)
 
             def send() -> None:
@@ -112,6 +116,9 @@ def parsed_in_order(files: list[SourceFile], store: Store, workers: int) -> Iter
             finally:
                 gc.unfreeze()
             while pending:
+                if while_parsing is not None and len(pending) + len(written) == len(files):
+                    while_parsing()  # every file is sent: a worker will be idle from now on
+                    while_parsing = None
                 src, future, generation = pending.popleft()
                 batch = future.result()
                 stale = set().union(*changed[generation:]) & batch.identifiers_used
@@ -119,6 +126,7 @@ def parsed_in_order(files: list[SourceFile], store: Store, workers: int) -> Iter
                     batch = Batch(src.label, src.format, sha256(src.path))
                     parse_file(src, batch, References(store))
                 yield src, batch
+                written.append(src)
                 tables = set(batch.tables)
                 kinds = {rtype for rtype, tbl in IDENTIFIED_TABLES.items() if tbl in tables}
                 if kinds:

@@ -7,16 +7,22 @@ leaves out records flagged ``exclude`` (and every record of an excluded patient)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
+import duckdb
 import ibis
 import ibis.expr.types as ir
-from ibis.backends import BaseBackend
 
 from carevalue.definitions.plausibility_rule import PlausibilityCheck, PlausibilityRules
+from carevalue.ingest.batch import arrow_schema
+from carevalue.model import TABLES
 from carevalue.model import table as declared
 
 FLAG_COLUMNS = ("record_table", "record_id", "patient_id", "rule", "action", "detail", "record_source")
+
+# A store holds every declared core table (created when it is opened).
+_STORED = {t.name for t in TABLES}
 
 # The date that places each event table's record in time.
 EVENT_DATE = {
@@ -33,8 +39,8 @@ def _flags(t: ir.Table, name: str, chk: PlausibilityCheck, pid: ir.Value, detail
                     detail=detail, record_source=t.source)
 
 
-def _check(con: BaseBackend, chk: PlausibilityCheck, as_of: date) -> list[ir.Table]:
-    pts = con.table("patients")
+def _check(table: Callable[[str], ir.Table], chk: PlausibilityCheck, as_of: date) -> list[ir.Table]:
+    pts = table("patients")
     if chk.check == "birth-in-future":
         bad = pts.filter(pts.birth_date > ibis.literal(as_of))
         return [_flags(bad, "patients", chk, bad.patient_id,
@@ -45,12 +51,11 @@ def _check(con: BaseBackend, chk: PlausibilityCheck, as_of: date) -> list[ir.Tab
         return [_flags(bad, "patients", chk, bad.patient_id,
                        f"{chk.reason}: born " + bad.birth_date.cast("string"))]
     out = []
-    have = set(con.list_tables())
     p = pts.select(_pid="patient_id", _birth="birth_date", _death="death_date")
     for name in chk.tables:
-        if name not in have or name not in EVENT_DATE:
+        if name not in EVENT_DATE or name not in _STORED:
             continue
-        t = con.table(name)
+        t = table(name)
         ts = t[EVENT_DATE[name]]
         j = t.inner_join(p, t.patient_id == p._pid)
         ts = j[EVENT_DATE[name]]
@@ -64,18 +69,27 @@ def _check(con: BaseBackend, chk: PlausibilityCheck, as_of: date) -> list[ir.Tab
     return out
 
 
-def violations(con: BaseBackend, rules: PlausibilityRules, as_of: date | None = None) -> ir.Table:
-    """Every violation of every check (``FLAG_COLUMNS``); ``as_of`` (default today) for future dates."""
-    parts = [x for chk in rules.checks for x in _check(con, chk, as_of or date.today())]
-    return ibis.union(*parts) if len(parts) > 1 else parts[0]
+def _declared(name: str) -> ir.Table:
+    """A core table as declared (unbound): the checks compile to SQL without touching a store."""
+    return ibis.table(ibis.Schema.from_pyarrow(arrow_schema(name)), name=name)
 
 
-def flag(con: BaseBackend, rules: PlausibilityRules, as_of: date | None = None) -> dict[str, int]:
-    """Re-derive ``plausibility_flags`` for the whole store; returns violations per reason."""
-    v = violations(con, rules, as_of).execute()
-    con.raw_sql("DELETE FROM plausibility_flags")
-    if len(v):
-        con.insert("plausibility_flags", v[list(FLAG_COLUMNS)])
+def violations_sql(rules: PlausibilityRules, as_of: date | None = None) -> str:
+    """One DuckDB query for every violation of every check (``FLAG_COLUMNS``), over the declared
+    core tables; ``as_of`` (default today) for future dates. It needs no store, so an ingest
+    compiles it while files are still being parsed."""
+    parts = [x for chk in rules.checks for x in _check(_declared, chk, as_of or date.today())]
+    expr = ibis.union(*parts) if len(parts) > 1 else parts[0]
+    return str(ibis.to_sql(expr, dialect="duckdb"))
+
+
+def flag(con: duckdb.DuckDBPyConnection, sql: str, rules: PlausibilityRules) -> dict[str, int]:
+    """Re-derive ``plausibility_flags`` for the whole store from :func:`violations_sql` (in the
+    store, no rows pulled out); returns violations per reason."""
+    cols = ", ".join(FLAG_COLUMNS)
+    con.execute("DELETE FROM plausibility_flags")
+    con.execute(f"INSERT INTO plausibility_flags ({cols}) SELECT {cols} FROM ({sql})")
+    counts = con.execute("SELECT rule, count(*) FROM plausibility_flags GROUP BY rule ORDER BY rule").fetchall()
     by_rule = {c.id: c for c in rules.checks}
-    counts = v.groupby("rule").size().to_dict() if len(v) else {}
-    return {f"{by_rule[k].reason} ({by_rule[k].action})": int(n) for k, n in sorted(counts.items())}
+    return {f"{by_rule[k].reason} ({by_rule[k].action})": int(n) for k, n in counts}
+

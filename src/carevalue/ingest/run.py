@@ -49,18 +49,37 @@ class IngestReport:
         return [f"{n:,} record(s): {why}" for why, n in self.implausible.items()]
 
 
+class PlausibilityQuery:
+    """The plausibility query of one ingest (content/plausibility-rules/default unless ``rules``),
+    compiled once; an ingest compiles it while worker processes parse, not after the last file."""
+
+    def __init__(self, rules: PlausibilityRules | None = None, as_of: date | None = None) -> None:
+        self.rules, self.as_of = rules, as_of
+        self.sql: str | None = None
+
+    def prepare(self) -> None:
+        from carevalue.ingest.plausibility import violations_sql
+
+        if self.rules is None:
+            from carevalue.definitions.loader import CONTENT, load
+            self.rules = load(CONTENT / "plausibility-rules").get("plausibility-rules", "default")
+        self.sql = violations_sql(self.rules, self.as_of)
+
+    def __call__(self, store: Store) -> dict[str, int]:
+        """Re-derive ``plausibility_flags`` over the whole store; returns the violations per reason."""
+        from carevalue.ingest.plausibility import flag
+
+        if self.sql is None:
+            self.prepare()
+        assert self.rules is not None and self.sql is not None
+        return flag(store.con, self.sql, self.rules)
+
+
 def check_plausibility(store: Store, rules: PlausibilityRules | None = None,
                        as_of: date | None = None) -> dict[str, int]:
     """Re-derive ``plausibility_flags`` over the whole store (content/plausibility-rules/default
     unless ``rules``); returns the violations per reason."""
-    import ibis
-
-    from carevalue.ingest.plausibility import flag
-
-    if rules is None:
-        from carevalue.definitions.loader import CONTENT, load
-        rules = load(CONTENT / "plausibility-rules").get("plausibility-rules", "default")
-    return flag(ibis.duckdb.from_connection(store.con), rules, as_of)
+    return PlausibilityQuery(rules, as_of)(store)
 
 
 def _write(src: SourceFile, batch: Batch, store: Store) -> FileReport:
@@ -98,8 +117,9 @@ def ingest(paths: list[Path], store: Store,
         small = sum(f.path.stat().st_size for f in files) < parallel.PARALLEL_MIN_BYTES
         if small and not os.environ.get("CAREVALUE_INGEST_WORKERS"):
             workers = 1
+    plausible = PlausibilityQuery(plausibility)
     if workers > 1 and len(files) > 1:
-        for i, (src, batch) in enumerate(parallel.parsed_in_order(files, store, workers)):
+        for i, (src, batch) in enumerate(parallel.parsed_in_order(files, store, workers, plausible.prepare)):
             if on_file:
                 on_file(src, i, len(files))
             reports.append(_write(src, batch, store))
@@ -113,5 +133,5 @@ def ingest(paths: list[Path], store: Store,
             reports.append(_write(src, batch, store))
             if _IDENTIFIED_TABLES.intersection(batch.tables):
                 refs.invalidate()
-    implausible = check_plausibility(store, plausibility) if files else {}
+    implausible = plausible(store) if files else {}
     return IngestReport(reports, skipped, implausible)
