@@ -7,6 +7,7 @@ leaves out records flagged ``exclude`` (and every record of an excluded patient)
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import date
 
@@ -77,8 +78,14 @@ def _declared(name: str) -> ir.Table:
 def violations_sql(rules: PlausibilityRules, as_of: date | None = None) -> str:
     """One DuckDB query for every violation of every check (``FLAG_COLUMNS``), over the declared
     core tables; ``as_of`` (default today) for future dates. It needs no store, so an ingest
-    compiles it while files are still being parsed."""
-    parts = [x for chk in rules.checks for x in _check(_declared, chk, as_of or date.today())]
+    compiles it while files are still being parsed; a process compiles the same rules once a day."""
+    return _compiled(rules.model_dump_json(), as_of or date.today())
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled(rules_json: str, as_of: date) -> str:
+    rules = PlausibilityRules.model_validate_json(rules_json)
+    parts = [x for chk in rules.checks for x in _check(_declared, chk, as_of)]
     expr = ibis.union(*parts) if len(parts) > 1 else parts[0]
     return str(ibis.to_sql(expr, dialect="duckdb"))
 

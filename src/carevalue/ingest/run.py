@@ -62,7 +62,7 @@ class PlausibilityQuery:
 
         if self.rules is None:
             from carevalue.definitions.loader import CONTENT, load
-            self.rules = load(CONTENT / "plausibility-rules").get("plausibility-rules", "default")
+            self.rules = load(CONTENT / "plausibility-rules", packaged=False).get("plausibility-rules", "default")
         self.sql = violations_sql(self.rules, self.as_of)
 
     def __call__(self, store: Store) -> dict[str, int]:
