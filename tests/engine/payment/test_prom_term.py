@@ -36,3 +36,21 @@ def test_improvement_and_threshold_per_cycle() -> None:
     assert out.loc["c2", "prom_improvement"] == 10 and not bool(out.loc["c2", "prom_reached"])
     assert pd.isna(out.loc["c3", "prom_improvement"]) and pd.isna(out.loc["c3", "prom_reached"])
     assert out.loc["c4", "prom_improvement"] == 21 and bool(out.loc["c4", "prom_reached"])
+
+
+def test_two_scores_at_the_same_latest_time_give_the_lower_in_any_row_order() -> None:
+    """Baseline 40 and 44 both at day −10 (the same latest time): the lower, 40, is the baseline
+    whatever order the rows come in (as the case-mix PROM pick); follow-up 70 → +30."""
+    d = timedelta(days=1)
+    rows = [("p1", "hoos-jr", 44.0, T0 - 10 * d), ("p1", "hoos-jr", 40.0, T0 - 10 * d),
+            ("p1", "hoos-jr", 38.0, T0 - 60 * d), ("p1", "hoos-jr", 70.0, T0 + 300 * d)]
+    cycles = ibis.memtable(pd.DataFrame({"cycle_id": ["c1"], "patient_id": ["p1"],
+                                         "condition": ["hip-osteoarthritis"], "index_ts": T0}))
+    for order in (rows, rows[::-1], rows[1:] + rows[:1]):
+        con = ibis.duckdb.connect()
+        con.create_table("prom_scores", pd.DataFrame(order, columns=["patient_id", "instrument", "score",
+                                                                     "authored_ts"]).assign(scale="score"))
+        expr = prom_improvement(con, cycles, [BUNDLE])
+        assert expr is not None
+        out = expr.execute().set_index("cycle_id")
+        assert (out.loc["c1", "prom_baseline"], out.loc["c1", "prom_improvement"]) == (40.0, 30.0)

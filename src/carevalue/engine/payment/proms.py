@@ -18,7 +18,11 @@ def _window_score(cyc: ir.Table, scores: ir.Table, lo: int, hi: int, name: str) 
     j = cyc.inner_join(scores, cyc.patient_id == scores._sp)
     day = days_between(j._ts, j.index_ts)
     j = j.filter((day >= lo) & (day <= hi))
-    return j.group_by(_wc="cycle_id").aggregate(**{name: j._score.argmax(j._ts)})
+    # The latest score; of two at the same time the lower (as the case-mix PROM pick), whatever
+    # order the rows come in.
+    latest = j.mutate(_n=ibis.row_number().over(ibis.window(group_by="cycle_id", order_by=[ibis.desc("_ts"), "_score"])))
+    latest = latest.filter(latest._n == 0)
+    return latest.select(_wc="cycle_id", **{name: latest._score})
 
 
 def prom_improvement(con: BaseBackend, cycles: ir.Table, bundles: Sequence[Bundle],
