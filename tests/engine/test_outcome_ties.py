@@ -30,7 +30,12 @@ def _insert(db: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, obje
 
 
 def _run(folder: Path, reverse: bool):  # type: ignore[no-untyped-def]
-    warnings.filterwarnings("ignore")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _tied_store_outcomes(folder, reverse)
+
+
+def _tied_store_outcomes(folder: Path, reverse: bool):  # type: ignore[no-untyped-def]
     path = folder / "store.duckdb"
     with Store(path):
         pass
