@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from carevalue.ingest.batch import Batch
 from carevalue.ingest.references import IDENTIFIED_TABLES, References, identifier_sql
-from carevalue.ingest.sources import SourceFile, ordered, parse_file, sha256
+from carevalue.ingest.sources import SourceFile, parse_file, sha256
 
 if TYPE_CHECKING:
     from carevalue.ingest.store import Store
@@ -74,30 +75,6 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
 
 
-def next_to_send(files: list[SourceFile], sent: set[int], written: int) -> int | None:
-    """Index (in write order) of the file to hand a worker next, or None when all are sent.
-
-    The file the writer needs next comes first, so it is always with a worker; then the files
-    whose order matters, in order; then the largest of the rest, so the longest parse starts early
-    and does not end the ingest alone on one core (writes stay in the given order)."""
-    if written < len(files) and written not in sent:
-        return written
-    rest = [i for i in range(len(files)) if i not in sent]
-    if not rest:
-        return None
-    first = [i for i in rest if ordered(files[i])]
-    if first:
-        return first[0]
-    return max(rest, key=lambda i: (_size(files[i]), -i))
-
-
-def _size(src: SourceFile) -> int:
-    try:
-        return src.path.stat().st_size
-    except OSError:
-        return 0
-
-
 def parse_in_worker(src: SourceFile, snapshot: _Snapshot | None) -> Batch:
     """Parse one file into a frozen Batch (Arrow tables), noting which identifiers it looked up."""
     refs = References(identifiers=snapshot)
@@ -120,16 +97,17 @@ def parsed_in_order(files: list[SourceFile], store: Store, workers: int,
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_exit_with_parent,
                                    initargs=(os.getpid(),))
         try:
-            sent: dict[int, tuple[Future[Batch], int]] = {}  # index in write order -> parse, generation
-            written = 0
+            pending: deque[tuple[SourceFile, Future[Batch], int]] = deque()
+            written: list[SourceFile] = []
+            todo = iter(files)
 
             def send() -> None:
-                i = next_to_send(files, set(sent) | set(range(written)), written)
-                if i is None:
+                src = next(todo, None)
+                if src is None:
                     return
                 snap = _Snapshot(folder, len(changed))
                 snap.write(store)
-                sent[i] = (pool.submit(parse_in_worker, files[i], snap), len(changed))
+                pending.append((src, pool.submit(parse_in_worker, src, snap), len(changed)))
 
             gc.freeze()  # the writer's objects stay shared with the forked workers, not copied
             try:
@@ -137,19 +115,18 @@ def parsed_in_order(files: list[SourceFile], store: Store, workers: int,
                     send()
             finally:
                 gc.unfreeze()
-            while written < len(files):
-                if while_parsing is not None and len(sent) + written == len(files):
+            while pending:
+                if while_parsing is not None and len(pending) + len(written) == len(files):
                     while_parsing()  # every file is sent: a worker will be idle from now on
                     while_parsing = None
-                src = files[written]
-                future, generation = sent.pop(written)
+                src, future, generation = pending.popleft()
                 batch = future.result()
                 stale = set().union(*changed[generation:]) & batch.identifiers_used
                 if stale:  # a file written meanwhile changed identifiers this parse looked up
                     batch = Batch(src.label, src.format, sha256(src.path))
                     parse_file(src, batch, References(store))
                 yield src, batch
-                written += 1
+                written.append(src)
                 tables = set(batch.tables)
                 kinds = {rtype for rtype, tbl in IDENTIFIED_TABLES.items() if tbl in tables}
                 if kinds:

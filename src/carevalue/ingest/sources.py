@@ -110,12 +110,6 @@ def discover(paths: list[Path]) -> tuple[list[SourceFile], list[tuple[str, str]]
     return sorted(found, key=rank), skipped
 
 
-def ordered(src: SourceFile) -> bool:
-    """Whether a file's place in the dependency order matters (reference data, patients,
-    encounters: files other files point to); the rest may be parsed in any order."""
-    return src.kind in _ORDER
-
-
 def sha256(path: Path) -> str:
     """The SHA-256 of a file's bytes (whether a re-ingested file changed)."""
     h = hashlib.sha256()
