@@ -137,3 +137,25 @@ def test_parallel_ingest_compiles_the_check_while_parsing_and_flags_the_same(tmp
     assert flags[1] == flags[2] == (
         {"birth date in the future (exclude)": 1, "event before birth (exclude)": 1},
         [("e-before", "event-before-birth"), ("future", "birth-date-in-future")])
+
+
+def test_a_check_that_cannot_compile_fails_the_ingest_after_the_last_file(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from carevalue.ingest import plausibility
+
+    (tmp_path / "in").mkdir()
+    _write(tmp_path / "in" / "Patient.000.ndjson", [{"resourceType": "Patient", "id": "ok", "birthDate": "1960-06-01"}])
+    _write(tmp_path / "in" / "Encounter.000.ndjson", [enc("e1", "ok", "1990-05-01T00:00:00Z")])
+    calls: list[int] = []
+
+    def broken(rules: Any, as_of: Any = None) -> str:
+        calls.append(1)
+        raise RuntimeError("rules content broken")
+
+    monkeypatch.setattr(plausibility, "violations_sql", broken)
+    with Store(tmp_path / "s.duckdb") as s:
+        with pytest.raises(RuntimeError, match="rules content broken"):
+            ingest([tmp_path / "in"], s, workers=2)
+        files = s.con.execute("SELECT source, stored FROM ingest_files ORDER BY source").fetchall()
+    assert len(calls) == 2  # tried while parsing, raised after the last file
+    assert files == [("in/Encounter.000.ndjson", 1), ("in/Patient.000.ndjson", 1)]

@@ -65,6 +65,15 @@ class PlausibilityQuery:
             self.rules = load(CONTENT / "plausibility-rules", packaged=False).get("plausibility-rules", "default")
         self.sql = violations_sql(self.rules, self.as_of)
 
+    def prepare_ahead(self) -> None:
+        """:meth:`prepare` while files are still being written: a failure here (say, broken rules
+        content) must not stop the ingest between files, so it is left for :meth:`__call__` to
+        raise, after the last file, as an ingest always did."""
+        try:
+            self.prepare()
+        except Exception:  # noqa: BLE001 - raised again by __call__, which prepares once more
+            self.sql = None
+
     def __call__(self, store: Store) -> dict[str, int]:
         """Re-derive ``plausibility_flags`` over the whole store; returns the violations per reason."""
         from carevalue.ingest.plausibility import flag
@@ -119,7 +128,7 @@ def ingest(paths: list[Path], store: Store,
             workers = 1
     plausible = PlausibilityQuery(plausibility)
     if workers > 1 and len(files) > 1:
-        for i, (src, batch) in enumerate(parallel.parsed_in_order(files, store, workers, plausible.prepare)):
+        for i, (src, batch) in enumerate(parallel.parsed_in_order(files, store, workers, plausible.prepare_ahead)):
             if on_file:
                 on_file(src, i, len(files))
             reports.append(_write(src, batch, store))
