@@ -84,7 +84,7 @@ def main() -> None:
     for name, g in df.groupby("comparison", sort=False):
         def share(col: str, flag: str = "yes", g: pd.DataFrame = g) -> str:
             return f"{(g[col] == flag).mean():.0%}"
-        print(f"{name:7s} better@95 {share('better@95')}  better@99.8 {share('better@99.8')}  "
+        print(f"{name!s:7s} better@95 {share('better@95')}  better@99.8 {share('better@99.8')}  "
               f"worse@95 {share('worse@95')}  worse@99.8 {share('worse@99.8')}  "
               f"no avg flagged@99.8 {(g['avg flagged@99.8'] == 0).mean():.0%}  "
               f"sicker crude worse@95 {share('sicker crude@95', 'worse')}  "

@@ -174,8 +174,8 @@ def _print(patients: int, rows: list[dict[str, object]]) -> None:
     for r in rows:
         print(f"{r['step']:<24}{r['wall_s']:>10.1f}{r['cpu_s']:>10.1f}{r['peak_rss_mib']:>14.0f}{r['rows']:>14,}")
     stages = [r for r in rows if str(r["step"]).startswith("stage")]
-    total = sum(float(r["wall_s"]) for r in stages)  # type: ignore[arg-type]
-    cpu = sum(float(r["cpu_s"]) for r in stages)  # type: ignore[arg-type]
+    total = sum(float(str(r["wall_s"])) for r in stages)
+    cpu = sum(float(str(r["cpu_s"])) for r in stages)
     print(f"{'engine total':<24}{total:>10.1f}{cpu:>10.1f}")
 
 
