@@ -361,13 +361,13 @@ class Batch:
 
     def _rows_arrow(self, name: str) -> pa.Table:
         """The rows of ``name`` still held as tuples, as an Arrow table (declared types, ``_locator``)."""
-        schema = arrow_schema(name, ("_locator",))
-        rows = self.rows[name]
+        schema = arrow_schema(name)
         with few_collections():
-            columns: list[Any] = list(zip(*rows, strict=True)) if rows else [() for _ in range(len(schema) - 1)]
-            columns.append(self.locators[name])
-            return pa.Table.from_arrays([pa.array(col, type=f.type) for col, f in zip(columns, schema, strict=True)],
-                                        schema=schema)
+            # Converted row by row as one struct array: about half the time of transposing the
+            # tuples into columns and converting each (the rows' values are scattered in memory).
+            body = pa.Table.from_struct_array(pa.array(self.rows[name], type=pa.struct(list(schema))))
+            return body.append_column(pa.field("_locator", pa.string()),
+                                      pa.array(self.locators[name], type=pa.string()))
 
     def freeze(self) -> Batch:
         """Turn the rows into Arrow tables and drop the Python objects and duplicate index: done
