@@ -98,7 +98,7 @@ def parsed_in_order(files: list[SourceFile], store: Store, workers: int,
                                    initargs=(os.getpid(),))
         try:
             pending: deque[tuple[SourceFile, Future[Batch], int]] = deque()
-            written: list[SourceFile] = []
+            written = 0
             todo = iter(files)
 
             def send() -> None:
@@ -116,7 +116,7 @@ def parsed_in_order(files: list[SourceFile], store: Store, workers: int,
             finally:
                 gc.unfreeze()
             while pending:
-                if while_parsing is not None and len(pending) + len(written) == len(files):
+                if while_parsing is not None and len(pending) + written == len(files):
                     while_parsing()  # every file is sent: a worker will be idle from now on
                     while_parsing = None
                 src, future, generation = pending.popleft()
@@ -126,7 +126,7 @@ def parsed_in_order(files: list[SourceFile], store: Store, workers: int,
                     batch = Batch(src.label, src.format, sha256(src.path))
                     parse_file(src, batch, References(store))
                 yield src, batch
-                written.append(src)
+                written += 1
                 tables = set(batch.tables)
                 kinds = {rtype for rtype, tbl in IDENTIFIED_TABLES.items() if tbl in tables}
                 if kinds:

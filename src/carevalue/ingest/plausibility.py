@@ -99,4 +99,3 @@ def flag(con: duckdb.DuckDBPyConnection, sql: str, rules: PlausibilityRules) -> 
     counts = con.execute("SELECT rule, count(*) FROM plausibility_flags GROUP BY rule ORDER BY rule").fetchall()
     by_rule = {c.id: c for c in rules.checks}
     return {f"{by_rule[k].reason} ({by_rule[k].action})": int(n) for k, n in counts}
-
