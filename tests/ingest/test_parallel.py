@@ -13,9 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from store_snapshot import snapshot
 
+from carevalue.ingest import file_parts
 from carevalue.ingest.run import ingest
+from carevalue.ingest.sources import SourceFile
 from carevalue.ingest.store import Store
 
 NPI = "http://hl7.org/fhir/sid/us-npi"
@@ -122,6 +125,23 @@ def test_parallel_ingest_stores_what_serial_ingest_stores(tmp_path: Path) -> Non
         again_s = ingest([data], serial, workers=1)
         again_p = ingest([data], par, workers=2)
         assert [f.as_json() for f in again_p.files] == [f.as_json() for f in again_s.files]
+        assert snapshot(par) == snapshot(serial)
+
+
+def test_parallel_ingest_of_files_in_parts_stores_what_serial_ingest_stores(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every NDJSON file of the bed cut into parts (some join, some meet a duplicate and are parsed
+    whole): the same store and reports as a serial ingest."""
+    monkeypatch.setattr(file_parts, "PART_MIN_BYTES", 256)
+    data = tmp_path / "bed"
+    _test_bed(data)
+    cut = {f.name: len(file_parts.spans(SourceFile(f, f.name, "fhir-ndjson", ""), 3))
+           for f in data.glob("*.ndjson")}
+    assert cut["Patient.000.ndjson"] == cut["Observation.000.ndjson"] == cut["Observation.001.ndjson"] == 3, cut
+    with Store(tmp_path / "serial.duckdb") as serial, Store(tmp_path / "parallel.duckdb") as par:
+        rep_s = ingest([data], serial, workers=1)
+        rep_p = ingest([data], par, workers=3)
+        assert [f.as_json() for f in rep_p.files] == [f.as_json() for f in rep_s.files]
         assert snapshot(par) == snapshot(serial)
 
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator
+from operator import itemgetter
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -100,6 +102,8 @@ class Batch:
         self._chunks: dict[str, list[pa.Table]] = {}  # earlier rows of a table as Arrow chunks
         self._dropped: set[str] = set()  # locators of records removed after their rows were chunked
         self._key_idx: dict[str, tuple[int, ...]] = {}
+        # table -> the key of a row: its one key value, or the tuple of its key values
+        self._key_of: dict[str, Callable[[tuple[Any, ...]], Any]] = {}
         self._names: dict[str, list[str]] = {}
         self.quarantine_rows: list[tuple[Any, ...]] = []
         # Main-row key -> (locator, meta.lastUpdated) of the record that produced it.
@@ -143,6 +147,7 @@ class Batch:
             self._names[name] = names
             self._width[name] = len(names)
             self._key_idx[name] = tuple(names.index(k) for k in t.key)
+            self._key_of[name] = itemgetter(*self._key_idx[name])
             self.rows[name] = []
             self.locators[name] = []
 
@@ -157,8 +162,7 @@ class Batch:
         return tuple(values.get(n) for n in names)
 
     def _key(self, name: str, row: tuple[Any, ...]) -> Any:
-        idx = self._key_idx[name]
-        return row[idx[0]] if len(idx) == 1 else tuple(row[i] for i in idx)
+        return self._key_of[name](row)
 
     def accept(self, locator: str, rows: list[tuple[str, tuple[Any, ...]]], raw: str | None = None,
                record_type: str = "", version: Any = None) -> bool:
@@ -193,20 +197,21 @@ class Batch:
                 if old[0] in self.versions:
                     self.versions[old[0]].update(current=False, why=why)
             fresh = key not in self._seen  # first time, or the earlier version was just dropped
-            accepted = self._accept(locator, rows, raw, record_type)
+            accepted = self._accept(locator, rows, raw, record_type, key)
             if accepted and fresh:
                 self._version[key] = (locator, version)
                 kv = key[1] if isinstance(key[1], tuple) else (key[1],)
                 self._note_version(locator, name, "/".join(map(str, kv)), record_type, version, rows, True,
                                    "current")
             return accepted
-        if rows:
-            name, row = rows[0]
-            self._ensure(name)
-            key = (name, self._key(name, row))
-            fresh = key not in self._seen
-        accepted = self._accept(locator, rows, raw, record_type)
-        if accepted and rows and fresh:
+        if not rows:
+            return self._accept(locator, rows, raw, record_type)
+        name, row = rows[0]
+        self._ensure(name)
+        key = (name, self._key_of[name](row))
+        fresh = key not in self._seen
+        accepted = self._accept(locator, rows, raw, record_type, key)
+        if accepted and fresh:
             self._version[key] = (locator, None)
         return accepted
 
@@ -217,15 +222,14 @@ class Batch:
         chunk): the same outcome record by record, in order, with the per-record overhead paid once.
         Record ``j`` is skipped when ``skip(j)`` (the caller has quarantined it)."""
         self._ensure(name)
-        width, idx = self._width[name], self._key_idx[name]
+        width, key_of = self._width[name], self._key_of[name]
         seen, version, out, locs = self._seen, self._version, self.rows[name], self.locators[name]
-        one = idx[0] if len(idx) == 1 else None
         for j, row in enumerate(rows):
             if skip(j):
                 continue
             if len(row) != width:
                 raise ValueError(f"{name}: row has {len(row)} values, table has {width} columns")
-            key = (name, row[one] if one is not None else tuple(row[i] for i in idx))
+            key = (name, key_of(row))
             prev = seen.get(key)
             if prev is None:
                 seen[key] = row
@@ -270,15 +274,16 @@ class Batch:
                 del locs[i]
 
     def _accept(self, locator: str, rows: list[tuple[str, tuple[Any, ...]]], raw: str | None,
-                record_type: str) -> bool:
+                record_type: str, first_key: tuple[str, Any] | None = None) -> bool:
+        """Store the rows of one record unless one clashes with a different row of the same key
+        (``first_key``: the key of ``rows[0]`` when the caller has it already)."""
         if len(rows) == 1:  # fast path: a record of one row
             name, row = rows[0]
             if name not in self._width:
                 self._ensure(name)
             if len(row) != self._width[name]:
                 raise ValueError(f"{name}: row has {len(row)} values, table has {self._width[name]} columns")
-            idx = self._key_idx[name]
-            key = (name, row[idx[0]] if len(idx) == 1 else tuple(row[i] for i in idx))
+            key = first_key or (name, self._key_of[name](row))
             prev = self._seen.get(key)
             if prev is None:
                 self._seen[key] = row
@@ -294,7 +299,7 @@ class Batch:
                 self._ensure(name)
             if len(row) != self._width[name]:
                 raise ValueError(f"{name}: row has {len(row)} values, table has {self._width[name]} columns")
-            key = (name, self._key(name, row))
+            key = first_key if n == 0 and first_key else (name, self._key_of[name](row))
             prev = self._seen.get(key)
             if prev is not None:
                 if not _same(prev, row):  # source column is last and equal by construction
@@ -324,8 +329,9 @@ class Batch:
         key in one file are told apart unless their hashes collide, about 1 in 2**64)."""
         rows, seen = self.rows[name], self._seen
         self._chunks.setdefault(name, []).append(self._rows_arrow(name))
+        key_of = self._key_of[name]
         for row in rows:
-            seen[(name, self._key(name, row))] = hash(row[:-1])
+            seen[(name, key_of(row))] = hash(row[:-1])
         rows.clear()
         self.locators[name].clear()
 
@@ -368,6 +374,33 @@ class Batch:
             body = pa.Table.from_struct_array(pa.array(self.rows[name], type=pa.struct(list(schema))))
             return body.append_column(pa.field("_locator", pa.string()),
                                       pa.array(self.locators[name], type=pa.string()))
+
+    def key_hashes(self) -> np.ndarray:
+        """The hashes of every row key this batch holds, sorted (before :meth:`freeze`): whether two
+        parts of one file share a key (ingest/file_parts.py). Python's string hash, so comparable
+        only between processes forked from one parent."""
+        seen = self._seen
+        return np.sort(np.fromiter(map(hash, seen), dtype=np.int64, count=len(seen)))
+
+    @classmethod
+    def joined(cls, parts: list[Batch]) -> Batch:
+        """One frozen batch of the frozen ``parts`` of one file, in order (rows, quarantine entries,
+        versions and counts concatenated). Only equal to parsing the file whole when no row key is
+        in two parts and no part quarantined a duplicate or superseded version (the caller checks)."""
+        if not parts or any(b.frozen is None for b in parts):
+            raise ValueError("joined() takes one or more frozen batches")
+        first = parts[0]
+        out = cls(first.source, first.format, first.sha256)
+        names = list(dict.fromkeys(n for b in parts for n in b.tables))
+        assert all(b.frozen is not None for b in parts)
+        out.frozen = {n: pa.concat_tables([b.frozen[n] for b in parts if b.frozen and n in b.frozen])
+                      for n in names}
+        for b in parts:
+            out.read += b.read
+            out.quarantine_rows += b.quarantine_rows
+            out.versions.update(b.versions)
+        out.identifiers_used = frozenset().union(*(b.identifiers_used for b in parts))
+        return out
 
     def freeze(self) -> Batch:
         """Turn the rows into Arrow tables and drop the Python objects and duplicate index: done

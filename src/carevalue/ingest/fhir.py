@@ -153,18 +153,43 @@ def _last_updated(meta: Any) -> Any:
         return None
 
 
-def parse_ndjson(path: Path, batch: Batch, refs: References | None = None) -> None:
-    """Bulk-export NDJSON: one resource per line. Blank lines are not records and are not counted."""
+def lines_before(path: Path, offset: int) -> int:
+    """How many lines end before byte ``offset`` of an uncompressed file."""
+    n = 0
+    with open(path, "rb") as fh:
+        while offset > 0:
+            block = fh.read(min(offset, 1 << 23))
+            if not block:
+                break
+            n += block.count(b"\n")
+            offset -= len(block)
+    return n
+
+
+def parse_ndjson(path: Path, batch: Batch, refs: References | None = None,
+                 span: tuple[int, int] | None = None) -> None:
+    """Bulk-export NDJSON: one resource per line. Blank lines are not records and are not counted.
+
+    ``span`` = (start, end): only the lines starting in that byte range of an uncompressed UTF-8
+    file (start at a line start), with their line numbers in the whole file (one part of a file
+    parsed in pieces, ingest/file_parts.py)."""
     reader = _Reader(batch, refs)
     limit = MAX_LINE_BYTES
     loads = orjson.loads
     resource = reader.resource
-    with _open(path) as fh:
-        lineno = 0
+    with _open(path) if span is None else open(path, "rb") as fh:
+        lineno, pos, end = 0, 0, -1
+        if span is not None:
+            pos, end = span
+            lineno = lines_before(path, pos)
+            fh.seek(pos)
         while True:
+            if 0 <= end <= pos:
+                break
             line = fh.readline(limit + 1)
             if not line:
                 break
+            pos += len(line)
             lineno += 1
             if lineno == 1 and line.startswith(_UTF8_BOM):
                 line = line[3:]
@@ -173,6 +198,7 @@ def parse_ndjson(path: Path, batch: Batch, refs: References | None = None) -> No
                 while True:
                     more = fh.readline(limit + 1)
                     size += len(more)
+                    pos += len(more)
                     if not more or more.endswith(b"\n"):
                         break
                 batch.read += 1

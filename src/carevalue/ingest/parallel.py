@@ -6,7 +6,8 @@ at a time in dependency order, exactly as a serial ingest would write them. The 
 reads from the store is the identifiers that conditional references search: a worker reads them
 from a snapshot the writer made when the file was sent, and when a file written since then changed
 the identifiers that parse used, the file is parsed again against the store (so the result is
-always the serial one).
+always the serial one). A large NDJSON file is parsed in parts side by side (ingest/file_parts.py),
+so one big file does not leave the other workers idle.
 """
 
 from __future__ import annotations
@@ -22,8 +23,11 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from carevalue.ingest import file_parts
 from carevalue.ingest.batch import Batch
 from carevalue.ingest.references import IDENTIFIED_TABLES, References, identifier_sql
 from carevalue.ingest.sources import SourceFile, parse_file, sha256
@@ -84,6 +88,18 @@ def parse_in_worker(src: SourceFile, snapshot: _Snapshot | None) -> Batch:
     return batch.freeze()
 
 
+def parse_part_in_worker(src: SourceFile, snapshot: _Snapshot | None, span: tuple[int, int],
+                         first: bool) -> tuple[Batch, np.ndarray]:
+    """Parse one part of a file (its byte ``span``) into a frozen Batch, with the hashes of its row
+    keys for the join; the first part carries the whole file's SHA-256."""
+    refs = References(identifiers=snapshot)
+    batch = Batch(src.label, src.format, sha256(src.path) if first else "")
+    parse_file(src, batch, refs, span)
+    batch.identifiers_used = frozenset(refs.used)
+    keys = batch.key_hashes()
+    return batch.freeze(), keys
+
+
 def parsed_in_order(files: list[SourceFile], store: Store, workers: int,
                     while_parsing: Callable[[], None] | None = None) -> Iterator[tuple[SourceFile, Batch]]:
     """Each file's Batch, in order; the caller writes each before asking for the next.
@@ -97,9 +113,12 @@ def parsed_in_order(files: list[SourceFile], store: Store, workers: int,
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_exit_with_parent,
                                    initargs=(os.getpid(),))
         try:
-            pending: deque[tuple[SourceFile, Future[Batch], int]] = deque()
+            # Per file sent: its parse (a Batch) or its parts' parses ((Batch, key hashes) each).
+            pending: deque[tuple[SourceFile, list[Future[Any]], int]] = deque()
             written = 0
             todo = iter(files)
+            # Key hashes of parts are compared across processes: only forked ones share the hash seed.
+            split = workers if ctx.get_start_method() == "fork" else 1
 
             def send() -> None:
                 src = next(todo, None)
@@ -107,7 +126,12 @@ def parsed_in_order(files: list[SourceFile], store: Store, workers: int,
                     return
                 snap = _Snapshot(folder, len(changed))
                 snap.write(store)
-                pending.append((src, pool.submit(parse_in_worker, src, snap), len(changed)))
+                cut = file_parts.spans(src, split) if split > 1 else []
+                if len(cut) > 1:
+                    pending.append((src, [pool.submit(parse_part_in_worker, src, snap, span, i == 0)
+                                          for i, span in enumerate(cut)], len(changed)))
+                else:
+                    pending.append((src, [pool.submit(parse_in_worker, src, snap)], len(changed)))
 
             gc.freeze()  # the writer's objects stay shared with the forked workers, not copied
             try:
@@ -119,10 +143,12 @@ def parsed_in_order(files: list[SourceFile], store: Store, workers: int,
                 if while_parsing is not None and len(pending) + written == len(files):
                     while_parsing()  # every file is sent: a worker will be idle from now on
                     while_parsing = None
-                src, future, generation = pending.popleft()
-                batch = future.result()
-                stale = set().union(*changed[generation:]) & batch.identifiers_used
-                if stale:  # a file written meanwhile changed identifiers this parse looked up
+                src, futures, generation = pending.popleft()
+                results = [f.result() for f in futures]
+                batch = file_parts.join(results) if isinstance(results[0], tuple) else results[0]
+                if batch is None or set().union(*changed[generation:]) & batch.identifiers_used:
+                    # The parts of the file may have met (a key in two parts), or a file written
+                    # meanwhile changed identifiers this parse looked up: parse it whole, here.
                     batch = Batch(src.label, src.format, sha256(src.path))
                     parse_file(src, batch, References(store))
                 yield src, batch

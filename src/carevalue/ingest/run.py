@@ -117,7 +117,7 @@ def ingest(paths: list[Path], store: Store,
     else one per core when there are 8 MiB of input or more) and written in order; the store is the same as with
     ``workers=1``, which parses each file in this process just before writing it.
     """
-    from carevalue.ingest import parallel
+    from carevalue.ingest import file_parts, parallel
 
     files, skipped = discover(paths)
     reports: list[FileReport] = []
@@ -127,7 +127,7 @@ def ingest(paths: list[Path], store: Store,
         if small and not os.environ.get("CAREVALUE_INGEST_WORKERS"):
             workers = 1
     plausible = PlausibilityQuery(plausibility)
-    if workers > 1 and len(files) > 1:
+    if workers > 1 and (len(files) > 1 or (files and len(file_parts.spans(files[0], workers)) > 1)):
         for i, (src, batch) in enumerate(parallel.parsed_in_order(files, store, workers, plausible.prepare_ahead)):
             if on_file:
                 on_file(src, i, len(files))

@@ -119,16 +119,19 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def parse_file(src: SourceFile, batch: Batch, refs: References | None = None) -> None:
-    """Dispatch a file to its parser."""
+def parse_file(src: SourceFile, batch: Batch, refs: References | None = None,
+               span: tuple[int, int] | None = None) -> None:
+    """Dispatch a file to its parser (``span``: only that byte range of an NDJSON file)."""
+    if span is not None and src.format != "fhir-ndjson":
+        raise ValueError(f"{src.label}: only NDJSON files are parsed in parts")
     with few_collections():
-        _parse(src, batch, refs)
+        _parse(src, batch, refs, span)
 
 
-def _parse(src: SourceFile, batch: Batch, refs: References | None) -> None:
+def _parse(src: SourceFile, batch: Batch, refs: References | None, span: tuple[int, int] | None) -> None:
     if src.format == "fhir-ndjson":
         from carevalue.ingest.fhir import parse_ndjson
-        parse_ndjson(src.path, batch, refs)
+        parse_ndjson(src.path, batch, refs, span)
     elif src.format == "fhir-json":
         from carevalue.ingest.fhir import parse_json
         parse_json(src.path, batch, refs)
