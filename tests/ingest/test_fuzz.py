@@ -133,3 +133,48 @@ def test_mutated_resources_are_stored_or_quarantined(store: Store, resources: li
     q = store.con.execute("SELECT count(*) FROM quarantine WHERE source = ? AND (reason IS NULL OR detail IS NULL)",
                           [batch.source]).fetchone()
     assert q == (0,)
+
+
+def _items(noisy: bool) -> st.SearchStrategy[Any]:
+    """QuestionnaireResponse.item lists: well-formed but for the codes (``noisy``: any JSON anywhere)."""
+    codings = st.fixed_dictionaries({}, optional={
+        "system": st.sampled_from(["s", 3] if noisy else ["s"]),
+        "code": st.sampled_from(["3", "-1.5", "0.5", "a", " 2", "", "\u00b2", 4] if noisy else ["3", "-1.5", "0.5", "a"]),
+        "display": st.sampled_from(["Often", 1] if noisy else ["Often"]),
+        "extension": st.just([{"url": "http://hl7.org/fhir/StructureDefinition/ordinalValue", "valueDecimal": 2}])})
+    nested = st.just([{"linkId": "n", "answer": [{"valueInteger": 1}]}])
+    answers = st.one_of(
+        st.fixed_dictionaries({"valueCoding": codings}),
+        st.fixed_dictionaries({"valueCoding": codings, "item": nested}),
+        st.fixed_dictionaries({"valueString": st.sampled_from(["x", 2] if noisy else ["x"])}),
+        *([JSON_VALUES] if noisy else []))
+    links = st.sampled_from(["1", "2", "", 5] if noisy else ["1", "2"])
+    items = st.lists(st.fixed_dictionaries({"linkId": links}, optional={
+        "answer": st.lists(answers, max_size=3) | (JSON_VALUES if noisy else st.nothing()),
+        "item": st.lists(st.fixed_dictionaries({"linkId": st.just("n"), "answer": st.lists(answers, max_size=2)}),
+                         max_size=2)}), max_size=4)
+    return items | JSON_VALUES if noisy else items
+
+
+def _read_answers(items: Any, quick: bool) -> Any:
+    from carevalue.ingest.fhir_resources import Context, _answers
+    from carevalue.ingest.fhir_values import Reject
+
+    out: list[Any] = []
+    try:
+        _answers(items, "item", "qr1", Context("s", References()), out, {}, quick)
+    except Reject as e:
+        return ("reject", e.field, e.reason, e.detail)
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError) as e:
+        return ("error", type(e).__name__, str(e))
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(items=_items(noisy=False), noisy=_items(noisy=True))
+def test_plain_coded_answers_read_quickly_give_the_full_reading(items: Any, noisy: Any) -> None:
+    """The quick path for answers that are a plain valueCoding yields the rows (or the rejection)
+    the full reading of every answer yields."""
+    rows = _read_answers(items, True)
+    assert isinstance(rows, list) and rows == _read_answers(items, False)
+    assert _read_answers(noisy, True) == _read_answers(noisy, False)

@@ -677,30 +677,63 @@ def _ordinal(c: dict[str, Any], field: str) -> float | None:
     return None
 
 
-def _answers(items: Any, field: str, rid: str, ctx: Context, out: list[Row], seen: dict[str, int]) -> None:
+def _coded(a: Any) -> tuple[float | None, str | None, str | None] | None:
+    """(value_num, value_code, value_text) of an answer that is nothing but a well-formed valueCoding without
+    extensions (the common shape), as the full reading in :func:`_answers` gives them; else None."""
+    if type(a) is not dict or len(a) != 1:
+        return None
+    c = a.get("valueCoding")
+    if type(c) is not dict or "extension" in c:
+        return None
+    try:
+        _, code, display = coding(c, "valueCoding")
+    except Reject:
+        return None  # read again in full, to name the field
+    if code is None:
+        return None, None, display
+    return float(code) if code.lstrip("-").replace(".", "", 1).isdigit() else None, code, None
+
+
+def _answers(items: Any, field: str, rid: str, ctx: Context, out: list[Row], seen: dict[str, int],
+             quick: bool = True) -> None:
+    """The answers of ``items`` (and of their nested items) as rows, in order. Field names are only
+    built for answers that are read in full (any but a plain valueCoding, or all when not ``quick``),
+    where a Reject needs them."""
     build = _ANSWER
     for i, item in enumerate(array(items, field)):
-        f = f"{field}[{i}]"
-        item = obj(item, f)
-        link = string(item.get("linkId"), f"{f}.linkId")
-        if not link:
-            raise Reject(f"{f}.linkId", Reason.MISSING_FIELD, f"{f} has no linkId")
-        for j, a in enumerate(array(item.get("answer"), f"{f}.answer")):
-            af = f"{f}.answer[{j}]"
-            a = obj(a, af)
-            num, _, _, code, text = _value(a, af + ".")
-            if "valueCoding" in a:
-                c = obj(a["valueCoding"], f"{af}.valueCoding")
-                num = _ordinal(c, f"{af}.valueCoding")
-                if num is None and code is not None and code.lstrip("-").replace(".", "", 1).isdigit():
-                    num = float(code)
-                text = None if code is not None else text
+        link = item.get("linkId") if type(item) is dict else None
+        if type(link) is not str or not link:
+            f = f"{field}[{i}]"
+            item = obj(item, f)
+            link = string(item.get("linkId"), f"{f}.linkId")
+            if not link:
+                raise Reject(f"{f}.linkId", Reason.MISSING_FIELD, f"{f} has no linkId")
+        answers = item.get("answer")
+        if type(answers) is not list:
+            answers = array(answers, f"{field}[{i}].answer")
+        for j, a in enumerate(answers):
+            coded = _coded(a) if quick else None
+            af = None
+            if coded is not None:
+                num, code, text = coded
+            else:
+                af = f"{field}[{i}].answer[{j}]"
+                a = obj(a, af)
+                num, _, _, code, text = _value(a, af + ".")
+                if "valueCoding" in a:
+                    c = obj(a["valueCoding"], f"{af}.valueCoding")
+                    num = _ordinal(c, f"{af}.valueCoding")
+                    if num is None and code is not None and code.lstrip("-").replace(".", "", 1).isdigit():
+                        num = float(code)
+                    text = None if code is not None else text
             n = seen.get(link, 0) + 1
             seen[link] = n
             out.append(("questionnaire_answers", build(ctx.source, rid, link if n == 1 else f"{link}[{n}]", num, code,
                                                        text)))
-            _answers(a.get("item"), f"{af}.item", rid, ctx, out, seen)
-        _answers(item.get("item"), f"{f}.item", rid, ctx, out, seen)
+            if af is not None and a.get("item") is not None:
+                _answers(a["item"], f"{af}.item", rid, ctx, out, seen, quick)
+        if item.get("item") is not None:
+            _answers(item["item"], f"{field}[{i}].item", rid, ctx, out, seen, quick)
 
 
 def questionnaire_response(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
