@@ -178,3 +178,45 @@ def test_plain_coded_answers_read_quickly_give_the_full_reading(items: Any, nois
     rows = _read_answers(items, True)
     assert isinstance(rows, list) and rows == _read_answers(items, False)
     assert _read_answers(noisy, True) == _read_answers(noisy, False)
+
+
+def _items_of_claims(noisy: bool) -> st.SearchStrategy[Any]:
+    """Claim.item lists: plain items, items with the rarer elements, and (``noisy``) any JSON."""
+    money = st.fixed_dictionaries({"value": st.sampled_from([10.0, 0, -0.0, 3] + ([-1.0, True, "7", 1e400] if noisy else []))},
+                                  optional={"currency": st.just("USD"), **({"x": st.just(1)} if noisy else {})})
+    ref = st.sampled_from([{"reference": "Encounter/e1"}, {"reference": "Encounter/e2"}, {"display": "no id"}]
+                          + ([{"reference": 5}, None, {"reference": "Encounter?x=1"}] if noisy else []))
+    plain = {
+        "sequence": st.sampled_from([1, 2, 3] + ([0, "1", None, 2**31] if noisy else [])),
+        "productOrService": st.sampled_from([{"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "99213"}]},
+                                             {"text": "visit"}] + ([{"coding": [{"code": " x"}]}, 5] if noisy else [])),
+        "servicedDate": st.sampled_from(["2023-05-02"] + (["2023-13-02", 3] if noisy else [])),
+        "quantity": st.sampled_from([{"value": 2.0}, {"value": 1, "unit": "x"}, None] + ([{"value": -1}, {}] if noisy else [])),
+        "unitPrice": money, "net": money | st.just({"currency": "USD"}),
+        "encounter": st.lists(ref, max_size=2),
+    }
+    rare = {"servicedPeriod": st.just({"start": "2023-05-01", "end": "2023-05-03"}),
+            "adjudication": st.just([{"category": {"coding": [{"code": "benefit"}]}, "amount": {"value": 8.0}}])}
+    item = st.fixed_dictionaries({}, optional=plain) | st.fixed_dictionaries({}, optional=plain | rare)
+    items = st.lists(item | (JSON_VALUES if noisy else st.nothing()), max_size=3)
+    return items | JSON_VALUES if noisy else items
+
+
+def _read_claim_items(items: Any, quick: bool) -> Any:
+    from carevalue.ingest.fhir_resources import Context, claim_items
+    from carevalue.ingest.fhir_values import Reject
+
+    try:
+        return claim_items(items, "c1", "p1", Context("s", References()), quick)
+    except Reject as e:
+        return ("reject", e.field, e.reason, e.detail)
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError) as e:
+        return ("error", type(e).__name__, str(e))
+
+
+@settings(max_examples=500, deadline=None)
+@given(items=_items_of_claims(noisy=False), noisy=_items_of_claims(noisy=True))
+def test_plain_claim_items_read_quickly_give_the_full_reading(items: Any, noisy: Any) -> None:
+    """Claim items read on the quick path yield the lines, encounter (or rejection) of the full reading."""
+    assert _read_claim_items(items, True) == _read_claim_items(items, False)
+    assert _read_claim_items(noisy, True) == _read_claim_items(noisy, False)

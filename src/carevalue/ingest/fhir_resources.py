@@ -6,6 +6,7 @@ built positionally by generated builders, so each mapper names its columns and s
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -511,43 +512,115 @@ def claim(r: dict[str, Any], rid: str, ctx: Context) -> list[Row]:
             if (code_of(t.get("category"), f"total[{i}].category") or "") in _SUBMITTED:
                 total_charge = money(t.get("amount"), f"total[{i}].amount")
         total_paid = money(obj(r.get("payment"), "payment").get("amount"), "payment.amount")
-    encounter_id = None
-    lines: list[Row] = []
-    seen_seq: set[int] = set()
-    build = _CLAIM_LINE
-    for i, it in enumerate(array(r.get("item"), "item")):
-        f = f"item[{i}]"
-        it = obj(it, f)
-        seq = it.get("sequence", i + 1)
-        if type(seq) is not int or not 0 < seq < 2**31:
-            raise Reject(f"{f}.sequence", Reason.WRONG_TYPE, f"{f}.sequence should be a positive integer, got {seq!r}")
-        if seq in seen_seq:
-            raise Reject(f"{f}.sequence", Reason.DUPLICATE, f"{f}.sequence {seq} is used by an earlier item of this claim")
-        seen_seq.add(seq)
-        for j, e in enumerate(array(it.get("encounter"), f"{f}.encounter")):
-            if encounter_id is None:
-                encounter_id = ctx.ref_id(e, f"{f}.encounter[{j}]", "Encounter")
-        system, code, display, _ = concept(it.get("productOrService"), f"{f}.productOrService")
-        served = instant(it.get("servicedDate"), f"{f}.servicedDate")
-        if served is None and "servicedPeriod" in it:
-            served = period(it["servicedPeriod"], f"{f}.servicedPeriod")[0]
-        qty = None
-        if "quantity" in it:
-            qty = quantity(it["quantity"], f"{f}.quantity", allow_negative=False)[0]
-        charge = money(it.get("net"), f"{f}.net")
-        if charge is None and "unitPrice" in it:
-            unit_price = money(it["unitPrice"], f"{f}.unitPrice")
-            charge = None if unit_price is None else unit_price * (qty if qty is not None else 1.0)
-        if charge is None and "adjudication" in it:
-            charge = _adjudication(it, f, _SUBMITTED)
-        paid = _adjudication(it, f, _PAID) if "adjudication" in it else None
-        lines.append(("claim_lines", build(ctx.source, rid, seq, pid, system, code, display, served, qty, charge,
-                                           paid)))
+    lines, encounter_id = claim_items(r.get("item"), rid, pid, ctx)
     if total_paid is None and any(ln[1][-2] is not None for ln in lines):
         total_paid = sum(ln[1][-2] or 0.0 for ln in lines)
     header = ("claims", _CLAIM(ctx.source, rid, rtype, pid, encounter_id, organization, practitioner, payer, status,
                                start, end, total_charge, total_paid))
     return [header, *lines, *rows]
+
+
+def claim_items(items: Any, rid: str, pid: str, ctx: Context, quick: bool = True) -> tuple[list[Row], str | None]:
+    """The claim_lines rows of a Claim's or EOB's ``item`` list, and the first encounter an item
+    names. A plain item (``quick``) is read without building field names; any other, or one that
+    fails a check, is read in full, so a Reject names its field as the full reading does."""
+    encounter_id = None
+    lines: list[Row] = []
+    seen_seq: set[int] = set()
+    build = _CLAIM_LINE
+    for i, it in enumerate(array(items, "item")):
+        want = encounter_id is None  # later items' encounters are not read once one is found
+        values = _plain_item(it, i, seen_seq, ctx, want) if quick else None
+        if values is None:
+            values = _item(it, i, seen_seq, ctx, want)
+        seq, enc, system, code, display, served, qty, charge, paid = values
+        seen_seq.add(seq)
+        if encounter_id is None:
+            encounter_id = enc
+        lines.append(("claim_lines", build(ctx.source, rid, seq, pid, system, code, display, served, qty, charge,
+                                           paid)))
+    return lines, encounter_id
+
+
+# (sequence, encounter, system, code, display, service date, quantity, charge, paid) of one item
+_ITEM = tuple[int, str | None, str | None, str | None, str | None, Any, float | None, float | None, float | None]
+_PLAIN_ITEM_KEYS = frozenset(("sequence", "productOrService", "servicedDate", "quantity", "unitPrice", "net",
+                              "encounter"))
+
+
+def _amount(m: Any) -> float | None:
+    """The value of a plain Money ({value, currency}), a finite number >= 0; else raises ValueError."""
+    if m is None:
+        return None
+    v = m.get("value") if type(m) is dict else None
+    if (type(v) is float or type(v) is int) and len(m) <= 2 and (len(m) == 1 or "currency" in m):
+        f = float(v)
+        if f >= 0 and math.isfinite(f):
+            return f
+    raise ValueError("not a plain amount")
+
+
+def _plain_item(it: Any, i: int, seen_seq: set[int], ctx: Context, want_encounter: bool) -> _ITEM | None:
+    """:func:`_item` of a plain item (only the common elements, well-formed), else None."""
+    if type(it) is not dict or not _PLAIN_ITEM_KEYS.issuperset(it):
+        return None
+    try:
+        seq = it.get("sequence", i + 1)
+        if type(seq) is not int or not 0 < seq < 2**31 or seq in seen_seq:
+            return None
+        enc = None
+        refs = it.get("encounter")
+        if refs is not None:
+            if type(refs) is not list or not refs:
+                return None
+            if want_encounter:
+                enc = ctx.refs.resolve(refs[0], "Encounter")[1]
+                if enc is None and len(refs) > 1:
+                    return None  # the next reference may name it
+        system, code, display, _ = concept(it.get("productOrService"), "productOrService")
+        served = instant(it.get("servicedDate"), "servicedDate")
+        q = it.get("quantity")
+        if q is not None and (type(q) is not dict or len(q) != 1):
+            return None
+        qty = _amount(q)
+        charge = _amount(it.get("net"))
+        if charge is None and "unitPrice" in it:
+            unit = _amount(it["unitPrice"])
+            charge = None if unit is None else unit * (qty if qty is not None else 1.0)
+        return seq, enc, system, code, display, served, qty, charge, None
+    except (Reject, Unresolvable, TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError):
+        return None  # read in full: the same outcome, with the field named
+
+
+def _item(it: Any, i: int, seen_seq: set[int], ctx: Context, want_encounter: bool) -> _ITEM:
+    """(sequence, first encounter, system, code, display, service date, quantity, charge, paid) of
+    item ``i``, read in full (its encounter only when ``want_encounter``)."""
+    f = f"item[{i}]"
+    it = obj(it, f)
+    seq = it.get("sequence", i + 1)
+    if type(seq) is not int or not 0 < seq < 2**31:
+        raise Reject(f"{f}.sequence", Reason.WRONG_TYPE, f"{f}.sequence should be a positive integer, got {seq!r}")
+    if seq in seen_seq:
+        raise Reject(f"{f}.sequence", Reason.DUPLICATE, f"{f}.sequence {seq} is used by an earlier item of this claim")
+    enc = None
+    for j, e in enumerate(array(it.get("encounter"), f"{f}.encounter")):
+        if want_encounter and enc is None:
+            enc = ctx.ref_id(e, f"{f}.encounter[{j}]", "Encounter")
+    system, code, display, _ = concept(it.get("productOrService"), f"{f}.productOrService")
+    served = instant(it.get("servicedDate"), f"{f}.servicedDate")
+    if served is None and "servicedPeriod" in it:
+        served = period(it["servicedPeriod"], f"{f}.servicedPeriod")[0]
+    qty = None
+    if "quantity" in it:
+        qty = quantity(it["quantity"], f"{f}.quantity", allow_negative=False)[0]
+    charge = money(it.get("net"), f"{f}.net")
+    if charge is None and "unitPrice" in it:
+        unit_price = money(it["unitPrice"], f"{f}.unitPrice")
+        charge = None if unit_price is None else unit_price * (qty if qty is not None else 1.0)
+    if charge is None and "adjudication" in it:
+        charge = _adjudication(it, f, _SUBMITTED)
+    paid = _adjudication(it, f, _PAID) if "adjudication" in it else None
+    return seq, enc, system, code, display, served, qty, charge, paid
 
 
 _CLAIM = positional("claims", "claim_id kind patient_id encounter_id organization_id practitioner_id payer_id status "
