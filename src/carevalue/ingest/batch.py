@@ -387,14 +387,13 @@ class Batch:
         """One frozen batch of the frozen ``parts`` of one file, in order (rows, quarantine entries,
         versions and counts concatenated). Only equal to parsing the file whole when no row key is
         in two parts and no part quarantined a duplicate or superseded version (the caller checks)."""
-        if not parts or any(b.frozen is None for b in parts):
+        frozen = [b.frozen for b in parts if b.frozen is not None]
+        if not parts or len(frozen) < len(parts):
             raise ValueError("joined() takes one or more frozen batches")
         first = parts[0]
         out = cls(first.source, first.format, first.sha256)
-        names = list(dict.fromkeys(n for b in parts for n in b.tables))
-        assert all(b.frozen is not None for b in parts)
-        out.frozen = {n: pa.concat_tables([b.frozen[n] for b in parts if b.frozen and n in b.frozen])
-                      for n in names}
+        names = dict.fromkeys(n for f in frozen for n in f)
+        out.frozen = {n: pa.concat_tables([f[n] for f in frozen if n in f]) for n in names}
         for b in parts:
             out.read += b.read
             out.quarantine_rows += b.quarantine_rows

@@ -750,6 +750,11 @@ def _ordinal(c: dict[str, Any], field: str) -> float | None:
     return None
 
 
+def _numeric(code: str) -> float | None:
+    """An answer code that is a plain decimal number ("3", "-1.5") as its value, else None."""
+    return float(code) if code.lstrip("-").replace(".", "", 1).isdigit() else None
+
+
 def _coded(a: Any) -> tuple[float | None, str | None, str | None] | None:
     """(value_num, value_code, value_text) of an answer that is nothing but a well-formed valueCoding without
     extensions (the common shape), as the full reading in :func:`_answers` gives them; else None."""
@@ -764,7 +769,7 @@ def _coded(a: Any) -> tuple[float | None, str | None, str | None] | None:
         return None  # read again in full, to name the field
     if code is None:
         return None, None, display
-    return float(code) if code.lstrip("-").replace(".", "", 1).isdigit() else None, code, None
+    return _numeric(code), code, None
 
 
 def _answers(items: Any, field: str, rid: str, ctx: Context, out: list[Row], seen: dict[str, int],
@@ -796,8 +801,8 @@ def _answers(items: Any, field: str, rid: str, ctx: Context, out: list[Row], see
                 if "valueCoding" in a:
                     c = obj(a["valueCoding"], f"{af}.valueCoding")
                     num = _ordinal(c, f"{af}.valueCoding")
-                    if num is None and code is not None and code.lstrip("-").replace(".", "", 1).isdigit():
-                        num = float(code)
+                    if num is None and code is not None:
+                        num = _numeric(code)
                     text = None if code is not None else text
             n = seen.get(link, 0) + 1
             seen[link] = n
